@@ -1,0 +1,76 @@
+package dev.patchbay.api;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.UUID;
+
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
+
+import dev.patchbay.api.Responses.ArtifactResponse;
+import dev.patchbay.api.Responses.PageResponse;
+import dev.patchbay.api.Responses.TensorResponse;
+import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.ArtifactFilter;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.Registry;
+
+/**
+ * The read and delete endpoints that models, patches and datasets share; subclasses add
+ * uploads and their own extras under their base path.
+ */
+abstract class ArtifactController {
+
+	private final ArtifactType type;
+
+	protected final Registry registry;
+
+	protected final MetadataReader metadata;
+
+	ArtifactController(ArtifactType type, Registry registry, MetadataReader metadata) {
+		this.type = type;
+		this.registry = registry;
+		this.metadata = metadata;
+	}
+
+	@GetMapping
+	PageResponse<ArtifactResponse> list(@RequestParam(required = false) String name,
+			@RequestParam(required = false) String family, @RequestParam(required = false) String label,
+			@RequestParam(defaultValue = "0") @Min(0) int page,
+			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
+		PageRequest pageable = PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt"));
+		return PageResponse.of(this.registry.list(this.type, new ArtifactFilter(name, family, label), pageable));
+	}
+
+	@GetMapping("/{id}")
+	ArtifactResponse get(@PathVariable UUID id) {
+		return ArtifactResponse.of(this.registry.get(this.type, id));
+	}
+
+	@GetMapping("/{id}/tensors")
+	List<TensorResponse> tensors(@PathVariable UUID id) {
+		return this.registry.tensors(this.type, id).stream().map(TensorResponse::of).toList();
+	}
+
+	@DeleteMapping("/{id}")
+	ResponseEntity<Void> delete(@PathVariable UUID id) throws IOException {
+		this.registry.delete(this.type, id);
+		return ResponseEntity.noContent().build();
+	}
+
+	static ResponseEntity<ArtifactResponse> created(ArtifactDetails details) {
+		return ResponseEntity.created(
+				ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(details.id()).toUri())
+			.body(ArtifactResponse.of(details));
+	}
+
+}

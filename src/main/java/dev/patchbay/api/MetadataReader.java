@@ -1,0 +1,64 @@
+package dev.patchbay.api;
+
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.Validator;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.stereotype.Component;
+
+import dev.patchbay.registry.ArtifactMetadata;
+import dev.patchbay.shared.InvalidInputException;
+
+/**
+ * Parses and validates the JSON {@code metadata} part of an upload. It is read as text so
+ * that clients need not set a content type on the part, and every invalid field is named
+ * at once.
+ */
+@Component
+class MetadataReader {
+
+	private final JsonMapper json;
+
+	private final Validator validator;
+
+	MetadataReader(JsonMapper json, Validator validator) {
+		this.json = json;
+		this.validator = validator;
+	}
+
+	ArtifactMetadata read(String metadata) {
+		ArtifactMetadata parsed;
+		try {
+			parsed = this.json.readValue(metadata, ArtifactMetadata.class);
+		}
+		catch (JacksonException ex) {
+			throw invalid("metadata", "is not valid metadata JSON: " + ex.getOriginalMessage());
+		}
+		if (parsed == null) {
+			throw invalid("metadata", "is empty");
+		}
+		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(parsed);
+		if (!violations.isEmpty()) {
+			List<String> fields = violations.stream()
+				.sorted(Comparator.comparing((violation) -> violation.getPropertyPath().toString()))
+				.map((violation) -> "metadata." + violation.getPropertyPath() + " " + violation.getMessage())
+				.toList();
+			ConstraintViolation<ArtifactMetadata> first = violations.iterator().next();
+			throw new InvalidInputException("invalid-metadata", "Invalid metadata", String.join("; ", fields),
+					Map.of("field", "metadata." + first.getPropertyPath(), "errors", fields));
+		}
+		return parsed;
+	}
+
+	private static InvalidInputException invalid(String field, String reason) {
+		return new InvalidInputException("invalid-metadata", "Invalid metadata", field + ": " + reason,
+				Map.of("field", field));
+	}
+
+}

@@ -1,0 +1,49 @@
+package dev.patchbay.api;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.UUID;
+
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RequestPart;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.multipart.MultipartFile;
+
+import dev.patchbay.api.Responses.ArtifactResponse;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.CompatibilityReport;
+import dev.patchbay.registry.Ingest;
+import dev.patchbay.registry.Registry;
+
+@RestController
+@RequestMapping("/api/v1/patches")
+class PatchController extends ArtifactController {
+
+	private final Ingest ingest;
+
+	PatchController(Registry registry, MetadataReader metadata, Ingest ingest) {
+		super(ArtifactType.PATCH, registry, metadata);
+		this.ingest = ingest;
+	}
+
+	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
+	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
+			@RequestPart(name = "weights", required = false) List<MultipartFile> weights,
+			@RequestPart(name = "adapter_config", required = false) MultipartFile adapterConfig,
+			@RequestPart(name = "adapter_model", required = false) MultipartFile adapterModel) throws IOException {
+		return created(this.ingest.registerPatch(this.metadata.read(metadata), Uploads.of("weights", weights),
+				Uploads.of("adapter_config", adapterConfig), Uploads.of("adapter_model", adapterModel)));
+	}
+
+	@GetMapping("/{id}/compatibility")
+	CompatibilityReport compatibility(@PathVariable UUID id, @RequestParam UUID modelId) {
+		return this.registry.compatibility(id, modelId);
+	}
+
+}

@@ -1,0 +1,93 @@
+package dev.patchbay.api;
+
+import java.net.URI;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.multipart.MaxUploadSizeExceededException;
+import org.springframework.web.multipart.support.MissingServletRequestPartException;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+
+import dev.patchbay.shared.ConflictException;
+import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.PatchbayException;
+import dev.patchbay.shared.PayloadTooLargeException;
+import dev.patchbay.shared.UnprocessableException;
+
+/**
+ * The one place where failures become HTTP: RFC 9457 problem details with a stable
+ * {@code type} per problem kind, a fixed title, the message as detail and typed extension
+ * fields.
+ */
+@RestControllerAdvice
+class ProblemHandler extends ResponseEntityExceptionHandler {
+
+	static final String TYPE_BASE = "https://patchbay.dev/problems/";
+
+	private static final Logger logger = LoggerFactory.getLogger(ProblemHandler.class);
+
+	@ExceptionHandler(PatchbayException.class)
+	ResponseEntity<ProblemDetail> handleDomain(PatchbayException ex) {
+		ProblemDetail problem = problem(statusOf(ex), ex.type(), ex.title(), ex.getMessage());
+		ex.properties().forEach(problem::setProperty);
+		return ResponseEntity.status(problem.getStatus()).body(problem);
+	}
+
+	@ExceptionHandler(Exception.class)
+	ResponseEntity<ProblemDetail> handleUnexpected(Exception ex) {
+		logger.error("Unexpected failure", ex);
+		ProblemDetail problem = problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal error",
+				"the server failed to complete the request; it has been logged");
+		return ResponseEntity.internalServerError().body(problem);
+	}
+
+	@Override
+	protected ResponseEntity<Object> handleMissingServletRequestPart(MissingServletRequestPartException ex,
+			HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+		ProblemDetail problem = problem(HttpStatus.BAD_REQUEST, "invalid-upload", "Invalid upload",
+				ex.getRequestPartName() + ": is required");
+		problem.setProperty("field", ex.getRequestPartName());
+		return ResponseEntity.badRequest().body(problem);
+	}
+
+	@Override
+	protected ResponseEntity<Object> handleMaxUploadSizeExceededException(MaxUploadSizeExceededException ex,
+			HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+		ProblemDetail problem = problem(HttpStatus.PAYLOAD_TOO_LARGE, "upload-too-large", "Upload too large",
+				"an uploaded file exceeds the limit of " + ex.getMaxUploadSize() + " bytes");
+		problem.setProperty("limitBytes", ex.getMaxUploadSize());
+		return ResponseEntity.status(HttpStatus.PAYLOAD_TOO_LARGE).body(problem);
+	}
+
+	static ProblemDetail problem(HttpStatusCode status, String type, String title, String detail) {
+		ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, detail);
+		problem.setType(URI.create(TYPE_BASE + type));
+		problem.setTitle(title);
+		return problem;
+	}
+
+	private static HttpStatus statusOf(PatchbayException ex) {
+		Map<Class<?>, HttpStatus> statuses = Map.of(InvalidInputException.class, HttpStatus.BAD_REQUEST,
+				NotFoundException.class, HttpStatus.NOT_FOUND, ConflictException.class, HttpStatus.CONFLICT,
+				UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT, PayloadTooLargeException.class,
+				HttpStatus.PAYLOAD_TOO_LARGE);
+		return statuses.entrySet()
+			.stream()
+			.filter((entry) -> entry.getKey().isInstance(ex))
+			.map(Map.Entry::getValue)
+			.findFirst()
+			.orElse(HttpStatus.INTERNAL_SERVER_ERROR);
+	}
+
+}

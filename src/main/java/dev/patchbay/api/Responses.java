@@ -1,0 +1,64 @@
+package dev.patchbay.api;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import org.springframework.data.domain.Page;
+
+import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.ArtifactFile;
+import dev.patchbay.registry.PatchKind;
+import dev.patchbay.shared.TensorSpec;
+
+/**
+ * Response bodies of the registry endpoints.
+ */
+final class Responses {
+
+	private Responses() {
+	}
+
+	/**
+	 * A model, patch or dataset. Patch-only fields are omitted for the others.
+	 */
+	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, String family, UUID baseModelId,
+			Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files,
+			Instant createdAt) {
+
+		static ArtifactResponse of(ArtifactDetails details) {
+			return new ArtifactResponse(details.id(), details.kind(), details.name(), details.version(),
+					details.family(), details.baseModelId(), details.labels(), details.sizeBytes(),
+					details.parameterCount(), details.tensorCount(),
+					details.files().stream().map(FileResponse::of).toList(), details.createdAt());
+		}
+
+	}
+
+	record FileResponse(String role, String fileName, String sha256, long sizeBytes) {
+
+		static FileResponse of(ArtifactFile file) {
+			return new FileResponse(file.role(), file.fileName(), file.digest(), file.sizeBytes());
+		}
+
+	}
+
+	record TensorResponse(String name, String dtype, List<Long> shape) {
+
+		static TensorResponse of(TensorSpec spec) {
+			return new TensorResponse(spec.name(), spec.dtype().name(), spec.shape());
+		}
+
+	}
+
+	record PageResponse<T>(List<T> items, int page, int size, long totalItems, int totalPages) {
+
+		static PageResponse<ArtifactResponse> of(Page<ArtifactDetails> page) {
+			return new PageResponse<>(page.getContent().stream().map(ArtifactResponse::of).toList(), page.getNumber(),
+					page.getSize(), page.getTotalElements(), page.getTotalPages());
+		}
+
+	}
+
+}

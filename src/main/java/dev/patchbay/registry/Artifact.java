@@ -1,0 +1,157 @@
+package dev.patchbay.registry;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import jakarta.persistence.CollectionTable;
+import jakarta.persistence.Column;
+import jakarta.persistence.ElementCollection;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.Id;
+import jakarta.persistence.JoinColumn;
+import jakarta.persistence.MapKeyColumn;
+import jakarta.persistence.OrderColumn;
+import jakarta.persistence.Table;
+
+/**
+ * A registry entry. Models, patches and datasets share one table: they have the same
+ * shape (files, tensors, labels) and differ only in a few nullable columns.
+ */
+@Entity
+@Table(name = "artifact")
+class Artifact {
+
+	@Id
+	private UUID id;
+
+	@Enumerated(EnumType.STRING)
+	private ArtifactType type;
+
+	@Enumerated(EnumType.STRING)
+	private PatchKind patchKind;
+
+	private String name;
+
+	private String version;
+
+	private String family;
+
+	private UUID baseModelId;
+
+	private long sizeBytes;
+
+	private long parameterCount;
+
+	private String adapterConfig;
+
+	private Instant createdAt;
+
+	@ElementCollection
+	@CollectionTable(name = "artifact_label", joinColumns = @JoinColumn(name = "artifact_id"))
+	@MapKeyColumn(name = "key")
+	@Column(name = "value")
+	private Map<String, String> labels = new LinkedHashMap<>();
+
+	@ElementCollection
+	@CollectionTable(name = "artifact_file", joinColumns = @JoinColumn(name = "artifact_id"))
+	@OrderColumn(name = "ordinal")
+	private List<ArtifactFile> files = new ArrayList<>();
+
+	@ElementCollection
+	@CollectionTable(name = "artifact_tensor", joinColumns = @JoinColumn(name = "artifact_id"))
+	@OrderColumn(name = "ordinal")
+	private List<TensorLocation> tensors = new ArrayList<>();
+
+	protected Artifact() {
+	}
+
+	Artifact(ArtifactType type, PatchKind patchKind, String name, String version, String family,
+			Map<String, String> labels) {
+		this.id = UUID.randomUUID();
+		this.type = type;
+		this.patchKind = patchKind;
+		this.name = name;
+		this.version = version;
+		this.family = family;
+		this.labels.putAll(labels);
+		this.createdAt = Instant.now();
+	}
+
+	void setBaseModelId(UUID baseModelId) {
+		this.baseModelId = baseModelId;
+	}
+
+	void setAdapterConfig(String adapterConfig) {
+		this.adapterConfig = adapterConfig;
+	}
+
+	void setContent(List<ArtifactFile> files, List<TensorLocation> tensors) {
+		this.files = new ArrayList<>(files);
+		this.tensors = new ArrayList<>(tensors);
+		this.sizeBytes = files.stream().mapToLong(ArtifactFile::sizeBytes).sum();
+		this.parameterCount = tensors.stream().mapToLong((tensor) -> tensor.spec().elementCount()).sum();
+	}
+
+	UUID getId() {
+		return this.id;
+	}
+
+	ArtifactType getType() {
+		return this.type;
+	}
+
+	PatchKind getPatchKind() {
+		return this.patchKind;
+	}
+
+	String getName() {
+		return this.name;
+	}
+
+	String getVersion() {
+		return this.version;
+	}
+
+	String getFamily() {
+		return this.family;
+	}
+
+	UUID getBaseModelId() {
+		return this.baseModelId;
+	}
+
+	long getSizeBytes() {
+		return this.sizeBytes;
+	}
+
+	long getParameterCount() {
+		return this.parameterCount;
+	}
+
+	String getAdapterConfig() {
+		return this.adapterConfig;
+	}
+
+	Instant getCreatedAt() {
+		return this.createdAt;
+	}
+
+	Map<String, String> getLabels() {
+		return this.labels;
+	}
+
+	List<ArtifactFile> getFiles() {
+		return this.files;
+	}
+
+	List<TensorLocation> getTensors() {
+		return this.tensors;
+	}
+
+}

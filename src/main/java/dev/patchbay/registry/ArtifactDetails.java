@@ -1,0 +1,36 @@
+package dev.patchbay.registry;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * A registry entry as the API shows it.
+ *
+ * @param id the artifact id
+ * @param type model, patch or dataset
+ * @param kind the patch kind, null for models and datasets
+ * @param name the name
+ * @param version the version, may be null
+ * @param family the model family, may be null
+ * @param baseModelId the model a patch belongs to, may be null
+ * @param labels key/value labels
+ * @param sizeBytes total size of all files
+ * @param parameterCount total elements over all tensors
+ * @param tensorCount number of tensors
+ * @param files the uploaded files with their sha256
+ * @param createdAt when it was registered
+ */
+public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String name, String version, String family,
+		UUID baseModelId, Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount,
+		List<ArtifactFile> files, Instant createdAt) {
+
+	static ArtifactDetails of(Artifact artifact) {
+		return new ArtifactDetails(artifact.getId(), artifact.getType(), artifact.getPatchKind(), artifact.getName(),
+				artifact.getVersion(), artifact.getFamily(), artifact.getBaseModelId(),
+				Map.copyOf(artifact.getLabels()), artifact.getSizeBytes(), artifact.getParameterCount(),
+				artifact.getTensors().size(), List.copyOf(artifact.getFiles()), artifact.getCreatedAt());
+	}
+
+}

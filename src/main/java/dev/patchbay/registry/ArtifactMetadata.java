@@ -1,0 +1,29 @@
+package dev.patchbay.registry;
+
+import java.util.Map;
+import java.util.UUID;
+
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+
+/**
+ * The {@code metadata} part of an upload: what the client says about the artifact.
+ *
+ * @param kind for patches, what kind of patch it is; absent for models and datasets
+ * @param name a human name, unique together with the version
+ * @param version an optional version, e.g. {@code v2}
+ * @param family an optional model family, e.g. {@code llama}
+ * @param baseModelId for patches, the model they were made against, if known
+ * @param labels free-form key/value labels used in list filters
+ */
+public record ArtifactMetadata(PatchKind kind, @NotBlank @Size(max = 200) String name, @Size(max = 100) String version,
+		@Size(max = 100) String family, UUID baseModelId, Map<@NotNull @Size(min = 1,
+				max = 100) @Pattern(regexp = "[^=]+") String, @NotNull @Size(max = 200) String> labels) {
+
+	public ArtifactMetadata {
+		labels = (labels != null) ? Map.copyOf(labels) : Map.of();
+	}
+
+}

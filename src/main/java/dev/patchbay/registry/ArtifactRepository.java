@@ -1,0 +1,26 @@
+package dev.patchbay.registry;
+
+import java.util.Optional;
+import java.util.UUID;
+
+import org.springframework.data.jpa.repository.JpaRepository;
+import org.springframework.data.jpa.repository.JpaSpecificationExecutor;
+import org.springframework.data.jpa.repository.Query;
+
+interface ArtifactRepository extends JpaRepository<Artifact, UUID>, JpaSpecificationExecutor<Artifact> {
+
+	Optional<Artifact> findByIdAndType(UUID id, ArtifactType type);
+
+	@Query("""
+			select count(a) > 0 from Artifact a
+			where a.type = :type and a.name = :name
+			and (a.version = :version or (a.version is null and cast(:version as string) is null))""")
+	boolean existsWithNameAndVersion(ArtifactType type, String name, String version);
+
+	@Query("select a.name from Artifact a where a.baseModelId = :id")
+	java.util.List<String> namesDerivedFrom(UUID id);
+
+	@Query("select count(a) > 0 from Artifact a join a.files f where f.digest = :digest")
+	boolean isBlobReferenced(String digest);
+
+}

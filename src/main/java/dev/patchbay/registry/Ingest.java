@@ -1,0 +1,292 @@
+package dev.patchbay.registry;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.support.TransactionTemplate;
+
+import dev.patchbay.storage.BlobStore;
+import dev.patchbay.storage.SafetensorsHeader;
+import dev.patchbay.storage.SafetensorsReader;
+import dev.patchbay.storage.ShardIndex;
+import dev.patchbay.storage.StagedBlob;
+import dev.patchbay.storage.StorageProperties;
+import dev.patchbay.storage.TensorEntry;
+
+/**
+ * Registers uploaded models, patches and datasets. Every file is streamed to a staged
+ * blob and validated in full before anything becomes visible; only then are the blobs
+ * committed and the row inserted. Any failure leaves no row, no blob and no temporary
+ * file behind.
+ */
+@Service
+public class Ingest {
+
+	private final BlobStore blobs;
+
+	private final ArtifactRepository artifacts;
+
+	private final TransactionTemplate transactions;
+
+	private final long maxUploadBytes;
+
+	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage) {
+		this.blobs = blobs;
+		this.artifacts = artifacts;
+		this.transactions = transactions;
+		this.maxUploadBytes = storage.maxUploadSize().toBytes();
+	}
+
+	/**
+	 * Registers a model from one or more safetensors shards, an index when there are
+	 * several, and an optional TorchScript graph.
+	 * @throws dev.patchbay.shared.InvalidInputException if any file is malformed
+	 * @throws ArtifactConflictException if the name and version are taken
+	 */
+	public ArtifactDetails registerModel(ArtifactMetadata metadata, List<Upload> weights, Upload index, Upload graph)
+			throws IOException {
+		if (metadata.kind() != null) {
+			throw UploadRejectedException.forField("metadata.kind", "is only for patches");
+		}
+		try (Staging staging = new Staging()) {
+			List<TensorLocation> tensors = stageWeights(staging, weights, index);
+			if (graph != null) {
+				StagedFile file = staging.add("graph", graph);
+				checkZip(file);
+			}
+			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
+					metadata.family(), metadata.labels());
+			return save(artifact, staging, tensors);
+		}
+	}
+
+	/**
+	 * Registers a patch: safetensors weights for diff and rws, adapter config and model
+	 * for lora.
+	 * @throws dev.patchbay.shared.InvalidInputException if a file is malformed or the
+	 * adapter config contradicts its tensors
+	 * @throws ArtifactNotFoundException if baseModelId names no model
+	 */
+	public ArtifactDetails registerPatch(ArtifactMetadata metadata, List<Upload> weights, Upload adapterConfig,
+			Upload adapterModel) throws IOException {
+		if (metadata.kind() == null) {
+			throw UploadRejectedException.forField("metadata.kind", "is required: one of diff, rws, lora");
+		}
+		if (metadata.baseModelId() != null
+				&& this.artifacts.findByIdAndType(metadata.baseModelId(), ArtifactType.MODEL).isEmpty()) {
+			throw ArtifactNotFoundException.forId(ArtifactType.MODEL, metadata.baseModelId());
+		}
+		try (Staging staging = new Staging()) {
+			Artifact artifact = new Artifact(ArtifactType.PATCH, metadata.kind(), metadata.name(), metadata.version(),
+					metadata.family(), metadata.labels());
+			artifact.setBaseModelId(metadata.baseModelId());
+			List<TensorLocation> tensors;
+			if (metadata.kind() == PatchKind.LORA) {
+				rejectPresent("weights", !weights.isEmpty(), "is not used for lora patches; send adapter_model");
+				StagedFile config = staging.add("adapter_config", required("adapter_config", adapterConfig));
+				StagedFile model = staging.add("adapter_model", required("adapter_model", adapterModel));
+				tensors = locate(model.header(), 1);
+				byte[] configBytes = readConfig(config);
+				LoraAdapter.parse(configBytes, tensors.stream().map(TensorLocation::spec).toList());
+				artifact.setAdapterConfig(new String(configBytes, StandardCharsets.UTF_8));
+			}
+			else {
+				rejectPresent("adapter_config", adapterConfig != null, "is only for lora patches");
+				rejectPresent("adapter_model", adapterModel != null, "is only for lora patches");
+				if (weights.size() != 1) {
+					throw UploadRejectedException.forField("weights", "expected exactly one safetensors file");
+				}
+				tensors = locate(staging.add("weights", weights.get(0)).header(), 0);
+			}
+			return save(artifact, staging, tensors);
+		}
+	}
+
+	/**
+	 * Registers a dataset: one safetensors file of named tensors.
+	 */
+	public ArtifactDetails registerDataset(ArtifactMetadata metadata, Upload data) throws IOException {
+		try (Staging staging = new Staging()) {
+			StagedFile file = staging.add("data", required("data", data));
+			Artifact artifact = new Artifact(ArtifactType.DATASET, null, metadata.name(), metadata.version(),
+					metadata.family(), metadata.labels());
+			return save(artifact, staging, locate(file.header(), 0));
+		}
+	}
+
+	private List<TensorLocation> stageWeights(Staging staging, List<Upload> weights, Upload index) throws IOException {
+		if (weights.isEmpty()) {
+			throw UploadRejectedException.forField("weights", "at least one safetensors file is required");
+		}
+		Map<String, Integer> ordinalByFile = new HashMap<>();
+		List<TensorLocation> tensors = new ArrayList<>();
+		for (Upload upload : weights) {
+			StagedFile file = staging.add("weights", upload);
+			if (ordinalByFile.put(upload.filename(), file.ordinal()) != null) {
+				throw UploadRejectedException.forField("weights",
+						"file name '" + upload.filename() + "' is sent twice");
+			}
+			tensors.addAll(locate(file.header(), file.ordinal()));
+		}
+		Set<String> names = new HashSet<>();
+		for (TensorLocation tensor : tensors) {
+			if (!names.add(tensor.name())) {
+				throw UploadRejectedException.forField("weights",
+						"tensor '" + tensor.name() + "' is in more than one shard");
+			}
+		}
+		if (index == null) {
+			if (weights.size() > 1) {
+				throw UploadRejectedException.forField("index", "is required when weights has several shards");
+			}
+			return tensors;
+		}
+		StagedFile indexFile = staging.add("index", index);
+		ShardIndex shardIndex = ShardIndex.parse(readSmall(indexFile, ShardIndex.MAX_BYTES), index.filename());
+		List<TensorLocation> ordered = new ArrayList<>();
+		for (TensorLocation tensor : tensors) {
+			String filename = staging.files.get(tensor.fileOrdinal()).upload().filename();
+			String expected = shardIndex.weightMap().get(tensor.name());
+			if (!filename.equals(expected)) {
+				throw UploadRejectedException.forField("index",
+						"maps tensor '" + tensor.name() + "' to "
+								+ ((expected == null) ? "no shard" : "'" + expected + "'") + " but it is in '"
+								+ filename + "'");
+			}
+			ordered.add(tensor);
+		}
+		for (String name : shardIndex.weightMap().keySet()) {
+			if (!names.contains(name)) {
+				throw UploadRejectedException.forField("index", "names tensor '" + name + "' that no shard holds");
+			}
+		}
+		return ordered;
+	}
+
+	private static List<TensorLocation> locate(SafetensorsHeader header, int fileOrdinal) {
+		List<TensorLocation> tensors = new ArrayList<>();
+		for (TensorEntry entry : header.tensors()) {
+			tensors.add(TensorLocation.of(entry.spec(), fileOrdinal, entry.offset()));
+		}
+		return tensors;
+	}
+
+	private ArtifactDetails save(Artifact artifact, Staging staging, List<TensorLocation> tensors) throws IOException {
+		if (this.artifacts.existsWithNameAndVersion(artifact.getType(), artifact.getName(), artifact.getVersion())) {
+			throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(),
+					artifact.getVersion());
+		}
+		List<ArtifactFile> files = new ArrayList<>();
+		List<String> created = new ArrayList<>();
+		try {
+			for (StagedFile file : staging.files) {
+				if (this.blobs.commit(file.blob())) {
+					created.add(file.blob().digest());
+				}
+				files.add(new ArtifactFile(file.role(), file.upload().filename(), file.blob().digest(),
+						file.blob().size()));
+			}
+			artifact.setContent(files, tensors);
+			return this.transactions.execute((status) -> ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
+		}
+		catch (IOException | RuntimeException ex) {
+			for (String digest : created) {
+				if (!this.artifacts.isBlobReferenced(digest)) {
+					this.blobs.delete(digest);
+				}
+			}
+			if (ex instanceof DataIntegrityViolationException) {
+				throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(),
+						artifact.getVersion());
+			}
+			throw ex;
+		}
+	}
+
+	private static Upload required(String part, Upload upload) {
+		if (upload == null) {
+			throw UploadRejectedException.forField(part, "is required");
+		}
+		return upload;
+	}
+
+	private static void rejectPresent(String part, boolean present, String reason) {
+		if (present) {
+			throw UploadRejectedException.forField(part, reason);
+		}
+	}
+
+	private static byte[] readConfig(StagedFile file) throws IOException {
+		return readSmall(file, 1 << 20);
+	}
+
+	private static byte[] readSmall(StagedFile file, int maxBytes) throws IOException {
+		if (file.blob().size() > maxBytes) {
+			throw UploadRejectedException.forField(file.upload().part(), "is larger than " + maxBytes + " bytes");
+		}
+		return Files.readAllBytes(file.blob().path());
+	}
+
+	/**
+	 * TorchScript archives are zip files; anything else (a raw pickle, say) is refused
+	 * unread.
+	 */
+	private static void checkZip(StagedFile file) throws IOException {
+		byte[] magic = new byte[4];
+		try (InputStream in = Files.newInputStream(file.blob().path())) {
+			if (in.readNBytes(magic, 0, 4) != 4 || magic[0] != 'P' || magic[1] != 'K' || magic[2] != 3
+					|| magic[3] != 4) {
+				throw UploadRejectedException.forField("graph", "is not a TorchScript archive (zip)");
+			}
+		}
+	}
+
+	private record StagedFile(String role, int ordinal, Upload upload, StagedBlob blob, SafetensorsHeader header) {
+	}
+
+	/**
+	 * The files of one upload, staged; closing deletes every temporary file that was not
+	 * committed.
+	 */
+	private final class Staging implements AutoCloseable {
+
+		private final List<StagedFile> files = new ArrayList<>();
+
+		StagedFile add(String role, Upload upload) throws IOException {
+			StagedBlob blob;
+			try (InputStream in = upload.content().getInputStream()) {
+				blob = Ingest.this.blobs.stage(in, Ingest.this.maxUploadBytes);
+			}
+			int ordinal = this.files.size();
+			// Tracked before validation, so that close() deletes it when validation
+			// fails.
+			this.files.add(new StagedFile(role, ordinal, upload, blob, null));
+			SafetensorsHeader header = isSafetensors(role)
+					? SafetensorsReader.readHeader(blob.path(), upload.filename()) : null;
+			StagedFile file = new StagedFile(role, ordinal, upload, blob, header);
+			this.files.set(ordinal, file);
+			return file;
+		}
+
+		private static boolean isSafetensors(String role) {
+			return role.equals("weights") || role.equals("adapter_model") || role.equals("data");
+		}
+
+		@Override
+		public void close() {
+			this.files.forEach((file) -> file.blob().close());
+		}
+
+	}
+
+}

@@ -1,0 +1,283 @@
+package dev.patchbay.registry;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import dev.patchbay.registry.AdapterConfigException.AdapterProblem;
+import dev.patchbay.shared.TensorSpec;
+
+/**
+ * A PEFT LoRA-family adapter ({@code adapter_config.json} plus
+ * {@code adapter_model.safetensors}) checked for consistency: every module has A and B of
+ * the configured rank, DoRA modules have magnitudes, and every target matches some
+ * module.
+ *
+ * @param config the parsed config
+ * @param modules the adapted modules, in tensor order
+ * @param modulesToSave full replacement tensors, named as in the base model
+ */
+public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<TensorSpec> modulesToSave) {
+
+	private static final String PREFIX = "base_model.model.";
+
+	private static final JsonMapper JSON = JsonMapper.builder().build();
+
+	/**
+	 * Parses and cross-checks an adapter.
+	 * @param configJson the bytes of adapter_config.json
+	 * @param tensors the tensors of adapter_model.safetensors
+	 * @throws AdapterConfigException listing every problem found
+	 */
+	public static LoraAdapter parse(byte[] configJson, List<TensorSpec> tensors) {
+		List<AdapterProblem> problems = new ArrayList<>();
+		AdapterConfig config = AdapterConfig.parse(configJson, problems);
+		if (config == null) {
+			throw AdapterConfigException.of(problems);
+		}
+		Map<String, Map<String, TensorSpec>> byModule = new TreeMap<>();
+		List<TensorSpec> modulesToSave = new ArrayList<>();
+		for (TensorSpec tensor : tensors) {
+			String key = tensor.name().startsWith(PREFIX) ? tensor.name().substring(PREFIX.length()) : tensor.name();
+			Optional<String[]> split = splitLoraKey(key);
+			if (split.isPresent()) {
+				byModule.computeIfAbsent(split.get()[0], (module) -> new LinkedHashMap<>()).put(split.get()[1], tensor);
+			}
+			else {
+				String target = key.replace(".modules_to_save.default.", ".").replace(".modules_to_save.", ".");
+				modulesToSave.add(new TensorSpec(target, tensor.dtype(), tensor.shape()));
+			}
+		}
+		List<LoraModule> modules = new ArrayList<>();
+		byModule.forEach((module, parts) -> {
+			LoraModule parsed = checkModule(config, module, parts, problems);
+			if (parsed != null) {
+				modules.add(parsed);
+			}
+		});
+		for (String target : config.targetModules()) {
+			if (byModule.keySet().stream().noneMatch((module) -> config.matchesTarget(module, target))) {
+				problems.add(AdapterProblem.field("target_modules", "target '" + target + "' has no lora tensors"));
+			}
+		}
+		if (config.targetRegex() != null && byModule.isEmpty()) {
+			problems.add(AdapterProblem.field("target_modules", "regex matches no module with lora tensors"));
+		}
+		if (!problems.isEmpty()) {
+			throw AdapterConfigException.of(problems);
+		}
+		return new LoraAdapter(config, List.copyOf(modules), List.copyOf(modulesToSave));
+	}
+
+	private static Optional<String[]> splitLoraKey(String key) {
+		for (String suffix : List.of(".lora_A.weight", ".lora_B.weight", ".lora_magnitude_vector.weight",
+				".lora_magnitude_vector")) {
+			if (key.endsWith(suffix)) {
+				String part = suffix.startsWith(".lora_A") ? "A" : suffix.startsWith(".lora_B") ? "B" : "m";
+				return Optional.of(new String[] { key.substring(0, key.length() - suffix.length()), part });
+			}
+		}
+		return Optional.empty();
+	}
+
+	private static LoraModule checkModule(AdapterConfig config, String module, Map<String, TensorSpec> parts,
+			List<AdapterProblem> problems) {
+		TensorSpec a = parts.get("A");
+		TensorSpec b = parts.get("B");
+		TensorSpec magnitude = parts.get("m");
+		int before = problems.size();
+		if (a == null || b == null) {
+			problems.add(AdapterProblem.tensor(module, "has lora_" + ((a == null) ? "A" : "B") + " missing"));
+			return null;
+		}
+		if (!config.isTarget(module)) {
+			problems.add(AdapterProblem.tensor(a.name(), "module '" + module + "' is not in target_modules"));
+		}
+		int rank = config.rankFor(module);
+		boolean conv = a.shape().size() == 4;
+		if (a.shape().size() != 2 && !conv) {
+			problems.add(AdapterProblem.tensor(a.name(),
+					"has rank-" + a.shape().size() + " shape " + a.shape() + "; expected [r, in] or [r, in, kh, kw]"));
+		}
+		else if (a.shape().get(0) != rank) {
+			problems.add(AdapterProblem.tensor(a.name(), "has rank " + a.shape().get(0) + " but the config says r = "
+					+ rank + ((config.rankPattern().isEmpty()) ? "" : " (after rank_pattern)")));
+		}
+		boolean bShapeOk = conv ? b.shape().size() == 4 && b.shape().get(2) == 1 && b.shape().get(3) == 1
+				: b.shape().size() == 2;
+		if (!bShapeOk || b.shape().get(1) != rank) {
+			problems.add(AdapterProblem.tensor(b.name(),
+					"has shape " + b.shape() + "; expected [out, " + rank + ((conv) ? ", 1, 1]" : "]")));
+		}
+		if (config.useDora() != (magnitude != null)) {
+			problems
+				.add(AdapterProblem.tensor(module, config.useDora() ? "has no lora_magnitude_vector but use_dora is set"
+						: "has a lora_magnitude_vector but use_dora is not set"));
+		}
+		else if (magnitude != null && bShapeOk && magnitude.elementCount() != b.shape().get(0)) {
+			problems.add(AdapterProblem.tensor(magnitude.name(), "has " + magnitude.elementCount()
+					+ " elements; expected one per output channel, " + b.shape().get(0)));
+		}
+		if (problems.size() > before) {
+			return null;
+		}
+		double alpha = config.alphaFor(module);
+		double scale = config.useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
+		return new LoraModule(module, rank, alpha, scale, a, b, magnitude);
+	}
+
+	/**
+	 * One adapted module.
+	 *
+	 * @param module the module path in the base model, e.g.
+	 * {@code model.layers.0.self_attn.q_proj}
+	 * @param rank r for this module (after rank_pattern)
+	 * @param alpha lora_alpha for this module (after alpha_pattern)
+	 * @param scale alpha/r, or alpha/sqrt(r) for rsLoRA
+	 * @param a lora_A: [r, in] or [r, in, kh, kw]
+	 * @param b lora_B: [out, r] or [out, r, 1, 1]
+	 * @param magnitude DoRA magnitude vector, null for plain LoRA
+	 */
+	public record LoraModule(String module, int rank, double alpha, double scale, TensorSpec a, TensorSpec b,
+			TensorSpec magnitude) {
+
+		/** The base tensor this module patches. */
+		public String targetTensor() {
+			return this.module + ".weight";
+		}
+
+		public boolean isConv() {
+			return this.a.shape().size() == 4;
+		}
+
+	}
+
+	/**
+	 * The fields of adapter_config.json that change the merged weights.
+	 *
+	 * @param r default rank
+	 * @param loraAlpha default alpha
+	 * @param targetModules target module names when given as a list
+	 * @param targetRegex target module regex when given as a string, else null
+	 * @param useRslora scale by alpha/sqrt(r)
+	 * @param useDora weight-decomposed LoRA
+	 * @param fanInFanOut base weights stored [in, out] (GPT-2 Conv1D)
+	 * @param rankPattern per-module ranks, keyed by module-name suffix or regex
+	 * @param alphaPattern per-module alphas, keyed likewise
+	 * @param modulesToSave modules saved whole
+	 */
+	public record AdapterConfig(int r, double loraAlpha, List<String> targetModules, String targetRegex,
+			boolean useRslora, boolean useDora, boolean fanInFanOut, Map<String, Integer> rankPattern,
+			Map<String, Double> alphaPattern, List<String> modulesToSave) {
+
+		static AdapterConfig parse(byte[] json, List<AdapterProblem> problems) {
+			JsonNode root;
+			try {
+				root = JSON.readTree(json);
+			}
+			catch (JacksonException ex) {
+				problems.add(AdapterProblem.field("(file)", "is not valid JSON: " + ex.getOriginalMessage()));
+				return null;
+			}
+			if (root == null || !root.isObject()) {
+				problems.add(AdapterProblem.field("(file)", "is not a JSON object"));
+				return null;
+			}
+			String peftType = root.path("peft_type").asString("LORA");
+			if (!"LORA".equals(peftType)) {
+				problems.add(AdapterProblem.field("peft_type", "'" + peftType + "' is not supported; only LORA"));
+			}
+			JsonNode rNode = root.get("r");
+			if (rNode == null || !rNode.isIntegralNumber() || rNode.asInt() <= 0) {
+				problems.add(AdapterProblem.field("r", "must be a positive integer"));
+			}
+			JsonNode alphaNode = root.get("lora_alpha");
+			if (alphaNode == null || !alphaNode.isNumber()) {
+				problems.add(AdapterProblem.field("lora_alpha", "must be a number"));
+			}
+			List<String> targets = new ArrayList<>();
+			String regex = null;
+			JsonNode targetNode = root.path("target_modules");
+			if (targetNode.isString()) {
+				regex = targetNode.asString();
+				try {
+					Pattern.compile(regex);
+				}
+				catch (PatternSyntaxException ex) {
+					problems
+						.add(AdapterProblem.field("target_modules", "is not a valid regex: " + ex.getDescription()));
+				}
+			}
+			else if (targetNode.isArray() && !targetNode.isEmpty()) {
+				targetNode.forEach((node) -> targets.add(node.asString()));
+			}
+			else {
+				problems.add(AdapterProblem.field("target_modules", "must be a non-empty list or a regex string"));
+			}
+			Map<String, Integer> rankPattern = new LinkedHashMap<>();
+			root.path("rank_pattern").properties().forEach((entry) -> {
+				if (!entry.getValue().isIntegralNumber() || entry.getValue().asInt() <= 0) {
+					problems.add(AdapterProblem.field("rank_pattern." + entry.getKey(), "must be a positive integer"));
+				}
+				rankPattern.put(entry.getKey(), entry.getValue().asInt());
+			});
+			Map<String, Double> alphaPattern = new LinkedHashMap<>();
+			root.path("alpha_pattern").properties().forEach((entry) -> {
+				if (!entry.getValue().isNumber()) {
+					problems.add(AdapterProblem.field("alpha_pattern." + entry.getKey(), "must be a number"));
+				}
+				alphaPattern.put(entry.getKey(), entry.getValue().asDouble());
+			});
+			List<String> modulesToSave = new ArrayList<>();
+			root.path("modules_to_save").forEach((node) -> modulesToSave.add(node.asString()));
+			if (!problems.isEmpty()) {
+				return null;
+			}
+			return new AdapterConfig(rNode.asInt(), alphaNode.asDouble(), List.copyOf(targets), regex,
+					root.path("use_rslora").asBoolean(false), root.path("use_dora").asBoolean(false),
+					root.path("fan_in_fan_out").asBoolean(false), rankPattern, alphaPattern, modulesToSave);
+		}
+
+		boolean isTarget(String module) {
+			if (this.targetRegex != null) {
+				return Pattern.matches(this.targetRegex, module);
+			}
+			return this.targetModules.stream().anyMatch((target) -> matchesTarget(module, target));
+		}
+
+		boolean matchesTarget(String module, String target) {
+			return module.equals(target) || module.endsWith("." + target);
+		}
+
+		int rankFor(String module) {
+			return patternValue(this.rankPattern, module).orElse(this.r);
+		}
+
+		double alphaFor(String module) {
+			return patternValue(this.alphaPattern, module).orElse(this.loraAlpha);
+		}
+
+		/**
+		 * PEFT matches pattern keys against the module name as {@code (.*\.)?key$}; the
+		 * first key that matches wins.
+		 */
+		private static <T> Optional<T> patternValue(Map<String, T> pattern, String module) {
+			return pattern.entrySet()
+				.stream()
+				.filter((entry) -> Pattern.matches("(.*\\.)?" + entry.getKey() + "$", module))
+				.map(Map.Entry::getValue)
+				.findFirst();
+		}
+
+	}
+
+}

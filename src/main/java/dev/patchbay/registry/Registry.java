@@ -1,0 +1,205 @@
+package dev.patchbay.registry;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+import jakarta.persistence.criteria.MapJoin;
+
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.Pageable;
+import org.springframework.data.jpa.domain.Specification;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Transactional;
+
+import dev.patchbay.registry.CompatibilityReport.Problem;
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.BlobStore;
+import dev.patchbay.storage.SafetensorsWriter;
+import dev.patchbay.storage.SegmentedFile;
+
+/**
+ * Reads and removes registry entries and answers questions about them: listings, tensor
+ * manifests, weight downloads and patch compatibility.
+ */
+@Service
+@Transactional(readOnly = true)
+public class Registry {
+
+	/**
+	 * Embedding and output-head tensors may differ in vocabulary rows (DESIGN.md:
+	 * zero-padded to the larger row count).
+	 */
+	private static final Pattern VOCAB_TENSOR = Pattern
+		.compile(".*(embed_tokens|word_embeddings|wte|lm_head|embed_in|embed_out)\\.weight");
+
+	private final ArtifactRepository artifacts;
+
+	private final BlobStore blobs;
+
+	Registry(ArtifactRepository artifacts, BlobStore blobs) {
+		this.artifacts = artifacts;
+		this.blobs = blobs;
+	}
+
+	/**
+	 * @throws ArtifactNotFoundException if no artifact of that type has the id
+	 */
+	public ArtifactDetails get(ArtifactType type, UUID id) {
+		return ArtifactDetails.of(find(type, id));
+	}
+
+	public Page<ArtifactDetails> list(ArtifactType type, ArtifactFilter filter, Pageable pageable) {
+		Specification<Artifact> spec = (root, query, cb) -> cb.equal(root.get("type"), type);
+		if (filter.name() != null) {
+			spec = spec.and((root, query, cb) -> cb.equal(root.get("name"), filter.name()));
+		}
+		if (filter.family() != null) {
+			spec = spec.and((root, query, cb) -> cb.equal(root.get("family"), filter.family()));
+		}
+		if (filter.label() != null) {
+			String[] keyValue = filter.label().split("=", 2);
+			spec = spec.and((root, query, cb) -> {
+				MapJoin<Artifact, String, String> labels = root.joinMap("labels");
+				return (keyValue.length == 1) ? cb.equal(labels.key(), keyValue[0])
+						: cb.and(cb.equal(labels.key(), keyValue[0]), cb.equal(labels.value(), keyValue[1]));
+			});
+		}
+		return this.artifacts.findAll(spec, pageable).map(ArtifactDetails::of);
+	}
+
+	/**
+	 * The tensor manifest of a model, patch or dataset, in file order.
+	 */
+	public List<TensorSpec> tensors(ArtifactType type, UUID id) {
+		return find(type, id).getTensors().stream().map(TensorLocation::spec).toList();
+	}
+
+	/**
+	 * A model's weights as one safetensors file. A single-file model is its stored blob,
+	 * byte for byte; a sharded model gets a new header followed by each shard's tensor
+	 * bytes.
+	 */
+	public Weights weights(UUID modelId) {
+		Artifact model = find(ArtifactType.MODEL, modelId);
+		List<ArtifactFile> shards = model.getFiles().stream().filter((file) -> file.role().equals("weights")).toList();
+		if (shards.size() == 1) {
+			ArtifactFile file = shards.get(0);
+			return new Weights(file.digest(), new SegmentedFile(
+					List.of(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), 0, file.sizeBytes()))));
+		}
+		List<TensorSpec> specs = model.getTensors().stream().map(TensorLocation::spec).toList();
+		List<SegmentedFile.Segment> segments = new ArrayList<>();
+		segments.add(new SegmentedFile.Bytes(SafetensorsWriter.header(specs, Map.of())));
+		for (TensorLocation tensor : model.getTensors()) {
+			ArtifactFile file = model.getFiles().get(tensor.fileOrdinal());
+			segments.add(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), tensor.dataOffset(),
+					tensor.spec().byteSize()));
+		}
+		String digests = shards.stream().map(ArtifactFile::digest).collect(Collectors.joining(","));
+		return new Weights(UUID.nameUUIDFromBytes(digests.getBytes(StandardCharsets.US_ASCII)).toString(),
+				new SegmentedFile(segments));
+	}
+
+	/**
+	 * A model's weights ready to stream.
+	 *
+	 * @param etag a strong validator: changes whenever the bytes would
+	 * @param file the bytes
+	 */
+	public record Weights(String etag, SegmentedFile file) {
+	}
+
+	/**
+	 * Deletes an artifact and the blobs no other artifact shares.
+	 * @throws ArtifactConflictException while another artifact references it
+	 */
+	@Transactional
+	public void delete(ArtifactType type, UUID id) throws IOException {
+		Artifact artifact = find(type, id);
+		List<String> dependents = this.artifacts.namesDerivedFrom(id);
+		if (!dependents.isEmpty()) {
+			throw ArtifactConflictException.stillReferenced(type, dependents);
+		}
+		Set<String> digests = new HashSet<>();
+		artifact.getFiles().forEach((file) -> digests.add(file.digest()));
+		this.artifacts.delete(artifact);
+		this.artifacts.flush();
+		for (String digest : digests) {
+			if (!this.artifacts.isBlobReferenced(digest)) {
+				this.blobs.delete(digest);
+			}
+		}
+	}
+
+	/**
+	 * Checks every tensor of a patch against a model and reports all problems at once.
+	 */
+	public CompatibilityReport compatibility(UUID patchId, UUID modelId) {
+		Artifact patch = find(ArtifactType.PATCH, patchId);
+		Map<String, TensorSpec> model = find(ArtifactType.MODEL, modelId).getTensors()
+			.stream()
+			.map(TensorLocation::spec)
+			.collect(Collectors.toMap(TensorSpec::name, Function.identity()));
+		List<TensorSpec> patchTensors = patch.getTensors().stream().map(TensorLocation::spec).toList();
+		List<Problem> problems = new ArrayList<>();
+		if (patch.getPatchKind() == PatchKind.LORA) {
+			LoraAdapter adapter = LoraAdapter.parse(patch.getAdapterConfig().getBytes(StandardCharsets.UTF_8),
+					patchTensors);
+			for (LoraAdapter.LoraModule module : adapter.modules()) {
+				checkShape(model, module.targetTensor(), baseShapeFor(module, adapter.config().fanInFanOut()), false,
+						problems);
+			}
+			adapter.modulesToSave()
+				.forEach((tensor) -> checkShape(model, tensor.name(), tensor.shape(), false, problems));
+		}
+		else {
+			patchTensors.forEach((tensor) -> checkShape(model, tensor.name(), tensor.shape(),
+					VOCAB_TENSOR.matcher(tensor.name()).matches(), problems));
+		}
+		return CompatibilityReport.of(problems);
+	}
+
+	/**
+	 * The base weight shape a LoRA module implies: [out, in] (or [in, out] with
+	 * fan_in_fan_out) for linear layers, [out, in, kh, kw] for convolutions.
+	 */
+	private static List<Long> baseShapeFor(LoraAdapter.LoraModule module, boolean fanInFanOut) {
+		List<Long> a = module.a().shape();
+		long out = module.b().shape().get(0);
+		if (module.isConv()) {
+			return List.of(out, a.get(1), a.get(2), a.get(3));
+		}
+		return fanInFanOut ? List.of(a.get(1), out) : List.of(out, a.get(1));
+	}
+
+	private static void checkShape(Map<String, TensorSpec> model, String name, List<Long> expected,
+			boolean rowsMayDiffer, List<Problem> problems) {
+		TensorSpec actual = model.get(name);
+		if (actual == null) {
+			problems.add(new Problem(name, "the model has no tensor '" + name + "'", expected, null));
+			return;
+		}
+		boolean matches = rowsMayDiffer && !expected.isEmpty() && expected.size() == actual.shape().size()
+				? expected.subList(1, expected.size()).equals(actual.shape().subList(1, expected.size()))
+				: expected.equals(actual.shape());
+		if (!matches) {
+			problems.add(new Problem(name,
+					"tensor '" + name + "' has shape " + actual.shape() + " but the patch needs " + expected, expected,
+					actual.shape()));
+		}
+	}
+
+	private Artifact find(ArtifactType type, UUID id) {
+		return this.artifacts.findByIdAndType(id, type).orElseThrow(() -> ArtifactNotFoundException.forId(type, id));
+	}
+
+}

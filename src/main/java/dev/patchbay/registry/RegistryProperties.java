@@ -1,0 +1,32 @@
+package dev.patchbay.registry;
+
+import java.nio.file.Path;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Registry settings.
+ *
+ * @param embeddedDatabase Embedded PostgreSQL used when no external datasource URL is
+ * set.
+ */
+@Validated
+@ConfigurationProperties("patchbay.registry")
+public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDatabase) {
+
+	/**
+	 * Embedded PostgreSQL settings.
+	 *
+	 * @param directory Directory that holds the embedded PostgreSQL data files.
+	 * @param port Port of the embedded PostgreSQL server, 0 for any free port.
+	 */
+	public record EmbeddedDatabase(@NotNull Path directory, @Min(0) @Max(65535) int port) {
+	}
+
+}

@@ -1,0 +1,15 @@
+package dev.patchbay.shared;
+
+import java.util.Map;
+
+/**
+ * The request conflicts with the current state, e.g. a delete of something still
+ * referenced.
+ */
+public class ConflictException extends PatchbayException {
+
+	public ConflictException(String type, String title, String detail, Map<String, ?> properties) {
+		super(type, title, detail, properties);
+	}
+
+}

@@ -1,0 +1,14 @@
+package dev.patchbay.shared;
+
+import java.util.Map;
+
+/**
+ * The input is malformed: it is rejected before anything is stored.
+ */
+public class InvalidInputException extends PatchbayException {
+
+	public InvalidInputException(String type, String title, String detail, Map<String, ?> properties) {
+		super(type, title, detail, properties);
+	}
+
+}

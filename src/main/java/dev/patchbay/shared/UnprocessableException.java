@@ -1,0 +1,14 @@
+package dev.patchbay.shared;
+
+import java.util.Map;
+
+/**
+ * The request is well formed but impossible, e.g. shapes that cannot be combined.
+ */
+public class UnprocessableException extends PatchbayException {
+
+	public UnprocessableException(String type, String title, String detail, Map<String, ?> properties) {
+		super(type, title, detail, properties);
+	}
+
+}

@@ -1,0 +1,42 @@
+package dev.patchbay.storage;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+
+/**
+ * Content-addressed, immutable blob storage keyed by lowercase hex sha256. Writes are
+ * two-phase: {@link #stage} streams bytes to a private temporary file while hashing them,
+ * and {@link #commit} makes them durable and visible under their digest. Nothing staged
+ * is visible until committed.
+ */
+public interface BlobStore {
+
+	/**
+	 * Streams {@code content} to a durable temporary file, hashing it on the way.
+	 * @param maxBytes the most bytes accepted
+	 * @throws dev.patchbay.shared.PayloadTooLargeException if the content exceeds
+	 * maxBytes; nothing is left behind
+	 */
+	StagedBlob stage(InputStream content, long maxBytes) throws IOException;
+
+	/**
+	 * Publishes a staged blob under its digest, atomically.
+	 * @return true if the blob is new, false if identical content was already stored
+	 */
+	boolean commit(StagedBlob staged) throws IOException;
+
+	boolean exists(String digest);
+
+	/**
+	 * A local file holding the blob's bytes, for memory-mapped reads.
+	 * @throws BlobNotFoundException if no such blob is stored
+	 */
+	Path localPath(String digest);
+
+	/**
+	 * Removes a blob; absent blobs are ignored.
+	 */
+	void delete(String digest) throws IOException;
+
+}

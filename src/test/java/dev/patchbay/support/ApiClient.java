@@ -1,0 +1,135 @@
+package dev.patchbay.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.core.env.Environment;
+import org.springframework.core.io.ByteArrayResource;
+import org.springframework.http.HttpEntity;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
+import org.springframework.util.LinkedMultiValueMap;
+import org.springframework.util.MultiValueMap;
+import org.springframework.web.client.RestClient;
+
+/**
+ * Drives the real server over HTTP. Never throws on error statuses: tests assert on them.
+ */
+public class ApiClient {
+
+	private static final JsonMapper JSON = JsonMapper.builder().build();
+
+	private final Environment environment;
+
+	private RestClient client;
+
+	ApiClient(Environment environment) {
+		this.environment = environment;
+	}
+
+	/** Built on first use: the server's port is known only once it has started. */
+	private RestClient client() {
+		if (this.client == null) {
+			this.client = RestClient.builder()
+				.baseUrl("http://localhost:" + this.environment.getRequiredProperty("local.server.port"))
+				.build();
+		}
+		return this.client;
+	}
+
+	public Response get(String path, String... headers) {
+		return exchange(client().get().uri(path).headers((h) -> addHeaders(h, headers)));
+	}
+
+	public Response delete(String path) {
+		return exchange(client().delete().uri(path));
+	}
+
+	public Response postJson(String path, Object body) {
+		return exchange(client().post().uri(path).contentType(MediaType.APPLICATION_JSON).body(body));
+	}
+
+	public Response postMultipart(String path, Multipart body) {
+		return exchange(client().post().uri(path).contentType(MediaType.MULTIPART_FORM_DATA).body(body.parts));
+	}
+
+	private static void addHeaders(HttpHeaders target, String... headers) {
+		for (int i = 0; i < headers.length; i += 2) {
+			target.add(headers[i], headers[i + 1]);
+		}
+	}
+
+	private static Response exchange(RestClient.RequestHeadersSpec<?> request) {
+		return request.exchange(
+				(req, res) -> new Response(res.getStatusCode(), res.getHeaders(), res.getBody().readAllBytes()), true);
+	}
+
+	/** A multipart body built part by part. */
+	public static final class Multipart {
+
+		private final MultiValueMap<String, Object> parts = new LinkedMultiValueMap<>();
+
+		public Multipart json(String name, Object value) {
+			this.parts.add(name, JSON.writeValueAsString(value));
+			return this;
+		}
+
+		public Multipart file(String name, Path file) {
+			try {
+				return bytes(name, file.getFileName().toString(), Files.readAllBytes(file));
+			}
+			catch (IOException ex) {
+				throw new UncheckedIOException(ex);
+			}
+		}
+
+		public Multipart bytes(String name, String filename, byte[] content) {
+			HttpHeaders headers = new HttpHeaders();
+			headers.setContentType(MediaType.APPLICATION_OCTET_STREAM);
+			this.parts.add(name, new HttpEntity<>(new ByteArrayResource(content) {
+				@Override
+				public String getFilename() {
+					return filename;
+				}
+			}, headers));
+			return this;
+		}
+
+	}
+
+	public static Multipart multipart(Map<String, ?> metadata) {
+		return new Multipart().json("metadata", metadata);
+	}
+
+	/**
+	 * A response, whatever its status.
+	 */
+	public record Response(HttpStatusCode status, HttpHeaders headers, byte[] body) {
+
+		public JsonNode json() {
+			return JSON.readTree(this.body);
+		}
+
+		public int code() {
+			return this.status.value();
+		}
+
+		public String contentType() {
+			return String.valueOf(this.headers.getContentType());
+		}
+
+		public List<String> header(String name) {
+			return this.headers.getOrEmpty(name);
+		}
+
+	}
+
+}

@@ -1,0 +1,77 @@
+package dev.patchbay.support;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Golden artifacts copied from {@code ../shared/fixtures}, and raw safetensors bytes for
+ * crafting malformed files. Header parsing here is deliberately independent of the
+ * production reader.
+ */
+public final class Fixtures {
+
+	private static final JsonMapper JSON = JsonMapper.builder().build();
+
+	private Fixtures() {
+	}
+
+	public static Path path(String relative) {
+		try {
+			return Path.of(Fixtures.class.getResource("/fixtures/" + relative).toURI());
+		}
+		catch (URISyntaxException | NullPointerException ex) {
+			throw new IllegalArgumentException("no fixture " + relative, ex);
+		}
+	}
+
+	/** Tensor name to "DTYPE[shape]" as the file's own header says. */
+	public static Map<String, String> manifest(Path file) {
+		try {
+			byte[] bytes = Files.readAllBytes(file);
+			long length = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+			JsonNode header = JSON.readTree(new String(bytes, 8, (int) length, StandardCharsets.UTF_8));
+			Map<String, String> manifest = new LinkedHashMap<>();
+			header.properties().forEach((entry) -> {
+				if (!entry.getKey().equals("__metadata__")) {
+					manifest.put(entry.getKey(),
+							entry.getValue().get("dtype").asString() + entry.getValue().get("shape"));
+				}
+			});
+			return manifest;
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+	/**
+	 * A file made of an 8-byte little-endian header length, then the header, then data.
+	 */
+	public static byte[] raw(long declaredHeaderLength, String header, byte[] data) {
+		ByteArrayOutputStream out = new ByteArrayOutputStream();
+		byte[] prefix = new byte[8];
+		ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).putLong(declaredHeaderLength);
+		out.writeBytes(prefix);
+		out.writeBytes(header.getBytes(StandardCharsets.UTF_8));
+		out.writeBytes(data);
+		return out.toByteArray();
+	}
+
+	/** A file whose header length field is correct. */
+	public static byte[] raw(String header, byte[] data) {
+		return raw(header.getBytes(StandardCharsets.UTF_8).length, header, data);
+	}
+
+}
