@@ -9,7 +9,10 @@ create table artifact (
     base_model_id   uuid references artifact (id),
     size_bytes      bigint       not null,
     parameter_count bigint       not null,
-    adapter_config  text,
+    -- Kind-specific settings as JSON: the PEFT adapter_config for lora, quantization for rws.
+    config          text,
+    -- The composition a materialized model came from.
+    composition_id  uuid,
     created_at      timestamptz  not null,
     constraint artifact_patch_kind check ((type = 'PATCH') = (patch_kind is not null)),
     constraint artifact_name_version unique nulls not distinct (type, name, version)
@@ -48,3 +51,14 @@ create table artifact_tensor (
     data_offset  bigint       not null,
     primary key (artifact_id, ordinal)
 );
+
+-- Which artifacts an artifact was derived from, and how (base, finetuned, clean, robust, pretrained, patch).
+create table artifact_lineage (
+    artifact_id uuid        not null references artifact (id) on delete cascade,
+    ordinal     integer     not null,
+    source_id   uuid        not null references artifact (id),
+    relation    varchar(32) not null,
+    primary key (artifact_id, ordinal)
+);
+
+create index artifact_lineage_source on artifact_lineage (source_id);

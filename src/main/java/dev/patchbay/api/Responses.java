@@ -9,6 +9,7 @@ import org.springframework.data.domain.Page;
 
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactFile;
+import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.shared.TensorSpec;
 
@@ -25,13 +26,14 @@ final class Responses {
 	 */
 	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, String family, UUID baseModelId,
 			Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files,
-			Instant createdAt) {
+			List<LineageEdge> lineage, UUID compositionId, Instant createdAt) {
 
 		static ArtifactResponse of(ArtifactDetails details) {
 			return new ArtifactResponse(details.id(), details.kind(), details.name(), details.version(),
 					details.family(), details.baseModelId(), details.labels(), details.sizeBytes(),
 					details.parameterCount(), details.tensorCount(),
-					details.files().stream().map(FileResponse::of).toList(), details.createdAt());
+					details.files().stream().map(FileResponse::of).toList(), details.lineage(), details.compositionId(),
+					details.createdAt());
 		}
 
 	}

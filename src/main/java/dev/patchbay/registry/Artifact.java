@@ -48,7 +48,9 @@ class Artifact {
 
 	private long parameterCount;
 
-	private String adapterConfig;
+	private String config;
+
+	private UUID compositionId;
 
 	private Instant createdAt;
 
@@ -62,6 +64,11 @@ class Artifact {
 	@CollectionTable(name = "artifact_file", joinColumns = @JoinColumn(name = "artifact_id"))
 	@OrderColumn(name = "ordinal")
 	private List<ArtifactFile> files = new ArrayList<>();
+
+	@ElementCollection
+	@CollectionTable(name = "artifact_lineage", joinColumns = @JoinColumn(name = "artifact_id"))
+	@OrderColumn(name = "ordinal")
+	private List<LineageEdge> lineage = new ArrayList<>();
 
 	@ElementCollection
 	@CollectionTable(name = "artifact_tensor", joinColumns = @JoinColumn(name = "artifact_id"))
@@ -87,8 +94,13 @@ class Artifact {
 		this.baseModelId = baseModelId;
 	}
 
-	void setAdapterConfig(String adapterConfig) {
-		this.adapterConfig = adapterConfig;
+	void setConfig(String config) {
+		this.config = config;
+	}
+
+	void setDerivation(List<LineageEdge> lineage, UUID compositionId) {
+		this.lineage = new ArrayList<>(lineage);
+		this.compositionId = compositionId;
 	}
 
 	void setContent(List<ArtifactFile> files, List<TensorLocation> tensors) {
@@ -134,8 +146,16 @@ class Artifact {
 		return this.parameterCount;
 	}
 
-	String getAdapterConfig() {
-		return this.adapterConfig;
+	String getConfig() {
+		return this.config;
+	}
+
+	UUID getCompositionId() {
+		return this.compositionId;
+	}
+
+	List<LineageEdge> getLineage() {
+		return this.lineage;
 	}
 
 	Instant getCreatedAt() {

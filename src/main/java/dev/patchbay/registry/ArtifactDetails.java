@@ -20,17 +20,20 @@ import java.util.UUID;
  * @param parameterCount total elements over all tensors
  * @param tensorCount number of tensors
  * @param files the uploaded files with their sha256
+ * @param lineage the artifacts this one was derived from
+ * @param compositionId the composition a materialized model came from, else null
  * @param createdAt when it was registered
  */
 public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String name, String version, String family,
 		UUID baseModelId, Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount,
-		List<ArtifactFile> files, Instant createdAt) {
+		List<ArtifactFile> files, List<LineageEdge> lineage, UUID compositionId, Instant createdAt) {
 
 	static ArtifactDetails of(Artifact artifact) {
 		return new ArtifactDetails(artifact.getId(), artifact.getType(), artifact.getPatchKind(), artifact.getName(),
 				artifact.getVersion(), artifact.getFamily(), artifact.getBaseModelId(),
 				Map.copyOf(artifact.getLabels()), artifact.getSizeBytes(), artifact.getParameterCount(),
-				artifact.getTensors().size(), List.copyOf(artifact.getFiles()), artifact.getCreatedAt());
+				artifact.getTensors().size(), List.copyOf(artifact.getFiles()), List.copyOf(artifact.getLineage()),
+				artifact.getCompositionId(), artifact.getCreatedAt());
 	}
 
 }

@@ -1,5 +1,6 @@
 package dev.patchbay.registry;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -17,8 +18,10 @@ interface ArtifactRepository extends JpaRepository<Artifact, UUID>, JpaSpecifica
 			and (a.version = :version or (a.version is null and cast(:version as string) is null))""")
 	boolean existsWithNameAndVersion(ArtifactType type, String name, String version);
 
-	@Query("select a.name from Artifact a where a.baseModelId = :id")
-	java.util.List<String> namesDerivedFrom(UUID id);
+	@Query("""
+			select distinct a.name from Artifact a left join a.lineage l
+			where a.baseModelId = :id or l.sourceId = :id""")
+	List<String> namesDerivedFrom(UUID id);
 
 	@Query("select count(a) > 0 from Artifact a join a.files f where f.digest = :digest")
 	boolean isBlobReferenced(String digest);

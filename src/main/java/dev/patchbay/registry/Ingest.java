@@ -4,12 +4,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Service;
@@ -40,8 +42,12 @@ public class Ingest {
 
 	private final long maxUploadBytes;
 
-	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage) {
+	private final BlobUsage blobUsage;
+
+	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
+			BlobUsage blobUsage) {
 		this.blobs = blobs;
+		this.blobUsage = blobUsage;
 		this.artifacts = artifacts;
 		this.transactions = transactions;
 		this.maxUploadBytes = storage.maxUploadSize().toBytes();
@@ -98,7 +104,7 @@ public class Ingest {
 				tensors = locate(model.header(), 1);
 				byte[] configBytes = readConfig(config);
 				LoraAdapter.parse(configBytes, tensors.stream().map(TensorLocation::spec).toList());
-				artifact.setAdapterConfig(new String(configBytes, StandardCharsets.UTF_8));
+				artifact.setConfig(new String(configBytes, StandardCharsets.UTF_8));
 			}
 			else {
 				rejectPresent("adapter_config", adapterConfig != null, "is only for lora patches");
@@ -122,6 +128,44 @@ public class Ingest {
 					metadata.family(), metadata.labels());
 			return save(artifact, staging, locate(file.header(), 0));
 		}
+	}
+
+	/**
+	 * Registers an artifact from a safetensors file the server produced, such as a
+	 * derived diff or signature. The file is validated like an upload and committed here.
+	 * @param config kind-specific settings JSON, or null
+	 */
+	public ArtifactDetails registerGenerated(ArtifactType type, ArtifactMetadata metadata, StagedBlob file,
+			String fileName, String config, List<LineageEdge> lineage) throws IOException {
+		try (Staging staging = new Staging()) {
+			StagedFile staged = staging.add("weights", "weights", fileName, file);
+			Artifact artifact = new Artifact(type, metadata.kind(), metadata.name(), metadata.version(),
+					metadata.family(), metadata.labels());
+			artifact.setBaseModelId(metadata.baseModelId());
+			artifact.setConfig(config);
+			artifact.setDerivation(lineage, null);
+			return save(artifact, staging, locate(staged.header(), 0));
+		}
+	}
+
+	/**
+	 * Registers a model over a blob that is already stored, such as a composition's
+	 * result: no bytes are copied.
+	 */
+	public ArtifactDetails registerStoredModel(ArtifactMetadata metadata, String digest, String fileName,
+			List<LineageEdge> lineage, UUID compositionId) throws IOException {
+		Path path = this.blobs.localPath(digest);
+		SafetensorsHeader header = SafetensorsReader.readHeader(path, fileName);
+		if (this.artifacts.existsWithNameAndVersion(ArtifactType.MODEL, metadata.name(), metadata.version())) {
+			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version());
+		}
+		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
+				metadata.family(), metadata.labels());
+		artifact.setBaseModelId(metadata.baseModelId());
+		artifact.setDerivation(lineage, compositionId);
+		artifact.setContent(List.of(new ArtifactFile("weights", fileName, digest, header.fileSize())),
+				locate(header, 0));
+		return this.transactions.execute((status) -> ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
 	}
 
 	private List<TensorLocation> stageWeights(Staging staging, List<Upload> weights, Upload index) throws IOException {
@@ -155,7 +199,7 @@ public class Ingest {
 		ShardIndex shardIndex = ShardIndex.parse(readSmall(indexFile, ShardIndex.MAX_BYTES), index.filename());
 		List<TensorLocation> ordered = new ArrayList<>();
 		for (TensorLocation tensor : tensors) {
-			String filename = staging.files.get(tensor.fileOrdinal()).upload().filename();
+			String filename = staging.files.get(tensor.fileOrdinal()).filename();
 			String expected = shardIndex.weightMap().get(tensor.name());
 			if (!filename.equals(expected)) {
 				throw UploadRejectedException.forField("index",
@@ -193,17 +237,14 @@ public class Ingest {
 				if (this.blobs.commit(file.blob())) {
 					created.add(file.blob().digest());
 				}
-				files.add(new ArtifactFile(file.role(), file.upload().filename(), file.blob().digest(),
-						file.blob().size()));
+				files.add(new ArtifactFile(file.role(), file.filename(), file.blob().digest(), file.blob().size()));
 			}
 			artifact.setContent(files, tensors);
 			return this.transactions.execute((status) -> ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
 		}
 		catch (IOException | RuntimeException ex) {
 			for (String digest : created) {
-				if (!this.artifacts.isBlobReferenced(digest)) {
-					this.blobs.delete(digest);
-				}
+				this.blobUsage.deleteIfUnused(digest);
 			}
 			if (ex instanceof DataIntegrityViolationException) {
 				throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(),
@@ -232,7 +273,7 @@ public class Ingest {
 
 	private static byte[] readSmall(StagedFile file, int maxBytes) throws IOException {
 		if (file.blob().size() > maxBytes) {
-			throw UploadRejectedException.forField(file.upload().part(), "is larger than " + maxBytes + " bytes");
+			throw UploadRejectedException.forField(file.part(), "is larger than " + maxBytes + " bytes");
 		}
 		return Files.readAllBytes(file.blob().path());
 	}
@@ -251,7 +292,8 @@ public class Ingest {
 		}
 	}
 
-	private record StagedFile(String role, int ordinal, Upload upload, StagedBlob blob, SafetensorsHeader header) {
+	private record StagedFile(String role, int ordinal, String part, String filename, StagedBlob blob,
+			SafetensorsHeader header) {
 	}
 
 	/**
@@ -263,17 +305,19 @@ public class Ingest {
 		private final List<StagedFile> files = new ArrayList<>();
 
 		StagedFile add(String role, Upload upload) throws IOException {
-			StagedBlob blob;
 			try (InputStream in = upload.content().getInputStream()) {
-				blob = Ingest.this.blobs.stage(in, Ingest.this.maxUploadBytes);
+				return add(role, upload.part(), upload.filename(),
+						Ingest.this.blobs.stage(in, Ingest.this.maxUploadBytes));
 			}
+		}
+
+		StagedFile add(String role, String part, String filename, StagedBlob blob) throws IOException {
 			int ordinal = this.files.size();
 			// Tracked before validation, so that close() deletes it when validation
 			// fails.
-			this.files.add(new StagedFile(role, ordinal, upload, blob, null));
-			SafetensorsHeader header = isSafetensors(role)
-					? SafetensorsReader.readHeader(blob.path(), upload.filename()) : null;
-			StagedFile file = new StagedFile(role, ordinal, upload, blob, header);
+			this.files.add(new StagedFile(role, ordinal, part, filename, blob, null));
+			SafetensorsHeader header = isSafetensors(role) ? SafetensorsReader.readHeader(blob.path(), filename) : null;
+			StagedFile file = new StagedFile(role, ordinal, part, filename, blob, header);
 			this.files.set(ordinal, file);
 			return file;
 		}

@@ -24,9 +24,9 @@ import dev.patchbay.shared.TensorSpec;
  *
  * @param config the parsed config
  * @param modules the adapted modules, in tensor order
- * @param modulesToSave full replacement tensors, named as in the base model
+ * @param modulesToSave full replacement tensors
  */
-public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<TensorSpec> modulesToSave) {
+public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<SavedTensor> modulesToSave) {
 
 	private static final String PREFIX = "base_model.model.";
 
@@ -45,7 +45,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<T
 			throw AdapterConfigException.of(problems);
 		}
 		Map<String, Map<String, TensorSpec>> byModule = new TreeMap<>();
-		List<TensorSpec> modulesToSave = new ArrayList<>();
+		List<SavedTensor> modulesToSave = new ArrayList<>();
 		for (TensorSpec tensor : tensors) {
 			String key = tensor.name().startsWith(PREFIX) ? tensor.name().substring(PREFIX.length()) : tensor.name();
 			Optional<String[]> split = splitLoraKey(key);
@@ -54,7 +54,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<T
 			}
 			else {
 				String target = key.replace(".modules_to_save.default.", ".").replace(".modules_to_save.", ".");
-				modulesToSave.add(new TensorSpec(target, tensor.dtype(), tensor.shape()));
+				modulesToSave.add(new SavedTensor(target, tensor));
 			}
 		}
 		List<LoraModule> modules = new ArrayList<>();
@@ -133,6 +133,15 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<T
 		double alpha = config.alphaFor(module);
 		double scale = config.useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
 		return new LoraModule(module, rank, alpha, scale, a, b, magnitude);
+	}
+
+	/**
+	 * A {@code modules_to_save} tensor: stored whole, it replaces a base tensor.
+	 *
+	 * @param target the base tensor it replaces
+	 * @param tensor the adapter tensor holding the values
+	 */
+	public record SavedTensor(String target, TensorSpec tensor) {
 	}
 
 	/**

@@ -2,6 +2,7 @@ package dev.patchbay.registry;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -45,9 +46,15 @@ public class Registry {
 
 	private final BlobStore blobs;
 
-	Registry(ArtifactRepository artifacts, BlobStore blobs) {
+	private final List<ArtifactReferences> references;
+
+	private final BlobUsage blobUsage;
+
+	Registry(ArtifactRepository artifacts, BlobStore blobs, List<ArtifactReferences> references, BlobUsage blobUsage) {
 		this.artifacts = artifacts;
 		this.blobs = blobs;
+		this.references = references;
+		this.blobUsage = blobUsage;
 	}
 
 	/**
@@ -74,6 +81,21 @@ public class Registry {
 			});
 		}
 		return this.artifacts.findAll(spec, pageable).map(ArtifactDetails::of);
+	}
+
+	/**
+	 * An artifact's tensors with the local files that hold them, for computing on.
+	 * @throws ArtifactNotFoundException if no artifact of that type has the id
+	 */
+	public ArtifactContent content(ArtifactType type, UUID id) {
+		Artifact artifact = find(type, id);
+		List<Path> files = artifact.getFiles().stream().map((file) -> this.blobs.localPath(file.digest())).toList();
+		List<TensorLocation> tensors = List.copyOf(artifact.getTensors());
+		LoraAdapter adapter = (artifact.getPatchKind() == PatchKind.LORA)
+				? LoraAdapter.parse(artifact.getConfig().getBytes(StandardCharsets.UTF_8),
+						tensors.stream().map(TensorLocation::spec).toList())
+				: null;
+		return new ArtifactContent(ArtifactDetails.of(artifact), tensors, files, adapter, artifact.getConfig());
 	}
 
 	/**
@@ -125,7 +147,8 @@ public class Registry {
 	@Transactional
 	public void delete(ArtifactType type, UUID id) throws IOException {
 		Artifact artifact = find(type, id);
-		List<String> dependents = this.artifacts.namesDerivedFrom(id);
+		List<String> dependents = new ArrayList<>(this.artifacts.namesDerivedFrom(id));
+		this.references.forEach((module) -> dependents.addAll(module.referencesTo(id)));
 		if (!dependents.isEmpty()) {
 			throw ArtifactConflictException.stillReferenced(type, dependents);
 		}
@@ -134,10 +157,16 @@ public class Registry {
 		this.artifacts.delete(artifact);
 		this.artifacts.flush();
 		for (String digest : digests) {
-			if (!this.artifacts.isBlobReferenced(digest)) {
-				this.blobs.delete(digest);
-			}
+			this.blobUsage.deleteIfUnused(digest);
 		}
+	}
+
+	/**
+	 * Deletes a blob that another module stopped using, unless an artifact or module
+	 * still uses it.
+	 */
+	public void releaseBlob(String digest) throws IOException {
+		this.blobUsage.deleteIfUnused(digest);
 	}
 
 	/**
@@ -152,14 +181,13 @@ public class Registry {
 		List<TensorSpec> patchTensors = patch.getTensors().stream().map(TensorLocation::spec).toList();
 		List<Problem> problems = new ArrayList<>();
 		if (patch.getPatchKind() == PatchKind.LORA) {
-			LoraAdapter adapter = LoraAdapter.parse(patch.getAdapterConfig().getBytes(StandardCharsets.UTF_8),
-					patchTensors);
+			LoraAdapter adapter = LoraAdapter.parse(patch.getConfig().getBytes(StandardCharsets.UTF_8), patchTensors);
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
 				checkShape(model, module.targetTensor(), baseShapeFor(module, adapter.config().fanInFanOut()), false,
 						problems);
 			}
 			adapter.modulesToSave()
-				.forEach((tensor) -> checkShape(model, tensor.name(), tensor.shape(), false, problems));
+				.forEach((saved) -> checkShape(model, saved.target(), saved.tensor().shape(), false, problems));
 		}
 		else {
 			patchTensors.forEach((tensor) -> checkShape(model, tensor.name(), tensor.shape(),

@@ -13,6 +13,11 @@ import java.nio.file.Path;
 public interface BlobStore {
 
 	/**
+	 * Opens a new staged blob for writing; the caller finishes or closes it.
+	 */
+	BlobOutput create() throws IOException;
+
+	/**
 	 * Streams {@code content} to a durable temporary file, hashing it on the way.
 	 * @param maxBytes the most bytes accepted
 	 * @throws dev.patchbay.shared.PayloadTooLargeException if the content exceeds

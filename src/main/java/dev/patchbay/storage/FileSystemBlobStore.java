@@ -2,17 +2,11 @@ package dev.patchbay.storage;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -40,33 +34,27 @@ class FileSystemBlobStore implements BlobStore {
 	}
 
 	@Override
-	public StagedBlob stage(InputStream content, long maxBytes) throws IOException {
-		Path temp = Files.createTempFile(this.staging, "upload-", ".part");
-		try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE);
-				DigestOutputStream out = new DigestOutputStream(Channels.newOutputStream(channel), sha256())) {
-			long size = copyBounded(content, out, maxBytes);
-			channel.force(true);
-			return new StagedBlob(temp, HexFormat.of().formatHex(out.getMessageDigest().digest()), size);
-		}
-		catch (IOException | RuntimeException ex) {
-			Files.deleteIfExists(temp);
-			throw ex;
-		}
+	public BlobOutput create() throws IOException {
+		return new BlobOutput(Files.createTempFile(this.staging, "blob-", ".part"));
 	}
 
-	private static long copyBounded(InputStream in, OutputStream out, long maxBytes) throws IOException {
-		byte[] buffer = new byte[1 << 16];
-		long total = 0;
-		int n;
-		while ((n = in.read(buffer)) >= 0) {
-			total += n;
-			if (total > maxBytes) {
-				throw new PayloadTooLargeException("upload-too-large", "Upload too large",
-						"an uploaded file exceeds the limit of " + maxBytes + " bytes", Map.of("limitBytes", maxBytes));
+	@Override
+	public StagedBlob stage(InputStream content, long maxBytes) throws IOException {
+		try (BlobOutput out = create()) {
+			byte[] buffer = new byte[1 << 16];
+			long total = 0;
+			int n;
+			while ((n = content.read(buffer)) >= 0) {
+				total += n;
+				if (total > maxBytes) {
+					throw new PayloadTooLargeException("upload-too-large", "Upload too large",
+							"an uploaded file exceeds the limit of " + maxBytes + " bytes",
+							Map.of("limitBytes", maxBytes));
+				}
+				out.write(buffer, 0, n);
 			}
-			out.write(buffer, 0, n);
+			return out.finish();
 		}
-		return total;
 	}
 
 	@Override
@@ -111,15 +99,6 @@ class FileSystemBlobStore implements BlobStore {
 			throw new IllegalArgumentException("not a sha256 digest: " + digest);
 		}
 		return this.blobs.resolve(digest.substring(0, 2)).resolve(digest);
-	}
-
-	private static MessageDigest sha256() {
-		try {
-			return MessageDigest.getInstance("SHA-256");
-		}
-		catch (NoSuchAlgorithmException ex) {
-			throw new IllegalStateException("every JVM has SHA-256", ex);
-		}
 	}
 
 }

@@ -9,6 +9,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -54,6 +55,56 @@ public final class Fixtures {
 		catch (IOException ex) {
 			throw new UncheckedIOException(ex);
 		}
+	}
+
+	/**
+	 * Every F32 tensor of a safetensors file, by name (the fixtures compared are all
+	 * F32).
+	 */
+	public static Map<String, float[]> floats(byte[] file) {
+		long length = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+		JsonNode header = JSON.readTree(new String(file, 8, (int) length, StandardCharsets.UTF_8));
+		Map<String, float[]> tensors = new LinkedHashMap<>();
+		header.properties().forEach((entry) -> {
+			JsonNode tensor = entry.getValue();
+			if (entry.getKey().equals("__metadata__") || !tensor.get("dtype").asString().equals("F32")) {
+				return;
+			}
+			int begin = (int) (8 + length + tensor.get("data_offsets").get(0).asLong());
+			int end = (int) (8 + length + tensor.get("data_offsets").get(1).asLong());
+			float[] values = new float[(end - begin) / 4];
+			ByteBuffer.wrap(file, begin, end - begin).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+			tensors.put(entry.getKey(), values);
+		});
+		return tensors;
+	}
+
+	public static Map<String, float[]> floats(Path file) {
+		try {
+			return floats(Files.readAllBytes(file));
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+	/** A safetensors file of F32 tensors, in the order of {@code shapes}. */
+	public static byte[] f32(Map<String, long[]> shapes, Map<String, float[]> values) {
+		StringBuilder header = new StringBuilder("{");
+		ByteArrayOutputStream data = new ByteArrayOutputStream();
+		long offset = 0;
+		for (Map.Entry<String, long[]> entry : shapes.entrySet()) {
+			float[] tensor = values.get(entry.getKey());
+			ByteBuffer bytes = ByteBuffer.allocate(tensor.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+			bytes.asFloatBuffer().put(tensor);
+			data.writeBytes(bytes.array());
+			long end = offset + tensor.length * 4L;
+			header.append((header.length() > 1) ? "," : "")
+				.append(String.format("\"%s\":{\"dtype\":\"F32\",\"shape\":%s,\"data_offsets\":[%d,%d]}",
+						entry.getKey(), Arrays.toString(entry.getValue()).replace(" ", ""), offset, end));
+			offset = end;
+		}
+		return raw(header.append('}').toString(), data.toByteArray());
 	}
 
 	/**

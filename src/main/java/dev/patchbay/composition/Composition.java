@@ -1,0 +1,219 @@
+package dev.patchbay.composition;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+import jakarta.persistence.CollectionTable;
+import jakarta.persistence.ElementCollection;
+import jakarta.persistence.Embeddable;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.FetchType;
+import jakarta.persistence.Id;
+import jakarta.persistence.JoinColumn;
+import jakarta.persistence.OrderColumn;
+import jakarta.persistence.Table;
+
+import dev.patchbay.composition.MergeMethod.MajoritySign;
+import dev.patchbay.shared.DType;
+
+/**
+ * A stored recipe with its progress and result.
+ */
+@Entity
+@Table(name = "composition")
+class Composition {
+
+	@Id
+	private UUID id;
+
+	private String recipeDigest;
+
+	private UUID baseModelId;
+
+	private String method;
+
+	private double density;
+
+	@Enumerated(EnumType.STRING)
+	private MajoritySign majoritySign;
+
+	private long seed;
+
+	@Enumerated(EnumType.STRING)
+	private DType outputDtype;
+
+	private boolean materialize;
+
+	@Enumerated(EnumType.STRING)
+	private CompositionStatus status;
+
+	private int tensorsDone;
+
+	private int tensorsTotal;
+
+	private long bytesDone;
+
+	private long bytesTotal;
+
+	private String resultDigest;
+
+	private UUID resultModelId;
+
+	private String error;
+
+	private Instant createdAt;
+
+	private Instant startedAt;
+
+	private Instant finishedAt;
+
+	@ElementCollection(fetch = FetchType.EAGER)
+	@CollectionTable(name = "composition_term", joinColumns = @JoinColumn(name = "composition_id"))
+	@OrderColumn(name = "ordinal")
+	private List<Term> terms = new ArrayList<>();
+
+	protected Composition() {
+	}
+
+	Composition(Recipe recipe, String recipeDigest, int tensorsTotal, long bytesTotal) {
+		this.id = UUID.randomUUID();
+		this.recipeDigest = recipeDigest;
+		this.baseModelId = recipe.baseModelId();
+		this.method = recipe.method().wireName();
+		this.density = recipe.method().density();
+		this.majoritySign = recipe.method().majoritySign();
+		this.seed = recipe.method().seed();
+		this.outputDtype = recipe.outputDtype();
+		this.materialize = recipe.materialize();
+		this.status = CompositionStatus.PENDING;
+		this.tensorsTotal = tensorsTotal;
+		this.bytesTotal = bytesTotal;
+		this.createdAt = Instant.now();
+		recipe.terms().forEach((term) -> this.terms.add(new Term(term.patchId(), term.weight())));
+	}
+
+	/** The recipe this composition was created from. */
+	Recipe recipe() {
+		MergeMethod merge = switch (this.method) {
+			case "magnitude_prune" -> new MergeMethod.MagnitudePrune(this.density);
+			case "ties" -> new MergeMethod.Ties(this.density, this.majoritySign);
+			case "dare_linear" -> new MergeMethod.DareLinear(this.density, this.seed);
+			case "dare_ties" -> new MergeMethod.DareTies(this.density, this.seed, this.majoritySign);
+			default -> new MergeMethod.Sum();
+		};
+		return new Recipe(this.baseModelId,
+				this.terms.stream().map((term) -> new Recipe.Term(term.patchId(), term.weight())).toList(), merge,
+				this.outputDtype, this.materialize);
+	}
+
+	void requestMaterialization() {
+		this.materialize = true;
+	}
+
+	void progress(int tensorsDone, long bytesDone) {
+		this.tensorsDone = tensorsDone;
+		this.bytesDone = bytesDone;
+	}
+
+	void succeeded(String resultDigest, UUID resultModelId) {
+		this.status = CompositionStatus.READY;
+		this.resultDigest = resultDigest;
+		this.resultModelId = resultModelId;
+		this.tensorsDone = this.tensorsTotal;
+		this.bytesDone = this.bytesTotal;
+		this.finishedAt = Instant.now();
+	}
+
+	void materialized(UUID resultModelId) {
+		this.resultModelId = resultModelId;
+	}
+
+	void failed(String errorJson) {
+		this.status = CompositionStatus.FAILED;
+		this.error = errorJson;
+		this.finishedAt = Instant.now();
+	}
+
+	UUID getId() {
+		return this.id;
+	}
+
+	String getRecipeDigest() {
+		return this.recipeDigest;
+	}
+
+	UUID getBaseModelId() {
+		return this.baseModelId;
+	}
+
+	String getMethod() {
+		return this.method;
+	}
+
+	boolean isMaterialize() {
+		return this.materialize;
+	}
+
+	CompositionStatus getStatus() {
+		return this.status;
+	}
+
+	int getTensorsDone() {
+		return this.tensorsDone;
+	}
+
+	int getTensorsTotal() {
+		return this.tensorsTotal;
+	}
+
+	long getBytesDone() {
+		return this.bytesDone;
+	}
+
+	long getBytesTotal() {
+		return this.bytesTotal;
+	}
+
+	String getResultDigest() {
+		return this.resultDigest;
+	}
+
+	UUID getResultModelId() {
+		return this.resultModelId;
+	}
+
+	String getError() {
+		return this.error;
+	}
+
+	Instant getCreatedAt() {
+		return this.createdAt;
+	}
+
+	Instant getStartedAt() {
+		return this.startedAt;
+	}
+
+	Instant getFinishedAt() {
+		return this.finishedAt;
+	}
+
+	List<Term> getTerms() {
+		return this.terms;
+	}
+
+	/**
+	 * One term as stored.
+	 *
+	 * @param patchId the patch
+	 * @param weight its weight
+	 */
+	@Embeddable
+	record Term(UUID patchId, double weight) {
+	}
+
+}

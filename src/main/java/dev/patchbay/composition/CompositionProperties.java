@@ -1,0 +1,26 @@
+package dev.patchbay.composition;
+
+import java.time.Duration;
+
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * Composition settings.
+ *
+ * @param workers Number of compositions computed at the same time.
+ * @param chunkElements Maximum number of elements of one tensor processed at once per
+ * term; bounds memory.
+ * @param progressInterval Minimum time between progress updates written to the database.
+ */
+@Validated
+@ConfigurationProperties("patchbay.composition")
+public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int workers,
+		@DefaultValue("4194304") @Min(1024) int chunkElements,
+		@NotNull @DefaultValue("500ms") Duration progressInterval) {
+}

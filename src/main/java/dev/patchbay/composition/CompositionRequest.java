@@ -1,0 +1,32 @@
+package dev.patchbay.composition;
+
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A composition recipe as the client sends it; {@link Recipe#from} checks and normalizes
+ * it.
+ *
+ * @param baseModelId the model to patch
+ * @param terms the patches with their weights, in order
+ * @param method sum (default), magnitude_prune, ties, dare_linear or dare_ties
+ * @param density fraction kept by the pruning methods, in (0, 1]
+ * @param majoritySign for ties and dare_ties: total (default) or frequency
+ * @param seed for the dare methods: keys the random drop mask (default 0)
+ * @param outputDtype dtype of floating-point output tensors; defaults to each base
+ * tensor's dtype
+ * @param materialize whether to register the result as a model
+ */
+public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
+		Long seed, String outputDtype, Boolean materialize) {
+
+	/**
+	 * One patch of the recipe.
+	 *
+	 * @param patchId the patch
+	 * @param weight scales the patch's effective delta; defaults to 1
+	 */
+	public record Term(UUID patchId, Double weight) {
+	}
+
+}

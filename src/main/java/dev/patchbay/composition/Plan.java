@@ -1,0 +1,47 @@
+package dev.patchbay.composition;
+
+import java.util.List;
+import java.util.Map;
+
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.SafetensorsWriter;
+
+/**
+ * A validated composition, ready to execute: every output tensor with its base and the
+ * terms that change it.
+ *
+ * @param tensors output tensors in output order
+ * @param method how the terms combine
+ * @param weights one weight per term
+ */
+record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights) {
+
+	static final Map<String, String> METADATA = Map.of("format", "pt");
+
+	List<TensorSpec> outputSpecs() {
+		return this.tensors.stream().map(TensorPlan::output).toList();
+	}
+
+	/** Size of the output file, known before any compute. */
+	long outputBytes() {
+		return SafetensorsWriter.fileSize(outputSpecs(), METADATA);
+	}
+
+	/**
+	 * One output tensor.
+	 *
+	 * @param output the tensor as written: base name and shape (rows padded to the larger
+	 * vocab), output dtype
+	 * @param base the base tensor
+	 * @param terms per composition term, its delta on this tensor, or null where the term
+	 * leaves it alone
+	 */
+	record TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms) {
+
+		boolean untouched() {
+			return this.terms.stream().allMatch((term) -> term == null);
+		}
+
+	}
+
+}

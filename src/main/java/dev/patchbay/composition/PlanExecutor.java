@@ -1,0 +1,137 @@
+package dev.patchbay.composition;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+
+import dev.patchbay.composition.Plan.TensorPlan;
+import dev.patchbay.storage.SafetensorsWriter;
+import dev.patchbay.storage.TensorData;
+
+/**
+ * Executes a plan tensor by tensor into a safetensors stream. Memory is bounded by one
+ * chunk of rows per term (plus one for the base and one for the merge), never by model
+ * size: inputs are memory-mapped span by span and the output is streamed.
+ */
+final class PlanExecutor {
+
+	/** Receives progress after each tensor. */
+	@FunctionalInterface
+	interface Progress {
+
+		void tensorDone(int tensorsDone) throws IOException;
+
+	}
+
+	private static final int COPY_BYTES = 64 << 20;
+
+	private final Plan plan;
+
+	private final int chunkElements;
+
+	PlanExecutor(Plan plan, int chunkElements) {
+		this.plan = plan;
+		this.chunkElements = chunkElements;
+	}
+
+	void execute(OutputStream out, Progress progress) throws IOException {
+		try (SafetensorsWriter writer = new SafetensorsWriter(out, this.plan.outputSpecs(), Plan.METADATA)) {
+			int done = 0;
+			for (TensorPlan tensor : this.plan.tensors()) {
+				if (tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec())) {
+					copy(tensor.base(), writer);
+				}
+				else {
+					compose(tensor, writer);
+				}
+				out.flush();
+				progress.tensorDone(++done);
+			}
+		}
+	}
+
+	private static void copy(TensorRows base, SafetensorsWriter writer) throws IOException {
+		long length = base.tensor().spec().byteSize();
+		try (FileChannel channel = FileChannel.open(base.file(), StandardOpenOption.READ)) {
+			for (long done = 0; done < length; done += COPY_BYTES) {
+				long span = Math.min(COPY_BYTES, length - done);
+				MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, base.tensor().dataOffset() + done,
+						span);
+				writer.write(map);
+			}
+		}
+	}
+
+	private void compose(TensorPlan tensor, SafetensorsWriter writer) throws IOException {
+		List<Long> shape = tensor.output().shape();
+		long rows = TensorRows.rowsOf(shape);
+		long rowElements = TensorRows.rowElementsOf(shape);
+		TermDelta zero = new TermDelta.Zero(rowElements);
+		List<TermDelta> terms = tensor.terms().stream().map((term) -> (term != null) ? term : zero).toList();
+		boolean whole = terms.stream().anyMatch(TermDelta::needsWholeTensor);
+		int chunkRows = (int) (whole ? rows
+				: Math.max(1, Math.min(rows, this.chunkElements / Math.max(1, rowElements))));
+		int capacity = Math.toIntExact(chunkRows * rowElements);
+		float[] base = new float[capacity];
+		float[] merged = new float[capacity];
+		float[][] deltas = new float[terms.size()][capacity];
+		boolean oneChunk = chunkRows >= rows;
+		TopK.Cut[] cuts = null;
+		if (this.plan.method().pruning() == MergeMethod.Pruning.MAGNITUDE) {
+			cuts = new TopK.Cut[terms.size()];
+			long elements = rows * rowElements;
+			long k = (long) (this.plan.method().density() * elements);
+			if (oneChunk) {
+				fill(tensor, terms, 0, (int) rows, base, deltas);
+			}
+			for (int term = 0; term < terms.size(); term++) {
+				int t = term;
+				cuts[term] = TopK.select(oneChunk ? (consumer) -> consumer.accept(deltas[t], capacity)
+						: (consumer) -> forEachChunk(rows, chunkRows, (row, n) -> {
+							tensor.base().read(row, n, base);
+							terms.get(t).compute(row, n, base, deltas[t]);
+							consumer.accept(deltas[t], Math.toIntExact(n * rowElements));
+						}), elements, k);
+			}
+		}
+		Merge merge = new Merge(this.plan.method(), this.plan.weights(), cuts, tensor.output().name());
+		boolean reuse = oneChunk && cuts != null;
+		forEachChunk(rows, chunkRows, (row, n) -> {
+			int count = Math.toIntExact(n * rowElements);
+			if (!reuse) {
+				fill(tensor, terms, row, n, base, deltas);
+			}
+			merge.apply(deltas, row * rowElements, count, merged);
+			for (int i = 0; i < count; i++) {
+				base[i] += merged[i];
+			}
+			writer.write(TensorData.encode(base, count, tensor.output().dtype()));
+		});
+	}
+
+	private static void fill(TensorPlan tensor, List<TermDelta> terms, long row, int rows, float[] base,
+			float[][] deltas) throws IOException {
+		tensor.base().read(row, rows, base);
+		for (int term = 0; term < terms.size(); term++) {
+			terms.get(term).compute(row, rows, base, deltas[term]);
+		}
+	}
+
+	@FunctionalInterface
+	private interface RowChunk {
+
+		void accept(long row, int rows) throws IOException;
+
+	}
+
+	private static void forEachChunk(long rows, int chunkRows, RowChunk chunk) throws IOException {
+		for (long row = 0; row < rows; row += chunkRows) {
+			chunk.accept(row, (int) Math.min(chunkRows, rows - row));
+		}
+	}
+
+}

@@ -1,0 +1,181 @@
+package dev.patchbay.composition;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.springframework.stereotype.Component;
+
+import dev.patchbay.composition.CompositionInvalidException.Problem;
+import dev.patchbay.composition.Plan.TensorPlan;
+import dev.patchbay.engine.TensorEngine;
+import dev.patchbay.registry.ArtifactContent;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.CompatibilityReport;
+import dev.patchbay.registry.LoraAdapter;
+import dev.patchbay.registry.PatchKind;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.shared.DType;
+import dev.patchbay.shared.TensorSpec;
+
+/**
+ * Turns a recipe into a plan, checking everything first: unknown ids are 404s, and every
+ * incompatible tensor of every term is collected into one 422 before any compute.
+ */
+@Component
+class Planner {
+
+	private final Registry registry;
+
+	private final TensorEngine engine;
+
+	Planner(Registry registry, TensorEngine engine) {
+		this.registry = registry;
+		this.engine = engine;
+	}
+
+	/** A plan and the digest that identifies its result. */
+	record Planned(Plan plan, String recipeDigest) {
+	}
+
+	/**
+	 * @throws dev.patchbay.registry.ArtifactNotFoundException if an id names nothing
+	 * @throws CompositionInvalidException listing every incompatibility
+	 */
+	Planned plan(Recipe recipe) {
+		ArtifactContent base = this.registry.content(ArtifactType.MODEL, recipe.baseModelId());
+		Map<String, TensorLocation> baseTensors = base.tensorsByName();
+		List<ArtifactContent> patches = recipe.terms()
+			.stream()
+			.map((term) -> this.registry.content(ArtifactType.PATCH, term.patchId()))
+			.toList();
+		List<Problem> problems = new ArrayList<>();
+		Map<String, TermDelta[]> deltas = new LinkedHashMap<>();
+		for (int term = 0; term < patches.size(); term++) {
+			ArtifactContent patch = patches.get(term);
+			String patchId = patch.details().id().toString();
+			CompatibilityReport report = this.registry.compatibility(patch.details().id(), recipe.baseModelId());
+			for (CompatibilityReport.Problem problem : report.problems()) {
+				problems.add(new Problem(term, patchId, problem.tensor(), problem.message(), problem.expectedShape(),
+						problem.actualShape()));
+			}
+			if (!report.compatible()) {
+				continue;
+			}
+			for (Map.Entry<String, TermDelta> delta : deltasOf(patch).entrySet()) {
+				TensorLocation target = baseTensors.get(delta.getKey());
+				if (!target.spec().dtype().isFloatingPoint()) {
+					problems.add(new Problem(
+							term, patchId, delta.getKey(), "tensor '" + delta.getKey() + "' has dtype "
+									+ target.spec().dtype() + "; only floating-point tensors can be patched",
+							null, null));
+				}
+				deltas.computeIfAbsent(delta.getKey(), (name) -> new TermDelta[patches.size()])[term] = delta
+					.getValue();
+			}
+		}
+		if (!problems.isEmpty()) {
+			throw CompositionInvalidException.of(problems);
+		}
+		List<TensorPlan> tensors = new ArrayList<>();
+		for (TensorLocation tensor : base.tensors()) {
+			TermDelta[] terms = deltas.getOrDefault(tensor.name(), new TermDelta[patches.size()]);
+			tensors.add(new TensorPlan(outputSpec(tensor.spec(), terms, recipe.outputDtype()),
+					new TensorRows(base.fileOf(tensor), tensor), Arrays.asList(terms)));
+		}
+		float[] weights = new float[recipe.terms().size()];
+		for (int i = 0; i < weights.length; i++) {
+			weights[i] = (float) recipe.terms().get(i).weight();
+		}
+		return new Planned(new Plan(tensors, recipe.method(), weights), digest(recipe, base, patches));
+	}
+
+	private Map<String, TermDelta> deltasOf(ArtifactContent patch) {
+		Map<String, TermDelta> deltas = new LinkedHashMap<>();
+		if (patch.details().kind() == PatchKind.LORA) {
+			LoraAdapter adapter = patch.adapter();
+			Map<String, TensorLocation> tensors = patch.tensorsByName();
+			for (LoraAdapter.LoraModule module : adapter.modules()) {
+				TensorRows magnitude = (module.magnitude() != null) ? rows(patch, tensors, module.magnitude()) : null;
+				deltas.put(module.targetTensor(),
+						new TermDelta.Lora(this.engine, rows(patch, tensors, module.a()),
+								rows(patch, tensors, module.b()), magnitude, (float) module.scale(),
+								adapter.config().fanInFanOut()));
+			}
+			for (LoraAdapter.SavedTensor saved : adapter.modulesToSave()) {
+				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));
+			}
+		}
+		else {
+			for (TensorLocation tensor : patch.tensors()) {
+				deltas.put(tensor.name(), new TermDelta.Stored(new TensorRows(patch.fileOf(tensor), tensor)));
+			}
+		}
+		return deltas;
+	}
+
+	private static TensorRows rows(ArtifactContent patch, Map<String, TensorLocation> tensors, TensorSpec spec) {
+		TensorLocation location = tensors.get(spec.name());
+		return new TensorRows(patch.fileOf(location), location);
+	}
+
+	/**
+	 * Floating-point tensors take the requested output dtype; vocabulary tensors grow to
+	 * the largest row count among base and stored deltas (padding with zeros).
+	 */
+	private static TensorSpec outputSpec(TensorSpec base, TermDelta[] terms, DType outputDtype) {
+		DType dtype = (outputDtype != null && base.dtype().isFloatingPoint()) ? outputDtype : base.dtype();
+		List<Long> shape = new ArrayList<>(base.shape());
+		for (TermDelta term : terms) {
+			if (term instanceof TermDelta.Stored stored && !shape.isEmpty()) {
+				shape.set(0, Math.max(shape.get(0), stored.delta().rows()));
+			}
+		}
+		return new TensorSpec(base.name(), dtype, shape);
+	}
+
+	/**
+	 * Identical recipes get one digest: the canonical recipe names each input by id and
+	 * by content digest, with the weights, the method and the output dtype.
+	 */
+	private static String digest(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {
+		StringBuilder canonical = new StringBuilder("patchbay-composition-v1\nbase=").append(base.details().id())
+			.append(':')
+			.append(base.contentDigest());
+		for (int i = 0; i < patches.size(); i++) {
+			canonical.append("\nterm=")
+				.append(patches.get(i).details().id())
+				.append(':')
+				.append(patches.get(i).contentDigest())
+				.append('@')
+				.append(Double.toString(recipe.terms().get(i).weight()));
+		}
+		MergeMethod method = recipe.method();
+		canonical.append("\nmethod=")
+			.append(method.wireName())
+			.append(";density=")
+			.append(method.density())
+			.append(";sign=")
+			.append(method.majoritySign())
+			.append(";seed=")
+			.append(method.seed())
+			.append("\ndtype=")
+			.append(recipe.outputDtype());
+		try {
+			return HexFormat.of()
+				.formatHex(MessageDigest.getInstance("SHA-256")
+					.digest(canonical.toString().getBytes(StandardCharsets.UTF_8)));
+		}
+		catch (NoSuchAlgorithmException ex) {
+			throw new IllegalStateException("every JVM has SHA-256", ex);
+		}
+	}
+
+}

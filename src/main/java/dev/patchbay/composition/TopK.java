@@ -1,0 +1,86 @@
+package dev.patchbay.composition;
+
+/**
+ * Exact top-k selection by magnitude in O(n): a radix select on the bits of |x|, whose
+ * order as integers equals the order of the non-negative floats. Two histogram passes
+ * (high 16 bits, then low 16 bits within the chosen bucket) replace the sort that torch's
+ * {@code topk} does.
+ */
+final class TopK {
+
+	private TopK() {
+	}
+
+	/**
+	 * Feeds every element of the tensor, chunk by chunk, to a consumer. Called once per
+	 * pass.
+	 */
+	@FunctionalInterface
+	interface Chunks {
+
+		void forEach(ChunkConsumer consumer) throws java.io.IOException;
+
+	}
+
+	@FunctionalInterface
+	interface ChunkConsumer {
+
+		void accept(float[] values, int count);
+
+	}
+
+	/**
+	 * The cut that keeps exactly {@code k} elements: every |x| above {@code bits}, and
+	 * the first {@code ties} elements (in index order) whose |x| equals it.
+	 *
+	 * @param bits the float bits of the k-th largest magnitude
+	 * @param ties how many elements at exactly that magnitude are kept
+	 */
+	record Cut(int bits, long ties) {
+
+		static final Cut NONE = new Cut(Integer.MAX_VALUE, 0);
+
+		static final Cut ALL = new Cut(-1, 0);
+
+	}
+
+	static Cut select(Chunks chunks, long n, long k) throws java.io.IOException {
+		if (k <= 0) {
+			return Cut.NONE;
+		}
+		if (k >= n) {
+			return Cut.ALL;
+		}
+		long[] high = new long[1 << 16];
+		chunks.forEach((values, count) -> {
+			for (int i = 0; i < count; i++) {
+				high[magnitudeBits(values[i]) >>> 16]++;
+			}
+		});
+		long above = 0;
+		int bucket = high.length - 1;
+		while (above + high[bucket] < k) {
+			above += high[bucket--];
+		}
+		long[] low = new long[1 << 16];
+		int chosen = bucket;
+		chunks.forEach((values, count) -> {
+			for (int i = 0; i < count; i++) {
+				int bits = magnitudeBits(values[i]);
+				if (bits >>> 16 == chosen) {
+					low[bits & 0xFFFF]++;
+				}
+			}
+		});
+		int value = low.length - 1;
+		while (above + low[value] < k) {
+			above += low[value--];
+		}
+		return new Cut((chosen << 16) | value, k - above);
+	}
+
+	static int magnitudeBits(float value) {
+		return Float.floatToRawIntBits(value) & 0x7FFFFFFF;
+	}
+
+}

@@ -1,0 +1,43 @@
+package dev.patchbay.registry;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/**
+ * Everything needed to read an artifact's tensors: the manifest, a local file per
+ * uploaded file, and for LoRA patches the parsed adapter.
+ *
+ * @param details the registry entry
+ * @param tensors the manifest with byte locations
+ * @param files local paths of the artifact's files, by file ordinal
+ * @param adapter the checked adapter of a lora patch, else null
+ * @param config kind-specific settings JSON (e.g. RWS quantization), may be null
+ */
+public record ArtifactContent(ArtifactDetails details, List<TensorLocation> tensors, List<Path> files,
+		LoraAdapter adapter, String config) {
+
+	public Map<String, TensorLocation> tensorsByName() {
+		return this.tensors.stream().collect(Collectors.toMap(TensorLocation::name, Function.identity()));
+	}
+
+	public Optional<TensorLocation> tensor(String name) {
+		return this.tensors.stream().filter((tensor) -> tensor.name().equals(name)).findFirst();
+	}
+
+	/** The local file that holds a tensor's bytes. */
+	public Path fileOf(TensorLocation tensor) {
+		return this.files.get(tensor.fileOrdinal());
+	}
+
+	/**
+	 * A digest of the content, independent of names and ids: the files' sha256 in order.
+	 */
+	public String contentDigest() {
+		return this.details.files().stream().map(ArtifactFile::digest).collect(Collectors.joining(","));
+	}
+
+}

@@ -1,0 +1,16 @@
+package dev.patchbay.registry;
+
+import java.util.UUID;
+
+import jakarta.persistence.Embeddable;
+
+/**
+ * One source an artifact was derived from.
+ *
+ * @param sourceId the source artifact
+ * @param relation how it was used: {@code base}, {@code finetuned}, {@code clean},
+ * {@code robust}, {@code pretrained} or {@code patch}
+ */
+@Embeddable
+public record LineageEdge(UUID sourceId, String relation) {
+}

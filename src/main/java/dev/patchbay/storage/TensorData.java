@@ -1,0 +1,153 @@
+package dev.patchbay.storage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+import dev.patchbay.shared.DType;
+
+/**
+ * Reads floating-point tensor data as float32 and encodes float32 back to a stored dtype.
+ * Reads go through a memory map of just the requested span, so tensors and files over 2
+ * GiB work and only what is in flight is resident. BF16 and F16 are converted here in
+ * Java, never handed to DJL.
+ */
+public final class TensorData {
+
+	private TensorData() {
+	}
+
+	/**
+	 * Reads {@code count} elements starting at element {@code first} of a tensor as
+	 * float32.
+	 * @param dataOffset absolute byte offset of the tensor's data in the file
+	 */
+	public static void readFloats(Path file, long dataOffset, DType dtype, long first, float[] out, int count)
+			throws IOException {
+		if (!dtype.isFloatingPoint()) {
+			throw new IllegalArgumentException("not a floating-point dtype: " + dtype);
+		}
+		if (count == 0) {
+			return;
+		}
+		long position = dataOffset + first * dtype.byteSize();
+		try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+			MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, position,
+					(long) count * dtype.byteSize());
+			map.order(ByteOrder.LITTLE_ENDIAN);
+			decode(map, dtype, out, count);
+		}
+	}
+
+	private static void decode(ByteBuffer in, DType dtype, float[] out, int count) {
+		switch (dtype) {
+			case F32 -> in.asFloatBuffer().get(out, 0, count);
+			case F64 -> {
+				for (int i = 0; i < count; i++) {
+					out[i] = (float) in.getDouble(i * 8);
+				}
+			}
+			case BF16 -> {
+				for (int i = 0; i < count; i++) {
+					out[i] = Float.intBitsToFloat((in.getShort(i * 2) & 0xFFFF) << 16);
+				}
+			}
+			case F16 -> {
+				for (int i = 0; i < count; i++) {
+					out[i] = halfToFloat(in.getShort(i * 2));
+				}
+			}
+			default -> throw new IllegalArgumentException("not a floating-point dtype: " + dtype);
+		}
+	}
+
+	/**
+	 * Encodes float32 values as little-endian bytes of {@code dtype}, rounding to nearest
+	 * even when narrowing.
+	 */
+	public static ByteBuffer encode(float[] values, int count, DType dtype) {
+		ByteBuffer out = ByteBuffer.allocate(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+		switch (dtype) {
+			case F32 -> out.asFloatBuffer().put(values, 0, count);
+			case F64 -> {
+				for (int i = 0; i < count; i++) {
+					out.putDouble(i * 8, values[i]);
+				}
+			}
+			case BF16 -> {
+				for (int i = 0; i < count; i++) {
+					out.putShort(i * 2, floatToBfloat16(values[i]));
+				}
+			}
+			case F16 -> {
+				for (int i = 0; i < count; i++) {
+					out.putShort(i * 2, floatToHalf(values[i]));
+				}
+			}
+			default -> throw new IllegalArgumentException("not a floating-point dtype: " + dtype);
+		}
+		return out;
+	}
+
+	static short floatToBfloat16(float value) {
+		int bits = Float.floatToRawIntBits(value);
+		if (Float.isNaN(value)) {
+			return (short) ((bits >>> 16) | 0x40);
+		}
+		int rounding = 0x7FFF + ((bits >>> 16) & 1);
+		return (short) ((bits + rounding) >>> 16);
+	}
+
+	static float halfToFloat(short half) {
+		int h = half & 0xFFFF;
+		int sign = (h & 0x8000) << 16;
+		int exponent = (h >>> 10) & 0x1F;
+		int mantissa = h & 0x3FF;
+		if (exponent == 0x1F) {
+			return Float.intBitsToFloat(sign | 0x7F800000 | (mantissa << 13));
+		}
+		if (exponent == 0) {
+			float magnitude = mantissa * 0x1p-24f;
+			return (sign != 0) ? -magnitude : magnitude;
+		}
+		return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+	}
+
+	static short floatToHalf(float value) {
+		int bits = Float.floatToRawIntBits(value);
+		int sign = (bits >>> 16) & 0x8000;
+		int exponent = ((bits >>> 23) & 0xFF) - 127 + 15;
+		int mantissa = bits & 0x7FFFFF;
+		if (((bits >>> 23) & 0xFF) == 0xFF) {
+			return (short) (sign | 0x7C00 | ((mantissa != 0) ? 0x200 : 0));
+		}
+		if (exponent >= 0x1F) {
+			return (short) (sign | 0x7C00);
+		}
+		if (exponent <= 0) {
+			if (exponent < -10) {
+				return (short) sign;
+			}
+			mantissa |= 0x800000;
+			int shift = 14 - exponent;
+			int half = mantissa >>> shift;
+			int remainder = mantissa & ((1 << shift) - 1);
+			int halfway = 1 << (shift - 1);
+			if (remainder > halfway || (remainder == halfway && (half & 1) != 0)) {
+				half++;
+			}
+			return (short) (sign | half);
+		}
+		int half = (exponent << 10) | (mantissa >>> 13);
+		int remainder = mantissa & 0x1FFF;
+		if (remainder > 0x1000 || (remainder == 0x1000 && (half & 1) != 0)) {
+			half++;
+		}
+		return (short) (sign | half);
+	}
+
+}

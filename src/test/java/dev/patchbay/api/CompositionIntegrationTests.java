@@ -1,0 +1,253 @@
+package dev.patchbay.api;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import tools.jackson.databind.JsonNode;
+
+import org.springframework.beans.factory.annotation.Autowired;
+
+import dev.patchbay.support.ApiClient;
+import dev.patchbay.support.ApiClient.Response;
+import dev.patchbay.support.Fixtures;
+import dev.patchbay.support.IntegrationTest;
+
+import static dev.patchbay.support.ApiClient.multipart;
+import static org.assertj.core.api.Assertions.assertThat;
+
+@IntegrationTest
+class CompositionIntegrationTests {
+
+	@Autowired
+	ApiClient api;
+
+	@ParameterizedTest
+	@ValueSource(strings = { "lora_llama", "rslora_llama", "dora_llama", "lora_gpt2_fan_in_fan_out", "lora_cnn_conv",
+			"dora_cnn_conv" })
+	void composingAPeftAdapterMatchesPeftMergeAndUnload(String fixture) {
+		String base = upload("/api/v1/models", multipart(Map.of("name", fixture + "-base")).file("weights",
+				Fixtures.path(fixture + "/base.safetensors")));
+		String patch = upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", fixture + "-adapter"))
+					.file("adapter_config", Fixtures.path(fixture + "/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path(fixture + "/adapter/adapter_model.safetensors")));
+		Response created = this.api.postJson("/api/v1/compositions",
+				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 1.0))));
+		assertThat(created.code()).as(created.json().toString()).isEqualTo(201);
+		byte[] merged = this.api.get("/api/v1/compositions/" + created.json().get("id").asString() + "/weights").body();
+		assertClose(Fixtures.floats(merged), Fixtures.floats(Fixtures.path(fixture + "/expected_merged.safetensors")),
+				1e-5f);
+	}
+
+	@Test
+	void doraAtWeightZeroIsExactlyTheBase() {
+		String base = upload("/api/v1/models", multipart(Map.of("name", "dora-zero-base")).file("weights",
+				Fixtures.path("dora_llama/base.safetensors")));
+		String patch = upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "dora-zero"))
+					.file("adapter_config", Fixtures.path("dora_llama/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("dora_llama/adapter/adapter_model.safetensors")));
+		String id = compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 0.0))));
+		assertClose(Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body()),
+				Fixtures.floats(Fixtures.path("dora_llama/base.safetensors")), 0f);
+	}
+
+	@ParameterizedTest
+	@ValueSource(strings = { "sum:task_arithmetic", "magnitude_prune:magnitude_prune", "ties:ties" })
+	void mergeOperatorsReproducePeftMergeUtils(String methodAndExpected) {
+		String method = methodAndExpected.split(":")[0];
+		Map<String, float[]> golden = Fixtures.floats(Fixtures.path("merge_utils_seed1/tensors.safetensors"));
+		long[] shape = { 32, 48 };
+		String base = upload("/api/v1/models",
+				multipart(Map.of("name", "zero-base-" + method)).bytes("weights", "zero.safetensors",
+						Fixtures.f32(Map.of("layer.weight", shape), Map.of("layer.weight", new float[32 * 48]))));
+		List<Map<String, Object>> terms = new ArrayList<>();
+		for (int i = 0; i < 3; i++) {
+			String patch = upload("/api/v1/patches",
+					multipart(Map.of("kind", "diff", "name", "task-" + i + "-" + method)).bytes("weights",
+							"task.safetensors", Fixtures.f32(Map.of("layer.weight", shape),
+									Map.of("layer.weight", golden.get("task_" + i)))));
+			terms.add(Map.of("patchId", patch, "weight", (double) golden.get("weights")[i]));
+		}
+		Map<String, Object> recipe = new LinkedHashMap<>(Map.of("baseModelId", base, "terms", terms, "method", method));
+		if (!method.equals("sum")) {
+			recipe.put("density", 0.5);
+		}
+		String id = compose(recipe);
+		float[] merged = Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body())
+			.get("layer.weight");
+		assertClose(Map.of("layer.weight", merged), Map.of("layer.weight", golden.get(methodAndExpected.split(":")[1])),
+				1e-6f);
+	}
+
+	@Test
+	void dareIsReproducibleFromItsSeedAndASeedChangesTheMask() {
+		float[] values = new float[64 * 64];
+		for (int i = 0; i < values.length; i++) {
+			values[i] = (i % 7) - 3;
+		}
+		long[] shape = { 64, 64 };
+		String base = upload("/api/v1/models", multipart(Map.of("name", "dare-base")).bytes("weights", "b.safetensors",
+				Fixtures.f32(Map.of("w", shape), Map.of("w", new float[64 * 64]))));
+		String patch = upload("/api/v1/patches", multipart(Map.of("kind", "diff", "name", "dare-diff")).bytes("weights",
+				"d.safetensors", Fixtures.f32(Map.of("w", shape), Map.of("w", values))));
+		Map<String, Object> recipe = new LinkedHashMap<>(Map.of("baseModelId", base, "terms",
+				List.of(Map.of("patchId", patch, "weight", 1.0)), "method", "dare_linear", "density", 0.5, "seed", 11));
+		String first = compose(recipe);
+		byte[] firstBytes = this.api.get("/api/v1/compositions/" + first + "/weights").body();
+		assertThat(this.api.delete("/api/v1/compositions/" + first).code()).isEqualTo(204);
+		String again = compose(recipe);
+		assertThat(again).isNotEqualTo(first);
+		assertThat(this.api.get("/api/v1/compositions/" + again + "/weights").body()).isEqualTo(firstBytes);
+		recipe.put("seed", 12);
+		byte[] otherSeed = this.api.get("/api/v1/compositions/" + compose(recipe) + "/weights").body();
+		assertThat(otherSeed).isNotEqualTo(firstBytes);
+		float[] kept = Fixtures.floats(firstBytes).get("w");
+		long survivors = 0;
+		for (int i = 0; i < kept.length; i++) {
+			if (kept[i] != 0) {
+				survivors++;
+				assertThat(kept[i]).isEqualTo(values[i] * 2f);
+			}
+		}
+		long nonZero = java.util.Arrays.stream(toDoubles(values)).filter((v) -> v != 0).count();
+		assertThat((double) survivors / nonZero).isBetween(0.45, 0.55);
+	}
+
+	@Test
+	void identicalRecipesShareOneCompositionEvenWhenConcurrent() {
+		String base = upload("/api/v1/models", multipart(Map.of("name", "shared-base")).file("weights",
+				Fixtures.path("lora_cnn_conv/base.safetensors")));
+		String patch = upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "shared-adapter"))
+					.file("adapter_config", Fixtures.path("lora_cnn_conv/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("lora_cnn_conv/adapter/adapter_model.safetensors")));
+		Map<String, Object> recipe = Map.of("baseModelId", base, "terms",
+				List.of(Map.of("patchId", patch, "weight", 0.5)));
+		List<CompletableFuture<Response>> requests = new ArrayList<>();
+		for (int i = 0; i < 4; i++) {
+			requests.add(CompletableFuture.supplyAsync(() -> this.api.postJson("/api/v1/compositions", recipe)));
+		}
+		List<Response> responses = requests.stream().map(CompletableFuture::join).toList();
+		assertThat(responses).extracting((response) -> response.json().get("id").asString())
+			.containsOnly(responses.get(0).json().get("id").asString());
+		assertThat(responses).extracting(Response::code).containsOnlyOnce(201).contains(200);
+		String id = responses.get(0).json().get("id").asString();
+		byte[] first = this.api.get("/api/v1/compositions/" + id + "/weights").body();
+		JsonNode done = awaitReady(id);
+		assertThat(done.get("progress").get("tensorsDone").asInt())
+			.isEqualTo(done.get("progress").get("tensorsTotal").asInt());
+		assertThat(done.get("progress").get("bytesDone").asLong()).isEqualTo(first.length);
+		Response cached = this.api.get("/api/v1/compositions/" + id + "/weights", "Range", "bytes=0-7");
+		assertThat(cached.code()).isEqualTo(206);
+		assertThat(cached.body()).isEqualTo(java.util.Arrays.copyOf(first, 8));
+	}
+
+	@Test
+	void materializedResultIsARegisteredModelWithLineage() {
+		String base = upload("/api/v1/models",
+				multipart(Map.of("name", "mat-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
+		String patch = upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "mat-adapter"))
+					.file("adapter_config", Fixtures.path("lora_llama/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
+		String id = compose(
+				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch)), "materialize", true));
+		byte[] streamed = this.api.get("/api/v1/compositions/" + id + "/weights").body();
+		JsonNode composition = awaitReady(id);
+		String modelId = composition.get("resultModelId").asString();
+		JsonNode model = this.api.get("/api/v1/models/" + modelId).json();
+		assertThat(model.get("compositionId").asString()).isEqualTo(id);
+		assertThat(model.get("lineage").valueStream().map((edge) -> edge.get("relation").asString()))
+			.containsExactly("base", "patch");
+		assertThat(this.api.get("/api/v1/models/" + modelId + "/weights").body()).isEqualTo(streamed);
+		Response refused = this.api.delete("/api/v1/patches/" + patch);
+		assertThat(refused.code()).as(new String(refused.body())).isEqualTo(409);
+	}
+
+	@Test
+	void aRecipeIncompatibleInTwoTensorsGetsOne422NamingBoth() {
+		String base = upload("/api/v1/models", multipart(Map.of("name", "two-bad-base")).file("weights",
+				Fixtures.path("lora_llama/base.safetensors")));
+		String patch = upload("/api/v1/patches",
+				multipart(Map.of("kind", "diff", "name", "two-bad")).bytes("weights", "bad.safetensors",
+						Fixtures.f32(
+								Map.of("model.norm.weight", new long[] { 3 }, "lm_head.weight", new long[] { 2, 2 }),
+								Map.of("model.norm.weight", new float[3], "lm_head.weight", new float[4]))));
+		Response response = this.api.postJson("/api/v1/compositions",
+				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch))));
+		assertThat(response.code()).isEqualTo(422);
+		assertThat(response.contentType()).isEqualTo("application/problem+json");
+		assertThat(response.json().get("problems").valueStream().map((p) -> p.get("tensor").asString()))
+			.containsExactlyInAnyOrder("model.norm.weight", "lm_head.weight");
+		Response unknown = this.api.postJson("/api/v1/compositions",
+				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", UUID.randomUUID().toString()))));
+		assertThat(unknown.code()).isEqualTo(404);
+		Response badMethod = this.api.postJson("/api/v1/compositions",
+				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch)), "method", "ties"));
+		assertThat(badMethod.code()).isEqualTo(400);
+		assertThat(badMethod.json().get("field").asString()).isEqualTo("density");
+	}
+
+	private JsonNode awaitReady(String id) {
+		for (int i = 0; i < 200; i++) {
+			JsonNode composition = this.api.get("/api/v1/compositions/" + id).json();
+			if (!composition.get("status").asString().matches("pending|running")) {
+				assertThat(composition.get("status").asString()).isEqualTo("ready");
+				return composition;
+			}
+			sleep();
+		}
+		throw new AssertionError("composition " + id + " did not finish");
+	}
+
+	private static void sleep() {
+		try {
+			Thread.sleep(50);
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+		}
+	}
+
+	private String compose(Map<String, ?> recipe) {
+		Response response = this.api.postJson("/api/v1/compositions", recipe);
+		assertThat(response.code()).as(response.json().toString()).isIn(200, 201);
+		return response.json().get("id").asString();
+	}
+
+	private String upload(String path, ApiClient.Multipart body) {
+		Response response = this.api.postMultipart(path, body);
+		assertThat(response.code()).as(response.json().toString()).isEqualTo(201);
+		return response.json().get("id").asString();
+	}
+
+	private static double[] toDoubles(float[] values) {
+		double[] doubles = new double[values.length];
+		for (int i = 0; i < values.length; i++) {
+			doubles[i] = values[i];
+		}
+		return doubles;
+	}
+
+	static void assertClose(Map<String, float[]> actual, Map<String, float[]> expected, float tolerance) {
+		assertThat(actual.keySet()).isEqualTo(expected.keySet());
+		expected.forEach((name, values) -> {
+			float[] got = actual.get(name);
+			assertThat(got).as(name).hasSameSizeAs(values);
+			float worst = 0;
+			for (int i = 0; i < values.length; i++) {
+				worst = Math.max(worst, Math.abs(got[i] - values[i]));
+			}
+			assertThat(worst).as("max abs error of " + name).isLessThanOrEqualTo(tolerance);
+		});
+	}
+
+}
