@@ -7,12 +7,14 @@ import java.util.UUID;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 
+import org.springframework.core.annotation.AnnotationUtils;
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
@@ -67,9 +69,14 @@ abstract class ArtifactController {
 		return ResponseEntity.noContent().build();
 	}
 
-	static ResponseEntity<ArtifactResponse> created(ArtifactDetails details) {
-		return ResponseEntity.created(
-				ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(details.id()).toUri())
+	/** 201 with the new artifact and its location, whichever endpoint created it. */
+	ResponseEntity<ArtifactResponse> created(ArtifactDetails details) {
+		String collection = AnnotationUtils.findAnnotation(getClass(), RequestMapping.class).value()[0];
+		return ResponseEntity
+			.created(ServletUriComponentsBuilder.fromCurrentContextPath()
+				.path(collection + "/{id}")
+				.buildAndExpand(details.id())
+				.toUri())
 			.body(ArtifactResponse.of(details));
 	}
 

@@ -9,6 +9,7 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RequestPart;
@@ -16,6 +17,9 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
 
 import dev.patchbay.api.Responses.ArtifactResponse;
+import dev.patchbay.composition.Derivations;
+import dev.patchbay.composition.DiffRequest;
+import dev.patchbay.composition.RwsRequest;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.Ingest;
@@ -27,9 +31,12 @@ class PatchController extends ArtifactController {
 
 	private final Ingest ingest;
 
-	PatchController(Registry registry, MetadataReader metadata, Ingest ingest) {
+	private final Derivations derivations;
+
+	PatchController(Registry registry, MetadataReader metadata, Ingest ingest, Derivations derivations) {
 		super(ArtifactType.PATCH, registry, metadata);
 		this.ingest = ingest;
+		this.derivations = derivations;
 	}
 
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
@@ -39,6 +46,16 @@ class PatchController extends ArtifactController {
 			@RequestPart(name = "adapter_model", required = false) MultipartFile adapterModel) throws IOException {
 		return created(this.ingest.registerPatch(this.metadata.read(metadata), Uploads.of("weights", weights),
 				Uploads.of("adapter_config", adapterConfig), Uploads.of("adapter_model", adapterModel)));
+	}
+
+	@PostMapping(path = "/diff", consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<ArtifactResponse> diff(@RequestBody DiffRequest request) throws IOException {
+		return created(this.derivations.diff(request));
+	}
+
+	@PostMapping(path = "/rws", consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<ArtifactResponse> rws(@RequestBody RwsRequest request) throws IOException {
+		return created(this.derivations.rws(request));
 	}
 
 	@GetMapping("/{id}/compatibility")

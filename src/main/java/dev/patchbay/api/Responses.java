@@ -5,6 +5,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
 import org.springframework.data.domain.Page;
 
 import dev.patchbay.registry.ArtifactDetails;
@@ -18,6 +21,8 @@ import dev.patchbay.shared.TensorSpec;
  */
 final class Responses {
 
+	private static final JsonMapper JSON = JsonMapper.builder().build();
+
 	private Responses() {
 	}
 
@@ -26,14 +31,14 @@ final class Responses {
 	 */
 	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, String family, UUID baseModelId,
 			Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files,
-			List<LineageEdge> lineage, UUID compositionId, Instant createdAt) {
+			List<LineageEdge> lineage, UUID compositionId, JsonNode config, Instant createdAt) {
 
 		static ArtifactResponse of(ArtifactDetails details) {
 			return new ArtifactResponse(details.id(), details.kind(), details.name(), details.version(),
 					details.family(), details.baseModelId(), details.labels(), details.sizeBytes(),
 					details.parameterCount(), details.tensorCount(),
 					details.files().stream().map(FileResponse::of).toList(), details.lineage(), details.compositionId(),
-					details.createdAt());
+					(details.config() != null) ? JSON.readTree(details.config()) : null, details.createdAt());
 		}
 
 	}

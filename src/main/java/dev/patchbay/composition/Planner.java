@@ -10,6 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
 import org.springframework.stereotype.Component;
 
 import dev.patchbay.composition.CompositionInvalidException.Problem;
@@ -36,9 +39,12 @@ class Planner {
 
 	private final TensorEngine engine;
 
-	Planner(Registry registry, TensorEngine engine) {
+	private final JsonMapper json;
+
+	Planner(Registry registry, TensorEngine engine, JsonMapper json) {
 		this.registry = registry;
 		this.engine = engine;
+		this.json = json;
 	}
 
 	/** A plan and the digest that identifies its result. */
@@ -113,6 +119,20 @@ class Planner {
 				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));
 			}
 		}
+		else if (quantizedLayout(patch) != null) {
+			JsonNode config = this.json.readTree(patch.config());
+			Map<String, TensorLocation> tensors = patch.tensorsByName();
+			Quantizer quantizer = new Quantizer(config.path("quantization").path("bits").asInt());
+			quantizedLayout(patch).properties().forEach((entry) -> {
+				JsonNode layout = entry.getValue();
+				deltas.put(entry.getKey(),
+						new TermDelta.Quantized(rows(patch, tensors, Derivations.CODES),
+								layout.path("codeOffset").asLong(), rows(patch, tensors, Derivations.SCALES),
+								rows(patch, tensors, Derivations.MINIMUMS), layout.path("channelOffset").asInt(),
+								layout.path("channels").asInt(),
+								layout.path("shape").valueStream().map(JsonNode::asLong).toList(), quantizer));
+			});
+		}
 		else {
 			for (TensorLocation tensor : patch.tensors()) {
 				deltas.put(tensor.name(), new TermDelta.Stored(new TensorRows(patch.fileOf(tensor), tensor)));
@@ -122,8 +142,21 @@ class Planner {
 	}
 
 	private static TensorRows rows(ArtifactContent patch, Map<String, TensorLocation> tensors, TensorSpec spec) {
-		TensorLocation location = tensors.get(spec.name());
+		return rows(patch, tensors, spec.name());
+	}
+
+	private static TensorRows rows(ArtifactContent patch, Map<String, TensorLocation> tensors, String name) {
+		TensorLocation location = tensors.get(name);
 		return new TensorRows(patch.fileOf(location), location);
+	}
+
+	/** The per-tensor layout of a quantized signature, or null for any other patch. */
+	private JsonNode quantizedLayout(ArtifactContent patch) {
+		if (patch.details().kind() != PatchKind.RWS || patch.config() == null) {
+			return null;
+		}
+		JsonNode layout = this.json.readTree(patch.config()).path("tensors");
+		return layout.isObject() ? layout : null;
 	}
 
 	/**

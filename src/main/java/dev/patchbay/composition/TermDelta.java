@@ -2,8 +2,10 @@ package dev.patchbay.composition;
 
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.List;
 
 import dev.patchbay.engine.TensorEngine;
+import dev.patchbay.storage.TensorData;
 
 /**
  * One term's effective delta on one tensor, produced chunk by chunk (a chunk is a run of
@@ -38,6 +40,43 @@ sealed interface TermDelta {
 		@Override
 		public void compute(long row, int rows, float[] base, float[] out) throws IOException {
 			this.delta.read(row, rows, out);
+		}
+
+	}
+
+	/**
+	 * A quantized signature tensor, decoded on the fly from its packed codes and its
+	 * channels' scales and minima.
+	 *
+	 * @param codes the signature's packed codes (all tensors)
+	 * @param codeOffset where this tensor's codes start, in bytes
+	 * @param scales the signature's scales (all channels)
+	 * @param minimums the signature's minima (all channels)
+	 * @param channelOffset this tensor's first channel
+	 * @param channels 1 for a per-tensor range, else one per row
+	 * @param shape the decoded shape
+	 * @param quantizer the code width
+	 */
+	record Quantized(TensorRows codes, long codeOffset, TensorRows scales, TensorRows minimums, int channelOffset,
+			int channels, List<Long> shape, Quantizer quantizer) implements TermDelta {
+
+		@Override
+		public void compute(long row, int rows, float[] base, float[] out) throws IOException {
+			long rowElements = TensorRows.rowElementsOf(this.shape);
+			long elements = TensorRows.rowsOf(this.shape) * rowElements;
+			byte[] packed = TensorData.readBytes(this.codes.file(), this.codes.tensor().dataOffset() + this.codeOffset,
+					Math.toIntExact(this.quantizer.packedBytes(elements)));
+			float[] scales = new float[this.channels];
+			float[] minimums = new float[this.channels];
+			read(this.scales, scales);
+			read(this.minimums, minimums);
+			this.quantizer.decode(packed, row * rowElements, Math.toIntExact(rows * rowElements),
+					(this.channels == 1) ? elements : rowElements, scales, minimums, out);
+		}
+
+		private void read(TensorRows ranges, float[] out) throws IOException {
+			TensorData.readFloats(ranges.file(), ranges.tensor().dataOffset(), ranges.tensor().spec().dtype(),
+					this.channelOffset, out, this.channels);
 		}
 
 	}

@@ -22,18 +22,20 @@ import java.util.UUID;
  * @param files the uploaded files with their sha256
  * @param lineage the artifacts this one was derived from
  * @param compositionId the composition a materialized model came from, else null
+ * @param config kind-specific settings as JSON (the adapter config of a lora patch, the
+ * quantization and compression of a signature), else null
  * @param createdAt when it was registered
  */
 public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String name, String version, String family,
 		UUID baseModelId, Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount,
-		List<ArtifactFile> files, List<LineageEdge> lineage, UUID compositionId, Instant createdAt) {
+		List<ArtifactFile> files, List<LineageEdge> lineage, UUID compositionId, String config, Instant createdAt) {
 
 	static ArtifactDetails of(Artifact artifact) {
 		return new ArtifactDetails(artifact.getId(), artifact.getType(), artifact.getPatchKind(), artifact.getName(),
 				artifact.getVersion(), artifact.getFamily(), artifact.getBaseModelId(),
 				Map.copyOf(artifact.getLabels()), artifact.getSizeBytes(), artifact.getParameterCount(),
 				artifact.getTensors().size(), List.copyOf(artifact.getFiles()), List.copyOf(artifact.getLineage()),
-				artifact.getCompositionId(), artifact.getCreatedAt());
+				artifact.getCompositionId(), artifact.getConfig(), artifact.getCreatedAt());
 	}
 
 }

@@ -10,10 +10,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 import jakarta.persistence.criteria.MapJoin;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.data.domain.Page;
 import org.springframework.data.domain.Pageable;
@@ -22,6 +23,7 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.patchbay.registry.CompatibilityReport.Problem;
+import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsWriter;
@@ -35,12 +37,7 @@ import dev.patchbay.storage.SegmentedFile;
 @Transactional(readOnly = true)
 public class Registry {
 
-	/**
-	 * Embedding and output-head tensors may differ in vocabulary rows (DESIGN.md:
-	 * zero-padded to the larger row count).
-	 */
-	private static final Pattern VOCAB_TENSOR = Pattern
-		.compile(".*(embed_tokens|word_embeddings|wte|lm_head|embed_in|embed_out)\\.weight");
+	private static final JsonMapper JSON = JsonMapper.builder().build();
 
 	private final ArtifactRepository artifacts;
 
@@ -190,10 +187,29 @@ public class Registry {
 				.forEach((saved) -> checkShape(model, saved.target(), saved.tensor().shape(), false, problems));
 		}
 		else {
-			patchTensors.forEach((tensor) -> checkShape(model, tensor.name(), tensor.shape(),
-					VOCAB_TENSOR.matcher(tensor.name()).matches(), problems));
+			logicalTensors(patch, patchTensors).forEach(
+					(tensor) -> checkShape(model, tensor.name(), tensor.shape(), tensor.isVocabularyTable(), problems));
 		}
 		return CompatibilityReport.of(problems);
+	}
+
+	/**
+	 * The tensors a patch changes. A quantized signature stores codes, scales and minima,
+	 * and records the shapes they decode to in its config.
+	 */
+	private List<TensorSpec> logicalTensors(Artifact patch, List<TensorSpec> stored) {
+		if (patch.getPatchKind() != PatchKind.RWS || patch.getConfig() == null) {
+			return stored;
+		}
+		JsonNode shapes = JSON.readTree(patch.getConfig()).path("tensors");
+		if (!shapes.isObject()) {
+			return stored;
+		}
+		List<TensorSpec> logical = new ArrayList<>();
+		shapes.properties()
+			.forEach((entry) -> logical.add(new TensorSpec(entry.getKey(), DType.F32,
+					entry.getValue().path("shape").valueStream().map(JsonNode::asLong).toList())));
+		return logical;
 	}
 
 	/**

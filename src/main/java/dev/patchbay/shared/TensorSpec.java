@@ -2,6 +2,7 @@ package dev.patchbay.shared;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * A tensor's name, element type and shape: what a manifest records about it.
@@ -12,8 +13,19 @@ import java.util.List;
  */
 public record TensorSpec(String name, DType dtype, List<Long> shape) {
 
+	private static final Pattern VOCABULARY = Pattern
+		.compile(".*(embed_tokens|word_embeddings|wte|lm_head|embed_in|embed_out)\\.weight");
+
 	public TensorSpec {
 		shape = List.copyOf(shape);
+	}
+
+	/**
+	 * Embedding and output-head tables, whose rows are vocabulary entries: fine-tunes may
+	 * add rows, and the fine-tuning transfer rule zero-pads them to the larger row count.
+	 */
+	public boolean isVocabularyTable() {
+		return VOCABULARY.matcher(this.name).matches() && this.shape.size() == 2;
 	}
 
 	public static TensorSpec of(String name, DType dtype, long... shape) {

@@ -43,6 +43,15 @@ public final class TensorData {
 		}
 	}
 
+	/** Reads raw bytes of a file span, e.g. packed quantization codes. */
+	public static byte[] readBytes(Path file, long position, int length) throws IOException {
+		byte[] bytes = new byte[length];
+		try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+			channel.map(FileChannel.MapMode.READ_ONLY, position, length).get(bytes);
+		}
+		return bytes;
+	}
+
 	private static void decode(ByteBuffer in, DType dtype, float[] out, int count) {
 		switch (dtype) {
 			case F32 -> in.asFloatBuffer().get(out, 0, count);
@@ -91,6 +100,15 @@ public final class TensorData {
 			default -> throw new IllegalArgumentException("not a floating-point dtype: " + dtype);
 		}
 		return out;
+	}
+
+	/** The value as it reads back after a round trip through {@code dtype}. */
+	public static float round(float value, DType dtype) {
+		return switch (dtype) {
+			case F16 -> halfToFloat(floatToHalf(value));
+			case BF16 -> Float.intBitsToFloat((floatToBfloat16(value) & 0xFFFF) << 16);
+			default -> value;
+		};
 	}
 
 	static short floatToBfloat16(float value) {

@@ -1,0 +1,410 @@
+package dev.patchbay.composition;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.stereotype.Service;
+
+import dev.patchbay.registry.ArtifactContent;
+import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.ArtifactMetadata;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.Ingest;
+import dev.patchbay.registry.LineageEdge;
+import dev.patchbay.registry.PatchKind;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.shared.DType;
+import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.BlobOutput;
+import dev.patchbay.storage.BlobStore;
+import dev.patchbay.storage.SafetensorsWriter;
+import dev.patchbay.storage.StagedBlob;
+import dev.patchbay.storage.TensorData;
+
+/**
+ * Derives patches on the server from registered models: diff vectors (fine-tuning
+ * transfer) and Robust Weight Signatures. The result is streamed to a staged blob and
+ * registered like an upload, with lineage to the models it came from.
+ */
+@Service
+public class Derivations {
+
+	/**
+	 * Quantized signatures keep all codes, scales and minima in three tensors, for a
+	 * small header.
+	 */
+	static final String CODES = "codes";
+
+	static final String SCALES = "scales";
+
+	static final String MINIMUMS = "minimums";
+
+	private static final DType RANGE_DTYPE = DType.F16;
+
+	private final Registry registry;
+
+	private final Ingest ingest;
+
+	private final BlobStore blobs;
+
+	private final CompositionProperties properties;
+
+	private final JsonMapper json;
+
+	Derivations(Registry registry, Ingest ingest, BlobStore blobs, CompositionProperties properties, JsonMapper json) {
+		this.registry = registry;
+		this.ingest = ingest;
+		this.blobs = blobs;
+		this.properties = properties;
+		this.json = json;
+	}
+
+	/**
+	 * Δ = finetuned − base over the tensors both have with compatible shapes (vocabulary
+	 * tables are zero-padded to the larger row count); all-zero deltas are left out.
+	 * @throws InvalidInputException naming the invalid field
+	 * @throws UnprocessableException if no tensor differs
+	 */
+	public ArtifactDetails diff(DiffRequest request) throws IOException {
+		require("name", request.name());
+		require("baseModelId", request.baseModelId());
+		require("finetunedModelId", request.finetunedModelId());
+		List<Pattern> include = patterns("include", request.include());
+		List<Pattern> exclude = patterns("exclude", request.exclude());
+		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
+		ArtifactContent base = this.registry.content(ArtifactType.MODEL, request.baseModelId());
+		ArtifactContent finetuned = this.registry.content(ArtifactType.MODEL, request.finetunedModelId());
+		Map<String, TensorLocation> baseTensors = base.tensorsByName();
+		List<TensorSpec> specs = new ArrayList<>();
+		List<TensorRows[]> sources = new ArrayList<>();
+		for (TensorLocation tuned : finetuned.tensors()) {
+			TensorLocation original = baseTensors.get(tuned.name());
+			String name = tuned.name();
+			boolean selected = (include.isEmpty() || include.stream().anyMatch((p) -> p.matcher(name).find()))
+					&& exclude.stream().noneMatch((p) -> p.matcher(name).find());
+			if (!selected || original == null || !tuned.spec().dtype().isFloatingPoint()
+					|| !original.spec().dtype().isFloatingPoint()) {
+				continue;
+			}
+			List<Long> shape = paddedShape(original.spec(), tuned.spec());
+			if (shape == null) {
+				continue;
+			}
+			TensorRows[] pair = { new TensorRows(finetuned.fileOf(tuned), tuned),
+					new TensorRows(base.fileOf(original), original) };
+			if (differs(pair, shape)) {
+				specs.add(new TensorSpec(name, (dtype != null) ? dtype : tuned.spec().dtype(), shape));
+				sources.add(pair);
+			}
+		}
+		if (specs.isEmpty()) {
+			throw new UnprocessableException("empty-diff", "Nothing to diff",
+					"the models share no floating-point tensor that differs (after include/exclude)",
+					Map.of("field", "finetunedModelId"));
+		}
+		try (BlobOutput output = this.blobs.create()) {
+			OutputStream out = new BufferedOutputStream(output, 1 << 20);
+			try (SafetensorsWriter writer = new SafetensorsWriter(out, specs, Plan.METADATA)) {
+				for (int t = 0; t < specs.size(); t++) {
+					writeDifference(sources.get(t), specs.get(t), writer);
+				}
+			}
+			out.flush();
+			StagedBlob staged = output.finish();
+			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(), null,
+					request.baseModelId(), request.labels());
+			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "diff.safetensors", null,
+					List.of(new LineageEdge(request.baseModelId(), "base"),
+							new LineageEdge(request.finetunedModelId(), "finetuned")));
+		}
+	}
+
+	/**
+	 * Equal shapes, or vocabulary tables that differ only in rows: then the larger row
+	 * count.
+	 */
+	private static List<Long> paddedShape(TensorSpec base, TensorSpec tuned) {
+		if (base.shape().equals(tuned.shape())) {
+			return base.shape();
+		}
+		if (base.isVocabularyTable() && tuned.isVocabularyTable() && base.shape().get(1).equals(tuned.shape().get(1))) {
+			return List.of(Math.max(base.shape().get(0), tuned.shape().get(0)), base.shape().get(1));
+		}
+		return null;
+	}
+
+	private boolean differs(TensorRows[] pair, List<Long> shape) throws IOException {
+		boolean[] differs = { false };
+		forEachDifferenceChunk(pair, shape, (delta, count) -> {
+			for (int i = 0; i < count && !differs[0]; i++) {
+				differs[0] = delta[i] != 0f;
+			}
+			return !differs[0];
+		});
+		return differs[0];
+	}
+
+	private void writeDifference(TensorRows[] pair, TensorSpec spec, SafetensorsWriter writer) throws IOException {
+		forEachDifferenceChunk(pair, spec.shape(), (delta, count) -> {
+			writer.write(TensorData.encode(delta, count, spec.dtype()));
+			return true;
+		});
+	}
+
+	@FunctionalInterface
+	private interface DeltaChunk {
+
+		/** Returns whether to go on. */
+		boolean accept(float[] delta, int count) throws IOException;
+
+	}
+
+	private void forEachDifferenceChunk(TensorRows[] pair, List<Long> shape, DeltaChunk chunk) throws IOException {
+		long rows = TensorRows.rowsOf(shape);
+		long rowElements = TensorRows.rowElementsOf(shape);
+		int chunkRows = (int) Math.max(1, Math.min(rows, this.properties.chunkElements() / Math.max(1, rowElements)));
+		float[] tuned = new float[Math.toIntExact(chunkRows * rowElements)];
+		float[] original = new float[tuned.length];
+		for (long row = 0; row < rows; row += chunkRows) {
+			int n = (int) Math.min(chunkRows, rows - row);
+			pair[0].read(row, n, tuned);
+			pair[1].read(row, n, original);
+			int count = Math.toIntExact(n * rowElements);
+			for (int i = 0; i < count; i++) {
+				tuned[i] -= original[i];
+			}
+			if (!chunk.accept(tuned, count)) {
+				return;
+			}
+		}
+	}
+
+	/**
+	 * v = d − (⟨d, a⟩ / ⟨a, a⟩)·a with a = clean − pretrained and d = robust − pretrained
+	 * (v = d where a = 0), or robust − clean without a pretrained model, over the tensors
+	 * {@code include} selects; optionally quantized.
+	 * @throws InvalidInputException naming the invalid field
+	 * @throws UnprocessableException if a selected tensor is missing or differs in shape
+	 */
+	public ArtifactDetails rws(RwsRequest request) throws IOException {
+		require("name", request.name());
+		require("cleanModelId", request.cleanModelId());
+		require("robustModelId", request.robustModelId());
+		if (request.include() == null || request.include().isEmpty()) {
+			throw invalid("include", "is required: regexes choosing the tensors the signature keeps");
+		}
+		List<Pattern> include = patterns("include", request.include());
+		Quantizer quantizer = null;
+		boolean perChannel = false;
+		if (request.quantization() != null) {
+			Integer bits = request.quantization().bits();
+			if (bits == null || (bits != 8 && bits != 4 && bits != 2)) {
+				throw invalid("quantization.bits", "must be 8, 4 or 2");
+			}
+			String granularity = (request.quantization().granularity() != null) ? request.quantization().granularity()
+					: "tensor";
+			if (!granularity.equals("tensor") && !granularity.equals("channel")) {
+				throw invalid("quantization.granularity", "must be tensor or channel");
+			}
+			quantizer = new Quantizer(bits);
+			perChannel = granularity.equals("channel");
+		}
+		ArtifactContent clean = this.registry.content(ArtifactType.MODEL, request.cleanModelId());
+		ArtifactContent robust = this.registry.content(ArtifactType.MODEL, request.robustModelId());
+		ArtifactContent pretrained = (request.pretrainedModelId() != null)
+				? this.registry.content(ArtifactType.MODEL, request.pretrainedModelId()) : null;
+		List<TensorLocation> selected = clean.tensors()
+			.stream()
+			.filter((tensor) -> tensor.spec().dtype().isFloatingPoint())
+			.filter((tensor) -> include.stream().anyMatch((p) -> p.matcher(tensor.name()).find()))
+			.toList();
+		if (selected.isEmpty()) {
+			throw invalid("include", "matches no floating-point tensor of the clean model");
+		}
+		List<String> problems = new ArrayList<>();
+		for (TensorLocation tensor : selected) {
+			for (ArtifactContent other : (pretrained != null) ? List.of(robust, pretrained) : List.of(robust)) {
+				TensorLocation twin = other.tensorsByName().get(tensor.name());
+				if (twin == null || !twin.spec().shape().equals(tensor.spec().shape())) {
+					problems.add("tensor '" + tensor.name() + "' is "
+							+ ((twin == null) ? "missing" : "of shape " + twin.spec().shape()) + " in model "
+							+ other.details().id());
+				}
+			}
+		}
+		if (!problems.isEmpty()) {
+			throw new UnprocessableException("incompatible-models", "Incompatible models", String.join("; ", problems),
+					Map.of("problems", problems));
+		}
+		Signature signature = new Signature(clean, robust, pretrained, selected);
+		Map<String, Object> config = new LinkedHashMap<>();
+		try (BlobOutput output = this.blobs.create()) {
+			OutputStream out = new BufferedOutputStream(output, 1 << 20);
+			if (quantizer == null) {
+				writePlain(signature, out);
+			}
+			else {
+				config.put("quantization",
+						Map.of("bits", quantizer.bits(), "granularity", perChannel ? "channel" : "tensor"));
+				config.put("tensors", writeQuantized(signature, quantizer, perChannel, out));
+			}
+			out.flush();
+			StagedBlob staged = output.finish();
+			long float32Bytes = selected.stream().mapToLong((tensor) -> tensor.spec().elementCount() * 4).sum();
+			config.put("compression",
+					Map.of("float32Bytes", float32Bytes, "modelBytes", clean.details().sizeBytes(), "patchBytes",
+							staged.size(), "ratioVsFloat32", (double) float32Bytes / staged.size(), "ratioVsModel",
+							(double) clean.details().sizeBytes() / staged.size()));
+			List<LineageEdge> lineage = new ArrayList<>(List.of(new LineageEdge(request.cleanModelId(), "clean"),
+					new LineageEdge(request.robustModelId(), "robust")));
+			if (pretrained != null) {
+				lineage.add(new LineageEdge(request.pretrainedModelId(), "pretrained"));
+			}
+			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
+					request.cleanModelId(), request.labels());
+			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "signature.safetensors",
+					this.json.writeValueAsString(config), lineage);
+		}
+	}
+
+	private void writePlain(Signature signature, OutputStream out) throws IOException {
+		List<TensorSpec> specs = signature.tensors.stream()
+			.map((tensor) -> new TensorSpec(tensor.name(), DType.F32, tensor.spec().shape()))
+			.toList();
+		try (SafetensorsWriter writer = new SafetensorsWriter(out, specs, Plan.METADATA)) {
+			for (TensorLocation tensor : signature.tensors) {
+				float[] v = signature.vector(tensor);
+				writer.write(TensorData.encode(v, v.length, DType.F32));
+			}
+		}
+	}
+
+	/**
+	 * Writes codes first (all tensors, each starting on a byte), then scales, then
+	 * minima, and returns where each tensor's parts lie, for the patch config.
+	 */
+	private Map<String, Object> writeQuantized(Signature signature, Quantizer quantizer, boolean perChannel,
+			OutputStream out) throws IOException {
+		Map<String, Object> layout = new LinkedHashMap<>();
+		long codeBytes = 0;
+		int channels = 0;
+		for (TensorLocation tensor : signature.tensors) {
+			int tensorChannels = channelsOf(tensor.spec(), perChannel);
+			layout.put(tensor.name(), Map.of("shape", tensor.spec().shape(), "codeOffset", codeBytes, "channelOffset",
+					channels, "channels", tensorChannels));
+			codeBytes += quantizer.packedBytes(tensor.spec().elementCount());
+			channels += tensorChannels;
+		}
+		List<TensorSpec> specs = List.of(TensorSpec.of(CODES, DType.U8, codeBytes),
+				TensorSpec.of(SCALES, RANGE_DTYPE, channels), TensorSpec.of(MINIMUMS, RANGE_DTYPE, channels));
+		float[] scales = new float[channels];
+		float[] minimums = new float[channels];
+		try (SafetensorsWriter writer = new SafetensorsWriter(out, specs, Plan.METADATA)) {
+			int channel = 0;
+			for (TensorLocation tensor : signature.tensors) {
+				int tensorChannels = channelsOf(tensor.spec(), perChannel);
+				float[] tensorScales = new float[tensorChannels];
+				float[] tensorMinimums = new float[tensorChannels];
+				writer.write(ByteBuffer.wrap(quantizer.encode(signature.vector(tensor), tensorChannels, tensorScales,
+						tensorMinimums, RANGE_DTYPE)));
+				System.arraycopy(tensorScales, 0, scales, channel, tensorChannels);
+				System.arraycopy(tensorMinimums, 0, minimums, channel, tensorChannels);
+				channel += tensorChannels;
+			}
+			writer.write(TensorData.encode(scales, channels, RANGE_DTYPE));
+			writer.write(TensorData.encode(minimums, channels, RANGE_DTYPE));
+		}
+		return layout;
+	}
+
+	/**
+	 * One range per output channel for matrices and kernels; vectors (biases) get one
+	 * range.
+	 */
+	static int channelsOf(TensorSpec spec, boolean perChannel) {
+		return (perChannel && spec.shape().size() >= 2) ? Math.toIntExact(spec.shape().get(0)) : 1;
+	}
+
+	/** The inputs of a signature, computed one tensor at a time. */
+	private record Signature(ArtifactContent clean, ArtifactContent robust, ArtifactContent pretrained,
+			List<TensorLocation> tensors) {
+
+		float[] vector(TensorLocation tensor) throws IOException {
+			float[] clean = read(this.clean, tensor.name());
+			float[] robust = read(this.robust, tensor.name());
+			if (this.pretrained == null) {
+				for (int i = 0; i < robust.length; i++) {
+					robust[i] -= clean[i];
+				}
+				return robust;
+			}
+			float[] pretrained = read(this.pretrained, tensor.name());
+			double da = 0;
+			double aa = 0;
+			for (int i = 0; i < clean.length; i++) {
+				clean[i] -= pretrained[i];
+				robust[i] -= pretrained[i];
+				da += (double) robust[i] * clean[i];
+				aa += (double) clean[i] * clean[i];
+			}
+			float projection = (aa == 0) ? 0f : (float) (da / aa);
+			for (int i = 0; i < robust.length; i++) {
+				robust[i] -= projection * clean[i];
+			}
+			return robust;
+		}
+
+		private static float[] read(ArtifactContent model, String name) throws IOException {
+			TensorLocation location = model.tensorsByName().get(name);
+			return new TensorRows(model.fileOf(location), location).readAll();
+		}
+
+	}
+
+	private static List<Pattern> patterns(String field, List<String> regexes) {
+		List<Pattern> patterns = new ArrayList<>();
+		if (regexes != null) {
+			for (int i = 0; i < regexes.size(); i++) {
+				try {
+					patterns.add(Pattern.compile(regexes.get(i)));
+				}
+				catch (PatternSyntaxException | NullPointerException ex) {
+					throw invalid(field + "[" + i + "]", "is not a valid regex");
+				}
+			}
+		}
+		return patterns;
+	}
+
+	private static DType floatDtype(String field, String name) {
+		return DType.fromName(name.toUpperCase(Locale.ROOT))
+			.filter(DType::isFloatingPoint)
+			.orElseThrow(() -> invalid(field, "must be one of F32, F16, BF16, F64"));
+	}
+
+	private static void require(String field, Object value) {
+		if (value == null || (value instanceof String text && text.isBlank())) {
+			throw invalid(field, "is required");
+		}
+	}
+
+	private static InvalidInputException invalid(String field, String reason) {
+		return new InvalidInputException("invalid-derivation", "Invalid derivation request", field + ": " + reason,
+				Map.of("field", field));
+	}
+
+}

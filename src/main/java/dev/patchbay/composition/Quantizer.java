@@ -1,0 +1,79 @@
+package dev.patchbay.composition;
+
+import dev.patchbay.shared.DType;
+import dev.patchbay.storage.TensorData;
+
+/**
+ * Uniform asymmetric min–max quantization of signatures: per tensor, or per output
+ * channel (dim 0) for tensors of rank 2 and up. A value v becomes the code round((v −
+ * min) / scale) with scale = (max − min) / (2^bits − 1), and decodes to min + code ·
+ * scale. Codes are packed little-end first, 8 / bits to a byte.
+ */
+final class Quantizer {
+
+	private final int bits;
+
+	Quantizer(int bits) {
+		this.bits = bits;
+	}
+
+	int bits() {
+		return this.bits;
+	}
+
+	int levels() {
+		return (1 << this.bits) - 1;
+	}
+
+	/** Bytes needed for n packed codes. */
+	long packedBytes(long n) {
+		return (n * this.bits + 7) / 8;
+	}
+
+	/**
+	 * Quantizes values in place of a packed byte array.
+	 * @param channels 1 for per-tensor ranges, else the number of rows (each row its own
+	 * range)
+	 * @param scales receives one scale per channel
+	 * @param minimums receives one minimum per channel
+	 * @param rangeDtype the dtype scales and minima are stored in: codes are computed
+	 * against the stored (rounded) values, so decoding sees exactly what encoding used
+	 */
+	byte[] encode(float[] values, int channels, float[] scales, float[] minimums, DType rangeDtype) {
+		int perChannel = values.length / channels;
+		byte[] packed = new byte[Math.toIntExact(packedBytes(values.length))];
+		for (int c = 0; c < channels; c++) {
+			float min = Float.POSITIVE_INFINITY;
+			float max = Float.NEGATIVE_INFINITY;
+			for (int i = c * perChannel; i < (c + 1) * perChannel; i++) {
+				min = Math.min(min, values[i]);
+				max = Math.max(max, values[i]);
+			}
+			min = TensorData.round(min, rangeDtype);
+			float scale = TensorData.round((max > min) ? (max - min) / levels() : 0f, rangeDtype);
+			scales[c] = scale;
+			minimums[c] = min;
+			for (int i = c * perChannel; i < (c + 1) * perChannel; i++) {
+				int code = (scale == 0f) ? 0 : Math.min(levels(), Math.max(0, Math.round((values[i] - min) / scale)));
+				packed[(int) ((long) i * this.bits / 8)] |= (byte) (code << (int) ((long) i * this.bits % 8));
+			}
+		}
+		return packed;
+	}
+
+	/**
+	 * Decodes elements [first, first + count) of a tensor.
+	 * @param packed the tensor's packed codes, from its first element
+	 * @param perChannel elements per channel (the whole tensor for per-tensor ranges)
+	 */
+	void decode(byte[] packed, long first, int count, long perChannel, float[] scales, float[] minimums, float[] out) {
+		int mask = levels();
+		for (int j = 0; j < count; j++) {
+			long i = first + j;
+			int code = (packed[(int) (i * this.bits / 8)] >>> (int) (i * this.bits % 8)) & mask;
+			int channel = (int) (i / perChannel);
+			out[j] = minimums[channel] + code * scales[channel];
+		}
+	}
+
+}
