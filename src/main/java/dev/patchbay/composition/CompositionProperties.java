@@ -21,6 +21,6 @@ import org.springframework.validation.annotation.Validated;
 @Validated
 @ConfigurationProperties("patchbay.composition")
 public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int workers,
-		@DefaultValue("4194304") @Min(1024) int chunkElements,
+		@DefaultValue("1048576") @Min(1024) int chunkElements,
 		@NotNull @DefaultValue("500ms") Duration progressInterval) {
 }

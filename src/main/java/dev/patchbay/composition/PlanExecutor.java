@@ -33,9 +33,29 @@ final class PlanExecutor {
 
 	private final int chunkElements;
 
+	// Chunk buffers, reused across tensors so that a model costs no more than its largest
+	// chunk.
+	private float[] base = new float[0];
+
+	private float[] merged = new float[0];
+
+	private float[][] deltas = new float[0][];
+
+	private ByteBuffer encoded = ByteBuffer.allocate(0);
+
 	PlanExecutor(Plan plan, int chunkElements) {
 		this.plan = plan;
 		this.chunkElements = chunkElements;
+	}
+
+	private void ensureCapacity(int elements, int terms) {
+		if (this.base.length < elements || this.deltas.length != terms) {
+			int size = Math.max(elements, this.base.length);
+			this.base = new float[size];
+			this.merged = new float[size];
+			this.deltas = new float[terms][size];
+			this.encoded = ByteBuffer.allocate(size * Double.BYTES);
+		}
 	}
 
 	void execute(OutputStream out, Progress progress) throws IOException {
@@ -76,9 +96,10 @@ final class PlanExecutor {
 		int chunkRows = (int) (whole ? rows
 				: Math.max(1, Math.min(rows, this.chunkElements / Math.max(1, rowElements))));
 		int capacity = Math.toIntExact(chunkRows * rowElements);
-		float[] base = new float[capacity];
-		float[] merged = new float[capacity];
-		float[][] deltas = new float[terms.size()][capacity];
+		ensureCapacity(capacity, terms.size());
+		float[] base = this.base;
+		float[] merged = this.merged;
+		float[][] deltas = this.deltas;
 		boolean oneChunk = chunkRows >= rows;
 		TopK.Cut[] cuts = null;
 		if (this.plan.method().pruning() == MergeMethod.Pruning.MAGNITUDE) {
@@ -109,7 +130,7 @@ final class PlanExecutor {
 			for (int i = 0; i < count; i++) {
 				base[i] += merged[i];
 			}
-			writer.write(TensorData.encode(base, count, tensor.output().dtype()));
+			writer.write(TensorData.encode(base, count, tensor.output().dtype(), this.encoded));
 		});
 	}
 

@@ -135,8 +135,8 @@ sealed interface TermDelta {
 				for (int r = 0; r < rank; r++) {
 					System.arraycopy(a, r * inner + Math.toIntExact(row), aColumns, r * rows, rows);
 				}
-				float[] product = this.engine.scaledMatmul(this.b.readAll(), outChannels, rank, aColumns, rows,
-						this.scale);
+				float[] product = new float[outChannels * rows];
+				this.engine.scaledMatmul(this.b.readAll(), outChannels, rank, aColumns, rows, this.scale, product);
 				for (int o = 0; o < outChannels; o++) {
 					for (int i = 0; i < rows; i++) {
 						out[i * outChannels + o] = product[o * rows + i];
@@ -147,8 +147,7 @@ sealed interface TermDelta {
 			else {
 				float[] bRows = new float[rows * rank];
 				this.b.read(row, rows, bRows);
-				float[] product = this.engine.scaledMatmul(bRows, rows, rank, a, inner, this.scale);
-				System.arraycopy(product, 0, out, 0, product.length);
+				this.engine.scaledMatmul(bRows, rows, rank, a, inner, this.scale, out);
 				columns = inner;
 			}
 			if (this.magnitude != null) {

@@ -1,5 +1,7 @@
 package dev.patchbay.engine;
 
+import java.nio.ByteOrder;
+
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
@@ -52,18 +54,18 @@ public class TensorEngine implements AutoCloseable {
 	}
 
 	/**
-	 * Computes {@code scale · left · right} for row-major matrices.
+	 * Computes {@code scale · left · right} for row-major matrices into {@code out}.
 	 * @param left [m, k]
 	 * @param right [k, n]
-	 * @return [m, n], row-major
+	 * @param out receives [m, n], row-major
 	 */
-	public float[] scaledMatmul(float[] left, int m, int k, float[] right, int n, float scale) {
+	public void scaledMatmul(float[] left, int m, int k, float[] right, int n, float scale, float[] out) {
 		try (NDManager manager = this.root.newSubManager()) {
-			NDArray a = manager.create(left, new Shape(m, k));
-			NDArray b = manager.create(right, new Shape(k, n));
-			NDArray product = a.matMul(b);
+			NDArray product = manager.create(left, new Shape(m, k)).matMul(manager.create(right, new Shape(k, n)));
 			product.muli(scale);
-			return product.toFloatArray();
+			// Copied straight from native memory into the caller's buffer: no array per
+			// call.
+			product.toByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(out, 0, m * n);
 		}
 	}
 

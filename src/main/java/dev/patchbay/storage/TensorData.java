@@ -79,7 +79,15 @@ public final class TensorData {
 	 * even when narrowing.
 	 */
 	public static ByteBuffer encode(float[] values, int count, DType dtype) {
-		ByteBuffer out = ByteBuffer.allocate(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+		return encode(values, count, dtype, ByteBuffer.allocate(count * dtype.byteSize()));
+	}
+
+	/**
+	 * Encodes into a reusable buffer of at least {@code count · dtype.byteSize()} bytes.
+	 * @return the buffer, positioned at 0 and limited to the encoded bytes
+	 */
+	public static ByteBuffer encode(float[] values, int count, DType dtype, ByteBuffer target) {
+		ByteBuffer out = target.clear().limit(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
 		switch (dtype) {
 			case F32 -> out.asFloatBuffer().put(values, 0, count);
 			case F64 -> {

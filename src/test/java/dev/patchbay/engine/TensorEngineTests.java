@@ -37,7 +37,10 @@ class TensorEngineTests {
 		for (int i = 0; i < right.length; i++) {
 			right[i] = random.nextFloat() - 0.5f;
 		}
-		float[] product = engine.scaledMatmul(left, m, k, right, n, 2.5f);
+		float[] product = new float[m * n + 1];
+		product[m * n] = 42f;
+		engine.scaledMatmul(left, m, k, right, n, 2.5f, product);
+		assertThat(product[m * n]).as("writes only m·n elements").isEqualTo(42f);
 		for (int i = 0; i < m; i++) {
 			for (int j = 0; j < n; j++) {
 				double expected = 0;

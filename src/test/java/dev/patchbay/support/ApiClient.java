@@ -1,11 +1,19 @@
 package dev.patchbay.support;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -27,6 +35,8 @@ public class ApiClient {
 
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
+	private static final HttpClient HTTP = HttpClient.newHttpClient();
+
 	private final Environment environment;
 
 	private RestClient client;
@@ -38,9 +48,7 @@ public class ApiClient {
 	/** Built on first use: the server's port is known only once it has started. */
 	private RestClient client() {
 		if (this.client == null) {
-			this.client = RestClient.builder()
-				.baseUrl("http://localhost:" + this.environment.getRequiredProperty("local.server.port"))
-				.build();
+			this.client = RestClient.builder().baseUrl(baseUrl()).build();
 		}
 		return this.client;
 	}
@@ -59,6 +67,57 @@ public class ApiClient {
 
 	public Response postMultipart(String path, Multipart body) {
 		return exchange(client().post().uri(path).contentType(MediaType.MULTIPART_FORM_DATA).body(body.parts));
+	}
+
+	/**
+	 * Uploads a large file as one multipart part without holding it in memory, and
+	 * returns the response body as JSON.
+	 */
+	public JsonNode uploadStreaming(String path, Map<String, ?> metadata, String part, Path file) {
+		String boundary = "patchbay-" + UUID.randomUUID();
+		String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+				+ JSON.writeValueAsString(metadata) + "\r\n--" + boundary
+				+ "\r\nContent-Disposition: form-data; name=\"" + part + "\"; filename=\"" + file.getFileName()
+				+ "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+		String tail = "\r\n--" + boundary + "--\r\n";
+		try {
+			HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl() + path))
+				.header("Content-Type", "multipart/form-data; boundary=" + boundary)
+				.POST(BodyPublishers.concat(BodyPublishers.ofString(head), BodyPublishers.ofFile(file),
+						BodyPublishers.ofString(tail)))
+				.build();
+			return JSON.readTree(HTTP.send(request, BodyHandlers.ofByteArray()).body());
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new IllegalStateException(ex);
+		}
+	}
+
+	/** Streams a GET response body to a consumer without holding it in memory. */
+	public long download(String path, java.util.function.Consumer<InputStream> body) {
+		try {
+			HttpResponse<InputStream> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).build(),
+					BodyHandlers.ofInputStream());
+			try (InputStream in = response.body()) {
+				body.accept(in);
+			}
+			return response.headers().firstValueAsLong("Content-Length").orElse(-1);
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new IllegalStateException(ex);
+		}
+	}
+
+	private String baseUrl() {
+		return "http://localhost:" + this.environment.getRequiredProperty("local.server.port");
 	}
 
 	private static void addHeaders(HttpHeaders target, String... headers) {
