@@ -14,12 +14,13 @@ public class ArtifactConflictException extends ConflictException {
 		super(type, title, detail, properties);
 	}
 
-	public static ArtifactConflictException alreadyExists(ArtifactType type, String name, String version) {
+	public static ArtifactConflictException alreadyExists(ArtifactType type, String name, String version,
+			String field) {
 		return new ArtifactConflictException("artifact-exists", "Artifact already exists",
 				"a " + type.name().toLowerCase() + " named '" + name + "'"
 						+ ((version != null) ? " with version '" + version + "'" : " without a version")
 						+ " already exists",
-				Map.of("field", "metadata.name"));
+				Map.of("field", field));
 	}
 
 	public static ArtifactConflictException stillReferenced(ArtifactType type, List<String> referencedBy) {

@@ -72,7 +72,7 @@ public class Ingest {
 			}
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
-			return save(artifact, staging, tensors);
+			return save(artifact, staging, tensors, "metadata.name");
 		}
 	}
 
@@ -114,7 +114,7 @@ public class Ingest {
 				}
 				tensors = locate(staging.add("weights", weights.get(0)).header(), 0);
 			}
-			return save(artifact, staging, tensors);
+			return save(artifact, staging, tensors, "metadata.name");
 		}
 	}
 
@@ -126,7 +126,7 @@ public class Ingest {
 			StagedFile file = staging.add("data", required("data", data));
 			Artifact artifact = new Artifact(ArtifactType.DATASET, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
-			return save(artifact, staging, locate(file.header(), 0));
+			return save(artifact, staging, locate(file.header(), 0), "metadata.name");
 		}
 	}
 
@@ -144,7 +144,7 @@ public class Ingest {
 			artifact.setBaseModelId(metadata.baseModelId());
 			artifact.setConfig(config);
 			artifact.setDerivation(lineage, null);
-			return save(artifact, staging, locate(staged.header(), 0));
+			return save(artifact, staging, locate(staged.header(), 0), "name");
 		}
 	}
 
@@ -157,7 +157,8 @@ public class Ingest {
 		Path path = this.blobs.localPath(digest);
 		SafetensorsHeader header = SafetensorsReader.readHeader(path, fileName);
 		if (this.artifacts.existsWithNameAndVersion(ArtifactType.MODEL, metadata.name(), metadata.version())) {
-			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version());
+			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version(),
+					"name");
 		}
 		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 				metadata.family(), metadata.labels());
@@ -225,10 +226,15 @@ public class Ingest {
 		return tensors;
 	}
 
-	private ArtifactDetails save(Artifact artifact, Staging staging, List<TensorLocation> tensors) throws IOException {
+	/**
+	 * @param nameField the request field that named the artifact, reported when the name
+	 * is taken
+	 */
+	private ArtifactDetails save(Artifact artifact, Staging staging, List<TensorLocation> tensors, String nameField)
+			throws IOException {
 		if (this.artifacts.existsWithNameAndVersion(artifact.getType(), artifact.getName(), artifact.getVersion())) {
-			throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(),
-					artifact.getVersion());
+			throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(), artifact.getVersion(),
+					nameField);
 		}
 		List<ArtifactFile> files = new ArrayList<>();
 		List<String> created = new ArrayList<>();
@@ -248,7 +254,7 @@ public class Ingest {
 			}
 			if (ex instanceof DataIntegrityViolationException) {
 				throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(),
-						artifact.getVersion());
+						artifact.getVersion(), nameField);
 			}
 			throw ex;
 		}
