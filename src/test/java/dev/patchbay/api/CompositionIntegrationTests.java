@@ -196,6 +196,65 @@ class CompositionIntegrationTests {
 		assertThat(badMethod.json().get("field").asString()).isEqualTo("density");
 	}
 
+	@Test
+	void mixesPatchKindsInOneRecipeAndPadsVocabularyRows() {
+		Map<String, long[]> shapes = Fixtures.shapes(Fixtures.path("lora_llama/base.safetensors"));
+		Map<String, float[]> tuned = Fixtures.floats(Fixtures.path("lora_llama/base.safetensors"));
+		tuned.get("model.norm.weight")[3] += 1f;
+		float[] embed = tuned.get("model.embed_tokens.weight");
+		float[] grown = java.util.Arrays.copyOf(embed, embed.length + 2 * 64);
+		java.util.Arrays.fill(grown, embed.length, grown.length, 0.5f);
+		tuned.put("model.embed_tokens.weight", grown);
+		Map<String, long[]> tunedShapes = new LinkedHashMap<>(shapes);
+		tunedShapes.put("model.embed_tokens.weight", new long[] { 130, 64 });
+		String base = upload("/api/v1/models",
+				multipart(Map.of("name", "mix-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
+		String finetuned = upload("/api/v1/models", multipart(Map.of("name", "mix-tuned")).bytes("weights",
+				"tuned.safetensors", Fixtures.f32(tunedShapes, tuned)));
+		Response diff = this.api.postJson("/api/v1/patches/diff",
+				Map.of("name", "mix-diff", "baseModelId", base, "finetunedModelId", finetuned));
+		assertThat(diff.code()).as(diff.json().toString()).isEqualTo(201);
+		assertThat(diff.json().get("tensorCount").asInt()).as("all-zero deltas are left out").isEqualTo(2);
+		String lora = upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "mix-lora"))
+					.file("adapter_config", Fixtures.path("lora_llama/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
+		String id = compose(Map.of("baseModelId", base, "terms",
+				List.of(Map.of("patchId", lora), Map.of("patchId", diff.json().get("id").asString()))));
+		Map<String, float[]> expected = Fixtures.floats(Fixtures.path("lora_llama/expected_merged.safetensors"));
+		expected.get("model.norm.weight")[3] += 1f;
+		float[] expectedEmbed = java.util.Arrays.copyOf(expected.get("model.embed_tokens.weight"), 130 * 64);
+		java.util.Arrays.fill(expectedEmbed, 128 * 64, 130 * 64, 0.5f);
+		expected.put("model.embed_tokens.weight", expectedEmbed);
+		assertClose(Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body()), expected, 1e-5f);
+	}
+
+	@Test
+	void outputDtypeNarrowsEveryFloatTensor() {
+		String base = upload("/api/v1/models", multipart(Map.of("name", "bf16-base")).file("weights",
+				Fixtures.path("lora_cnn_conv/base.safetensors")));
+		String lora = upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "bf16-lora"))
+					.file("adapter_config", Fixtures.path("lora_cnn_conv/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("lora_cnn_conv/adapter/adapter_model.safetensors")));
+		String id = compose(
+				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora)), "outputDtype", "BF16"));
+		byte[] merged = this.api.get("/api/v1/compositions/" + id + "/weights").body();
+		JsonNode header = Fixtures.header(merged);
+		long headerLength = java.nio.ByteBuffer.wrap(merged, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+		JsonNode fc1 = header.get("fc1.weight");
+		assertThat(fc1.get("dtype").asString()).isEqualTo("BF16");
+		float[] expected = Fixtures.floats(Fixtures.path("lora_cnn_conv/expected_merged.safetensors"))
+			.get("fc1.weight");
+		java.nio.ByteBuffer data = java.nio.ByteBuffer.wrap(merged).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+		int begin = (int) (8 + headerLength + fc1.get("data_offsets").get(0).asLong());
+		for (int i = 0; i < expected.length; i++) {
+			float got = Float.intBitsToFloat((data.getShort(begin + 2 * i) & 0xFFFF) << 16);
+			assertThat(got).isCloseTo(expected[i],
+					org.assertj.core.api.Assertions.within(Math.abs(expected[i]) / 128f + 1e-30f));
+		}
+	}
+
 	private JsonNode awaitReady(String id) {
 		for (int i = 0; i < 200; i++) {
 			JsonNode composition = this.api.get("/api/v1/compositions/" + id).json();

@@ -88,6 +88,33 @@ public final class Fixtures {
 		}
 	}
 
+	/** Tensor name to shape, as the file's header says. */
+	public static Map<String, long[]> shapes(Path file) {
+		Map<String, long[]> shapes = new LinkedHashMap<>();
+		header(file).properties().forEach((entry) -> {
+			if (!entry.getKey().equals("__metadata__")) {
+				shapes.put(entry.getKey(),
+						entry.getValue().get("shape").valueStream().mapToLong(JsonNode::asLong).toArray());
+			}
+		});
+		return shapes;
+	}
+
+	/** The JSON header of a safetensors file given as bytes. */
+	public static JsonNode header(byte[] file) {
+		long length = ByteBuffer.wrap(file, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+		return JSON.readTree(new String(file, 8, (int) length, StandardCharsets.UTF_8));
+	}
+
+	private static JsonNode header(Path file) {
+		try {
+			return header(Files.readAllBytes(file));
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
 	/** A safetensors file of F32 tensors, in the order of {@code shapes}. */
 	public static byte[] f32(Map<String, long[]> shapes, Map<String, float[]> values) {
 		StringBuilder header = new StringBuilder("{");
