@@ -34,10 +34,7 @@ class CompositionIntegrationTests {
 	void composingAPeftAdapterMatchesPeftMergeAndUnload(String fixture) {
 		String base = upload("/api/v1/models", multipart(Map.of("name", fixture + "-base")).file("weights",
 				Fixtures.path(fixture + "/base.safetensors")));
-		String patch = upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", fixture + "-adapter"))
-					.file("adapter_config", Fixtures.path(fixture + "/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path(fixture + "/adapter/adapter_model.safetensors")));
+		String patch = lora(fixture + "-adapter", fixture + "/adapter");
 		Response created = this.api.postJson("/api/v1/compositions",
 				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 1.0))));
 		assertThat(created.code()).as(created.json().toString()).isEqualTo(201);
@@ -50,10 +47,7 @@ class CompositionIntegrationTests {
 	void doraAtWeightZeroIsExactlyTheBase() {
 		String base = upload("/api/v1/models", multipart(Map.of("name", "dora-zero-base")).file("weights",
 				Fixtures.path("dora_llama/base.safetensors")));
-		String patch = upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", "dora-zero"))
-					.file("adapter_config", Fixtures.path("dora_llama/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("dora_llama/adapter/adapter_model.safetensors")));
+		String patch = lora("dora-zero", "dora_llama/adapter");
 		String id = compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 0.0))));
 		assertClose(Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body()),
 				Fixtures.floats(Fixtures.path("dora_llama/base.safetensors")), 0f);
@@ -102,6 +96,7 @@ class CompositionIntegrationTests {
 				List.of(Map.of("patchId", patch, "weight", 1.0)), "method", "dare_linear", "density", 0.5, "seed", 11));
 		String first = compose(recipe);
 		byte[] firstBytes = this.api.get("/api/v1/compositions/" + first + "/weights").body();
+		awaitReady(first);
 		assertThat(this.api.delete("/api/v1/compositions/" + first).code()).isEqualTo(204);
 		String again = compose(recipe);
 		assertThat(again).isNotEqualTo(first);
@@ -125,10 +120,7 @@ class CompositionIntegrationTests {
 	void identicalRecipesShareOneCompositionEvenWhenConcurrent() {
 		String base = upload("/api/v1/models", multipart(Map.of("name", "shared-base")).file("weights",
 				Fixtures.path("lora_cnn_conv/base.safetensors")));
-		String patch = upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", "shared-adapter"))
-					.file("adapter_config", Fixtures.path("lora_cnn_conv/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("lora_cnn_conv/adapter/adapter_model.safetensors")));
+		String patch = lora("shared-adapter", "lora_cnn_conv/adapter");
 		Map<String, Object> recipe = Map.of("baseModelId", base, "terms",
 				List.of(Map.of("patchId", patch, "weight", 0.5)));
 		List<CompletableFuture<Response>> requests = new ArrayList<>();
@@ -152,12 +144,8 @@ class CompositionIntegrationTests {
 
 	@Test
 	void materializedResultIsARegisteredModelWithLineage() {
-		String base = upload("/api/v1/models",
-				multipart(Map.of("name", "mat-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
-		String patch = upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", "mat-adapter"))
-					.file("adapter_config", Fixtures.path("lora_llama/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
+		String base = model("mat-base", Fixtures.path("lora_llama/base.safetensors"));
+		String patch = lora("mat-adapter", "lora_llama/adapter");
 		String id = compose(
 				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch)), "materialize", true));
 		byte[] streamed = this.api.get("/api/v1/compositions/" + id + "/weights").body();
@@ -207,18 +195,14 @@ class CompositionIntegrationTests {
 		tuned.put("model.embed_tokens.weight", grown);
 		Map<String, long[]> tunedShapes = new LinkedHashMap<>(shapes);
 		tunedShapes.put("model.embed_tokens.weight", new long[] { 130, 64 });
-		String base = upload("/api/v1/models",
-				multipart(Map.of("name", "mix-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
+		String base = model("mix-base", Fixtures.path("lora_llama/base.safetensors"));
 		String finetuned = upload("/api/v1/models", multipart(Map.of("name", "mix-tuned")).bytes("weights",
 				"tuned.safetensors", Fixtures.f32(tunedShapes, tuned)));
 		Response diff = this.api.postJson("/api/v1/patches/diff",
 				Map.of("name", "mix-diff", "baseModelId", base, "finetunedModelId", finetuned));
 		assertThat(diff.code()).as(diff.json().toString()).isEqualTo(201);
 		assertThat(diff.json().get("tensorCount").asInt()).as("all-zero deltas are left out").isEqualTo(2);
-		String lora = upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", "mix-lora"))
-					.file("adapter_config", Fixtures.path("lora_llama/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
+		String lora = lora("mix-lora", "lora_llama/adapter");
 		String id = compose(Map.of("baseModelId", base, "terms",
 				List.of(Map.of("patchId", lora), Map.of("patchId", diff.json().get("id").asString()))));
 		Map<String, float[]> expected = Fixtures.floats(Fixtures.path("lora_llama/expected_merged.safetensors"));
@@ -233,10 +217,7 @@ class CompositionIntegrationTests {
 	void outputDtypeNarrowsEveryFloatTensor() {
 		String base = upload("/api/v1/models", multipart(Map.of("name", "bf16-base")).file("weights",
 				Fixtures.path("lora_cnn_conv/base.safetensors")));
-		String lora = upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", "bf16-lora"))
-					.file("adapter_config", Fixtures.path("lora_cnn_conv/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("lora_cnn_conv/adapter/adapter_model.safetensors")));
+		String lora = lora("bf16-lora", "lora_cnn_conv/adapter");
 		String id = compose(
 				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora)), "outputDtype", "BF16"));
 		byte[] merged = this.api.get("/api/v1/compositions/" + id + "/weights").body();
@@ -280,6 +261,17 @@ class CompositionIntegrationTests {
 		Response response = this.api.postJson("/api/v1/compositions", recipe);
 		assertThat(response.code()).as(response.json().toString()).isIn(200, 201);
 		return response.json().get("id").asString();
+	}
+
+	private String model(String name, java.nio.file.Path file) {
+		return upload("/api/v1/models", multipart(Map.of("name", name)).file("weights", file));
+	}
+
+	private String lora(String name, String adapterDir) {
+		return upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", name))
+					.file("adapter_config", Fixtures.path(adapterDir + "/adapter_config.json"))
+					.file("adapter_model", Fixtures.path(adapterDir + "/adapter_model.safetensors")));
 	}
 
 	private String upload(String path, ApiClient.Multipart body) {
