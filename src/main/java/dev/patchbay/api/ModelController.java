@@ -10,6 +10,7 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.PutMapping;
 import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestPart;
@@ -40,6 +41,11 @@ class ModelController extends ArtifactController {
 			@RequestPart(name = "graph", required = false) MultipartFile graph) throws IOException {
 		return created(this.ingest.registerModel(this.metadata.read(metadata), Uploads.of("weights", weights),
 				Uploads.of("index", index), Uploads.of("graph", graph)));
+	}
+
+	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
+	ArtifactResponse attachGraph(@PathVariable UUID id, @RequestPart("graph") MultipartFile graph) throws IOException {
+		return ArtifactResponse.of(this.ingest.attachGraph(id, Uploads.of("graph", graph)));
 	}
 
 	@GetMapping("/{id}/weights")

@@ -3,12 +3,14 @@ package dev.patchbay.api;
 import java.net.URI;
 import java.util.Map;
 
+import jakarta.servlet.http.HttpServletRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.ExceptionHandler;
@@ -38,8 +40,17 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	private static final Logger logger = LoggerFactory.getLogger(ProblemHandler.class);
 
 	@ExceptionHandler(PatchbayException.class)
-	ResponseEntity<ProblemDetail> handleDomain(PatchbayException ex) {
-		ProblemDetail problem = problem(statusOf(ex), ex.type(), ex.title(), ex.getMessage());
+	ResponseEntity<?> handleDomain(PatchbayException ex, HttpServletRequest request) {
+		HttpStatus status = statusOf(ex);
+		if (request.getRequestURI().startsWith(KServeController.PATH_PREFIX)) {
+			// The Open Inference Protocol defines its own error body; shape errors are
+			// 400 there.
+			HttpStatus v2Status = (status == HttpStatus.UNPROCESSABLE_CONTENT) ? HttpStatus.BAD_REQUEST : status;
+			return ResponseEntity.status(v2Status)
+				.contentType(MediaType.APPLICATION_JSON)
+				.body(Map.of("error", ex.getMessage()));
+		}
+		ProblemDetail problem = problem(status, ex.type(), ex.title(), ex.getMessage());
 		ex.properties().forEach(problem::setProperty);
 		return ResponseEntity.status(problem.getStatus()).body(problem);
 	}

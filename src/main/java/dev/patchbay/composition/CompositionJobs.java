@@ -4,6 +4,7 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,6 +22,7 @@ import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
@@ -150,16 +152,18 @@ class CompositionJobs implements AutoCloseable {
 	}
 
 	/**
-	 * Registers a composition's stored result as a model, with its lineage; no bytes are
-	 * copied.
+	 * Registers a composition's stored result as a model, with its lineage and its base's
+	 * graph; no bytes are copied.
 	 */
 	UUID materialize(Composition composition, String digest) throws IOException {
-		String baseName = this.registry.get(ArtifactType.MODEL, composition.getBaseModelId()).name();
-		List<LineageEdge> lineage = new java.util.ArrayList<>();
+		ArtifactDetails base = this.registry.get(ArtifactType.MODEL, composition.getBaseModelId());
+		String baseName = base.name().substring(0, Math.min(base.name().length(), 100));
+		List<LineageEdge> lineage = new ArrayList<>();
 		lineage.add(new LineageEdge(composition.getBaseModelId(), "base"));
 		composition.getTerms().forEach((term) -> lineage.add(new LineageEdge(term.patchId(), "patch")));
 		ArtifactMetadata metadata = new ArtifactMetadata(null, baseName + "+composition-" + composition.getId(), null,
-				null, composition.getBaseModelId(), Map.of("patchbay.dev/composition", composition.getId().toString()));
+				base.family(), composition.getBaseModelId(),
+				Map.of("patchbay.dev/composition", composition.getId().toString()), null);
 		return this.ingest.registerStoredModel(metadata, digest, "model.safetensors", lineage, composition.getId())
 			.id();
 	}

@@ -6,6 +6,8 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -195,6 +197,39 @@ public class Compositions {
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 			throw new InterruptedIOException("interrupted while streaming composition " + id);
+		}
+	}
+
+	/**
+	 * Waits for a composition's result, computing it if it is still queued, and returns
+	 * the local file that holds it.
+	 * @throws NotFoundException if no composition has the id
+	 * @throws ConflictException if it failed, or is not ready within the timeout
+	 */
+	public Path awaitResult(UUID id, Duration timeout) {
+		long deadline = System.nanoTime() + timeout.toNanos();
+		while (true) {
+			Composition composition = find(id);
+			switch (composition.getStatus()) {
+				case READY:
+					return this.blobs.localPath(composition.getResultDigest());
+				case FAILED:
+					throw new ConflictException("composition-failed", "Composition failed",
+							"composition " + id + " failed; see its error", Map.of("compositionId", id.toString()));
+				default:
+					if (System.nanoTime() > deadline) {
+						throw new ConflictException("composition-not-ready", "Composition not ready",
+								"composition " + id + " is still " + composition.getStatus().wireName(),
+								Map.of("compositionId", id.toString()));
+					}
+					try {
+						Thread.sleep(25);
+					}
+					catch (InterruptedException ex) {
+						Thread.currentThread().interrupt();
+						throw new IllegalStateException("interrupted while waiting for composition " + id, ex);
+					}
+			}
 		}
 	}
 

@@ -126,7 +126,7 @@ public class Derivations {
 			out.flush();
 			StagedBlob staged = output.finish();
 			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(), null,
-					request.baseModelId(), request.labels());
+					request.baseModelId(), request.labels(), null);
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "diff.safetensors", null,
 					List.of(new LineageEdge(request.baseModelId(), "base"),
 							new LineageEdge(request.finetunedModelId(), "finetuned")));
@@ -275,7 +275,7 @@ public class Derivations {
 				lineage.add(new LineageEdge(request.pretrainedModelId(), "pretrained"));
 			}
 			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
-					request.cleanModelId(), request.labels());
+					request.cleanModelId(), request.labels(), null);
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "signature.safetensors",
 					this.json.writeValueAsString(config), lineage);
 		}

@@ -1,6 +1,8 @@
 package dev.patchbay.engine;
 
+import java.io.IOException;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
@@ -67,6 +69,14 @@ public class TensorEngine implements AutoCloseable {
 			// call.
 			product.toByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(out, 0, m * n);
 		}
+	}
+
+	/**
+	 * Loads a TorchScript graph on the engine's device.
+	 * @throws IOException if the file is not a loadable TorchScript archive
+	 */
+	public GraphModel loadGraph(Path graph) throws IOException {
+		return GraphModel.load(graph, this.device);
 	}
 
 	@Override

@@ -110,6 +110,23 @@ class Artifact {
 		this.parameterCount = tensors.stream().mapToLong((tensor) -> tensor.spec().elementCount()).sum();
 	}
 
+	/**
+	 * Puts a graph in place of the current one, which stays last among the files so that
+	 * the weights' file ordinals do not move.
+	 * @return the digest of the graph replaced, or null
+	 */
+	String replaceGraph(ArtifactFile graph) {
+		String replaced = this.files.stream()
+			.filter((file) -> file.role().equals("graph"))
+			.map(ArtifactFile::digest)
+			.findFirst()
+			.orElse(null);
+		this.files.removeIf((file) -> file.role().equals("graph"));
+		this.files.add(graph);
+		this.sizeBytes = this.files.stream().mapToLong(ArtifactFile::sizeBytes).sum();
+		return replaced;
+	}
+
 	UUID getId() {
 		return this.id;
 	}

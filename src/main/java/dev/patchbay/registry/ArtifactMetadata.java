@@ -3,6 +3,7 @@ package dev.patchbay.registry;
 import java.util.Map;
 import java.util.UUID;
 
+import jakarta.validation.Valid;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
@@ -17,10 +18,14 @@ import jakarta.validation.constraints.Size;
  * @param family an optional model family, e.g. {@code llama}
  * @param baseModelId for patches, the model they were made against, if known
  * @param labels free-form key/value labels used in list filters
+ * @param signature for models with a graph, the inputs and outputs that inference
+ * declares
  */
 public record ArtifactMetadata(PatchKind kind, @NotBlank @Size(max = 200) String name, @Size(max = 100) String version,
-		@Size(max = 100) String family, UUID baseModelId, Map<@NotNull @Size(min = 1,
-				max = 100) @Pattern(regexp = "[^=]+") String, @NotNull @Size(max = 200) String> labels) {
+		@Size(max = 100) String family, UUID baseModelId,
+		Map<@NotNull @Size(min = 1,
+				max = 100) @Pattern(regexp = "[^=]+") String, @NotNull @Size(max = 200) String> labels,
+		@Valid GraphSignature signature) {
 
 	public ArtifactMetadata {
 		labels = (labels != null) ? Map.copyOf(labels) : Map.of();

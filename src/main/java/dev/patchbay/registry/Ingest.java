@@ -13,10 +13,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
+import tools.jackson.databind.json.JsonMapper;
+
 import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsHeader;
 import dev.patchbay.storage.SafetensorsReader;
@@ -34,6 +37,8 @@ import dev.patchbay.storage.TensorEntry;
 @Service
 public class Ingest {
 
+	private static final JsonMapper JSON = JsonMapper.builder().build();
+
 	private final BlobStore blobs;
 
 	private final ArtifactRepository artifacts;
@@ -44,8 +49,11 @@ public class Ingest {
 
 	private final BlobUsage blobUsage;
 
+	private final List<GraphValidator> graphValidators;
+
 	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
-			BlobUsage blobUsage) {
+			BlobUsage blobUsage, List<GraphValidator> graphValidators) {
+		this.graphValidators = graphValidators;
 		this.blobs = blobs;
 		this.blobUsage = blobUsage;
 		this.artifacts = artifacts;
@@ -67,11 +75,13 @@ public class Ingest {
 		try (Staging staging = new Staging()) {
 			List<TensorLocation> tensors = stageWeights(staging, weights, index);
 			if (graph != null) {
-				StagedFile file = staging.add("graph", graph);
-				checkZip(file);
+				checkGraph(staging.add("graph", graph), tensors.stream().map(TensorLocation::spec).toList());
 			}
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			if (metadata.signature() != null) {
+				artifact.setConfig(JSON.writeValueAsString(Map.of("signature", metadata.signature())));
+			}
 			return save(artifact, staging, tensors, "metadata.name");
 		}
 	}
@@ -164,9 +174,74 @@ public class Ingest {
 				metadata.family(), metadata.labels());
 		artifact.setBaseModelId(metadata.baseModelId());
 		artifact.setDerivation(lineage, compositionId);
-		artifact.setContent(List.of(new ArtifactFile("weights", fileName, digest, header.fileSize())),
-				locate(header, 0));
-		return this.transactions.execute((status) -> ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
+		return this.transactions.execute((status) -> {
+			List<ArtifactFile> files = new ArrayList<>();
+			files.add(new ArtifactFile("weights", fileName, digest, header.fileSize()));
+			if (metadata.baseModelId() != null) {
+				// A derived model keeps its base's graph and signature: same
+				// architecture, new weights.
+				Artifact base = this.artifacts.findByIdAndType(metadata.baseModelId(), ArtifactType.MODEL)
+					.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, metadata.baseModelId()));
+				base.getFiles().stream().filter((file) -> file.role().equals("graph")).forEach(files::add);
+				artifact.setConfig(base.getConfig());
+			}
+			artifact.setContent(files, locate(header, 0));
+			return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
+		});
+	}
+
+	/**
+	 * Attaches (or replaces) a model's TorchScript graph after checking that the model's
+	 * tensors fill every graph parameter.
+	 * @throws GraphMismatchException naming every parameter at fault
+	 */
+	public ArtifactDetails attachGraph(UUID modelId, Upload graph) throws IOException {
+		List<TensorSpec> tensors = this.transactions
+			.execute((status) -> this.artifacts.findByIdAndType(modelId, ArtifactType.MODEL)
+				.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, modelId))
+				.getTensors()
+				.stream()
+				.map(TensorLocation::spec)
+				.toList());
+		try (Staging staging = new Staging()) {
+			StagedFile file = staging.add("graph", required("graph", graph));
+			checkGraph(file, tensors);
+			boolean created = this.blobs.commit(file.blob());
+			ArtifactFile attached = new ArtifactFile("graph", file.filename(), file.blob().digest(),
+					file.blob().size());
+			try {
+				String replaced = this.transactions.execute((status) -> this.artifacts.findById(modelId)
+					.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, modelId))
+					.replaceGraph(attached));
+				if (replaced != null && !replaced.equals(attached.digest())) {
+					this.blobUsage.deleteIfUnused(replaced);
+				}
+			}
+			catch (RuntimeException ex) {
+				if (created) {
+					this.blobUsage.deleteIfUnused(attached.digest());
+				}
+				throw ex;
+			}
+			return this.transactions
+				.execute((status) -> ArtifactDetails.of(this.artifacts.findById(modelId).orElseThrow()));
+		}
+	}
+
+	private void checkGraph(StagedFile file, List<TensorSpec> tensors) throws IOException {
+		checkZip(file);
+		List<GraphValidator.GraphProblem> problems = new ArrayList<>();
+		for (GraphValidator validator : this.graphValidators) {
+			try {
+				problems.addAll(validator.check(file.blob().path(), tensors));
+			}
+			catch (IOException ex) {
+				throw UploadRejectedException.forField("graph", ex.getMessage());
+			}
+		}
+		if (!problems.isEmpty()) {
+			throw GraphMismatchException.of(problems);
+		}
 	}
 
 	private List<TensorLocation> stageWeights(Staging staging, List<Upload> weights, Upload index) throws IOException {

@@ -61,6 +61,10 @@ public class Registry {
 		return ArtifactDetails.of(find(type, id));
 	}
 
+	public boolean exists(ArtifactType type, UUID id) {
+		return this.artifacts.findByIdAndType(id, type).isPresent();
+	}
+
 	public Page<ArtifactDetails> list(ArtifactType type, ArtifactFilter filter, Pageable pageable) {
 		Specification<Artifact> spec = (root, query, cb) -> cb.equal(root.get("type"), type);
 		if (filter.name() != null) {

@@ -128,7 +128,8 @@ public final class TensorData {
 		return (short) ((bits + rounding) >>> 16);
 	}
 
-	static float halfToFloat(short half) {
+	/** Decodes an IEEE half-precision value. */
+	public static float halfToFloat(short half) {
 		int h = half & 0xFFFF;
 		int sign = (h & 0x8000) << 16;
 		int exponent = (h >>> 10) & 0x1F;

@@ -65,6 +65,10 @@ public class ApiClient {
 		return exchange(client().post().uri(path).contentType(MediaType.APPLICATION_JSON).body(body));
 	}
 
+	public Response putMultipart(String path, Multipart body) {
+		return exchange(client().put().uri(path).contentType(MediaType.MULTIPART_FORM_DATA).body(body.parts));
+	}
+
 	public Response postMultipart(String path, Multipart body) {
 		return exchange(client().post().uri(path).contentType(MediaType.MULTIPART_FORM_DATA).body(body.parts));
 	}

@@ -1,0 +1,283 @@
+package dev.patchbay.inference;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.stereotype.Service;
+
+import dev.patchbay.engine.HostTensor;
+import dev.patchbay.registry.ArtifactContent;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.shared.DType;
+import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.PatchbayException;
+import dev.patchbay.storage.TensorData;
+
+/**
+ * Measures classification accuracy of a model or composition on a dataset, batch by
+ * batch, so memory holds one batch whatever the dataset size. Evaluations run on a
+ * worker; a caller may wait for the result or poll its progress. The most recent
+ * evaluations are kept in memory.
+ */
+@Service
+public class Evaluations implements AutoCloseable {
+
+	private static final Logger logger = LoggerFactory.getLogger(Evaluations.class);
+
+	private static final int KEPT = 200;
+
+	private final LoadedModels models;
+
+	private final Registry registry;
+
+	private final InferenceProperties properties;
+
+	private final JsonMapper json;
+
+	private final ExecutorService worker = Executors.newSingleThreadExecutor((task) -> {
+		Thread thread = new Thread(task, "evaluation-worker");
+		thread.setDaemon(true);
+		return thread;
+	});
+
+	private final Map<UUID, Progress> evaluations = new LinkedHashMap<>() {
+		@Override
+		protected boolean removeEldestEntry(Map.Entry<UUID, Progress> eldest) {
+			return size() > KEPT;
+		}
+	};
+
+	Evaluations(LoadedModels models, Registry registry, InferenceProperties properties, JsonMapper json) {
+		this.models = models;
+		this.registry = registry;
+		this.properties = properties;
+		this.json = json;
+	}
+
+	/**
+	 * Validates the request and runs the evaluation, waiting for it unless {@code async}
+	 * is set.
+	 * @throws InferenceInputException naming the field at fault
+	 * @throws NotFoundException for an unknown model, composition or dataset
+	 */
+	public EvaluationView evaluate(EvaluationRequest request) {
+		if ((request.modelId() == null) == (request.compositionId() == null)) {
+			throw InferenceInputException.forField("modelId", "give exactly one of modelId and compositionId");
+		}
+		if (request.datasetId() == null) {
+			throw InferenceInputException.forField("datasetId", "is required");
+		}
+		int batchSize = (request.batchSize() != null) ? request.batchSize() : this.properties.evaluationBatchSize();
+		if (batchSize < 1) {
+			throw InferenceInputException.forField("batchSize", "must be at least 1");
+		}
+		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId());
+		TensorLocation inputs = tensor(dataset, "inputs", request.inputs());
+		TensorLocation labels = tensor(dataset, "labels", request.labels());
+		if (!inputs.spec().dtype().isFloatingPoint()) {
+			throw InferenceInputException.forField("inputs", "tensor '" + inputs.name() + "' is not floating-point");
+		}
+		if (labels.spec().dtype() != DType.I64 && labels.spec().dtype() != DType.I32) {
+			throw InferenceInputException.forField("labels", "tensor '" + labels.name() + "' must be I64 or I32");
+		}
+		long rows = inputs.spec().shape().isEmpty() ? 0 : inputs.spec().shape().get(0);
+		if (labels.spec().shape().size() != 1 || labels.spec().shape().get(0) != rows) {
+			throw InferenceInputException.forField("labels",
+					"tensor '" + labels.name() + "' must hold one label per input row (" + rows + ")");
+		}
+		String target = (request.modelId() != null) ? request.modelId().toString() : request.compositionId().toString();
+		// Resolve now, so that an unknown id is a 404 of this request rather than a
+		// failed evaluation.
+		this.models.signature(target);
+		Progress progress = new Progress(UUID.randomUUID(), rows);
+		synchronized (this.evaluations) {
+			this.evaluations.put(progress.id, progress);
+		}
+		if (Boolean.TRUE.equals(request.async())) {
+			this.worker.execute(() -> {
+				try {
+					run(progress, target, dataset, inputs, labels, batchSize);
+				}
+				catch (IOException | RuntimeException ex) {
+					failed(progress, ex);
+				}
+			});
+		}
+		else {
+			try {
+				run(progress, target, dataset, inputs, labels, batchSize);
+			}
+			catch (IOException ex) {
+				failed(progress, ex);
+				throw new UncheckedIOException(ex);
+			}
+			catch (RuntimeException ex) {
+				failed(progress, ex);
+				throw ex;
+			}
+		}
+		return progress.view();
+	}
+
+	/**
+	 * @throws NotFoundException if no recent evaluation has the id
+	 */
+	public EvaluationView get(UUID id) {
+		synchronized (this.evaluations) {
+			Progress progress = this.evaluations.get(id);
+			if (progress == null) {
+				throw new NotFoundException("evaluation-not-found", "Evaluation not found",
+						"no recent evaluation has id " + id, Map.of("id", id.toString()));
+			}
+			return progress.view();
+		}
+	}
+
+	private void run(Progress progress, String target, ArtifactContent dataset, TensorLocation inputs,
+			TensorLocation labels, int batchSize) throws IOException {
+		long started = System.nanoTime();
+		try (LoadedModels.Lease lease = this.models.lease(target)) {
+			List<Long> shape = inputs.spec().shape();
+			long rowElements = 1;
+			for (int i = 1; i < shape.size(); i++) {
+				rowElements *= shape.get(i);
+			}
+			long[] expected = readLabels(dataset, labels);
+			long correct = 0;
+			float[] batch = new float[Math.toIntExact(batchSize * rowElements)];
+			for (long row = 0; row < progress.total; row += batchSize) {
+				int n = (int) Math.min(batchSize, progress.total - row);
+				int count = Math.toIntExact(n * rowElements);
+				TensorData.readFloats(dataset.fileOf(inputs), inputs.dataOffset(), inputs.spec().dtype(),
+						row * rowElements, batch, count);
+				long[] batchShape = shape.stream().mapToLong(Long::longValue).toArray();
+				batchShape[0] = n;
+				HostTensor output = lease.model()
+					.forward(List.of(new HostTensor(DType.F32, batchShape, TensorData.encode(batch, count, DType.F32))))
+					.get(0);
+				correct += countCorrect(output, expected, row, n);
+				progress.advance(n, correct);
+			}
+			progress.finish(System.nanoTime() - started);
+			logger.info("Evaluation {} of {}: accuracy {} on {} rows", progress.id, target,
+					(double) correct / Math.max(1, progress.total), progress.total);
+		}
+	}
+
+	private void failed(Progress progress, Exception ex) {
+		logger.warn("Evaluation {} failed", progress.id, ex);
+		String detail = (ex instanceof PatchbayException) ? ex.getMessage()
+				: "the evaluation failed: " + ex.getMessage();
+		progress.fail(this.json.valueToTree(Map.of("type", "https://patchbay.dev/problems/evaluation-failed", "title",
+				"Evaluation failed", "detail", detail)));
+	}
+
+	private static long countCorrect(HostTensor output, long[] labels, long firstRow, int rows) {
+		if (output.shape().length != 2 || output.shape()[0] != rows || output.dtype() != DType.F32) {
+			throw InferenceInputException.forField("inputs",
+					"the graph's first output must be F32 [batch, classes] to score accuracy");
+		}
+		int classes = (int) output.shape()[1];
+		ByteBuffer logits = output.data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
+		long correct = 0;
+		for (int r = 0; r < rows; r++) {
+			int best = 0;
+			for (int c = 1; c < classes; c++) {
+				if (logits.getFloat((r * classes + c) * 4) > logits.getFloat((r * classes + best) * 4)) {
+					best = c;
+				}
+			}
+			if (best == labels[(int) (firstRow + r)]) {
+				correct++;
+			}
+		}
+		return correct;
+	}
+
+	private static long[] readLabels(ArtifactContent dataset, TensorLocation labels) throws IOException {
+		int count = Math.toIntExact(labels.spec().elementCount());
+		ByteBuffer bytes = ByteBuffer
+			.wrap(TensorData.readBytes(dataset.fileOf(labels), labels.dataOffset(),
+					Math.toIntExact(labels.spec().byteSize())))
+			.order(ByteOrder.LITTLE_ENDIAN);
+		long[] values = new long[count];
+		for (int i = 0; i < count; i++) {
+			values[i] = (labels.spec().dtype() == DType.I64) ? bytes.getLong(i * 8) : bytes.getInt(i * 4);
+		}
+		return values;
+	}
+
+	private static TensorLocation tensor(ArtifactContent dataset, String field, String name) {
+		if (name == null) {
+			throw InferenceInputException.forField(field, "is required: the name of a dataset tensor");
+		}
+		return dataset.tensor(name)
+			.orElseThrow(() -> InferenceInputException.forField(field, "the dataset has no tensor '" + name + "'"));
+	}
+
+	@Override
+	public void close() {
+		this.worker.shutdownNow();
+	}
+
+	/** Progress of one evaluation, updated by the worker and read by pollers. */
+	private static final class Progress {
+
+		private final UUID id;
+
+		private final long total;
+
+		private volatile long done;
+
+		private volatile long correct;
+
+		private volatile String status = "running";
+
+		private volatile Long durationMs;
+
+		private volatile tools.jackson.databind.JsonNode error;
+
+		Progress(UUID id, long total) {
+			this.id = id;
+			this.total = total;
+		}
+
+		void advance(int rows, long correct) {
+			this.done += rows;
+			this.correct = correct;
+		}
+
+		void finish(long nanos) {
+			this.durationMs = nanos / 1_000_000;
+			this.status = "done";
+		}
+
+		void fail(tools.jackson.databind.JsonNode error) {
+			this.error = error;
+			this.status = "failed";
+		}
+
+		EvaluationView view() {
+			boolean done = this.status.equals("done");
+			return new EvaluationView(this.id, this.status, this.done, this.total,
+					done ? (double) this.correct / Math.max(1, this.total) : null, done ? this.total : null,
+					this.durationMs, this.error);
+		}
+
+	}
+
+}

@@ -1,0 +1,131 @@
+package dev.patchbay.inference;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.springframework.stereotype.Service;
+
+import dev.patchbay.engine.HostTensor;
+import dev.patchbay.registry.GraphSignature;
+import dev.patchbay.registry.GraphSignature.Declaration;
+
+/**
+ * KServe v2 (Open Inference Protocol) inference on registered models and compositions:
+ * the model's TorchScript graph runs with the model's (or composition's) weights swapped
+ * in.
+ */
+@Service
+public class Inference {
+
+	/** Declared when a model has no signature: one input of unknown shape. */
+	private static final List<ModelMetadataResponse.TensorMetadata> UNDECLARED = List
+		.of(new ModelMetadataResponse.TensorMetadata("input__0", "FP32", List.of(-1L)));
+
+	private final LoadedModels models;
+
+	Inference(LoadedModels models) {
+		this.models = models;
+	}
+
+	/**
+	 * @throws dev.patchbay.shared.NotFoundException if the id names no model or
+	 * composition
+	 */
+	public ModelMetadataResponse metadata(String id) {
+		GraphSignature signature = this.models.signature(id);
+		if (signature == null) {
+			return new ModelMetadataResponse(id, List.of("1"), "pytorch_torchscript", UNDECLARED,
+					List.of(new ModelMetadataResponse.TensorMetadata("output__0", "FP32", List.of(-1L))));
+		}
+		return new ModelMetadataResponse(id, List.of("1"), "pytorch_torchscript", declared(signature.inputs()),
+				declared((signature.outputs() != null) ? signature.outputs() : List.of()));
+	}
+
+	private static List<ModelMetadataResponse.TensorMetadata> declared(List<Declaration> declarations) {
+		return declarations.stream()
+			.map((declaration) -> new ModelMetadataResponse.TensorMetadata(declaration.name(), declaration.datatype(),
+					declaration.shape()))
+			.toList();
+	}
+
+	/**
+	 * Runs one inference request.
+	 * @throws InferenceInputException naming the input at fault for a wrong name,
+	 * datatype or shape
+	 */
+	public InferenceResponse infer(String id, InferenceRequest request) {
+		if (request == null || request.inputs() == null || request.inputs().isEmpty()) {
+			throw InferenceInputException.forField("inputs", "at least one input is required");
+		}
+		try (LoadedModels.Lease lease = this.models.lease(id)) {
+			List<InferenceTensor> ordered = orderBySignature(request.inputs(), lease.signature());
+			List<HostTensor> inputs = new ArrayList<>();
+			for (int i = 0; i < ordered.size(); i++) {
+				inputs.add(TensorCodec.decode(ordered.get(i), "inputs[" + ordered.get(i).name() + "]"));
+			}
+			List<HostTensor> outputs;
+			try {
+				outputs = lease.model().forward(inputs);
+			}
+			catch (IllegalArgumentException ex) {
+				throw InferenceInputException.forField("inputs", "the graph rejected them: " + ex.getMessage());
+			}
+			List<Declaration> names = (lease.signature() != null && lease.signature().outputs() != null)
+					? lease.signature().outputs() : List.of();
+			List<InferenceTensor> results = new ArrayList<>();
+			for (int i = 0; i < outputs.size(); i++) {
+				results
+					.add(TensorCodec.encode((i < names.size()) ? names.get(i).name() : "output__" + i, outputs.get(i)));
+			}
+			return new InferenceResponse(id, request.id(), results);
+		}
+	}
+
+	/**
+	 * With a declared signature, inputs are matched by name and checked for datatype and
+	 * shape (-1 matches any size); without one, they are used in request order.
+	 */
+	private static List<InferenceTensor> orderBySignature(List<InferenceTensor> inputs, GraphSignature signature) {
+		if (signature == null) {
+			return inputs;
+		}
+		List<InferenceTensor> ordered = new ArrayList<>();
+		for (Declaration declaration : signature.inputs()) {
+			InferenceTensor input = inputs.stream()
+				.filter((candidate) -> declaration.name().equals(candidate.name()))
+				.findFirst()
+				.orElseThrow(() -> InferenceInputException.forField("inputs",
+						"input '" + declaration.name() + "' is required"));
+			boolean datatypeFits = declaration.datatype().equals(input.datatype())
+					|| (declaration.datatype().equals("FP32") && "BF16".equals(input.datatype()));
+			if (!datatypeFits) {
+				throw InferenceInputException.forField("inputs[" + input.name() + "].datatype",
+						"is " + input.datatype() + " but the model takes " + declaration.datatype());
+			}
+			if (!shapeFits(declaration.shape(), input.shape())) {
+				throw InferenceInputException.forField("inputs[" + input.name() + "].shape",
+						"is " + input.shape() + " but the model takes " + declaration.shape());
+			}
+			ordered.add(input);
+		}
+		for (InferenceTensor input : inputs) {
+			if (signature.inputs().stream().noneMatch((declaration) -> declaration.name().equals(input.name()))) {
+				throw InferenceInputException.forField("inputs[" + input.name() + "]", "is not an input of this model");
+			}
+		}
+		return ordered;
+	}
+
+	private static boolean shapeFits(List<Long> declared, List<Long> actual) {
+		if (actual == null || declared.size() != actual.size()) {
+			return false;
+		}
+		for (int i = 0; i < declared.size(); i++) {
+			if (declared.get(i) != -1 && !declared.get(i).equals(actual.get(i))) {
+				return false;
+			}
+		}
+		return true;
+	}
+
+}
