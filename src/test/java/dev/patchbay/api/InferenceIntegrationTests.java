@@ -69,8 +69,18 @@ class InferenceIntegrationTests {
 		Map<String, float[]> images = Fixtures.floats(Fixtures.path("digits/testset.safetensors"));
 		assertLogits(this.models.get("base_v2"), images.get("images_clean"), expected.get("base_v2_clean_first16"));
 		String lora = lora();
-		String composition = compose("base_v2", List.of(Map.of("patchId", lora, "weight", 1.0)));
-		assertLogits(composition, images.get("images_flip"), expected.get("v2+lora_flip_flip_first16"));
+		Response composition = this.api.postJson("/api/v1/compositions", Map.of("baseModelId",
+				this.models.get("base_v2"), "terms", List.of(Map.of("patchId", lora)), "materialize", true));
+		String compositionId = composition.json().get("id").asString();
+		assertLogits(compositionId, images.get("images_flip"), expected.get("v2+lora_flip_flip_first16"));
+		String materialized = this.api.get("/api/v1/compositions/" + compositionId)
+			.json()
+			.get("resultModelId")
+			.asString();
+		assertThat(this.api.get("/v2/models/" + materialized).json().get("inputs").get(0).get("name").asString())
+			.as("the materialized model inherits the base's graph and signature")
+			.isEqualTo("images");
+		assertLogits(materialized, images.get("images_flip"), expected.get("v2+lora_flip_flip_first16"));
 	}
 
 	@Test
