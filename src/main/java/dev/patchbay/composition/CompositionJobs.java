@@ -1,8 +1,6 @@
 package dev.patchbay.composition;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -113,17 +111,13 @@ class CompositionJobs implements AutoCloseable {
 			this.live.put(id, output);
 			LiveOutput progress = output;
 			long[] lastReport = { 0 };
-			// Not closed: closing would close the blob output, which finish() still
-			// needs.
-			OutputStream out = new BufferedOutputStream(blob, 1 << 20);
-			new PlanExecutor(plan, this.properties.chunkElements()).execute(out, (tensorsDone) -> {
+			new PlanExecutor(plan, this.properties.chunkElements()).execute(blob, (tensorsDone) -> {
 				progress.tensorDone(tensorsDone);
 				if (System.nanoTime() - lastReport[0] > this.properties.progressInterval().toNanos()) {
 					lastReport[0] = System.nanoTime();
 					this.compositions.recordProgress(id, tensorsDone, blob.written());
 				}
 			});
-			out.flush();
 			StagedBlob staged = blob.finish();
 			output.commit(() -> {
 				this.blobs.commit(staged);

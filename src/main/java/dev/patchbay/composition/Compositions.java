@@ -3,9 +3,7 @@ package dev.patchbay.composition;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -182,14 +180,12 @@ public class Compositions {
 				}
 				Thread.sleep(50);
 			}
-			WritableByteChannel target = Channels.newChannel(out);
 			try (FileChannel source = live.open()) {
 				long position = 0;
 				while (position < total) {
 					long available = live.awaitBeyond(position);
-					while (position < available) {
-						position += source.transferTo(position, available - position, target);
-					}
+					SegmentedFile.copy(source, position, available - position, out);
+					position = available;
 					out.flush();
 				}
 			}

@@ -1,9 +1,8 @@
 package dev.patchbay.composition;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -117,13 +116,11 @@ public class Derivations {
 					Map.of("field", "finetunedModelId"));
 		}
 		try (BlobOutput output = this.blobs.create()) {
-			OutputStream out = new BufferedOutputStream(output, 1 << 20);
-			try (SafetensorsWriter writer = new SafetensorsWriter(out, specs, Plan.METADATA)) {
+			try (SafetensorsWriter writer = new SafetensorsWriter((WritableByteChannel) output, specs, Plan.METADATA)) {
 				for (int t = 0; t < specs.size(); t++) {
 					writeDifference(sources.get(t), specs.get(t), writer);
 				}
 			}
-			out.flush();
 			StagedBlob staged = output.finish();
 			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(), null,
 					request.baseModelId(), request.labels(), null);
@@ -253,16 +250,14 @@ public class Derivations {
 		Signature signature = new Signature(clean, robust, pretrained, selected);
 		Map<String, Object> config = new LinkedHashMap<>();
 		try (BlobOutput output = this.blobs.create()) {
-			OutputStream out = new BufferedOutputStream(output, 1 << 20);
 			if (quantizer == null) {
-				writePlain(signature, out);
+				writePlain(signature, output);
 			}
 			else {
 				config.put("quantization",
 						Map.of("bits", quantizer.bits(), "granularity", perChannel ? "channel" : "tensor"));
-				config.put("tensors", writeQuantized(signature, quantizer, perChannel, out));
+				config.put("tensors", writeQuantized(signature, quantizer, perChannel, output));
 			}
-			out.flush();
 			StagedBlob staged = output.finish();
 			long float32Bytes = selected.stream().mapToLong((tensor) -> tensor.spec().elementCount() * 4).sum();
 			config.put("compression",
@@ -281,7 +276,7 @@ public class Derivations {
 		}
 	}
 
-	private void writePlain(Signature signature, OutputStream out) throws IOException {
+	private void writePlain(Signature signature, WritableByteChannel out) throws IOException {
 		List<TensorSpec> specs = signature.tensors.stream()
 			.map((tensor) -> new TensorSpec(tensor.name(), DType.F32, tensor.spec().shape()))
 			.toList();
@@ -298,7 +293,7 @@ public class Derivations {
 	 * minima, and returns where each tensor's parts lie, for the patch config.
 	 */
 	private Map<String, Object> writeQuantized(Signature signature, Quantizer quantizer, boolean perChannel,
-			OutputStream out) throws IOException {
+			WritableByteChannel out) throws IOException {
 		Map<String, Object> layout = new LinkedHashMap<>();
 		long codeBytes = 0;
 		int channels = 0;

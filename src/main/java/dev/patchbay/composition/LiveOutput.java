@@ -88,7 +88,9 @@ final class LiveOutput {
 	 */
 	synchronized long awaitBeyond(long position) throws IOException, InterruptedException {
 		while (!this.finished && this.output.written() <= position) {
-			wait(1000);
+			// Woken after each tensor; the timeout lets readers follow large tensors
+			// chunk by chunk.
+			wait(20);
 		}
 		if (this.failure != null) {
 			throw new IOException("composition failed while streaming", this.failure);

@@ -1,5 +1,7 @@
 package dev.patchbay.composition;
 
+import java.util.Arrays;
+
 import dev.patchbay.composition.MergeMethod.MajoritySign;
 
 /**
@@ -19,6 +21,11 @@ final class Merge {
 	private final long[] tiesKept;
 
 	private final long[] nameKeys;
+
+	// Scratch for the sign election, grown to the largest chunk seen.
+	private float[] votes = new float[0];
+
+	private float[] agreeing = new float[0];
 
 	/**
 	 * @param cuts per-term magnitude cuts for the pruning methods, else null
@@ -57,13 +64,17 @@ final class Merge {
 		}
 	}
 
+	// Loops run term by term over contiguous arrays so that the JIT vectorizes them; per
+	// element
+	// the additions still happen in term order, as in merge_utils.
 	private void weightedSum(float[][] deltas, int count, float[] out) {
-		for (int j = 0; j < count; j++) {
-			float sum = 0;
-			for (int term = 0; term < deltas.length; term++) {
-				sum += deltas[term][j] * this.weights[term];
+		Arrays.fill(out, 0, count, 0f);
+		for (int term = 0; term < deltas.length; term++) {
+			float[] delta = deltas[term];
+			float weight = this.weights[term];
+			for (int j = 0; j < count; j++) {
+				out[j] += delta[j] * weight;
 			}
-			out[j] = sum;
 		}
 	}
 
@@ -74,11 +85,21 @@ final class Merge {
 	private void magnitudePrune(float[][] deltas, int count) {
 		for (int term = 0; term < deltas.length; term++) {
 			float[] delta = deltas[term];
-			int cutBits = this.cuts[term].bits();
-			long tieBudget = this.cuts[term].ties();
+			TopK.Cut cut = this.cuts[term];
+			if (cut.keepsAllTies()) {
+				int threshold = cut.bits();
+				for (int j = 0; j < count; j++) {
+					// keep = |x| >= cut, on the magnitude bits and branch-free, so that
+					// it vectorizes.
+					int magnitude = Float.floatToRawIntBits(delta[j]) & 0x7FFFFFFF;
+					delta[j] *= 1 - ((magnitude - threshold) >>> 31);
+				}
+				continue;
+			}
+			int cutBits = cut.bits();
 			for (int j = 0; j < count; j++) {
 				int bits = TopK.magnitudeBits(delta[j]);
-				if (bits < cutBits || (bits == cutBits && this.tiesKept[term]++ >= tieBudget)) {
+				if (bits < cutBits || (bits == cutBits && this.tiesKept[term]++ >= cut.ties())) {
 					delta[j] = 0f;
 				}
 			}
@@ -101,23 +122,56 @@ final class Merge {
 	 * the weighted deltas whose sign agrees. Zeros have sign 0 and never count.
 	 */
 	private void disjointMerge(float[][] deltas, int count, MajoritySign majoritySign, float[] out) {
-		for (int j = 0; j < count; j++) {
-			float magnitude = 0;
-			for (float[] delta : deltas) {
-				magnitude += (majoritySign == MajoritySign.TOTAL) ? delta[j] : Math.signum(delta[j]);
-			}
-			float majority = (magnitude >= 0) ? 1f : -1f;
-			float sum = 0;
-			int agreeing = 0;
-			for (int term = 0; term < deltas.length; term++) {
-				float value = deltas[term][j];
-				if (Math.signum(value) == majority) {
-					sum += value * this.weights[term];
-					agreeing++;
+		if (this.votes.length < count) {
+			this.votes = new float[count];
+			this.agreeing = new float[count];
+		}
+		float[] votes = this.votes;
+		float[] agreeing = this.agreeing;
+		Arrays.fill(votes, 0, count, 0f);
+		for (float[] delta : deltas) {
+			if (majoritySign == MajoritySign.TOTAL) {
+				for (int j = 0; j < count; j++) {
+					votes[j] += delta[j];
 				}
 			}
-			out[j] = sum / Math.max(agreeing, 1);
+			else {
+				for (int j = 0; j < count; j++) {
+					votes[j] += step(delta[j]) - step(-delta[j]);
+				}
+			}
 		}
+		// The majority is + where votes >= 0, else -: as ±1, so that agreement is a
+		// product.
+		for (int j = 0; j < count; j++) {
+			votes[j] = 1f - 2f * step(-votes[j]);
+		}
+		Arrays.fill(out, 0, count, 0f);
+		Arrays.fill(agreeing, 0, count, 0f);
+		for (int term = 0; term < deltas.length; term++) {
+			float[] delta = deltas[term];
+			float weight = this.weights[term];
+			for (int j = 0; j < count; j++) {
+				// 1 where the delta has the majority's sign, 0 otherwise (a zero agrees
+				// with neither).
+				float agrees = step(delta[j] * votes[j]);
+				out[j] += agrees * delta[j] * weight;
+				agreeing[j] += agrees;
+			}
+		}
+		for (int j = 0; j < count; j++) {
+			out[j] /= Math.max(agreeing[j], 1f);
+		}
+	}
+
+	/**
+	 * 1 for x > 0, else 0 (also for -0), exactly and without branches or bit casts, so
+	 * that the loops using it vectorize: the smallest positive float times 2^254 is at
+	 * least 1, and min / max clamp. Overflow to infinity clamps too; a finite x never
+	 * gives NaN.
+	 */
+	private static float step(float x) {
+		return Math.min(1f, Math.max(0f, x * 0x1p127f * 0x1p127f));
 	}
 
 }

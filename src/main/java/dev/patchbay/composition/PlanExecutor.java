@@ -1,10 +1,11 @@
 package dev.patchbay.composition;
 
 import java.io.IOException;
-import java.io.OutputStream;
+
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 
@@ -58,7 +59,11 @@ final class PlanExecutor {
 		}
 	}
 
-	void execute(OutputStream out, Progress progress) throws IOException {
+	/**
+	 * Writes the output to a channel, tensor by tensor; everything reported done has been
+	 * handed to the channel.
+	 */
+	void execute(WritableByteChannel out, Progress progress) throws IOException {
 		try (SafetensorsWriter writer = new SafetensorsWriter(out, this.plan.outputSpecs(), Plan.METADATA)) {
 			int done = 0;
 			for (TensorPlan tensor : this.plan.tensors()) {
@@ -68,7 +73,6 @@ final class PlanExecutor {
 				else {
 					compose(tensor, writer);
 				}
-				out.flush();
 				progress.tensorDone(++done);
 			}
 		}

@@ -35,12 +35,18 @@ final class TopK {
 	 *
 	 * @param bits the float bits of the k-th largest magnitude
 	 * @param ties how many elements at exactly that magnitude are kept
+	 * @param equal how many elements have exactly that magnitude
 	 */
-	record Cut(int bits, long ties) {
+	record Cut(int bits, long ties, long equal) {
 
-		static final Cut NONE = new Cut(Integer.MAX_VALUE, 0);
+		static final Cut NONE = new Cut(Integer.MAX_VALUE, 0, 0);
 
-		static final Cut ALL = new Cut(-1, 0);
+		static final Cut ALL = new Cut(0, 0, 0);
+
+		/** Whether every element at the cut survives, so that |x| ≥ cut decides alone. */
+		boolean keepsAllTies() {
+			return this.ties == this.equal;
+		}
 
 	}
 
@@ -51,7 +57,7 @@ final class TopK {
 		if (k >= n) {
 			return Cut.ALL;
 		}
-		long[] high = new long[1 << 16];
+		int[] high = new int[1 << 16];
 		chunks.forEach((values, count) -> {
 			for (int i = 0; i < count; i++) {
 				high[magnitudeBits(values[i]) >>> 16]++;
@@ -62,7 +68,7 @@ final class TopK {
 		while (above + high[bucket] < k) {
 			above += high[bucket--];
 		}
-		long[] low = new long[1 << 16];
+		int[] low = new int[1 << 16];
 		int chosen = bucket;
 		chunks.forEach((values, count) -> {
 			for (int i = 0; i < count; i++) {
@@ -76,7 +82,7 @@ final class TopK {
 		while (above + low[value] < k) {
 			above += low[value--];
 		}
-		return new Cut((chosen << 16) | value, k - above);
+		return new Cut((chosen << 16) | value, k - above, low[value]);
 	}
 
 	static int magnitudeBits(float value) {

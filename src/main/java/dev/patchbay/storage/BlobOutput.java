@@ -1,9 +1,11 @@
 package dev.patchbay.storage;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -12,12 +14,22 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * A blob being written to a private temporary file, hashed as it goes. {@link #finish()}
- * makes it durable and returns it staged for commit; closing an unfinished output deletes
- * the file, so nothing half-written survives a failure. {@link #written()} may be read
- * from other threads to follow the file while it grows.
+ * A blob being written to a private temporary file. {@link #finish()} makes it durable
+ * and returns it staged for commit; closing an unfinished output deletes the file, so
+ * nothing half-written survives a failure. {@link #written()} may be read from other
+ * threads to follow the file while it grows.
+ * <p>
+ * Hashing and flushing to disk happen behind the writer, on a thread of their own that
+ * reads back what was written (from the page cache, through a memory map): the writer
+ * never waits for SHA-256 or the disk until {@code finish()}, and on a second core both
+ * proceed at once.
  */
-public final class BlobOutput extends OutputStream {
+public final class BlobOutput extends OutputStream implements WritableByteChannel {
+
+	/** Bytes hashed per map, and between background flushes to disk. */
+	private static final long SPAN = 64L << 20;
+
+	private static final long FLUSH_EVERY = 256L << 20;
 
 	private final Path path;
 
@@ -25,19 +37,30 @@ public final class BlobOutput extends OutputStream {
 
 	private final MessageDigest digest;
 
+	private final Thread hasher;
+
 	private volatile long written;
+
+	private long hashed;
+
+	private IOException hashFailure;
 
 	private boolean finished;
 
+	private volatile boolean closing;
+
 	BlobOutput(Path path) throws IOException {
 		this.path = path;
-		this.channel = FileChannel.open(path, StandardOpenOption.WRITE);
+		this.channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
 		try {
 			this.digest = MessageDigest.getInstance("SHA-256");
 		}
 		catch (NoSuchAlgorithmException ex) {
 			throw new IllegalStateException("every JVM has SHA-256", ex);
 		}
+		this.hasher = new Thread(this::hashBehind, "blob-hasher");
+		this.hasher.setDaemon(true);
+		this.hasher.start();
 	}
 
 	public Path path() {
@@ -55,18 +78,92 @@ public final class BlobOutput extends OutputStream {
 
 	@Override
 	public void write(byte[] bytes, int offset, int length) throws IOException {
-		ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
-		this.digest.update(buffer.duplicate());
-		while (buffer.hasRemaining()) {
-			this.channel.write(buffer);
-		}
-		this.written += length;
+		write(ByteBuffer.wrap(bytes, offset, length));
 	}
 
 	/**
-	 * Forces the bytes to disk and hands them over for commit.
+	 * Writes the whole buffer straight to the file: no copy, no hashing on this thread.
+	 */
+	@Override
+	public int write(ByteBuffer buffer) throws IOException {
+		int length = buffer.remaining();
+		while (buffer.hasRemaining()) {
+			this.channel.write(buffer);
+		}
+		synchronized (this) {
+			this.written += length;
+			notifyAll();
+		}
+		return length;
+	}
+
+	@Override
+	public boolean isOpen() {
+		return !this.finished && this.channel.isOpen();
+	}
+
+	/**
+	 * Hashes what the writer has written, span by span, and flushes it to disk now and
+	 * then.
+	 */
+	private void hashBehind() {
+		long flushed = 0;
+		try {
+			while (true) {
+				long target;
+				synchronized (this) {
+					while (this.hashed == this.written && !this.closing) {
+						wait();
+					}
+					if (this.hashed == this.written) {
+						return;
+					}
+					target = this.written;
+				}
+				while (this.hashed < target) {
+					long span = Math.min(SPAN, target - this.hashed);
+					this.digest.update(this.channel.map(FileChannel.MapMode.READ_ONLY, this.hashed, span));
+					synchronized (this) {
+						this.hashed += span;
+						notifyAll();
+					}
+				}
+				if (this.hashed - flushed >= FLUSH_EVERY) {
+					this.channel.force(false);
+					flushed = this.hashed;
+				}
+			}
+		}
+		catch (IOException ex) {
+			synchronized (this) {
+				this.hashFailure = ex;
+				notifyAll();
+			}
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+		}
+	}
+
+	/**
+	 * Waits for the hash to catch up, forces the bytes to disk and hands them over for
+	 * commit.
 	 */
 	public StagedBlob finish() throws IOException {
+		synchronized (this) {
+			this.closing = true;
+			notifyAll();
+		}
+		try {
+			this.hasher.join();
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new InterruptedIOException("interrupted while hashing " + this.path);
+		}
+		if (this.hashFailure != null) {
+			throw this.hashFailure;
+		}
 		this.channel.force(true);
 		this.channel.close();
 		this.finished = true;
@@ -76,6 +173,11 @@ public final class BlobOutput extends OutputStream {
 	@Override
 	public void close() throws IOException {
 		if (!this.finished) {
+			synchronized (this) {
+				this.closing = true;
+				notifyAll();
+			}
+			this.hasher.interrupt();
 			this.channel.close();
 			Files.deleteIfExists(this.path);
 		}

@@ -24,8 +24,6 @@ public final class SafetensorsWriter implements AutoCloseable {
 
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
-	private final OutputStream out;
-
 	private final WritableByteChannel channel;
 
 	private final List<TensorSpec> tensors;
@@ -39,10 +37,21 @@ public final class SafetensorsWriter implements AutoCloseable {
 	 */
 	public SafetensorsWriter(OutputStream out, List<TensorSpec> tensors, Map<String, String> metadata)
 			throws IOException {
-		this.out = out;
-		this.channel = Channels.newChannel(out);
+		this(Channels.newChannel(out), tensors, metadata);
+	}
+
+	/**
+	 * Writes to a channel, which receives the callers' buffers as they are, without
+	 * copies.
+	 */
+	public SafetensorsWriter(WritableByteChannel channel, List<TensorSpec> tensors, Map<String, String> metadata)
+			throws IOException {
+		this.channel = channel;
 		this.tensors = List.copyOf(tensors);
-		out.write(header(this.tensors, metadata));
+		ByteBuffer header = ByteBuffer.wrap(header(this.tensors, metadata));
+		while (header.hasRemaining()) {
+			channel.write(header);
+		}
 		this.current = -1;
 		advance();
 	}
@@ -112,17 +121,16 @@ public final class SafetensorsWriter implements AutoCloseable {
 	}
 
 	/**
-	 * Flushes the stream (without closing it) after checking that every tensor was
-	 * written whole.
+	 * Checks that every tensor was written whole. The underlying stream or channel is
+	 * neither flushed nor closed: it belongs to the caller.
 	 * @throws IllegalStateException if tensors are missing bytes
 	 */
 	@Override
-	public void close() throws IOException {
+	public void close() {
 		if (this.current < this.tensors.size()) {
 			throw new IllegalStateException("tensor '" + this.tensors.get(this.current).name() + "' is missing "
 					+ this.remainingInCurrent + " bytes");
 		}
-		this.out.flush();
 	}
 
 }

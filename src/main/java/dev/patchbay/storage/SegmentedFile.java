@@ -3,9 +3,7 @@ package dev.patchbay.storage;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
@@ -31,14 +29,13 @@ public record SegmentedFile(List<Segment> segments) {
 	 * Writes bytes [from, to) of the assembled file.
 	 */
 	public void transferTo(OutputStream out, long from, long to) throws IOException {
-		WritableByteChannel target = Channels.newChannel(out);
 		long start = 0;
 		for (Segment segment : this.segments) {
 			long end = start + segment.length();
 			long lo = Math.max(from, start);
 			long hi = Math.min(to, end);
 			if (lo < hi) {
-				segment.transferTo(target, lo - start, hi - lo);
+				segment.transferTo(out, lo - start, hi - lo);
 			}
 			start = end;
 		}
@@ -52,7 +49,7 @@ public record SegmentedFile(List<Segment> segments) {
 
 		long length();
 
-		void transferTo(WritableByteChannel target, long offset, long count) throws IOException;
+		void transferTo(OutputStream out, long offset, long count) throws IOException;
 
 	}
 
@@ -69,11 +66,8 @@ public record SegmentedFile(List<Segment> segments) {
 		}
 
 		@Override
-		public void transferTo(WritableByteChannel target, long offset, long count) throws IOException {
-			ByteBuffer buffer = ByteBuffer.wrap(this.bytes, (int) offset, (int) count);
-			while (buffer.hasRemaining()) {
-				target.write(buffer);
-			}
+		public void transferTo(OutputStream out, long offset, long count) throws IOException {
+			out.write(this.bytes, (int) offset, (int) count);
 		}
 
 	}
@@ -88,21 +82,35 @@ public record SegmentedFile(List<Segment> segments) {
 	public record FileRegion(Path path, long offset, long length) implements Segment {
 
 		@Override
-		public void transferTo(WritableByteChannel target, long offset, long count) throws IOException {
+		public void transferTo(OutputStream out, long offset, long count) throws IOException {
 			try (FileChannel channel = FileChannel.open(this.path, StandardOpenOption.READ)) {
-				long position = this.offset + offset;
-				long remaining = count;
-				while (remaining > 0) {
-					long sent = channel.transferTo(position, remaining, target);
-					if (sent <= 0 && position >= channel.size()) {
-						throw new IOException(this.path + " is shorter than recorded");
-					}
-					position += sent;
-					remaining -= sent;
+				if (this.offset + offset + count > channel.size()) {
+					throw new IOException(this.path + " is shorter than recorded");
 				}
+				copy(channel, this.offset + offset, count, out);
 			}
 		}
 
+	}
+
+	/**
+	 * Copies a span of a file to a stream through memory maps and one 1 MiB array: far
+	 * fewer system calls and copies than {@code FileChannel.transferTo} to a stream,
+	 * which moves 8 KiB at a time.
+	 */
+	public static void copy(FileChannel source, long position, long count, OutputStream out) throws IOException {
+		byte[] buffer = new byte[(int) Math.min(count, 1 << 20)];
+		long done = 0;
+		while (done < count) {
+			long span = Math.min(64L << 20, count - done);
+			ByteBuffer map = source.map(FileChannel.MapMode.READ_ONLY, position + done, span);
+			while (map.hasRemaining()) {
+				int n = Math.min(buffer.length, map.remaining());
+				map.get(buffer, 0, n);
+				out.write(buffer, 0, n);
+			}
+			done += span;
+		}
 	}
 
 }

@@ -107,6 +107,15 @@ class LargeCompositionIntegrationTests {
 		}
 	}
 
+	/** Frees the gigabytes this test stored, once the composition has finished. */
+	private void deleteWhenDone(String composition, String adapter, String model) throws InterruptedException {
+		for (int i = 0; i < 600 && this.api.delete("/api/v1/compositions/" + composition).code() == 409; i++) {
+			Thread.sleep(50);
+		}
+		assertThat(this.api.delete("/api/v1/patches/" + adapter).code()).isEqualTo(204);
+		assertThat(this.api.delete("/api/v1/models/" + model).code()).isEqualTo(204);
+	}
+
 	/** Reads the header, then the first tensor, then drains the rest. */
 	private static void readFirstTensor(DataInputStream in, float[] out) {
 		try {

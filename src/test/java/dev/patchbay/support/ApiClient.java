@@ -41,7 +41,7 @@ public class ApiClient {
 
 	private RestClient client;
 
-	ApiClient(Environment environment) {
+	public ApiClient(Environment environment) {
 		this.environment = environment;
 	}
 

@@ -18,7 +18,7 @@ import org.springframework.context.annotation.Import;
 @Documented
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
 		properties = "patchbay.data-dir=target/test-data/${random.uuid}")
-@Import({ TestDatabase.class, ApiClient.class })
+@Import({ TestDatabase.class, ApiClient.class, TestDataCleanup.class })
 public @interface IntegrationTest {
 
 }
