@@ -61,8 +61,11 @@ public final class TensorData {
 				}
 			}
 			case BF16 -> {
+				// Bulk-copy the 16-bit words, then widen in a loop the JIT vectorizes.
+				short[] words = new short[count];
+				in.asShortBuffer().get(words);
 				for (int i = 0; i < count; i++) {
-					out[i] = Float.intBitsToFloat((in.getShort(i * 2) & 0xFFFF) << 16);
+					out[i] = Float.intBitsToFloat((words[i] & 0xFFFF) << 16);
 				}
 			}
 			case F16 -> {
@@ -96,9 +99,11 @@ public final class TensorData {
 				}
 			}
 			case BF16 -> {
+				short[] words = new short[count];
 				for (int i = 0; i < count; i++) {
-					out.putShort(i * 2, floatToBfloat16(values[i]));
+					words[i] = floatToBfloat16(values[i]);
 				}
+				out.asShortBuffer().put(words);
 			}
 			case F16 -> {
 				for (int i = 0; i < count; i++) {

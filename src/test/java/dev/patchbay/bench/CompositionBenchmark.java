@@ -93,7 +93,10 @@ public final class CompositionBenchmark {
 		}
 		Settings settings = new Settings((long) (Double.parseDouble(options.getOrDefault("gib", "1")) * (1L << 30)),
 				Integer.parseInt(options.getOrDefault("scale", "1")),
-				Arrays.stream(options.getOrDefault("dtypes", "F32,BF16").split(",")).map(DType::valueOf).toList(),
+				Arrays.stream(options.getOrDefault("dtypes", "F32,BF16").split(","))
+					.filter((name) -> !name.isBlank() && !name.equals("none"))
+					.map(DType::valueOf)
+					.toList(),
 				Integer.parseInt(options.getOrDefault("runs", "5")),
 				(long) (Double.parseDouble(options.getOrDefault("memory-gib", "4")) * (1L << 30)));
 		Path work = Files.createTempDirectory("patchbay-bench");
