@@ -112,7 +112,10 @@ class CompositionIntegrationTests {
 				assertThat(kept[i]).isEqualTo(values[i] * 2f);
 			}
 		}
-		long nonZero = java.util.Arrays.stream(toDoubles(values)).filter((v) -> v != 0).count();
+		long nonZero = 0;
+		for (float value : values) {
+			nonZero += (value != 0) ? 1 : 0;
+		}
 		assertThat((double) survivors / nonZero).isBetween(0.45, 0.55);
 	}
 
@@ -278,14 +281,6 @@ class CompositionIntegrationTests {
 		Response response = this.api.postMultipart(path, body);
 		assertThat(response.code()).as(response.json().toString()).isEqualTo(201);
 		return response.json().get("id").asString();
-	}
-
-	private static double[] toDoubles(float[] values) {
-		double[] doubles = new double[values.length];
-		for (int i = 0; i < values.length; i++) {
-			doubles[i] = values[i];
-		}
-		return doubles;
 	}
 
 	static void assertClose(Map<String, float[]> actual, Map<String, float[]> expected, float tolerance) {
