@@ -31,6 +31,9 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 
 	private static final long FLUSH_EVERY = 256L << 20;
 
+	/** Bytes gathered before the hasher wakes, so small writes do not cost a map each. */
+	private static final long BATCH = 4L << 20;
+
 	private final Path path;
 
 	private final FileChannel channel;
@@ -112,7 +115,7 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 			while (true) {
 				long target;
 				synchronized (this) {
-					while (this.hashed == this.written && !this.closing) {
+					while (this.written - this.hashed < BATCH && !this.closing) {
 						wait();
 					}
 					if (this.hashed == this.written) {
