@@ -10,7 +10,11 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -62,8 +66,12 @@ class CompositionJobs implements AutoCloseable {
 
 	private final Map<UUID, LiveOutput> live = new ConcurrentHashMap<>();
 
+	private final MeterRegistry meters;
+
 	CompositionJobs(CompositionRepository compositions, Planner planner, BlobStore blobs, Ingest ingest,
-			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json) {
+			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json,
+			MeterRegistry meters) {
+		this.meters = meters;
 		this.compositions = compositions;
 		this.planner = planner;
 		this.blobs = blobs;
@@ -128,11 +136,13 @@ class CompositionJobs implements AutoCloseable {
 				Composition current = this.compositions.findById(id).orElseThrow();
 				current.succeeded(staged.digest(), modelId);
 			});
-			logger.info("Composition {} ready: {} bytes in {} ms", id, staged.size(),
-					(System.nanoTime() - started) / 1_000_000);
+			long elapsed = System.nanoTime() - started;
+			logger.info("Composition {} ready: {} bytes in {} ms", id, staged.size(), elapsed / 1_000_000);
+			record("ready", elapsed, staged.size());
 		}
 		catch (Exception ex) {
 			logger.warn("Composition {} failed", id, ex);
+			record("failed", System.nanoTime() - started, 0);
 			if (output != null) {
 				output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
 			}
@@ -143,6 +153,23 @@ class CompositionJobs implements AutoCloseable {
 		finally {
 			this.live.remove(id);
 		}
+	}
+
+	/**
+	 * Composition duration and output bytes, by outcome; bytes per second follow from the
+	 * two.
+	 */
+	private void record(String outcome, long nanos, long bytes) {
+		Timer.builder("patchbay.composition.duration")
+			.description("Time to compute a composition")
+			.tag("outcome", outcome)
+			.register(this.meters)
+			.record(nanos, TimeUnit.NANOSECONDS);
+		Counter.builder("patchbay.composition.output")
+			.description("Bytes of composed weights written")
+			.baseUnit("bytes")
+			.register(this.meters)
+			.increment(bytes);
 	}
 
 	/**

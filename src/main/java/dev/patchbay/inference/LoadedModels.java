@@ -13,6 +13,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.JsonNode;
@@ -60,8 +61,11 @@ class LoadedModels implements AutoCloseable {
 
 	private final LinkedHashMap<String, CompletableFuture<Entry>> cache = new LinkedHashMap<>(16, 0.75f, true);
 
+	private final MeterRegistry meters;
+
 	LoadedModels(Registry registry, Compositions compositions, TensorEngine engine, InferenceProperties properties,
-			JsonMapper json) {
+			JsonMapper json, MeterRegistry meters) {
+		this.meters = meters;
 		this.registry = registry;
 		this.compositions = compositions;
 		this.engine = engine;
@@ -113,6 +117,7 @@ class LoadedModels implements AutoCloseable {
 				load = true;
 			}
 		}
+		this.meters.counter("patchbay.inference.cache", "result", load ? "miss" : "hit").increment();
 		if (load) {
 			try {
 				future.complete(load(id));
@@ -280,6 +285,9 @@ class LoadedModels implements AutoCloseable {
 			}
 		}
 		evicted.forEach(Entry::evict);
+		if (!evicted.isEmpty()) {
+			this.meters.counter("patchbay.inference.cache.evictions").increment(evicted.size());
+		}
 	}
 
 	@Override

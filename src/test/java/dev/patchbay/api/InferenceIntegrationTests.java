@@ -142,6 +142,21 @@ class InferenceIntegrationTests {
 	}
 
 	@Test
+	void prometheusExposesCompositionCacheAndRequestMetrics() {
+		String composition = compose("base_v1", term(lora(), 0.25));
+		float[] zeros = new float[64];
+		infer(composition, zeros, 1);
+		infer(composition, zeros, 1);
+		Response scrape = this.api.get("/actuator/prometheus");
+		assertThat(scrape.code()).isEqualTo(200);
+		assertThat(new String(scrape.body())).contains("patchbay_composition_duration_seconds_count{outcome=\"ready\"")
+			.contains("patchbay_composition_output_bytes_total")
+			.contains("patchbay_inference_cache_total{result=\"hit\"")
+			.contains("patchbay_inference_cache_total{result=\"miss\"")
+			.contains("http_server_requests_seconds_count");
+	}
+
+	@Test
 	void accuracyTableMatchesTheReferenceWithinTwoThousandths() {
 		JsonNode reference = JsonMapper.builder().build().readTree(readManifest()).get("accuracy");
 		String noiseFull = rws("robust_noise_v1", List.of(".*"));
