@@ -98,13 +98,7 @@ class Composition {
 
 	/** The recipe this composition was created from. */
 	Recipe recipe() {
-		MergeMethod merge = switch (this.method) {
-			case "magnitude_prune" -> new MergeMethod.MagnitudePrune(this.density);
-			case "ties" -> new MergeMethod.Ties(this.density, this.majoritySign);
-			case "dare_linear" -> new MergeMethod.DareLinear(this.density, this.seed);
-			case "dare_ties" -> new MergeMethod.DareTies(this.density, this.seed, this.majoritySign);
-			default -> new MergeMethod.Sum();
-		};
+		MergeMethod merge = MergeMethod.of(this.method, this.density, this.majoritySign, this.seed);
 		return new Recipe(this.baseModelId,
 				this.terms.stream().map((term) -> new Recipe.Term(term.patchId(), term.weight())).toList(), merge,
 				this.outputDtype, this.materialize);

@@ -19,6 +19,25 @@ public sealed interface MergeMethod {
 	/** How TIES elects signs, or null for a plain weighted sum. */
 	MajoritySign majoritySign();
 
+	/** The method's wire names, for messages. */
+	String NAMES = "sum, magnitude_prune, ties, dare_linear, dare_ties";
+
+	/**
+	 * The method of a wire name with its parameters; those a method does not use are
+	 * ignored.
+	 * @throws IllegalArgumentException for an unknown name
+	 */
+	static MergeMethod of(String name, double density, MajoritySign majoritySign, long seed) {
+		return switch (name) {
+			case "sum" -> new Sum();
+			case "magnitude_prune" -> new MagnitudePrune(density);
+			case "ties" -> new Ties(density, majoritySign);
+			case "dare_linear" -> new DareLinear(density, seed);
+			case "dare_ties" -> new DareTies(density, seed, majoritySign);
+			default -> throw new IllegalArgumentException("'" + name + "' is not one of " + NAMES);
+		};
+	}
+
 	/** Seed of the random pruning; 0 where there is none. */
 	default long seed() {
 		return 0;

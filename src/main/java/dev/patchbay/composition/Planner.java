@@ -67,7 +67,7 @@ class Planner {
 		for (int term = 0; term < patches.size(); term++) {
 			ArtifactContent patch = patches.get(term);
 			String patchId = patch.details().id().toString();
-			CompatibilityReport report = this.registry.compatibility(patch.details().id(), recipe.baseModelId());
+			CompatibilityReport report = this.registry.compatibility(patch, base);
 			for (CompatibilityReport.Problem problem : report.problems()) {
 				problems.add(new Problem(term, patchId, problem.tensor(), problem.message(), problem.expectedShape(),
 						problem.actualShape()));

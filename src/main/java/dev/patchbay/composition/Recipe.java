@@ -58,19 +58,14 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 
 	private static MergeMethod method(CompositionRequest request) {
 		String name = (request.method() != null) ? request.method() : "sum";
+		if (!List.of(MergeMethod.NAMES.split(", ")).contains(name)) {
+			throw invalid("method", "'" + name + "' is not one of " + MergeMethod.NAMES);
+		}
 		if (name.equals("sum")) {
 			return new MergeMethod.Sum();
 		}
-		double density = density(request.density(), name);
-		long seed = (request.seed() != null) ? request.seed() : 0L;
-		return switch (name) {
-			case "magnitude_prune" -> new MergeMethod.MagnitudePrune(density);
-			case "ties" -> new MergeMethod.Ties(density, majoritySign(request.majoritySign()));
-			case "dare_linear" -> new MergeMethod.DareLinear(density, seed);
-			case "dare_ties" -> new MergeMethod.DareTies(density, seed, majoritySign(request.majoritySign()));
-			default -> throw invalid("method",
-					"'" + name + "' is not one of sum, magnitude_prune, ties, dare_linear, dare_ties");
-		};
+		return MergeMethod.of(name, density(request.density(), name), majoritySign(request.majoritySign()),
+				(request.seed() != null) ? request.seed() : 0L);
 	}
 
 	private static double density(Double density, String method) {

@@ -174,25 +174,31 @@ public class Registry {
 	 * Checks every tensor of a patch against a model and reports all problems at once.
 	 */
 	public CompatibilityReport compatibility(UUID patchId, UUID modelId) {
-		Artifact patch = find(ArtifactType.PATCH, patchId);
-		Map<String, TensorSpec> model = find(ArtifactType.MODEL, modelId).getTensors()
+		return compatibility(content(ArtifactType.PATCH, patchId), content(ArtifactType.MODEL, modelId));
+	}
+
+	/**
+	 * Checks every tensor of a loaded patch against a loaded model, for callers that
+	 * already hold both (no further queries, no second parse of the adapter).
+	 */
+	public CompatibilityReport compatibility(ArtifactContent patch, ArtifactContent model) {
+		Map<String, TensorSpec> modelTensors = model.tensors()
 			.stream()
 			.map(TensorLocation::spec)
 			.collect(Collectors.toMap(TensorSpec::name, Function.identity()));
-		List<TensorSpec> patchTensors = patch.getTensors().stream().map(TensorLocation::spec).toList();
 		List<Problem> problems = new ArrayList<>();
-		if (patch.getPatchKind() == PatchKind.LORA) {
-			LoraAdapter adapter = LoraAdapter.parse(patch.getConfig().getBytes(StandardCharsets.UTF_8), patchTensors);
+		LoraAdapter adapter = patch.adapter();
+		if (adapter != null) {
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
-				checkShape(model, module.targetTensor(), baseShapeFor(module, adapter.config().fanInFanOut()), false,
-						problems);
+				checkShape(modelTensors, module.targetTensor(), baseShapeFor(module, adapter.config().fanInFanOut()),
+						false, problems);
 			}
 			adapter.modulesToSave()
-				.forEach((saved) -> checkShape(model, saved.target(), saved.tensor().shape(), false, problems));
+				.forEach((saved) -> checkShape(modelTensors, saved.target(), saved.tensor().shape(), false, problems));
 		}
 		else {
-			logicalTensors(patch, patchTensors).forEach(
-					(tensor) -> checkShape(model, tensor.name(), tensor.shape(), tensor.isVocabularyTable(), problems));
+			logicalTensors(patch).forEach((tensor) -> checkShape(modelTensors, tensor.name(), tensor.shape(),
+					tensor.isVocabularyTable(), problems));
 		}
 		return CompatibilityReport.of(problems);
 	}
@@ -201,11 +207,12 @@ public class Registry {
 	 * The tensors a patch changes. A quantized signature stores codes, scales and minima,
 	 * and records the shapes they decode to in its config.
 	 */
-	private List<TensorSpec> logicalTensors(Artifact patch, List<TensorSpec> stored) {
-		if (patch.getPatchKind() != PatchKind.RWS || patch.getConfig() == null) {
+	private List<TensorSpec> logicalTensors(ArtifactContent patch) {
+		List<TensorSpec> stored = patch.tensors().stream().map(TensorLocation::spec).toList();
+		if (patch.details().kind() != PatchKind.RWS || patch.config() == null) {
 			return stored;
 		}
-		JsonNode shapes = JSON.readTree(patch.getConfig()).path("tensors");
+		JsonNode shapes = JSON.readTree(patch.config()).path("tensors");
 		if (!shapes.isObject()) {
 			return stored;
 		}
