@@ -71,6 +71,11 @@ class Composition {
 
 	private Instant finishedAt;
 
+	/**
+	 * The instance holding the lease; written by {@link CompositionJobs}' claim queries.
+	 */
+	private String claimedBy;
+
 	@ElementCollection(fetch = FetchType.EAGER)
 	@CollectionTable(name = "composition_term", joinColumns = @JoinColumn(name = "composition_id"))
 	@OrderColumn(name = "ordinal")
@@ -130,6 +135,10 @@ class Composition {
 		this.status = CompositionStatus.FAILED;
 		this.error = errorJson;
 		this.finishedAt = Instant.now();
+	}
+
+	String getClaimedBy() {
+		return this.claimedBy;
 	}
 
 	UUID getId() {

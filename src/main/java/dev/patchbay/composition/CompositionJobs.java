@@ -1,15 +1,17 @@
 package dev.patchbay.composition;
 
 import java.io.IOException;
-import java.time.Instant;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import io.micrometer.core.instrument.Counter;
@@ -36,10 +38,10 @@ import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.StagedBlob;
 
 /**
- * Computes compositions on a bounded pool of workers. The database is the queue: a worker
- * claims a pending composition atomically, so a recipe is computed once however many
- * requests name it, and compositions left pending or running by a stopped instance are
- * taken up again at start-up.
+ * Computes compositions on a bounded pool of workers. The database is the queue
+ * ({@link CompositionQueue}): a worker claims a composition atomically and holds it by a
+ * renewed lease, so a recipe is computed once however many requests or instances name it,
+ * and a composition whose instance died is taken over once its lease expires.
  */
 @Component
 class CompositionJobs implements AutoCloseable {
@@ -68,9 +70,18 @@ class CompositionJobs implements AutoCloseable {
 
 	private final MeterRegistry meters;
 
+	private final CompositionQueue queue;
+
+	private final ScheduledExecutorService scheduler;
+
+	/** Compositions this instance holds leases on. */
+	private final Set<UUID> claimed = ConcurrentHashMap.newKeySet();
+
+	private volatile boolean closing;
+
 	CompositionJobs(CompositionRepository compositions, Planner planner, BlobStore blobs, Ingest ingest,
 			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json,
-			MeterRegistry meters) {
+			MeterRegistry meters, CompositionQueue queue) {
 		this.meters = meters;
 		this.compositions = compositions;
 		this.planner = planner;
@@ -80,25 +91,61 @@ class CompositionJobs implements AutoCloseable {
 		this.transactions = transactions;
 		this.properties = properties;
 		this.json = json;
+		this.queue = queue;
 		this.workers = Executors.newFixedThreadPool(properties.workers(), (task) -> {
 			Thread thread = new Thread(task, "composition-worker");
 			thread.setDaemon(true);
 			return thread;
 		});
+		this.scheduler = Executors.newSingleThreadScheduledExecutor((task) -> {
+			Thread thread = new Thread(task, "composition-queue");
+			thread.setDaemon(true);
+			return thread;
+		});
 	}
 
+	/**
+	 * Starts taking work from the shared queue: pending compositions, and running ones
+	 * whose instance stopped renewing its lease.
+	 */
 	@EventListener(ApplicationReadyEvent.class)
-	void resumeUnfinished() {
-		int requeued = this.compositions.requeueRunning();
-		List<Composition> pending = this.compositions.findByStatusIn(List.of(CompositionStatus.PENDING));
-		if (requeued > 0 || !pending.isEmpty()) {
-			logger.info("Resuming {} unfinished composition(s)", pending.size());
-		}
-		pending.forEach((composition) -> submit(composition.getId()));
+	void start() {
+		long poll = this.properties.pollInterval().toMillis();
+		this.scheduler.scheduleWithFixedDelay(this::claimWhileIdle, 0, poll, TimeUnit.MILLISECONDS);
+		long renew = this.properties.leaseTimeout().toMillis() / 3;
+		this.scheduler.scheduleWithFixedDelay(this::renewLeases, renew, renew, TimeUnit.MILLISECONDS);
 	}
 
+	/** Asks for a composition just created here to be computed soon. */
 	void submit(UUID id) {
-		this.workers.execute(() -> run(id));
+		this.workers.execute(() -> {
+			if (this.queue.claim(id)) {
+				run(id);
+			}
+		});
+	}
+
+	private void claimWhileIdle() {
+		try {
+			Optional<UUID> next;
+			while (this.claimed.size() < this.properties.workers() && (next = this.queue.claimNext()).isPresent()) {
+				UUID id = next.get();
+				this.claimed.add(id);
+				this.workers.execute(() -> run(id));
+			}
+		}
+		catch (RuntimeException ex) {
+			logger.warn("Could not poll the composition queue", ex);
+		}
+	}
+
+	private void renewLeases() {
+		try {
+			this.queue.renew(List.copyOf(this.claimed));
+		}
+		catch (RuntimeException ex) {
+			logger.warn("Could not renew composition leases", ex);
+		}
 	}
 
 	/** The output of a composition being computed here, if it is. */
@@ -106,10 +153,18 @@ class CompositionJobs implements AutoCloseable {
 		return Optional.ofNullable(this.live.get(id));
 	}
 
+	/** Computes a composition this instance has claimed. */
 	private void run(UUID id) {
-		if (this.compositions.claim(id, Instant.now()) == 0) {
-			return;
+		this.claimed.add(id);
+		try {
+			compute(id);
 		}
+		finally {
+			this.claimed.remove(id);
+		}
+	}
+
+	private void compute(UUID id) {
 		Composition composition = this.compositions.findById(id).orElseThrow();
 		long started = System.nanoTime();
 		LiveOutput output = null;
@@ -131,28 +186,64 @@ class CompositionJobs implements AutoCloseable {
 				this.blobs.commit(staged);
 				return this.blobs.localPath(staged.digest());
 			});
-			UUID modelId = composition.isMaterialize() ? materialize(composition, staged.digest()) : null;
-			this.transactions.executeWithoutResult((status) -> {
-				Composition current = this.compositions.findById(id).orElseThrow();
+			boolean recorded = finish(id, (current) -> {
+				UUID modelId = current.isMaterialize() ? materialize(current, staged.digest()) : null;
 				current.succeeded(staged.digest(), modelId);
 			});
 			long elapsed = System.nanoTime() - started;
-			logger.info("Composition {} ready: {} bytes in {} ms", id, staged.size(), elapsed / 1_000_000);
-			record("ready", elapsed, staged.size());
+			if (recorded) {
+				logger.info("Composition {} ready: {} bytes in {} ms", id, staged.size(), elapsed / 1_000_000);
+				record("ready", elapsed, staged.size());
+			}
 		}
 		catch (Exception ex) {
+			if (this.closing) {
+				logger.info("Composition {} interrupted by shutdown; it goes back to the queue", id);
+				return;
+			}
 			logger.warn("Composition {} failed", id, ex);
 			record("failed", System.nanoTime() - started, 0);
 			if (output != null) {
 				output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
 			}
 			String error = problemJson(ex);
-			this.transactions
-				.executeWithoutResult((status) -> this.compositions.findById(id).orElseThrow().failed(error));
+			finish(id, (current) -> current.failed(error));
 		}
 		finally {
 			this.live.remove(id);
 		}
+	}
+
+	/**
+	 * Records an outcome if this instance still holds the composition's lease. A lease
+	 * lost to another instance (this one stalled past the timeout) means the other
+	 * instance's result stands and this one's is dropped.
+	 * @return whether the outcome was recorded
+	 */
+	private boolean finish(UUID id, Outcome outcome) {
+		Boolean recorded = this.transactions.execute((status) -> {
+			Composition current = this.compositions.lockById(id).orElse(null);
+			if (current == null || current.getStatus() != CompositionStatus.RUNNING
+					|| !this.queue.instanceId().equals(current.getClaimedBy())) {
+				logger.warn("Composition {} was taken over by another instance; dropping this result", id);
+				return false;
+			}
+			try {
+				outcome.apply(current);
+			}
+			catch (IOException ex) {
+				throw new UncheckedIOException(ex);
+			}
+			return true;
+		});
+		return Boolean.TRUE.equals(recorded);
+	}
+
+	@FunctionalInterface
+	private interface Outcome {
+
+		void apply(Composition composition) throws IOException;
+
 	}
 
 	/**
@@ -198,9 +289,21 @@ class CompositionJobs implements AutoCloseable {
 				"Composition failed", "detail", "the composition failed: " + ex.getMessage()));
 	}
 
+	/**
+	 * Stops the workers and hands their compositions back to the queue, so another
+	 * instance (or this one, restarted) takes them up without waiting for the lease to
+	 * expire.
+	 */
 	@Override
-	public void close() {
+	public void close() throws InterruptedException {
+		this.closing = true;
+		this.scheduler.shutdownNow();
 		this.workers.shutdownNow();
+		this.workers.awaitTermination(10, TimeUnit.SECONDS);
+		int released = this.queue.releaseAll();
+		if (released > 0) {
+			logger.info("Released {} unfinished composition(s) to the queue", released);
+		}
 	}
 
 }

@@ -6,6 +6,8 @@ import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 
+import org.hibernate.validator.constraints.time.DurationMin;
+
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
@@ -17,10 +19,15 @@ import org.springframework.validation.annotation.Validated;
  * @param chunkElements Maximum number of elements of one tensor processed at once per
  * term; bounds memory.
  * @param progressInterval Minimum time between progress updates written to the database.
+ * @param leaseTimeout How long a composition's lease lasts without renewal before another
+ * instance may take the composition over; leases are renewed every third of it.
+ * @param pollInterval How often an idle instance looks for compositions to claim.
  */
 @Validated
 @ConfigurationProperties("patchbay.composition")
 public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int workers,
 		@DefaultValue("1048576") @Min(1024) int chunkElements,
-		@NotNull @DefaultValue("500ms") Duration progressInterval) {
+		@NotNull @DefaultValue("500ms") Duration progressInterval,
+		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout,
+		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval) {
 }

@@ -1,11 +1,13 @@
 package dev.patchbay.composition;
 
-import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
+import jakarta.persistence.LockModeType;
+
 import org.springframework.data.jpa.repository.JpaRepository;
+import org.springframework.data.jpa.repository.Lock;
 import org.springframework.data.jpa.repository.Modifying;
 import org.springframework.data.jpa.repository.Query;
 import org.springframework.transaction.annotation.Transactional;
@@ -14,20 +16,10 @@ interface CompositionRepository extends JpaRepository<Composition, UUID> {
 
 	Optional<Composition> findByRecipeDigest(String recipeDigest);
 
-	List<Composition> findByStatusIn(List<CompositionStatus> statuses);
-
-	/**
-	 * Claims a pending composition for one worker; returns 0 if another claimed it first.
-	 */
-	@Transactional
-	@Modifying
-	@Query("update Composition c set c.status = dev.patchbay.composition.CompositionStatus.RUNNING, c.startedAt = :now where c.id = :id and c.status = dev.patchbay.composition.CompositionStatus.PENDING")
-	int claim(UUID id, Instant now);
-
-	@Transactional
-	@Modifying
-	@Query("update Composition c set c.status = dev.patchbay.composition.CompositionStatus.PENDING where c.status = dev.patchbay.composition.CompositionStatus.RUNNING")
-	int requeueRunning();
+	/** Locks the row, so a result is recorded only while its lease is still held. */
+	@Lock(LockModeType.PESSIMISTIC_WRITE)
+	@Query("select c from Composition c where c.id = :id")
+	Optional<Composition> lockById(UUID id);
 
 	@Transactional
 	@Modifying

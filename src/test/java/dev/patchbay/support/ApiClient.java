@@ -11,6 +11,7 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -27,6 +28,8 @@ import org.springframework.http.MediaType;
 import org.springframework.util.LinkedMultiValueMap;
 import org.springframework.util.MultiValueMap;
 import org.springframework.web.client.RestClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Drives the real server over HTTP. Never throws on error statuses: tests assert on them.
@@ -71,6 +74,40 @@ public class ApiClient {
 
 	public Response postMultipart(String path, Multipart body) {
 		return exchange(client().post().uri(path).contentType(MediaType.MULTIPART_FORM_DATA).body(body.parts));
+	}
+
+	/** Uploads an artifact, expects 201, and returns its id. */
+	public String upload(String path, Multipart body) {
+		Response response = postMultipart(path, body);
+		assertThat(response.code()).as(response.json().toString()).isEqualTo(201);
+		return response.json().get("id").asString();
+	}
+
+	/** Creates or reuses a composition and returns its id. */
+	public String compose(Map<String, ?> recipe) {
+		Response response = postJson("/api/v1/compositions", recipe);
+		assertThat(response.code()).as(response.json().toString()).isIn(200, 201);
+		return response.json().get("id").asString();
+	}
+
+	/** Waits for a composition to finish and expects it ready. */
+	public JsonNode awaitReady(String id, Duration timeout) {
+		long deadline = System.nanoTime() + timeout.toNanos();
+		while (System.nanoTime() < deadline) {
+			JsonNode composition = get("/api/v1/compositions/" + id).json();
+			if (!composition.get("status").asString().matches("pending|running")) {
+				assertThat(composition.get("status").asString()).as(composition.toString()).isEqualTo("ready");
+				return composition;
+			}
+			try {
+				Thread.sleep(50);
+			}
+			catch (InterruptedException ex) {
+				Thread.currentThread().interrupt();
+				throw new IllegalStateException(ex);
+			}
+		}
+		throw new AssertionError("composition " + id + " did not finish within " + timeout);
 	}
 
 	/**

@@ -1,0 +1,150 @@
+package dev.patchbay.composition;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.util.FileSystemUtils;
+
+import dev.patchbay.PatchbayApplication;
+import dev.patchbay.support.ApiClient;
+import dev.patchbay.support.Fixtures;
+import dev.patchbay.support.TestDatabase;
+
+import static dev.patchbay.support.ApiClient.multipart;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Two instances of the service, each a full application context with its own server,
+ * sharing one PostgreSQL and one blob store, as two replicas behind one Service do.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SharedQueueIntegrationTests {
+
+	private static final Duration LEASE = Duration.ofSeconds(3);
+
+	private final Path dataDir = Path.of("target/test-data/shared-" + UUID.randomUUID());
+
+	private ConfigurableApplicationContext first;
+
+	private ConfigurableApplicationContext second;
+
+	private ApiClient api;
+
+	private ApiClient other;
+
+	@BeforeAll
+	void startTwoInstances() {
+		this.first = start("patchbay.data-dir=" + this.dataDir);
+		JdbcConnectionDetails database = this.first.getBean(JdbcConnectionDetails.class);
+		this.second = start("patchbay.data-dir=" + this.dataDir.resolve("second"),
+				"patchbay.storage.root=" + this.dataDir.resolve("blobs"),
+				"spring.datasource.url=" + database.getJdbcUrl(),
+				"spring.datasource.username=" + database.getUsername(),
+				"spring.datasource.password=" + database.getPassword());
+		this.api = new ApiClient(this.first.getEnvironment());
+		this.other = new ApiClient(this.second.getEnvironment());
+	}
+
+	private ConfigurableApplicationContext start(String... properties) {
+		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class)
+			.properties("server.port=0", "patchbay.composition.lease-timeout=" + LEASE.toMillis() + "ms",
+					"patchbay.composition.poll-interval=100ms")
+			.properties(properties)
+			.run();
+	}
+
+	@AfterAll
+	void stop() {
+		this.second.close();
+		this.first.close();
+		FileSystemUtils.deleteRecursively(this.dataDir.toFile());
+	}
+
+	@Test
+	void aRecipeSentToBothInstancesAtOnceIsComputedOnceAndServedByBoth() {
+		String recipeBase = this.api.upload("/api/v1/models",
+				multipart(Map.of("name", "shared-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
+		String patch = lora("shared-lora");
+		Map<String, Object> recipe = Map.of("baseModelId", recipeBase, "terms",
+				List.of(Map.of("patchId", patch, "weight", 1.0)));
+		CompletableFuture<String> onFirst = CompletableFuture.supplyAsync(() -> this.api.compose(recipe));
+		CompletableFuture<String> onSecond = CompletableFuture.supplyAsync(() -> this.other.compose(recipe));
+		String id = onFirst.join();
+		assertThat(onSecond.join()).isEqualTo(id);
+
+		byte[] fromSecond = this.other.get("/api/v1/compositions/" + id + "/weights").body();
+		byte[] fromFirst = this.api.get("/api/v1/compositions/" + id + "/weights").body();
+		assertThat(fromSecond).isEqualTo(fromFirst);
+		assertThat(Fixtures.floats(fromFirst).keySet())
+			.isEqualTo(Fixtures.floats(Fixtures.path("lora_llama/expected_merged.safetensors")).keySet());
+		assertThat(computations(this.first) + computations(this.second)).isEqualTo(1);
+	}
+
+	@Test
+	void aCompositionLeftRunningByAKilledInstanceIsTakenOverOnceItsLeaseExpires() throws InterruptedException {
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "takeover-base")).file("weights",
+				Fixtures.path("dora_llama/base.safetensors")));
+		String patch = this.api.upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "takeover-dora"))
+					.file("adapter_config", Fixtures.path("dora_llama/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("dora_llama/adapter/adapter_model.safetensors")));
+		String id = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 1.0))));
+		this.api.awaitReady(id, Duration.ofSeconds(60));
+		byte[] result = this.api.get("/api/v1/compositions/" + id + "/weights").body();
+		long before = computations(this.first) + computations(this.second);
+
+		// The row as an instance killed in mid-computation leaves it: running, claimed,
+		// and
+		// its lease renewed a moment ago for the last time.
+		JdbcClient database = this.first.getBean(JdbcClient.class);
+		assertThat(database.sql("""
+				update composition set status = 'RUNNING', claimed_by = 'killed-instance', heartbeat_at = now(),
+				result_digest = null, tensors_done = 0, bytes_done = 0, finished_at = null where id = :id""")
+			.param("id", UUID.fromString(id))
+			.update()).isEqualTo(1);
+
+		Thread.sleep(LEASE.toMillis() / 3);
+		assertThat(this.other.get("/api/v1/compositions/" + id).json().get("status").asString())
+			.as("a live lease is respected")
+			.isEqualTo("running");
+		this.other.awaitReady(id, LEASE.plusSeconds(60));
+		assertThat(this.other.get("/api/v1/compositions/" + id + "/weights").body()).isEqualTo(result);
+		assertThat(database.sql("select claimed_by from composition where id = :id")
+			.param("id", UUID.fromString(id))
+			.query(String.class)
+			.single()).isNotEqualTo("killed-instance");
+		assertThat(computations(this.first) + computations(this.second)).isEqualTo(before + 1);
+	}
+
+	private String lora(String name) {
+		return this.api.upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", name))
+					.file("adapter_config", Fixtures.path("lora_llama/adapter/adapter_config.json"))
+					.file("adapter_model", Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
+	}
+
+	private static long computations(ConfigurableApplicationContext context) {
+		Timer timer = context.getBean(MeterRegistry.class)
+			.find("patchbay.composition.duration")
+			.tag("outcome", "ready")
+			.timer();
+		return (timer != null) ? timer.count() : 0;
+	}
+
+}
