@@ -21,10 +21,12 @@ import org.springframework.web.multipart.support.MissingServletRequestPartExcept
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
 import dev.patchbay.shared.ConflictException;
+import dev.patchbay.shared.ForbiddenException;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.PayloadTooLargeException;
+import dev.patchbay.shared.UnauthenticatedException;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -42,7 +44,8 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	@ExceptionHandler(PatchbayException.class)
 	ResponseEntity<?> handleDomain(PatchbayException ex, HttpServletRequest request) {
 		HttpStatus status = statusOf(ex);
-		if (request.getRequestURI().startsWith(KServeController.PATH_PREFIX)) {
+		boolean authentication = status == HttpStatus.UNAUTHORIZED || status == HttpStatus.FORBIDDEN;
+		if (!authentication && request.getRequestURI().startsWith(KServeController.PATH_PREFIX)) {
 			// The Open Inference Protocol defines its own error body; shape errors are
 			// 400 there.
 			HttpStatus v2Status = (status == HttpStatus.UNPROCESSABLE_CONTENT) ? HttpStatus.BAD_REQUEST : status;
@@ -52,7 +55,11 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		}
 		ProblemDetail problem = problem(status, ex.type(), ex.title(), ex.getMessage());
 		ex.properties().forEach(problem::setProperty);
-		return ResponseEntity.status(problem.getStatus()).body(problem);
+		ResponseEntity.BodyBuilder response = ResponseEntity.status(problem.getStatus());
+		if (status == HttpStatus.UNAUTHORIZED) {
+			response.header(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"patchbay\"");
+		}
+		return response.contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
 	}
 
 	@ExceptionHandler(Exception.class)
@@ -92,7 +99,8 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		Map<Class<?>, HttpStatus> statuses = Map.of(InvalidInputException.class, HttpStatus.BAD_REQUEST,
 				NotFoundException.class, HttpStatus.NOT_FOUND, ConflictException.class, HttpStatus.CONFLICT,
 				UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT, PayloadTooLargeException.class,
-				HttpStatus.PAYLOAD_TOO_LARGE);
+				HttpStatus.PAYLOAD_TOO_LARGE, UnauthenticatedException.class, HttpStatus.UNAUTHORIZED,
+				ForbiddenException.class, HttpStatus.FORBIDDEN);
 		return statuses.entrySet()
 			.stream()
 			.filter((entry) -> entry.getKey().isInstance(ex))

@@ -101,7 +101,8 @@ public final class CompositionBenchmark {
 				(long) (Double.parseDouble(options.getOrDefault("memory-gib", "4")) * (1L << 30)));
 		Path work = Files.createTempDirectory("patchbay-bench");
 		try (ConfigurableApplicationContext context = SpringApplication.run(PatchbayApplication.class,
-				"--server.port=0", "--patchbay.data-dir=" + work.resolve("data"), "--logging.level.root=WARN")) {
+				"--server.port=0", "--patchbay.data-dir=" + work.resolve("data"), "--logging.level.root=WARN",
+				"--patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY)) {
 			CompositionBenchmark benchmark = new CompositionBenchmark(context, work, settings);
 			benchmark.run();
 			String report = benchmark.report();

@@ -63,7 +63,8 @@ class SharedQueueIntegrationTests {
 	private ConfigurableApplicationContext start(String... properties) {
 		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class)
 			.properties("server.port=0", "patchbay.composition.lease-timeout=" + LEASE.toMillis() + "ms",
-					"patchbay.composition.poll-interval=100ms")
+					"patchbay.composition.poll-interval=100ms",
+					"patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY)
 			.properties(properties)
 			.run();
 	}

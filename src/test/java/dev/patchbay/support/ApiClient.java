@@ -19,6 +19,7 @@ import java.util.UUID;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.core.env.Environment;
 import org.springframework.core.io.ByteArrayResource;
 import org.springframework.http.HttpEntity;
@@ -36,24 +37,56 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 public class ApiClient {
 
+	/** The admin key the test contexts are configured with. */
+	public static final String TEST_ADMIN_KEY = "test-admin-key-0123456789";
+
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
 	private static final HttpClient HTTP = HttpClient.newHttpClient();
 
 	private final Environment environment;
 
+	private final String key;
+
 	private RestClient client;
 
+	/**
+	 * A client presenting the configured admin key, so that every endpoint is open to it.
+	 */
+	@Autowired
 	public ApiClient(Environment environment) {
+		this(environment, environment.getProperty("patchbay.security.admin-key"));
+	}
+
+	private ApiClient(Environment environment, String key) {
 		this.environment = environment;
+		this.key = key;
+	}
+
+	/** A client of the same server presenting another key, or none when null. */
+	public ApiClient withKey(String key) {
+		return new ApiClient(this.environment, key);
 	}
 
 	/** Built on first use: the server's port is known only once it has started. */
 	private RestClient client() {
 		if (this.client == null) {
-			this.client = RestClient.builder().baseUrl(baseUrl()).build();
+			this.client = RestClient.builder()
+				.baseUrl(baseUrl())
+				.defaultHeaders((headers) -> authorize(headers::set))
+				.build();
 		}
 		return this.client;
+	}
+
+	private void authorize(java.util.function.BiConsumer<String, String> header) {
+		if (this.key != null) {
+			header.accept(HttpHeaders.AUTHORIZATION, "Bearer " + this.key);
+		}
+	}
+
+	public Response send(org.springframework.http.HttpMethod method, String path) {
+		return exchange(client().method(method).uri(path));
 	}
 
 	public Response get(String path, String... headers) {
@@ -122,8 +155,9 @@ public class ApiClient {
 				+ "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
 		String tail = "\r\n--" + boundary + "--\r\n";
 		try {
-			HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl() + path))
-				.header("Content-Type", "multipart/form-data; boundary=" + boundary)
+			HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl() + path));
+			authorize(builder::header);
+			HttpRequest request = builder.header("Content-Type", "multipart/form-data; boundary=" + boundary)
 				.POST(BodyPublishers.concat(BodyPublishers.ofString(head), BodyPublishers.ofFile(file),
 						BodyPublishers.ofString(tail)))
 				.build();
@@ -141,8 +175,9 @@ public class ApiClient {
 	/** Streams a GET response body to a consumer without holding it in memory. */
 	public long download(String path, java.util.function.Consumer<InputStream> body) {
 		try {
-			HttpResponse<InputStream> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).build(),
-					BodyHandlers.ofInputStream());
+			HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl() + path));
+			authorize(request::header);
+			HttpResponse<InputStream> response = HTTP.send(request.build(), BodyHandlers.ofInputStream());
 			try (InputStream in = response.body()) {
 				body.accept(in);
 			}

@@ -17,7 +17,8 @@ import org.springframework.context.annotation.Import;
 @Retention(RetentionPolicy.RUNTIME)
 @Documented
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-		properties = "patchbay.data-dir=target/test-data/${random.uuid}")
+		properties = { "patchbay.data-dir=target/test-data/${random.uuid}",
+				"patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY })
 @Import({ TestDatabase.class, ApiClient.class, TestDataCleanup.class })
 public @interface IntegrationTest {
 

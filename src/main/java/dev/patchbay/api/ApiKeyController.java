@@ -1,0 +1,59 @@
+package dev.patchbay.api;
+
+import java.util.List;
+import java.util.UUID;
+
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
+
+import dev.patchbay.security.ApiKeyView;
+import dev.patchbay.security.ApiKeys;
+import dev.patchbay.security.IssuedKey;
+
+@RestController
+@RequestMapping("/api/v1/keys")
+class ApiKeyController {
+
+	private final ApiKeys keys;
+
+	ApiKeyController(ApiKeys keys) {
+		this.keys = keys;
+	}
+
+	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<IssuedKey> issue(@RequestBody KeyRequest request) {
+		IssuedKey issued = this.keys.issue(request.name(), request.role());
+		return ResponseEntity.created(
+				ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(issued.id()).toUri())
+			.body(issued);
+	}
+
+	@GetMapping
+	List<ApiKeyView> list() {
+		return this.keys.list();
+	}
+
+	@DeleteMapping("/{id}")
+	ResponseEntity<Void> revoke(@PathVariable UUID id) {
+		this.keys.revoke(id);
+		return ResponseEntity.noContent().build();
+	}
+
+	/**
+	 * A request for a new key.
+	 *
+	 * @param name what the key is for
+	 * @param role reader, publisher or admin
+	 */
+	record KeyRequest(String name, String role) {
+	}
+
+}

@@ -1,0 +1,110 @@
+package dev.patchbay.api;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.Optional;
+
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import org.slf4j.MDC;
+
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
+import org.springframework.http.HttpHeaders;
+import org.springframework.stereotype.Component;
+import org.springframework.web.filter.OncePerRequestFilter;
+import org.springframework.web.servlet.HandlerExceptionResolver;
+
+import dev.patchbay.security.ApiKeys;
+import dev.patchbay.security.Role;
+import dev.patchbay.shared.ForbiddenException;
+import dev.patchbay.shared.UnauthenticatedException;
+
+/**
+ * Checks the API key of every request against the role its endpoint needs. Reading and
+ * inference need {@code reader}, every other write needs {@code publisher}, key
+ * management needs {@code admin}. Health probes and the API docs stay open, so that
+ * orchestrators can probe and a person can load Swagger UI to enter a key.
+ */
+@Component
+@Order(Ordered.HIGHEST_PRECEDENCE + 10)
+class ApiKeyFilter extends OncePerRequestFilter {
+
+	private static final String BEARER = "Bearer ";
+
+	private final ApiKeys keys;
+
+	private final HandlerExceptionResolver problems;
+
+	ApiKeyFilter(ApiKeys keys, @Qualifier("handlerExceptionResolver") HandlerExceptionResolver problems) {
+		this.keys = keys;
+		this.problems = problems;
+	}
+
+	@Override
+	protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+			throws ServletException, IOException {
+		Optional<Role> required = requiredRole(request.getMethod(), pathOf(request));
+		if (required.isEmpty()) {
+			chain.doFilter(request, response);
+			return;
+		}
+		String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
+		if (authorization == null || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+			reject(request, response, new UnauthenticatedException("unauthenticated", "Unauthenticated",
+					"this endpoint needs an API key: send Authorization: Bearer <key>", Map.of()));
+			return;
+		}
+		Optional<Role> role = this.keys.authenticate(authorization.substring(BEARER.length()).trim());
+		if (role.isEmpty()) {
+			reject(request, response, new UnauthenticatedException("unauthenticated", "Unauthenticated",
+					"the API key is not valid; it may have been revoked", Map.of()));
+			return;
+		}
+		if (!role.get().includes(required.get())) {
+			reject(request, response,
+					new ForbiddenException("forbidden", "Forbidden",
+							"this request needs the " + required.get().wireName() + " role; the key has "
+									+ role.get().wireName(),
+							Map.of("requiredRole", required.get().wireName(), "role", role.get().wireName())));
+			return;
+		}
+		MDC.put("role", role.get().wireName());
+		try {
+			chain.doFilter(request, response);
+		}
+		finally {
+			MDC.remove("role");
+		}
+	}
+
+	/** The role a request needs, or empty for the open endpoints. */
+	static Optional<Role> requiredRole(String method, String path) {
+		if (path.equals("/actuator/health") || path.startsWith("/actuator/health/") || path.equals("/openapi.yaml")
+				|| path.equals("/swagger-ui.html") || path.startsWith("/swagger-ui/") || path.equals("/v3/api-docs")
+				|| path.startsWith("/v3/api-docs/")) {
+			return Optional.empty();
+		}
+		if (path.equals("/api/v1/keys") || path.startsWith("/api/v1/keys/")) {
+			return Optional.of(Role.ADMIN);
+		}
+		boolean reads = method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS");
+		// Inference is a POST only because inputs are large; it changes nothing.
+		boolean infers = method.equals("POST") && path.startsWith("/v2/models/") && path.endsWith("/infer");
+		return Optional.of((reads || infers) ? Role.READER : Role.PUBLISHER);
+	}
+
+	/** The decoded, normalized path the dispatcher will route, not the raw URI. */
+	private static String pathOf(HttpServletRequest request) {
+		String pathInfo = request.getPathInfo();
+		return request.getServletPath() + ((pathInfo != null) ? pathInfo : "");
+	}
+
+	private void reject(HttpServletRequest request, HttpServletResponse response, RuntimeException problem) {
+		this.problems.resolveException(request, response, null, problem);
+	}
+
+}
