@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -61,12 +62,12 @@ class SharedQueueIntegrationTests {
 	}
 
 	private ConfigurableApplicationContext start(String... properties) {
-		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class)
-			.properties("server.port=0", "patchbay.composition.lease-timeout=" + LEASE.toMillis() + "ms",
-					"patchbay.composition.poll-interval=100ms",
-					"patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY)
-			.properties(properties)
-			.run();
+		// As command-line arguments, which take precedence over application.yaml.
+		Stream<String> common = Stream.of("server.port=0",
+				"patchbay.composition.lease-timeout=" + LEASE.toMillis() + "ms",
+				"patchbay.composition.poll-interval=100ms", "patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY);
+		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class).run(
+				Stream.concat(common, Stream.of(properties)).map((property) -> "--" + property).toArray(String[]::new));
 	}
 
 	@AfterAll

@@ -56,9 +56,8 @@ class BootstrapKeyIntegrationTests {
 	}
 
 	private ConfigurableApplicationContext start() {
-		return new SpringApplicationBuilder(PatchbayApplication.class)
-			.properties("server.port=0", "patchbay.data-dir=" + this.dataDir)
-			.run();
+		return new SpringApplicationBuilder(PatchbayApplication.class).run("--server.port=0",
+				"--patchbay.data-dir=" + this.dataDir);
 	}
 
 }
