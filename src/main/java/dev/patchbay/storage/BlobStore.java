@@ -1,8 +1,12 @@
 package dev.patchbay.storage;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
+import java.util.Map;
+
+import dev.patchbay.shared.PayloadTooLargeException;
 
 /**
  * Content-addressed, immutable blob storage keyed by lowercase hex sha256. Writes are
@@ -10,7 +14,7 @@ import java.nio.file.Path;
  * and {@link #commit} makes them durable and visible under their digest. Nothing staged
  * is visible until committed.
  */
-public interface BlobStore {
+public interface BlobStore extends Closeable {
 
 	/**
 	 * Opens a new staged blob for writing; the caller finishes or closes it.
@@ -23,7 +27,23 @@ public interface BlobStore {
 	 * @throws dev.patchbay.shared.PayloadTooLargeException if the content exceeds
 	 * maxBytes; nothing is left behind
 	 */
-	StagedBlob stage(InputStream content, long maxBytes) throws IOException;
+	default StagedBlob stage(InputStream content, long maxBytes) throws IOException {
+		try (BlobOutput out = create()) {
+			byte[] buffer = new byte[1 << 16];
+			long total = 0;
+			int n;
+			while ((n = content.read(buffer)) >= 0) {
+				total += n;
+				if (total > maxBytes) {
+					throw new PayloadTooLargeException("upload-too-large", "Upload too large",
+							"an uploaded file exceeds the limit of " + maxBytes + " bytes",
+							Map.of("limitBytes", maxBytes));
+				}
+				out.write(buffer, 0, n);
+			}
+			return out.finish();
+		}
+	}
 
 	/**
 	 * Publishes a staged blob under its digest, atomically.
@@ -43,5 +63,10 @@ public interface BlobStore {
 	 * Removes a blob; absent blobs are ignored.
 	 */
 	void delete(String digest) throws IOException;
+
+	/** Releases connections; the store is not used afterwards. */
+	@Override
+	default void close() throws IOException {
+	}
 
 }

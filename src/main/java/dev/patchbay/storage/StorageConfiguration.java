@@ -1,0 +1,26 @@
+package dev.patchbay.storage;
+
+import java.io.IOException;
+
+import io.micrometer.core.instrument.MeterRegistry;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The blob store that {@code patchbay.storage.type} names, with its errors counted.
+ */
+@Configuration(proxyBeanMethods = false)
+class StorageConfiguration {
+
+	@Bean
+	BlobStore blobStore(StorageProperties properties, MeterRegistry meters) throws IOException {
+		FileSystemBlobStore local = new FileSystemBlobStore(properties.root());
+		BlobStore store = switch (properties.type()) {
+			case FILESYSTEM -> local;
+			case S3 -> new S3BlobStore(S3BlobStore.client(properties.s3()), properties.s3(), local);
+		};
+		return new MeteredBlobStore(store, meters);
+	}
+
+}
