@@ -2,6 +2,10 @@ package dev.patchbay.deploy;
 
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -101,6 +105,11 @@ class DockerfileIntegrationTests {
 			assertThat(healthy).as(Files.readString(log)).isTrue();
 			assertThat(Files.readString(log)).contains("Tensor engine: PyTorch 2.7.1 on cpu()")
 				.doesNotContain("Downloading");
+			HttpResponse<String> keys = HttpClient.newHttpClient()
+				.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/v1/keys"))
+					.header("Authorization", "Bearer docker-test-admin-key")
+					.build(), HttpResponse.BodyHandlers.ofString());
+			assertThat(keys.statusCode()).as("the admin key from PATCHBAY_SECURITY_ADMIN_KEY").isEqualTo(200);
 		}
 		finally {
 			process.destroy();

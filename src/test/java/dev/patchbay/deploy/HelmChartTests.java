@@ -59,8 +59,8 @@ class HelmChartTests {
 			.contains("name: SPRING_DATASOURCE_URL", "name: patchbay-db")
 			.contains("kind: HorizontalPodAutoscaler", "kind: PodDisruptionBudget")
 			.contains("name: PATCHBAY_STORAGE_TYPE", "value: s3", "value: \"ml-blobs\"",
-					"value: \"https://minio.internal:9000\"", "name: PATCHBAY_STORAGE_S3_PATH_STYLE_ACCESS")
-			.contains("name: PATCHBAY_STORAGE_S3_ACCESS_KEY_ID", "name: patchbay-s3, key: access-key-id",
+					"value: \"https://minio.internal:9000\"", "name: PATCHBAY_STORAGE_S3_PATHSTYLEACCESS")
+			.contains("name: PATCHBAY_STORAGE_S3_ACCESSKEYID", "name: patchbay-s3, key: access-key-id",
 					"name: patchbay-s3, key: secret-access-key")
 			.contains("name: PATCHBAY_SECURITY_ADMIN_KEY", "name: patchbay-admin, key: admin-key")
 			.contains("name: LOGGING_STRUCTURED_FORMAT_CONSOLE");
