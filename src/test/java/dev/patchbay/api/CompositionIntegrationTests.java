@@ -1,5 +1,6 @@
 package dev.patchbay.api;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @IntegrationTest
 class CompositionIntegrationTests {
 
+	private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
 	@Autowired
 	ApiClient api;
 
@@ -32,9 +35,9 @@ class CompositionIntegrationTests {
 	@ValueSource(strings = { "lora_llama", "rslora_llama", "dora_llama", "lora_gpt2_fan_in_fan_out", "lora_cnn_conv",
 			"dora_cnn_conv" })
 	void composingAPeftAdapterMatchesPeftMergeAndUnload(String fixture) {
-		String base = upload("/api/v1/models", multipart(Map.of("name", fixture + "-base")).file("weights",
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", fixture + "-base")).file("weights",
 				Fixtures.path(fixture + "/base.safetensors")));
-		String patch = lora(fixture + "-adapter", fixture + "/adapter");
+		String patch = this.api.uploadLora(fixture + "-adapter", fixture + "/adapter");
 		Response created = this.api.postJson("/api/v1/compositions",
 				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 1.0))));
 		assertThat(created.code()).as(created.json().toString()).isEqualTo(201);
@@ -45,10 +48,11 @@ class CompositionIntegrationTests {
 
 	@Test
 	void doraAtWeightZeroIsExactlyTheBase() {
-		String base = upload("/api/v1/models", multipart(Map.of("name", "dora-zero-base")).file("weights",
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "dora-zero-base")).file("weights",
 				Fixtures.path("dora_llama/base.safetensors")));
-		String patch = lora("dora-zero", "dora_llama/adapter");
-		String id = compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 0.0))));
+		String patch = this.api.uploadLora("dora-zero", "dora_llama/adapter");
+		String id = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 0.0))));
 		assertClose(Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body()),
 				Fixtures.floats(Fixtures.path("dora_llama/base.safetensors")), 0f);
 	}
@@ -59,22 +63,22 @@ class CompositionIntegrationTests {
 		String method = methodAndExpected.split(":")[0];
 		Map<String, float[]> golden = Fixtures.floats(Fixtures.path("merge_utils_seed1/tensors.safetensors"));
 		long[] shape = { 32, 48 };
-		String base = upload("/api/v1/models",
+		String base = this.api.upload("/api/v1/models",
 				multipart(Map.of("name", "zero-base-" + method)).bytes("weights", "zero.safetensors",
 						Fixtures.f32(Map.of("layer.weight", shape), Map.of("layer.weight", new float[32 * 48]))));
 		List<Map<String, Object>> terms = new ArrayList<>();
 		for (int i = 0; i < 3; i++) {
-			String patch = upload("/api/v1/patches",
-					multipart(Map.of("kind", "diff", "name", "task-" + i + "-" + method)).bytes("weights",
-							"task.safetensors", Fixtures.f32(Map.of("layer.weight", shape),
-									Map.of("layer.weight", golden.get("task_" + i)))));
+			String patch = this.api
+				.upload("/api/v1/patches", multipart(Map.of("kind", "diff", "name", "task-" + i + "-" + method)).bytes(
+						"weights", "task.safetensors",
+						Fixtures.f32(Map.of("layer.weight", shape), Map.of("layer.weight", golden.get("task_" + i)))));
 			terms.add(Map.of("patchId", patch, "weight", (double) golden.get("weights")[i]));
 		}
 		Map<String, Object> recipe = new LinkedHashMap<>(Map.of("baseModelId", base, "terms", terms, "method", method));
 		if (!method.equals("sum")) {
 			recipe.put("density", 0.5);
 		}
-		String id = compose(recipe);
+		String id = this.api.compose(recipe);
 		float[] merged = Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body())
 			.get("layer.weight");
 		assertClose(Map.of("layer.weight", merged), Map.of("layer.weight", golden.get(methodAndExpected.split(":")[1])),
@@ -88,21 +92,21 @@ class CompositionIntegrationTests {
 			values[i] = (i % 7) - 3;
 		}
 		long[] shape = { 64, 64 };
-		String base = upload("/api/v1/models", multipart(Map.of("name", "dare-base")).bytes("weights", "b.safetensors",
-				Fixtures.f32(Map.of("w", shape), Map.of("w", new float[64 * 64]))));
-		String patch = upload("/api/v1/patches", multipart(Map.of("kind", "diff", "name", "dare-diff")).bytes("weights",
-				"d.safetensors", Fixtures.f32(Map.of("w", shape), Map.of("w", values))));
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "dare-base")).bytes("weights",
+				"b.safetensors", Fixtures.f32(Map.of("w", shape), Map.of("w", new float[64 * 64]))));
+		String patch = this.api.upload("/api/v1/patches", multipart(Map.of("kind", "diff", "name", "dare-diff"))
+			.bytes("weights", "d.safetensors", Fixtures.f32(Map.of("w", shape), Map.of("w", values))));
 		Map<String, Object> recipe = new LinkedHashMap<>(Map.of("baseModelId", base, "terms",
 				List.of(Map.of("patchId", patch, "weight", 1.0)), "method", "dare_linear", "density", 0.5, "seed", 11));
-		String first = compose(recipe);
+		String first = this.api.compose(recipe);
 		byte[] firstBytes = this.api.get("/api/v1/compositions/" + first + "/weights").body();
-		awaitReady(first);
+		this.api.awaitReady(first, TIMEOUT);
 		assertThat(this.api.delete("/api/v1/compositions/" + first).code()).isEqualTo(204);
-		String again = compose(recipe);
+		String again = this.api.compose(recipe);
 		assertThat(again).isNotEqualTo(first);
 		assertThat(this.api.get("/api/v1/compositions/" + again + "/weights").body()).isEqualTo(firstBytes);
 		recipe.put("seed", 12);
-		byte[] otherSeed = this.api.get("/api/v1/compositions/" + compose(recipe) + "/weights").body();
+		byte[] otherSeed = this.api.get("/api/v1/compositions/" + this.api.compose(recipe) + "/weights").body();
 		assertThat(otherSeed).isNotEqualTo(firstBytes);
 		float[] kept = Fixtures.floats(firstBytes).get("w");
 		long survivors = 0;
@@ -121,9 +125,9 @@ class CompositionIntegrationTests {
 
 	@Test
 	void identicalRecipesShareOneCompositionEvenWhenConcurrent() {
-		String base = upload("/api/v1/models", multipart(Map.of("name", "shared-base")).file("weights",
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "shared-base")).file("weights",
 				Fixtures.path("lora_cnn_conv/base.safetensors")));
-		String patch = lora("shared-adapter", "lora_cnn_conv/adapter");
+		String patch = this.api.uploadLora("shared-adapter", "lora_cnn_conv/adapter");
 		Map<String, Object> recipe = Map.of("baseModelId", base, "terms",
 				List.of(Map.of("patchId", patch, "weight", 0.5)));
 		List<CompletableFuture<Response>> requests = new ArrayList<>();
@@ -136,7 +140,7 @@ class CompositionIntegrationTests {
 		assertThat(responses).extracting(Response::code).containsOnlyOnce(201).contains(200);
 		String id = responses.get(0).json().get("id").asString();
 		byte[] first = this.api.get("/api/v1/compositions/" + id + "/weights").body();
-		JsonNode done = awaitReady(id);
+		JsonNode done = this.api.awaitReady(id, TIMEOUT);
 		assertThat(done.get("progress").get("tensorsDone").asInt())
 			.isEqualTo(done.get("progress").get("tensorsTotal").asInt());
 		assertThat(done.get("progress").get("bytesDone").asLong()).isEqualTo(first.length);
@@ -148,11 +152,11 @@ class CompositionIntegrationTests {
 	@Test
 	void materializedResultIsARegisteredModelWithLineage() {
 		String base = model("mat-base", Fixtures.path("lora_llama/base.safetensors"));
-		String patch = lora("mat-adapter", "lora_llama/adapter");
-		String id = compose(
-				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch)), "materialize", true));
+		String patch = this.api.uploadLora("mat-adapter", "lora_llama/adapter");
+		String id = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch)), "materialize", true));
 		byte[] streamed = this.api.get("/api/v1/compositions/" + id + "/weights").body();
-		JsonNode composition = awaitReady(id);
+		JsonNode composition = this.api.awaitReady(id, TIMEOUT);
 		String modelId = composition.get("resultModelId").asString();
 		JsonNode model = this.api.get("/api/v1/models/" + modelId).json();
 		assertThat(model.get("compositionId").asString()).isEqualTo(id);
@@ -165,9 +169,9 @@ class CompositionIntegrationTests {
 
 	@Test
 	void aRecipeIncompatibleInTwoTensorsGetsOne422NamingBoth() {
-		String base = upload("/api/v1/models", multipart(Map.of("name", "two-bad-base")).file("weights",
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "two-bad-base")).file("weights",
 				Fixtures.path("lora_llama/base.safetensors")));
-		String patch = upload("/api/v1/patches",
+		String patch = this.api.upload("/api/v1/patches",
 				multipart(Map.of("kind", "diff", "name", "two-bad")).bytes("weights", "bad.safetensors",
 						Fixtures.f32(
 								Map.of("model.norm.weight", new long[] { 3 }, "lm_head.weight", new long[] { 2, 2 }),
@@ -199,14 +203,14 @@ class CompositionIntegrationTests {
 		Map<String, long[]> tunedShapes = new LinkedHashMap<>(shapes);
 		tunedShapes.put("model.embed_tokens.weight", new long[] { 130, 64 });
 		String base = model("mix-base", Fixtures.path("lora_llama/base.safetensors"));
-		String finetuned = upload("/api/v1/models", multipart(Map.of("name", "mix-tuned")).bytes("weights",
+		String finetuned = this.api.upload("/api/v1/models", multipart(Map.of("name", "mix-tuned")).bytes("weights",
 				"tuned.safetensors", Fixtures.f32(tunedShapes, tuned)));
 		Response diff = this.api.postJson("/api/v1/patches/diff",
 				Map.of("name", "mix-diff", "baseModelId", base, "finetunedModelId", finetuned));
 		assertThat(diff.code()).as(diff.json().toString()).isEqualTo(201);
 		assertThat(diff.json().get("tensorCount").asInt()).as("all-zero deltas are left out").isEqualTo(2);
-		String lora = lora("mix-lora", "lora_llama/adapter");
-		String id = compose(Map.of("baseModelId", base, "terms",
+		String lora = this.api.uploadLora("mix-lora", "lora_llama/adapter");
+		String id = this.api.compose(Map.of("baseModelId", base, "terms",
 				List.of(Map.of("patchId", lora), Map.of("patchId", diff.json().get("id").asString()))));
 		Map<String, float[]> expected = Fixtures.floats(Fixtures.path("lora_llama/expected_merged.safetensors"));
 		expected.get("model.norm.weight")[3] += 1f;
@@ -218,11 +222,11 @@ class CompositionIntegrationTests {
 
 	@Test
 	void outputDtypeNarrowsEveryFloatTensor() {
-		String base = upload("/api/v1/models", multipart(Map.of("name", "bf16-base")).file("weights",
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "bf16-base")).file("weights",
 				Fixtures.path("lora_cnn_conv/base.safetensors")));
-		String lora = lora("bf16-lora", "lora_cnn_conv/adapter");
-		String id = compose(
-				Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora)), "outputDtype", "BF16"));
+		String lora = this.api.uploadLora("bf16-lora", "lora_cnn_conv/adapter");
+		String id = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora)), "outputDtype", "BF16"));
 		byte[] merged = this.api.get("/api/v1/compositions/" + id + "/weights").body();
 		JsonNode header = Fixtures.header(merged);
 		long headerLength = java.nio.ByteBuffer.wrap(merged, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
@@ -239,48 +243,8 @@ class CompositionIntegrationTests {
 		}
 	}
 
-	private JsonNode awaitReady(String id) {
-		for (int i = 0; i < 200; i++) {
-			JsonNode composition = this.api.get("/api/v1/compositions/" + id).json();
-			if (!composition.get("status").asString().matches("pending|running")) {
-				assertThat(composition.get("status").asString()).isEqualTo("ready");
-				return composition;
-			}
-			sleep();
-		}
-		throw new AssertionError("composition " + id + " did not finish");
-	}
-
-	private static void sleep() {
-		try {
-			Thread.sleep(50);
-		}
-		catch (InterruptedException ex) {
-			Thread.currentThread().interrupt();
-		}
-	}
-
-	private String compose(Map<String, ?> recipe) {
-		Response response = this.api.postJson("/api/v1/compositions", recipe);
-		assertThat(response.code()).as(response.json().toString()).isIn(200, 201);
-		return response.json().get("id").asString();
-	}
-
 	private String model(String name, java.nio.file.Path file) {
-		return upload("/api/v1/models", multipart(Map.of("name", name)).file("weights", file));
-	}
-
-	private String lora(String name, String adapterDir) {
-		return upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", name))
-					.file("adapter_config", Fixtures.path(adapterDir + "/adapter_config.json"))
-					.file("adapter_model", Fixtures.path(adapterDir + "/adapter_model.safetensors")));
-	}
-
-	private String upload(String path, ApiClient.Multipart body) {
-		Response response = this.api.postMultipart(path, body);
-		assertThat(response.code()).as(response.json().toString()).isEqualTo(201);
-		return response.json().get("id").asString();
+		return this.api.upload("/api/v1/models", multipart(Map.of("name", name)).file("weights", file));
 	}
 
 	static void assertClose(Map<String, float[]> actual, Map<String, float[]> expected, float tolerance) {

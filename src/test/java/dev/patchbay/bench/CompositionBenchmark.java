@@ -7,6 +7,7 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -175,7 +176,8 @@ public final class CompositionBenchmark {
 			if (read[0] != bytes[0]) {
 				throw new IllegalStateException("HTTP download had " + read[0] + " bytes, engine wrote " + bytes[0]);
 			}
-			this.api.delete("/api/v1/compositions/" + awaitReady(id));
+			this.api.awaitReady(id, Duration.ofMinutes(10));
+			this.api.delete("/api/v1/compositions/" + id);
 		}));
 		this.results.add(result(name + ", HTTP stream", http, bytes[0], floorNanos));
 	}
@@ -220,23 +222,6 @@ public final class CompositionBenchmark {
 
 	private static void resetPeaks() {
 		ManagementFactory.getMemoryPoolMXBeans().forEach(MemoryPoolMXBean::resetPeakUsage);
-	}
-
-	private String awaitReady(String id) {
-		for (int i = 0; i < 6000; i++) {
-			String status = this.api.get("/api/v1/compositions/" + id).json().get("status").asString();
-			if (!status.equals("pending") && !status.equals("running")) {
-				return id;
-			}
-			try {
-				Thread.sleep(10);
-			}
-			catch (InterruptedException ex) {
-				Thread.currentThread().interrupt();
-				throw new IllegalStateException(ex);
-			}
-		}
-		throw new IllegalStateException("composition " + id + " did not finish");
 	}
 
 	private String uploadAdapter(Path dir, List<TensorSpec> specs, boolean dora) throws IOException {

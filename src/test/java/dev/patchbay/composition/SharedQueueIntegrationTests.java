@@ -81,7 +81,7 @@ class SharedQueueIntegrationTests {
 	void aRecipeSentToBothInstancesAtOnceIsComputedOnceAndServedByBoth() {
 		String recipeBase = this.api.upload("/api/v1/models",
 				multipart(Map.of("name", "shared-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
-		String patch = lora("shared-lora");
+		String patch = this.api.uploadLora("shared-lora", "lora_llama/adapter");
 		Map<String, Object> recipe = Map.of("baseModelId", recipeBase, "terms",
 				List.of(Map.of("patchId", patch, "weight", 1.0)));
 		CompletableFuture<String> onFirst = CompletableFuture.supplyAsync(() -> this.api.compose(recipe));
@@ -101,10 +101,7 @@ class SharedQueueIntegrationTests {
 	void aCompositionLeftRunningByAKilledInstanceIsTakenOverOnceItsLeaseExpires() throws InterruptedException {
 		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "takeover-base")).file("weights",
 				Fixtures.path("dora_llama/base.safetensors")));
-		String patch = this.api.upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", "takeover-dora"))
-					.file("adapter_config", Fixtures.path("dora_llama/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("dora_llama/adapter/adapter_model.safetensors")));
+		String patch = this.api.uploadLora("takeover-dora", "dora_llama/adapter");
 		String id = this.api
 			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 1.0))));
 		this.api.awaitReady(id, Duration.ofSeconds(60));
@@ -132,13 +129,6 @@ class SharedQueueIntegrationTests {
 			.query(String.class)
 			.single()).isNotEqualTo("killed-instance");
 		assertThat(computations(this.first) + computations(this.second)).isEqualTo(before + 1);
-	}
-
-	private String lora(String name) {
-		return this.api.upload("/api/v1/patches",
-				multipart(Map.of("kind", "lora", "name", name))
-					.file("adapter_config", Fixtures.path("lora_llama/adapter/adapter_config.json"))
-					.file("adapter_model", Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
 	}
 
 	private static long computations(ConfigurableApplicationContext context) {

@@ -116,6 +116,16 @@ public class ApiClient {
 		return response.json().get("id").asString();
 	}
 
+	/**
+	 * Uploads a PEFT adapter from a fixture directory as a LoRA patch and returns its id.
+	 */
+	public String uploadLora(String name, String fixtureDir) {
+		return upload("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", name))
+					.file("adapter_config", Fixtures.path(fixtureDir + "/adapter_config.json"))
+					.file("adapter_model", Fixtures.path(fixtureDir + "/adapter_model.safetensors")));
+	}
+
 	/** Creates or reuses a composition and returns its id. */
 	public String compose(Map<String, ?> recipe) {
 		Response response = postJson("/api/v1/compositions", recipe);
