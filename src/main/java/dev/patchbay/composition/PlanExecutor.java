@@ -117,7 +117,9 @@ final class PlanExecutor {
 				int t = term;
 				cuts[term] = TopK.select(oneChunk ? (consumer) -> consumer.accept(deltas[t], capacity)
 						: (consumer) -> forEachChunk(rows, chunkRows, (row, n) -> {
-							tensor.base().read(row, n, base);
+							if (terms.get(t).needsBase()) {
+								tensor.base().read(row, n, base);
+							}
 							terms.get(t).compute(row, n, base, deltas[t]);
 							consumer.accept(deltas[t], Math.toIntExact(n * rowElements));
 						}), elements, k);

@@ -24,6 +24,14 @@ sealed interface TermDelta {
 		return false;
 	}
 
+	/**
+	 * Whether {@link #compute} reads the base rows; when it does not, passes that need
+	 * only the delta (top-k selection) skip reading the base.
+	 */
+	default boolean needsBase() {
+		return false;
+	}
+
 	/** A term that leaves the tensor alone. */
 	record Zero(long rowElements) implements TermDelta {
 
@@ -88,6 +96,11 @@ sealed interface TermDelta {
 	record Replacement(TensorRows saved) implements TermDelta {
 
 		@Override
+		public boolean needsBase() {
+			return true;
+		}
+
+		@Override
 		public void compute(long row, int rows, float[] base, float[] out) throws IOException {
 			this.saved.read(row, rows, out);
 			int count = Math.toIntExact(rows * this.saved.rowElements());
@@ -119,6 +132,11 @@ sealed interface TermDelta {
 			// With fan_in_fan_out the output channels are columns, so a DoRA norm spans
 			// every row.
 			return this.fanInFanOut && this.magnitude != null;
+		}
+
+		@Override
+		public boolean needsBase() {
+			return this.magnitude != null;
 		}
 
 		@Override
