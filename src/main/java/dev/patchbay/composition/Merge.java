@@ -86,21 +86,25 @@ final class Merge {
 		for (int term = 0; term < deltas.length; term++) {
 			float[] delta = deltas[term];
 			TopK.Cut cut = this.cuts[term];
-			if (cut.keepsAllTies()) {
-				int threshold = cut.bits();
-				for (int j = 0; j < count; j++) {
-					// keep = |x| >= cut, on the magnitude bits and branch-free, so that
-					// it vectorizes.
-					int magnitude = Float.floatToRawIntBits(delta[j]) & 0x7FFFFFFF;
-					delta[j] *= 1 - ((magnitude - threshold) >>> 31);
-				}
+			if (TopK.Cut.NONE.equals(cut)) {
+				Arrays.fill(delta, 0, count, 0f);
 				continue;
 			}
-			int cutBits = cut.bits();
+			// keep = |x| >= cut, branch-free in float arithmetic, so that it vectorizes;
+			// a
+			// data-dependent branch here is mispredicted for most elements.
+			float threshold = Float.intBitsToFloat(cut.bits());
 			for (int j = 0; j < count; j++) {
-				int bits = TopK.magnitudeBits(delta[j]);
-				if (bits < cutBits || (bits == cutBits && this.tiesKept[term]++ >= cut.ties())) {
-					delta[j] = 0f;
+				delta[j] *= 1f - step(threshold - Math.abs(delta[j]));
+			}
+			if (!cut.keepsAllTies()) {
+				// Of the elements exactly at the cut only the first ties() survive, in
+				// index order. They are few, so this branch is predictable.
+				int cutBits = cut.bits();
+				for (int j = 0; j < count; j++) {
+					if (TopK.magnitudeBits(delta[j]) == cutBits && this.tiesKept[term]++ >= cut.ties()) {
+						delta[j] = 0f;
+					}
 				}
 			}
 		}

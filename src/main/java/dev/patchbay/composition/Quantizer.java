@@ -63,14 +63,17 @@ final class Quantizer {
 
 	/**
 	 * Decodes elements [first, first + count) of a tensor.
-	 * @param packed the tensor's packed codes, from its first element
+	 * @param packed packed codes of the tensor, from element {@code origin} on
+	 * @param origin the element whose code starts packed[0]
 	 * @param perChannel elements per channel (the whole tensor for per-tensor ranges)
 	 */
-	void decode(byte[] packed, long first, int count, long perChannel, float[] scales, float[] minimums, float[] out) {
+	void decode(byte[] packed, long origin, long first, int count, long perChannel, float[] scales, float[] minimums,
+			float[] out) {
 		int mask = levels();
 		for (int j = 0; j < count; j++) {
 			long i = first + j;
-			int code = (packed[(int) (i * this.bits / 8)] >>> (int) (i * this.bits % 8)) & mask;
+			long bit = (i - origin) * this.bits;
+			int code = (packed[(int) (bit / 8)] >>> (int) (bit % 8)) & mask;
 			int channel = (int) (i / perChannel);
 			out[j] = minimums[channel] + code * scales[channel];
 		}

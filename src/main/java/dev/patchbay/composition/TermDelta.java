@@ -72,13 +72,19 @@ sealed interface TermDelta {
 		public void compute(long row, int rows, float[] base, float[] out) throws IOException {
 			long rowElements = TensorRows.rowElementsOf(this.shape);
 			long elements = TensorRows.rowsOf(this.shape) * rowElements;
-			byte[] packed = TensorData.readBytes(this.codes.file(), this.codes.tensor().dataOffset() + this.codeOffset,
-					Math.toIntExact(this.quantizer.packedBytes(elements)));
+			long first = row * rowElements;
+			int count = Math.toIntExact(rows * rowElements);
+			// Only this chunk's codes: from the byte holding the first one. Code widths
+			// divide 8, so that byte starts on a code.
+			long startByte = first * this.quantizer.bits() / 8;
+			byte[] packed = TensorData.readBytes(this.codes.file(),
+					this.codes.tensor().dataOffset() + this.codeOffset + startByte,
+					Math.toIntExact(this.quantizer.packedBytes(first + count) - startByte));
 			float[] scales = new float[this.channels];
 			float[] minimums = new float[this.channels];
 			read(this.scales, scales);
 			read(this.minimums, minimums);
-			this.quantizer.decode(packed, row * rowElements, Math.toIntExact(rows * rowElements),
+			this.quantizer.decode(packed, startByte * 8 / this.quantizer.bits(), first, count,
 					(this.channels == 1) ? elements : rowElements, scales, minimums, out);
 		}
 

@@ -41,13 +41,15 @@ class BenchmarkSmokeIntegrationTests {
 		CompositionBenchmark benchmark = new CompositionBenchmark(this.context, this.work,
 				new CompositionBenchmark.Settings(6L << 20, 16, List.of(DType.F32, DType.BF16), 1, 0));
 		List<CompositionBenchmark.Result> results = benchmark.run();
-		assertThat(results).hasSize(2 * 4 * 3);
+		// dtypes × cases × (engine, engine without fsync, HTTP with the Java client, HTTP
+		// with curl)
+		assertThat(results).hasSize(2 * 4 * 4);
 		assertThat(results).allSatisfy((result) -> {
 			assertThat(result.outputBytes()).isGreaterThan(6L << 20 >> 1);
 			assertThat(result.medianSeconds()).isPositive();
 			assertThat(result.floorSeconds()).isPositive();
 		});
-		assertThat(benchmark.report()).contains("ties of 3 diffs").contains("HTTP stream");
+		assertThat(benchmark.report()).contains("ties of 3 diffs").contains("HTTP stream, curl client");
 	}
 
 	@Test

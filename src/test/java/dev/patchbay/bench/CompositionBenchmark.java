@@ -168,18 +168,31 @@ public final class CompositionBenchmark {
 		this.results.add(result(name + ", engine", direct, bytes[0], floorNanos));
 		double[] compute = times(() -> nanos(() -> PlanProbe.compose(this.context, request.get(), false)));
 		this.results.add(result(name + ", engine without fsync", compute, bytes[0], floorNanos));
-		double[] http = times(() -> nanos(() -> {
-			CompositionRequest recipe = request.get();
-			String id = this.api.postJson("/api/v1/compositions", recipe).json().get("id").asString();
-			long[] read = { 0 };
-			this.api.download("/api/v1/compositions/" + id + "/weights", (in) -> read[0] = drain(in));
-			if (read[0] != bytes[0]) {
-				throw new IllegalStateException("HTTP download had " + read[0] + " bytes, engine wrote " + bytes[0]);
-			}
-			this.api.awaitReady(id, Duration.ofMinutes(10));
-			this.api.delete("/api/v1/compositions/" + id);
-		}));
+		double[] http = times(() -> nanos(() -> download(request.get(), bytes[0], false)));
 		this.results.add(result(name + ", HTTP stream", http, bytes[0], floorNanos));
+		double[] curl = times(() -> nanos(() -> download(request.get(), bytes[0], true)));
+		this.results.add(result(name + ", HTTP stream, curl client", curl, bytes[0], floorNanos));
+	}
+
+	/**
+	 * Composes through HTTP and reads the streamed weights to the end, with the Java
+	 * client in this JVM or with curl in its own process.
+	 */
+	private void download(CompositionRequest recipe, long expected, boolean curl) {
+		String id = this.api.postJson("/api/v1/compositions", recipe).json().get("id").asString();
+		String path = "/api/v1/compositions/" + id + "/weights";
+		long[] read = { 0 };
+		if (curl) {
+			read[0] = this.api.downloadWithCurl(path);
+		}
+		else {
+			this.api.download(path, (in) -> read[0] = drain(in));
+		}
+		if (read[0] != expected) {
+			throw new IllegalStateException("HTTP download had " + read[0] + " bytes, engine wrote " + expected);
+		}
+		this.api.awaitReady(id, Duration.ofMinutes(10));
+		this.api.delete("/api/v1/compositions/" + id);
 	}
 
 	private void memory(long modelBytes) throws IOException {

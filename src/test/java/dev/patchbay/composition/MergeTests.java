@@ -57,4 +57,44 @@ class MergeTests {
 		assertThat(kept).isBetween(250L, 350L);
 	}
 
+	@Test
+	void magnitudePruningKeepsExactlyKWithTiesAtTheCutKeptInIndexOrderAcrossChunks() throws java.io.IOException {
+		// BF16-like deltas: few distinct magnitudes, so many elements tie at the cut.
+		float[] values = new float[1000];
+		for (int i = 0; i < values.length; i++) {
+			values[i] = ((i % 5) - 2) * 0.5f;
+		}
+		long k = 300;
+		TopK.Cut cut = TopK.select((consumer) -> consumer.accept(values.clone(), values.length), values.length, k);
+		assertThat(cut.keepsAllTies()).as("the cut splits a tie").isFalse();
+		Merge merge = new Merge(new MergeMethod.MagnitudePrune(0.3), new float[] { 1f }, new TopK.Cut[] { cut }, "w");
+		float[] merged = new float[values.length];
+		for (int start = 0; start < values.length; start += 333) {
+			int count = Math.min(333, values.length - start);
+			float[][] chunk = { java.util.Arrays.copyOfRange(values, start, start + count) };
+			float[] out = new float[count];
+			merge.apply(chunk, start, count, out);
+			System.arraycopy(out, 0, merged, start, count);
+		}
+		long kept = 0;
+		int lastKeptTie = -1;
+		int firstDroppedTie = Integer.MAX_VALUE;
+		for (int i = 0; i < values.length; i++) {
+			if (merged[i] != 0) {
+				kept++;
+				assertThat(merged[i]).isEqualTo(values[i]);
+			}
+			if (Math.abs(values[i]) == 1f) {
+				if (merged[i] != 0) {
+					lastKeptTie = i;
+				}
+				else {
+					firstDroppedTie = Math.min(firstDroppedTie, i);
+				}
+			}
+		}
+		assertThat(kept).isEqualTo(k);
+		assertThat(lastKeptTie).as("ties survive in index order").isLessThan(firstDroppedTie);
+	}
+
 }

@@ -202,6 +202,31 @@ public class ApiClient {
 		}
 	}
 
+	/**
+	 * Downloads with curl in its own process, discarding the body, so that the client
+	 * does not share the server's JVM; returns the bytes received.
+	 */
+	public long downloadWithCurl(String path) {
+		List<String> command = new java.util.ArrayList<>(
+				List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", baseUrl() + path));
+		authorize((name, value) -> command.addAll(List.of("-H", name + ": " + value)));
+		try {
+			Process curl = new ProcessBuilder(command).redirectErrorStream(true).start();
+			String output = new String(curl.getInputStream().readAllBytes()).trim();
+			if (curl.waitFor() != 0) {
+				throw new IllegalStateException("curl failed: " + output);
+			}
+			return Long.parseLong(output);
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new IllegalStateException(ex);
+		}
+	}
+
 	private String baseUrl() {
 		return "http://localhost:" + this.environment.getRequiredProperty("local.server.port");
 	}
