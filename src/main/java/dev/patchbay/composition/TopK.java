@@ -4,7 +4,7 @@ package dev.patchbay.composition;
  * Exact top-k selection by magnitude in O(n): a radix select on the bits of |x|, whose
  * order as integers equals the order of the non-negative floats. Two histogram passes
  * (high 16 bits, then low 16 bits within the chosen bucket) replace the sort that torch's
- * {@code topk} does.
+ * {@code topk} does; bfloat16 data needs only the first.
  */
 final class TopK {
 
@@ -58,15 +58,26 @@ final class TopK {
 			return Cut.ALL;
 		}
 		int[] high = new int[1 << 16];
+		int[] lowBitsSeen = { 0 };
 		chunks.forEach((values, count) -> {
+			int seen = 0;
 			for (int i = 0; i < count; i++) {
-				high[magnitudeBits(values[i]) >>> 16]++;
+				int bits = magnitudeBits(values[i]);
+				high[bits >>> 16]++;
+				seen |= bits;
 			}
+			lowBitsSeen[0] |= seen & 0xFFFF;
 		});
 		long above = 0;
 		int bucket = high.length - 1;
 		while (above + high[bucket] < k) {
 			above += high[bucket--];
+		}
+		if (lowBitsSeen[0] == 0) {
+			// Every value has zero low bits (it was widened from bfloat16): a bucket
+			// holds
+			// a single magnitude, so the second pass would find nothing new.
+			return new Cut(bucket << 16, k - above, high[bucket]);
 		}
 		int[] low = new int[1 << 16];
 		int chosen = bucket;

@@ -39,11 +39,11 @@ class BenchmarkSmokeIntegrationTests {
 	@Test
 	void harnessMeasuresEveryCaseThroughEngineAndHttp() throws Exception {
 		CompositionBenchmark benchmark = new CompositionBenchmark(this.context, this.work,
-				new CompositionBenchmark.Settings(6L << 20, 16, List.of(DType.F32, DType.BF16), 1, 0));
+				new CompositionBenchmark.Settings(6L << 20, 16, List.of(DType.F32, DType.BF16), 1, 0, 4096));
 		List<CompositionBenchmark.Result> results = benchmark.run();
-		// dtypes × cases × (engine, engine without fsync, HTTP with the Java client, HTTP
-		// with curl)
-		assertThat(results).hasSize(2 * 4 * 4);
+		// dtypes × cases × (engine, engine without fsync, engine with other chunks, HTTP
+		// with the Java client, HTTP with curl)
+		assertThat(results).hasSize(2 * 4 * 5);
 		assertThat(results).allSatisfy((result) -> {
 			assertThat(result.outputBytes()).isGreaterThan(6L << 20 >> 1);
 			assertThat(result.medianSeconds()).isPositive();

@@ -40,22 +40,30 @@ public final class CompositionBenchmark {
 
 	/**
 	 * What to run.
-	 *
 	 * @param modelBytes size of the throughput model
 	 * @param scale divides Llama-7B widths (1 = real shapes)
 	 * @param dtypes model dtypes to measure
 	 * @param runs timed runs per case, after one warm-up
 	 * @param memoryModelBytes size of the model for the memory run, 0 to skip it
 	 */
-	record Settings(long modelBytes, int scale, List<DType> dtypes, int runs, long memoryModelBytes) {
+	/**
+	 * @param alternateChunkElements when not 0, each case also runs through the engine
+	 * with chunks of this many elements, for comparison with the service's setting
+	 */
+	record Settings(long modelBytes, int scale, List<DType> dtypes, int runs, long memoryModelBytes,
+			int alternateChunkElements) {
 	}
 
 	/**
 	 * One measured case: median, min and max seconds, bytes written, and the floor's
 	 * median.
 	 */
+	/**
+	 * One case's timings; cpuSeconds is this JVM's CPU time per run (median), which on 2
+	 * cores bounds the wall time from below at cpuSeconds / 2.
+	 */
 	record Result(String name, double medianSeconds, double minSeconds, double maxSeconds, long outputBytes,
-			double floorSeconds) {
+			double floorSeconds, double cpuSeconds) {
 
 		double throughputGiBs() {
 			return this.outputBytes / this.medianSeconds / (1L << 30);
@@ -68,6 +76,9 @@ public final class CompositionBenchmark {
 	}
 
 	private final ConfigurableApplicationContext context;
+
+	private static final com.sun.management.OperatingSystemMXBean CPU = (com.sun.management.OperatingSystemMXBean) ManagementFactory
+		.getOperatingSystemMXBean();
 
 	private final ApiClient api;
 
@@ -99,7 +110,8 @@ public final class CompositionBenchmark {
 					.map(DType::valueOf)
 					.toList(),
 				Integer.parseInt(options.getOrDefault("runs", "5")),
-				(long) (Double.parseDouble(options.getOrDefault("memory-gib", "4")) * (1L << 30)));
+				(long) (Double.parseDouble(options.getOrDefault("memory-gib", "4")) * (1L << 30)),
+				Integer.parseInt(options.getOrDefault("alternate-chunk-elements", "0")));
 		Path work = Files.createTempDirectory("patchbay-bench");
 		try (ConfigurableApplicationContext context = SpringApplication.run(PatchbayApplication.class,
 				"--server.port=0", "--patchbay.data-dir=" + work.resolve("data"), "--logging.level.root=WARN",
@@ -164,13 +176,19 @@ public final class CompositionBenchmark {
 			.stream()
 			.map((patch) -> new CompositionRequest.Term(java.util.UUID.fromString(patch), 1.0 + run[0]++ * 1e-3))
 			.toList(), method, method.equals("ties") ? 0.2 : null, null, null, null, false);
-		double[] direct = times(() -> nanos(() -> bytes[0] = PlanProbe.compose(this.context, request.get(), true)));
+		Timing direct = times(() -> nanos(() -> bytes[0] = PlanProbe.compose(this.context, request.get(), true)));
 		this.results.add(result(name + ", engine", direct, bytes[0], floorNanos));
-		double[] compute = times(() -> nanos(() -> PlanProbe.compose(this.context, request.get(), false)));
+		Timing compute = times(() -> nanos(() -> PlanProbe.compose(this.context, request.get(), false)));
 		this.results.add(result(name + ", engine without fsync", compute, bytes[0], floorNanos));
-		double[] http = times(() -> nanos(() -> download(request.get(), bytes[0], false)));
+		int chunk = this.settings.alternateChunkElements();
+		if (chunk > 0) {
+			Timing chunked = times(() -> nanos(() -> PlanProbe.compose(this.context, request.get(), true, chunk)));
+			this.results
+				.add(result(name + ", engine, chunks of " + chunk + " elements", chunked, bytes[0], floorNanos));
+		}
+		Timing http = times(() -> nanos(() -> download(request.get(), bytes[0], false)));
 		this.results.add(result(name + ", HTTP stream", http, bytes[0], floorNanos));
-		double[] curl = times(() -> nanos(() -> download(request.get(), bytes[0], true)));
+		Timing curl = times(() -> nanos(() -> download(request.get(), bytes[0], true)));
 		this.results.add(result(name + ", HTTP stream, curl client", curl, bytes[0], floorNanos));
 	}
 
@@ -290,24 +308,33 @@ public final class CompositionBenchmark {
 	}
 
 	/** One warm-up, then the timed runs, sorted. */
-	private double[] times(java.util.function.LongSupplier run) {
+	/** Wall times of the runs after a warm-up, sorted, and their median CPU time. */
+	private record Timing(double[] sortedNanos, double cpuNanos) {
+	}
+
+	private Timing times(java.util.function.LongSupplier run) {
 		run.getAsLong();
 		double[] nanos = new double[this.settings.runs()];
+		double[] cpu = new double[this.settings.runs()];
 		for (int i = 0; i < nanos.length; i++) {
+			long cpuBefore = CPU.getProcessCpuTime();
 			nanos[i] = run.getAsLong();
+			cpu[i] = CPU.getProcessCpuTime() - cpuBefore;
 		}
 		Arrays.sort(nanos);
-		return nanos;
+		Arrays.sort(cpu);
+		return new Timing(nanos, cpu[cpu.length / 2]);
 	}
 
 	private double median(java.util.function.LongSupplier run) {
-		double[] sorted = times(run);
+		double[] sorted = times(run).sortedNanos();
 		return sorted[sorted.length / 2];
 	}
 
-	private static Result result(String name, double[] sortedNanos, long bytes, double floorNanos) {
+	private static Result result(String name, Timing timing, long bytes, double floorNanos) {
+		double[] sortedNanos = timing.sortedNanos();
 		return new Result(name, sortedNanos[sortedNanos.length / 2] / 1e9, sortedNanos[0] / 1e9,
-				sortedNanos[sortedNanos.length - 1] / 1e9, bytes, floorNanos / 1e9);
+				sortedNanos[sortedNanos.length - 1] / 1e9, bytes, floorNanos / 1e9, timing.cpuNanos() / 1e9);
 	}
 
 	String report() {
@@ -315,12 +342,12 @@ public final class CompositionBenchmark {
 		report.append(String.format(Locale.ROOT, "cores: %d, max heap: %d MiB, runs per case: %d (after 1 warm-up)%n%n",
 				Runtime.getRuntime().availableProcessors(), Runtime.getRuntime().maxMemory() >> 20,
 				this.settings.runs()));
-		report.append("| case | median s | min s | max s | output GiB/s | floor s | ratio to floor |\n");
-		report.append("|---|---|---|---|---|---|---|\n");
+		report.append("| case | median s | min s | max s | output GiB/s | floor s | ratio to floor | JVM CPU s |\n");
+		report.append("|---|---|---|---|---|---|---|---|\n");
 		for (Result result : this.results) {
-			report.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.3f | %.2f | %.3f | %.2f |%n",
+			report.append(String.format(Locale.ROOT, "| %s | %.3f | %.3f | %.3f | %.2f | %.3f | %.2f | %.2f |%n",
 					result.name(), result.medianSeconds(), result.minSeconds(), result.maxSeconds(),
-					result.throughputGiBs(), result.floorSeconds(), result.ofFloor()));
+					result.throughputGiBs(), result.floorSeconds(), result.ofFloor(), result.cpuSeconds()));
 		}
 		if (!this.memory.isEmpty()) {
 			report

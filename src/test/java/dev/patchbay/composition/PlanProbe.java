@@ -23,8 +23,13 @@ public final class PlanProbe {
 	 */
 	public static long compose(ApplicationContext context, CompositionRequest request, boolean durable)
 			throws IOException {
+		return compose(context, request, durable, context.getBean(CompositionProperties.class).chunkElements());
+	}
+
+	/** The same, with another chunk size than the service's. */
+	public static long compose(ApplicationContext context, CompositionRequest request, boolean durable,
+			int chunkElements) throws IOException {
 		Plan plan = context.getBean(Planner.class).plan(Recipe.from(request)).plan();
-		int chunkElements = context.getBean(CompositionProperties.class).chunkElements();
 		try (BlobOutput output = context.getBean(BlobStore.class).create()) {
 			new PlanExecutor(plan, chunkElements).execute(output, (tensors) -> {
 			});

@@ -51,4 +51,35 @@ class TopKTests {
 		assertThat(TopK.select(failing, 10, 10)).isEqualTo(TopK.Cut.ALL);
 	}
 
+	@Test
+	void bfloat16ValuesAreCutExactlyInOnePass() throws IOException {
+		Random random = new Random(5);
+		float[] values = new float[20_000];
+		for (int i = 0; i < values.length; i++) {
+			values[i] = dev.patchbay.storage.TensorData.round((float) random.nextGaussian(),
+					dev.patchbay.shared.DType.BF16);
+		}
+		long k = 4321;
+		int[] passes = { 0 };
+		TopK.Cut cut = TopK.select((consumer) -> {
+			passes[0]++;
+			consumer.accept(values, values.length);
+		}, values.length, k);
+		assertThat(passes[0]).isEqualTo(1);
+		float[] magnitudes = new float[values.length];
+		for (int i = 0; i < values.length; i++) {
+			magnitudes[i] = Math.abs(values[i]);
+		}
+		Arrays.sort(magnitudes);
+		float kth = magnitudes[values.length - (int) k];
+		long above = 0;
+		long equal = 0;
+		for (float magnitude : magnitudes) {
+			above += (magnitude > kth) ? 1 : 0;
+			equal += (magnitude == kth) ? 1 : 0;
+		}
+		assertThat(cut).isEqualTo(new TopK.Cut(Float.floatToRawIntBits(kth), k - above, equal));
+		assertThat(equal).as("bfloat16 has ties").isGreaterThan(1);
+	}
+
 }
