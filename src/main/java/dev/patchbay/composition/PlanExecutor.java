@@ -30,6 +30,15 @@ final class PlanExecutor {
 
 	private static final int COPY_BYTES = 64 << 20;
 
+	/**
+	 * Chunk size for tensors larger than one chunk when every term is elementwise: 256K
+	 * floats (1 MiB per array) keep a chunk's arrays in cache across the merge's passes.
+	 * Measured in one benchmark run against 1M-element chunks: TIES 25% faster, bfloat16
+	 * sum 18% faster, LoRA 40% slower (more, smaller matmuls), so LoRA keeps the larger
+	 * chunks.
+	 */
+	private static final int ELEMENTWISE_CHUNK_ELEMENTS = 1 << 18;
+
 	private final Plan plan;
 
 	private final int chunkElements;
@@ -97,8 +106,12 @@ final class PlanExecutor {
 		TermDelta zero = new TermDelta.Zero(rowElements);
 		List<TermDelta> terms = tensor.terms().stream().map((term) -> (term != null) ? term : zero).toList();
 		boolean whole = terms.stream().anyMatch(TermDelta::needsWholeTensor);
-		int chunkRows = (int) (whole ? rows
-				: Math.max(1, Math.min(rows, this.chunkElements / Math.max(1, rowElements))));
+		boolean matmul = terms.stream().anyMatch((term) -> term instanceof TermDelta.Lora);
+		long rowsPerChunk = this.chunkElements / Math.max(1, rowElements);
+		if (rows > rowsPerChunk && !matmul) {
+			rowsPerChunk = Math.min(rowsPerChunk, ELEMENTWISE_CHUNK_ELEMENTS / Math.max(1, rowElements));
+		}
+		int chunkRows = (int) (whole ? rows : Math.max(1, Math.min(rows, rowsPerChunk)));
 		int capacity = Math.toIntExact(chunkRows * rowElements);
 		ensureCapacity(capacity, terms.size());
 		float[] base = this.base;
