@@ -33,8 +33,11 @@ import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Composes a 1 GiB model end to end through HTTP and checks that the process's anonymous
- * memory stays under 1 GiB: memory is bounded by what is in flight, not by model size.
+ * Composes a 1 GiB model end to end through HTTP and checks that the anonymous memory it
+ * adds to the process stays under half the model's size: memory is bounded by what is in
+ * flight, not by model size. The bound is on the increase, not the total, because the
+ * total depends on how many other test contexts this JVM holds and on how far the garbage
+ * collector chooses to grow the heap (up to 300 MiB here).
  */
 @IntegrationTest
 class LargeCompositionIntegrationTests {
@@ -54,7 +57,7 @@ class LargeCompositionIntegrationTests {
 	Path dir;
 
 	@Test
-	void composingAOneGibModelKeepsAnonymousMemoryUnderOneGib() throws Exception {
+	void composingAOneGibModelAddsLessThanHalfItsSizeInAnonymousMemory() throws Exception {
 		Path base = writeBase();
 		assertThat(Files.size(base)).isGreaterThanOrEqualTo(GIB);
 		JsonNode model = this.api.uploadStreaming("/api/v1/models", Map.of("name", "one-gib"), "weights", base);
@@ -94,7 +97,7 @@ class LargeCompositionIntegrationTests {
 		System.out.printf("RssAnon before compose: %d MiB, peak while composing and streaming 1 GiB: %d MiB%n",
 				before >> 20, peak >> 20);
 		assertThat(contentLength).isGreaterThanOrEqualTo(GIB);
-		assertThat(peak).isLessThan(GIB);
+		assertThat(peak - before).as("anonymous memory added while composing and streaming").isLessThan(GIB / 2);
 		for (int o = 0; o < SIDE; o += 97) {
 			for (int i = 0; i < SIDE; i += 89) {
 				double delta = 0;
