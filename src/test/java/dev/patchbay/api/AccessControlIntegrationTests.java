@@ -1,5 +1,7 @@
 package dev.patchbay.api;
 
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -32,7 +34,7 @@ class AccessControlIntegrationTests {
 	@Autowired
 	JdbcClient database;
 
-	private final Map<String, ApiClient> clients = new java.util.HashMap<>();
+	private final Map<String, ApiClient> clients = new HashMap<>();
 
 	/** One request per endpoint family and verb, with the least role it needs. */
 	static Stream<Arguments> endpoints() {
@@ -74,7 +76,7 @@ class AccessControlIntegrationTests {
 		assertThat(this.admin.withKey("pb_not-a-key").send(HttpMethod.valueOf(method), path).code()).as("unknown key")
 			.isEqualTo(401);
 
-		java.util.List<String> roles = java.util.List.of("reader", "publisher", "admin");
+		List<String> roles = List.of("reader", "publisher", "admin");
 		for (String role : roles) {
 			Response response = client(role).send(HttpMethod.valueOf(method), path);
 			if (roles.indexOf(role) < roles.indexOf(required)) {

@@ -1,5 +1,10 @@
 package dev.patchbay.bench;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.LongSupplier;
@@ -68,21 +73,21 @@ public final class KernelBenchmark {
 		report("TIES top-k cut (radix select, density 0.2)", time(() -> KernelProbe.topKNanos(x, 0.2)));
 		// What bfloat16 costs per element beyond float32: narrowing on write, widening on
 		// read.
-		java.nio.ByteBuffer bf16 = java.nio.ByteBuffer.allocate(elements * 2);
+		ByteBuffer bf16 = ByteBuffer.allocate(elements * 2);
 		report("bfloat16 narrowing (round to nearest even)", time(() -> {
 			long start = System.nanoTime();
 			TensorData.encode(x, elements, DType.BF16, bf16);
 			return System.nanoTime() - start;
 		}));
-		java.nio.file.Path file = java.nio.file.Files.createTempFile("kernel-bf16", ".bin");
+		Path file = Files.createTempFile("kernel-bf16", ".bin");
 		try {
-			java.nio.file.Files.write(file, bf16.array());
+			Files.write(file, bf16.array());
 			report("bfloat16 widening (read from a mapped file)", time(() -> readNanos(file, DType.BF16, y, elements)));
 			report("float32 read of the same bytes (half the elements)",
 					time(() -> readNanos(file, DType.F32, y, elements / 2)));
 		}
 		finally {
-			java.nio.file.Files.delete(file);
+			Files.delete(file);
 		}
 		try (TensorEngine engine = new TensorEngine(new EngineProperties(EngineProperties.DeviceChoice.AUTO))) {
 			report("LoRA merge 4096x4096, r=16", time(() -> KernelProbe.loraNanos(engine, 4096, 16, false)));
@@ -90,13 +95,13 @@ public final class KernelBenchmark {
 		}
 	}
 
-	private static long readNanos(java.nio.file.Path file, DType dtype, float[] out, int count) {
+	private static long readNanos(Path file, DType dtype, float[] out, int count) {
 		long start = System.nanoTime();
 		try {
 			TensorData.readFloats(file, 0, dtype, 0, out, count);
 		}
-		catch (java.io.IOException ex) {
-			throw new java.io.UncheckedIOException(ex);
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
 		}
 		return System.nanoTime() - start;
 	}

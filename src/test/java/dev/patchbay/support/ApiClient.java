@@ -2,19 +2,22 @@ package dev.patchbay.support;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -24,6 +27,7 @@ import org.springframework.core.env.Environment;
 import org.springframework.core.io.ByteArrayResource;
 import org.springframework.http.HttpEntity;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
 import org.springframework.util.LinkedMultiValueMap;
@@ -79,13 +83,13 @@ public class ApiClient {
 		return this.client;
 	}
 
-	private void authorize(java.util.function.BiConsumer<String, String> header) {
+	private void authorize(BiConsumer<String, String> header) {
 		if (this.key != null) {
 			header.accept(HttpHeaders.AUTHORIZATION, "Bearer " + this.key);
 		}
 	}
 
-	public Response send(org.springframework.http.HttpMethod method, String path) {
+	public Response send(HttpMethod method, String path) {
 		return exchange(client().method(method).uri(path));
 	}
 
@@ -183,7 +187,7 @@ public class ApiClient {
 	}
 
 	/** Streams a GET response body to a consumer without holding it in memory. */
-	public long download(String path, java.util.function.Consumer<InputStream> body) {
+	public long download(String path, Consumer<InputStream> body) {
 		try {
 			HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl() + path));
 			authorize(request::header);
@@ -207,7 +211,7 @@ public class ApiClient {
 	 * does not share the server's JVM; returns the bytes received.
 	 */
 	public long downloadWithCurl(String path) {
-		List<String> command = new java.util.ArrayList<>(
+		List<String> command = new ArrayList<>(
 				List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", baseUrl() + path));
 		authorize((name, value) -> command.addAll(List.of("-H", name + ": " + value)));
 		try {
