@@ -42,6 +42,13 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 
 	private static final Logger logger = LoggerFactory.getLogger(ProblemHandler.class);
 
+	/** Each problem family's status; the families are disjoint. */
+	private static final Map<Class<?>, HttpStatus> STATUSES = Map.of(InvalidInputException.class,
+			HttpStatus.BAD_REQUEST, NotFoundException.class, HttpStatus.NOT_FOUND, ConflictException.class,
+			HttpStatus.CONFLICT, UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT,
+			PayloadTooLargeException.class, HttpStatus.PAYLOAD_TOO_LARGE, UnauthenticatedException.class,
+			HttpStatus.UNAUTHORIZED, ForbiddenException.class, HttpStatus.FORBIDDEN);
+
 	@ExceptionHandler(PatchbayException.class)
 	ResponseEntity<?> handleDomain(PatchbayException ex, HttpServletRequest request) {
 		HttpStatus status = statusOf(ex);
@@ -116,12 +123,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	}
 
 	private static HttpStatus statusOf(PatchbayException ex) {
-		Map<Class<?>, HttpStatus> statuses = Map.of(InvalidInputException.class, HttpStatus.BAD_REQUEST,
-				NotFoundException.class, HttpStatus.NOT_FOUND, ConflictException.class, HttpStatus.CONFLICT,
-				UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT, PayloadTooLargeException.class,
-				HttpStatus.PAYLOAD_TOO_LARGE, UnauthenticatedException.class, HttpStatus.UNAUTHORIZED,
-				ForbiddenException.class, HttpStatus.FORBIDDEN);
-		return statuses.entrySet()
+		return STATUSES.entrySet()
 			.stream()
 			.filter((entry) -> entry.getKey().isInstance(ex))
 			.map(Map.Entry::getValue)

@@ -21,6 +21,10 @@ class CompositionQueue {
 			(status = 'PENDING'
 			 or (status = 'RUNNING' and heartbeat_at < now() - make_interval(secs => :leaseSeconds)))""";
 
+	private static final String CLAIM = """
+			update composition set status = 'RUNNING', claimed_by = :me, heartbeat_at = now(), started_at = now()
+			""";
+
 	private final JdbcClient jdbc;
 
 	private final String instanceId;
@@ -41,9 +45,7 @@ class CompositionQueue {
 
 	/** Claims this composition if it is pending or its lease has expired. */
 	boolean claim(UUID id) {
-		return this.jdbc.sql("""
-				update composition set status = 'RUNNING', claimed_by = :me, heartbeat_at = now(), started_at = now()
-				where id = :id and""" + CLAIMABLE)
+		return this.jdbc.sql(CLAIM + "where id = :id and" + CLAIMABLE)
 			.param("me", this.instanceId)
 			.param("id", id)
 			.param("leaseSeconds", this.leaseSeconds)
@@ -55,9 +57,7 @@ class CompositionQueue {
 	 * at the same moment take different rows instead of queueing on one.
 	 */
 	Optional<UUID> claimNext() {
-		return this.jdbc.sql("""
-				update composition set status = 'RUNNING', claimed_by = :me, heartbeat_at = now(), started_at = now()
-				where id = (select id from composition where""" + CLAIMABLE + """
+		return this.jdbc.sql(CLAIM + "where id = (select id from composition where" + CLAIMABLE + """
 				 order by created_at limit 1 for update skip locked)
 				returning id""")
 			.param("me", this.instanceId)

@@ -1,11 +1,7 @@
 package dev.patchbay.composition;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +22,7 @@ import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.Sha256;
 import dev.patchbay.shared.TensorSpec;
 
 /**
@@ -201,14 +198,7 @@ class Planner {
 			.append(method.seed())
 			.append("\ndtype=")
 			.append(recipe.outputDtype());
-		try {
-			return HexFormat.of()
-				.formatHex(MessageDigest.getInstance("SHA-256")
-					.digest(canonical.toString().getBytes(StandardCharsets.UTF_8)));
-		}
-		catch (NoSuchAlgorithmException ex) {
-			throw new IllegalStateException("every JVM has SHA-256", ex);
-		}
+		return Sha256.hex(canonical.toString());
 	}
 
 }

@@ -2,10 +2,8 @@ package dev.patchbay.security;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,6 +21,7 @@ import org.springframework.transaction.annotation.Transactional;
 
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.Sha256;
 
 /**
  * Issues, lists, revokes and checks API keys. Keys are 256 random bits, shown once when
@@ -39,13 +38,13 @@ public class ApiKeys {
 
 	private final ApiKeyRepository keys;
 
-	private final byte[] adminKeyHash;
+	private final String adminKeyHash;
 
 	private final boolean embeddedDatabase;
 
 	ApiKeys(ApiKeyRepository keys, SecurityProperties properties, ObjectProvider<EmbeddedPostgres> embedded) {
 		this.keys = keys;
-		this.adminKeyHash = (properties.adminKey() != null) ? sha256(properties.adminKey()) : null;
+		this.adminKeyHash = (properties.adminKey() != null) ? Sha256.hex(properties.adminKey()) : null;
 		this.embeddedDatabase = embedded.getIfAvailable() != null;
 	}
 
@@ -54,12 +53,13 @@ public class ApiKeys {
 	 */
 	@Transactional(readOnly = true)
 	public Optional<Role> authenticate(String key) {
-		byte[] hash = sha256(key);
+		String hash = Sha256.hex(key);
 		// Constant-time, so response timing says nothing about how close a guess was.
-		if (this.adminKeyHash != null && MessageDigest.isEqual(hash, this.adminKeyHash)) {
+		if (this.adminKeyHash != null && MessageDigest.isEqual(hash.getBytes(StandardCharsets.US_ASCII),
+				this.adminKeyHash.getBytes(StandardCharsets.US_ASCII))) {
 			return Optional.of(Role.ADMIN);
 		}
-		return this.keys.findByKeyHash(HexFormat.of().formatHex(hash)).map(ApiKey::getRole);
+		return this.keys.findByKeyHash(hash).map(ApiKey::getRole);
 	}
 
 	/**
@@ -84,8 +84,7 @@ public class ApiKeys {
 		byte[] secret = new byte[32];
 		this.random.nextBytes(secret);
 		String key = KEY_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
-		ApiKey stored = this.keys
-			.save(new ApiKey(name, role, HexFormat.of().formatHex(sha256(key)), key.substring(0, 10)));
+		ApiKey stored = this.keys.save(new ApiKey(name, role, Sha256.hex(key), key.substring(0, 10)));
 		return IssuedKey.of(stored.view(), key);
 	}
 
@@ -116,15 +115,6 @@ public class ApiKeys {
 		if (this.adminKeyHash == null && this.embeddedDatabase && !this.keys.existsByRole(Role.ADMIN)) {
 			IssuedKey key = issue("bootstrap-admin", Role.ADMIN);
 			logger.warn("Generated the bootstrap admin API key; it is shown only this once: {}", key.key());
-		}
-	}
-
-	private static byte[] sha256(String key) {
-		try {
-			return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-		}
-		catch (NoSuchAlgorithmException ex) {
-			throw new IllegalStateException("every JVM has SHA-256", ex);
 		}
 	}
 
