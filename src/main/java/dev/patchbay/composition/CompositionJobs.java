@@ -26,6 +26,7 @@ import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
@@ -72,6 +73,8 @@ class CompositionJobs implements AutoCloseable {
 
 	private final CompositionQueue queue;
 
+	private final TensorEngine engine;
+
 	private final ScheduledExecutorService scheduler;
 
 	/** Compositions this instance holds leases on. */
@@ -81,7 +84,8 @@ class CompositionJobs implements AutoCloseable {
 
 	CompositionJobs(CompositionRepository compositions, Planner planner, BlobStore blobs, Ingest ingest,
 			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json,
-			MeterRegistry meters, CompositionQueue queue) {
+			MeterRegistry meters, CompositionQueue queue, TensorEngine engine) {
+		this.engine = engine;
 		this.meters = meters;
 		this.compositions = compositions;
 		this.planner = planner;
@@ -174,7 +178,7 @@ class CompositionJobs implements AutoCloseable {
 			this.live.put(id, output);
 			LiveOutput progress = output;
 			long[] lastReport = { 0 };
-			new PlanExecutor(plan, this.properties.chunkElements()).execute(blob, (tensorsDone) -> {
+			new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(blob, (tensorsDone) -> {
 				progress.tensorDone(tensorsDone);
 				if (System.nanoTime() - lastReport[0] > this.properties.progressInterval().toNanos()) {
 					lastReport[0] = System.nanoTime();

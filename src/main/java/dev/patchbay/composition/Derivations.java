@@ -32,7 +32,8 @@ import dev.patchbay.storage.BlobOutput;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsWriter;
 import dev.patchbay.storage.StagedBlob;
-import dev.patchbay.storage.TensorData;
+import dev.patchbay.engine.Quantizer;
+import dev.patchbay.engine.TensorData;
 
 /**
  * Derives patches on the server from registered models: diff vectors (fine-tuning

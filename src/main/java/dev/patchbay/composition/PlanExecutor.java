@@ -1,22 +1,37 @@
 package dev.patchbay.composition;
 
 import java.io.IOException;
-
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
-import java.nio.MappedByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.patchbay.composition.Plan.TensorPlan;
+import dev.patchbay.engine.CounterRandom;
+import dev.patchbay.engine.Quantizer;
+import dev.patchbay.engine.TensorEngine;
+import dev.patchbay.engine.TopK;
+import dev.patchbay.engine.Workspace;
+import dev.patchbay.engine.Workspace.SignElection;
+import dev.patchbay.shared.DType;
 import dev.patchbay.storage.SafetensorsWriter;
-import dev.patchbay.storage.TensorData;
 
 /**
- * Executes a plan tensor by tensor into a safetensors stream. Memory is bounded by one
- * chunk of rows per term (plus one for the base and one for the merge), never by model
- * size: inputs are memory-mapped span by span and the output is streamed.
+ * Executes a plan into a safetensors stream. Each tensor is cut into chunks of rows; the
+ * engine's threads compute chunks, each in a workspace of its own, up to a bounded number
+ * ahead of the writer, which writes them in order. Memory is bounded by the chunks in
+ * flight, never by model size: inputs are mapped once and sliced, and the output is
+ * streamed.
  */
 final class PlanExecutor {
 
@@ -28,150 +43,651 @@ final class PlanExecutor {
 
 	}
 
+	/** Bytes of an untouched tensor handed to the writer at once. */
 	private static final int COPY_BYTES = 64 << 20;
 
 	/**
 	 * Chunk size for tensors larger than one chunk when every term is elementwise: 256K
-	 * floats (1 MiB per array) keep a chunk's arrays in cache across the merge's passes.
+	 * floats (1 MiB per slot) keep a chunk's slots in cache across the merge's passes.
 	 * Measured in one benchmark run against 1M-element chunks: TIES 25% faster, bfloat16
-	 * sum 18% faster, LoRA 40% slower (more, smaller matmuls), so LoRA keeps the larger
+	 * sum 18% faster, LoRA 40% slower (more, smaller products), so LoRA keeps the larger
 	 * chunks.
 	 */
 	private static final int ELEMENTWISE_CHUNK_ELEMENTS = 1 << 18;
 
+	/** Slots of every workspace: the base, the merged delta, then one per term. */
+	private static final int BASE = 0;
+
+	private static final int MERGED = 1;
+
+	private static final int FIRST_TERM = 2;
+
 	private final Plan plan;
+
+	private final TensorEngine engine;
 
 	private final int chunkElements;
 
-	// Chunk buffers, reused across tensors so that a model costs no more than its largest
-	// chunk.
-	private float[] base = new float[0];
+	private final int[] termSlots;
 
-	private float[] merged = new float[0];
-
-	private float[][] deltas = new float[0][];
-
-	private ByteBuffer encoded = ByteBuffer.allocate(0);
-
-	PlanExecutor(Plan plan, int chunkElements) {
+	PlanExecutor(Plan plan, TensorEngine engine, int chunkElements) {
 		this.plan = plan;
+		this.engine = engine;
 		this.chunkElements = chunkElements;
-	}
-
-	private void ensureCapacity(int elements, int terms) {
-		if (this.base.length < elements || this.deltas.length != terms) {
-			int size = Math.max(elements, this.base.length);
-			this.base = new float[size];
-			this.merged = new float[size];
-			this.deltas = new float[terms][size];
-			this.encoded = ByteBuffer.allocate(size * Double.BYTES);
+		this.termSlots = new int[plan.weights().length];
+		for (int term = 0; term < this.termSlots.length; term++) {
+			this.termSlots[term] = FIRST_TERM + term;
 		}
 	}
 
 	/**
 	 * Writes the output to a channel, tensor by tensor; everything reported done has been
 	 * handed to the channel.
+	 * @throws IOException if an input cannot be read or the channel fails; work in flight
+	 * is finished or cancelled before this returns
 	 */
 	void execute(WritableByteChannel out, Progress progress) throws IOException {
-		try (SafetensorsWriter writer = new SafetensorsWriter(out, this.plan.outputSpecs(), Plan.METADATA)) {
-			int done = 0;
-			for (TensorPlan tensor : this.plan.tensors()) {
-				if (tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec())) {
-					copy(tensor.base(), writer);
+		List<Layout> layouts = this.plan.tensors().stream().map(this::layout).toList();
+		int capacity = layouts.stream().mapToInt(Layout::chunkCapacity).max().orElse(0);
+		try (InputFiles inputs = new InputFiles();
+				Workspaces workspaces = new Workspaces(capacity, FIRST_TERM + this.termSlots.length);
+				SafetensorsWriter writer = new SafetensorsWriter(out, this.plan.outputSpecs(), Plan.METADATA);
+				Pipeline pipeline = new Pipeline(writer, progress)) {
+			for (int index = 0; index < layouts.size(); index++) {
+				Layout layout = layouts.get(index);
+				if (layout.tensor().untouched()
+						&& layout.tensor().output().equals(layout.tensor().base().tensor().spec())) {
+					copy(layout.tensor().base(), inputs, pipeline);
 				}
 				else {
-					compose(tensor, writer);
+					new TensorRun(layout, inputs, workspaces).submit(pipeline);
 				}
-				progress.tensorDone(++done);
+				pipeline.tensorEnds(index + 1);
 			}
+			pipeline.drain();
 		}
 	}
 
-	private static void copy(TensorRows base, SafetensorsWriter writer) throws IOException {
-		long length = base.tensor().spec().byteSize();
-		try (FileChannel channel = FileChannel.open(base.file(), StandardOpenOption.READ)) {
-			for (long done = 0; done < length; done += COPY_BYTES) {
-				long span = Math.min(COPY_BYTES, length - done);
-				MappedByteBuffer map = channel.map(FileChannel.MapMode.READ_ONLY, base.tensor().dataOffset() + done,
-						span);
-				writer.write(map);
-			}
+	/** How a tensor is cut into chunks. */
+	private record Layout(TensorPlan tensor, long rows, int rowElements, int chunkRows) {
+
+		int chunks() {
+			return (int) ((this.rows + this.chunkRows - 1) / this.chunkRows);
 		}
+
+		int chunkCapacity() {
+			return this.chunkRows * this.rowElements;
+		}
+
+		long elements() {
+			return this.rows * this.rowElements;
+		}
+
 	}
 
-	private void compose(TensorPlan tensor, SafetensorsWriter writer) throws IOException {
+	private Layout layout(TensorPlan tensor) {
 		List<Long> shape = tensor.output().shape();
 		long rows = TensorRows.rowsOf(shape);
-		long rowElements = TensorRows.rowElementsOf(shape);
-		TermDelta zero = new TermDelta.Zero(rowElements);
-		List<TermDelta> terms = tensor.terms().stream().map((term) -> (term != null) ? term : zero).toList();
-		boolean whole = terms.stream().anyMatch(TermDelta::needsWholeTensor);
-		boolean matmul = terms.stream().anyMatch((term) -> term instanceof TermDelta.Lora);
+		int rowElements = Math.toIntExact(TensorRows.rowElementsOf(shape));
+		if (tensor.untouched()) {
+			return new Layout(tensor, rows, rowElements, 1);
+		}
+		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor());
+		boolean lowRank = tensor.terms().stream().anyMatch((term) -> term instanceof TermDelta.Lora);
 		long rowsPerChunk = this.chunkElements / Math.max(1, rowElements);
-		if (rows > rowsPerChunk && !matmul) {
+		if (rows > rowsPerChunk && !lowRank) {
 			rowsPerChunk = Math.min(rowsPerChunk, ELEMENTWISE_CHUNK_ELEMENTS / Math.max(1, rowElements));
 		}
-		int chunkRows = (int) (whole ? rows : Math.max(1, Math.min(rows, rowsPerChunk)));
-		int capacity = Math.toIntExact(chunkRows * rowElements);
-		ensureCapacity(capacity, terms.size());
-		float[] base = this.base;
-		float[] merged = this.merged;
-		float[][] deltas = this.deltas;
-		boolean oneChunk = chunkRows >= rows;
-		TopK.Cut[] cuts = null;
-		if (this.plan.method().pruning() == MergeMethod.Pruning.MAGNITUDE) {
-			cuts = new TopK.Cut[terms.size()];
-			long elements = rows * rowElements;
-			long k = (long) (this.plan.method().density() * elements);
-			if (oneChunk) {
-				fill(tensor, terms, 0, (int) rows, base, deltas);
-			}
-			for (int term = 0; term < terms.size(); term++) {
-				int t = term;
-				cuts[term] = TopK.select(oneChunk ? (consumer) -> consumer.accept(deltas[t], capacity)
-						: (consumer) -> forEachChunk(rows, chunkRows, (row, n) -> {
-							if (terms.get(t).needsBase()) {
-								tensor.base().read(row, n, base);
-							}
-							terms.get(t).compute(row, n, base, deltas[t]);
-							consumer.accept(deltas[t], Math.toIntExact(n * rowElements));
-						}), elements, k);
-			}
-		}
-		Merge merge = new Merge(this.plan.method(), this.plan.weights(), cuts, tensor.output().name());
-		boolean reuse = oneChunk && cuts != null;
-		forEachChunk(rows, chunkRows, (row, n) -> {
-			int count = Math.toIntExact(n * rowElements);
-			if (!reuse) {
-				fill(tensor, terms, row, n, base, deltas);
-			}
-			merge.apply(deltas, row * rowElements, count, merged);
-			for (int i = 0; i < count; i++) {
-				base[i] += merged[i];
-			}
-			writer.write(TensorData.encode(base, count, tensor.output().dtype(), this.encoded));
-		});
+		long chunkRows = whole ? rows : Math.max(1, Math.min(rows, rowsPerChunk));
+		return new Layout(tensor, rows, rowElements, Math.toIntExact(Math.max(1, chunkRows)));
 	}
 
-	private static void fill(TensorPlan tensor, List<TermDelta> terms, long row, int rows, float[] base,
-			float[][] deltas) throws IOException {
-		tensor.base().read(row, rows, base);
-		for (int term = 0; term < terms.size(); term++) {
-			terms.get(term).compute(row, rows, base, deltas[term]);
+	private static void copy(TensorRows base, InputFiles inputs, Pipeline pipeline) throws IOException {
+		long length = base.tensor().spec().byteSize();
+		for (long done = 0; done < length; done += COPY_BYTES) {
+			int span = (int) Math.min(COPY_BYTES, length - done);
+			pipeline.submitReady(inputs.bytes(base.file(), base.tensor().dataOffset() + done, span));
 		}
+	}
+
+	/**
+	 * One tensor's composition: factors read once, cuts selected in parallel passes, then
+	 * its chunks handed to the pipeline.
+	 */
+	private final class TensorRun {
+
+		private final Layout layout;
+
+		private final InputFiles inputs;
+
+		private final Workspaces workspaces;
+
+		private final List<TermDelta> terms;
+
+		/** Every term, for a chunk that needs them all. */
+		private final boolean[] all;
+
+		/** Per term, its factors and ranges read once for the whole tensor. */
+		private final Object[] prepared;
+
+		private final long[] keys;
+
+		/** Per term, its magnitude cut; null unless the method prunes by magnitude. */
+		private TopK.Cut[] cuts;
+
+		/** Per term and chunk, how many elements at the cut the chunk keeps. */
+		private long[][] keepAtCut;
+
+		TensorRun(Layout layout, InputFiles inputs, Workspaces workspaces) throws IOException {
+			this.layout = layout;
+			this.inputs = inputs;
+			this.workspaces = workspaces;
+			this.terms = layout.tensor().terms();
+			this.all = new boolean[this.terms.size()];
+			java.util.Arrays.fill(this.all, true);
+			this.prepared = new Object[this.terms.size()];
+			this.keys = new long[this.terms.size()];
+			for (int term = 0; term < this.terms.size(); term++) {
+				this.prepared[term] = prepare(this.terms.get(term));
+				this.keys[term] = CounterRandom.key(layout.tensor().output().name(), term);
+			}
+		}
+
+		private Object prepare(TermDelta term) throws IOException {
+			if (term instanceof TermDelta.Lora lora) {
+				float[] magnitudes = (lora.magnitude() != null) ? this.inputs.floats(lora.magnitude()) : null;
+				return new Factors(this.inputs.floats(lora.a()), this.inputs.floats(lora.b()), magnitudes);
+			}
+			if (term instanceof TermDelta.Quantized quantized) {
+				return new float[][] {
+						this.inputs.floats(quantized.scales(), quantized.channelOffset(), quantized.channels()),
+						this.inputs.floats(quantized.minimums(), quantized.channelOffset(), quantized.channels()) };
+			}
+			return null;
+		}
+
+		void submit(Pipeline pipeline) throws IOException {
+			if (PlanExecutor.this.plan.method().pruning() == MergeMethod.Pruning.MAGNITUDE) {
+				pipeline.drain();
+				selectCuts();
+			}
+			for (int chunk = 0; chunk < this.layout.chunks(); chunk++) {
+				int index = chunk;
+				pipeline.submit(() -> compose(index, pipeline.buffer(chunkBytes(index))));
+			}
+		}
+
+		private int chunkBytes(int chunk) {
+			return elementsOf(chunk) * this.layout.tensor().output().dtype().byteSize();
+		}
+
+		private int rowsOf(int chunk) {
+			return (int) Math.min(this.layout.chunkRows(), this.layout.rows() - (long) chunk * this.layout.chunkRows());
+		}
+
+		private int elementsOf(int chunk) {
+			return rowsOf(chunk) * this.layout.rowElements();
+		}
+
+		/**
+		 * The top-k cut of every term, by as many parallel passes as the selection needs.
+		 */
+		private void selectCuts() throws IOException {
+			double density = PlanExecutor.this.plan.method().density();
+			long k = (long) (density * this.layout.elements());
+			TopK.Selection[] selections = new TopK.Selection[this.terms.size()];
+			for (int term = 0; term < selections.length; term++) {
+				// A term that leaves the tensor alone is all zeros: keeping them is moot.
+				selections[term] = TopK.select(this.layout.elements(),
+						(this.terms.get(term) != null) ? k : Long.MAX_VALUE);
+			}
+			while (!allDone(selections)) {
+				boolean[] open = new boolean[selections.length];
+				for (int term = 0; term < selections.length; term++) {
+					open[term] = !selections[term].done();
+				}
+				forEachChunk((workspace, chunk, state) -> {
+					TopK.Histogram[] histograms = state.histograms(selections);
+					fill(workspace, chunk, open);
+					for (int term = 0; term < selections.length; term++) {
+						if (!selections[term].done()) {
+							workspace.histogram(FIRST_TERM + term, elementsOf(chunk), histograms[term]);
+						}
+					}
+				}, (state) -> state.foldInto(selections));
+				for (TopK.Selection selection : selections) {
+					if (!selection.done()) {
+						selection.endPass();
+					}
+				}
+			}
+			this.cuts = new TopK.Cut[selections.length];
+			this.keepAtCut = new long[selections.length][];
+			boolean splitTies = false;
+			for (int term = 0; term < selections.length; term++) {
+				this.cuts[term] = selections[term].cut();
+				splitTies |= !this.cuts[term].keepsAllTies();
+			}
+			if (splitTies) {
+				countTiesPerChunk();
+			}
+		}
+
+		/**
+		 * Ties at a cut survive in index order, so each chunk needs to know how many
+		 * precede it: one more pass counts them per chunk.
+		 */
+		private void countTiesPerChunk() throws IOException {
+			int chunks = this.layout.chunks();
+			long[][] atCut = new long[this.cuts.length][chunks];
+			boolean[] split = new boolean[this.cuts.length];
+			for (int term = 0; term < this.cuts.length; term++) {
+				split[term] = !this.cuts[term].keepsAllTies();
+			}
+			forEachChunk((workspace, chunk, state) -> {
+				fill(workspace, chunk, split);
+				for (int term = 0; term < this.cuts.length; term++) {
+					if (!this.cuts[term].keepsAllTies()) {
+						atCut[term][chunk] = workspace.countAt(FIRST_TERM + term, elementsOf(chunk),
+								this.cuts[term].bits());
+					}
+				}
+			}, (state) -> {
+			});
+			for (int term = 0; term < this.cuts.length; term++) {
+				if (this.cuts[term].keepsAllTies()) {
+					continue;
+				}
+				this.keepAtCut[term] = new long[chunks];
+				long remaining = this.cuts[term].ties();
+				for (int chunk = 0; chunk < chunks; chunk++) {
+					this.keepAtCut[term][chunk] = Math.min(remaining, atCut[term][chunk]);
+					remaining -= this.keepAtCut[term][chunk];
+				}
+			}
+		}
+
+		private static boolean allDone(TopK.Selection[] selections) {
+			for (TopK.Selection selection : selections) {
+				if (!selection.done()) {
+					return false;
+				}
+			}
+			return true;
+		}
+
+		/** Computes one chunk into the buffer. */
+		private ByteBuffer compose(int chunk, ByteBuffer target) throws IOException {
+			Workspace workspace = this.workspaces.current();
+			int count = elementsOf(chunk);
+			if (!fill(workspace, chunk, this.all)) {
+				load(workspace, BASE, this.layout.tensor().base(), chunk);
+			}
+			MergeMethod method = PlanExecutor.this.plan.method();
+			long first = (long) chunk * this.layout.chunkRows() * this.layout.rowElements();
+			for (int term = 0; term < this.terms.size(); term++) {
+				int slot = FIRST_TERM + term;
+				switch (method.pruning()) {
+					case MAGNITUDE -> workspace.pruneMagnitude(slot, count, this.cuts[term].bits(),
+							(this.keepAtCut[term] != null) ? this.keepAtCut[term][chunk] : Long.MAX_VALUE);
+					case RANDOM ->
+						workspace.pruneRandom(slot, count, method.density(), method.seed(), this.keys[term], first);
+					case NONE -> {
+					}
+				}
+			}
+			float[] weights = PlanExecutor.this.plan.weights();
+			if (method.majoritySign() != null) {
+				SignElection election = (method.majoritySign() == MergeMethod.MajoritySign.TOTAL) ? SignElection.TOTAL
+						: SignElection.FREQUENCY;
+				workspace.disjointMerge(MERGED, PlanExecutor.this.termSlots, weights, election, count);
+			}
+			else {
+				workspace.weightedSum(MERGED, PlanExecutor.this.termSlots, weights, count);
+			}
+			return workspace.store(BASE, MERGED, count, this.layout.tensor().output().dtype(), target);
+		}
+
+		/**
+		 * Loads the chunk's deltas of the chosen terms, and the base first if any of them
+		 * reads it.
+		 * @return whether the base was loaded
+		 */
+		private boolean fill(Workspace workspace, int chunk, boolean[] which) throws IOException {
+			boolean base = false;
+			for (int term = 0; term < this.terms.size(); term++) {
+				base |= which[term] && this.terms.get(term) != null && this.terms.get(term).needsBase();
+			}
+			if (base) {
+				load(workspace, BASE, this.layout.tensor().base(), chunk);
+			}
+			for (int term = 0; term < this.terms.size(); term++) {
+				if (which[term]) {
+					delta(workspace, term, chunk);
+				}
+			}
+			return base;
+		}
+
+		private void delta(Workspace workspace, int term, int chunk) throws IOException {
+			int slot = FIRST_TERM + term;
+			int rows = rowsOf(chunk);
+			long row = (long) chunk * this.layout.chunkRows();
+			int count = rows * this.layout.rowElements();
+			TermDelta delta = this.terms.get(term);
+			if (delta == null) {
+				workspace.load(slot, NOTHING, DType.F32, 0, count);
+			}
+			else if (delta instanceof TermDelta.Stored stored) {
+				load(workspace, slot, stored.delta(), chunk);
+			}
+			else if (delta instanceof TermDelta.Replacement replacement) {
+				load(workspace, slot, replacement.saved(), chunk);
+				workspace.subtract(slot, BASE, count);
+			}
+			else if (delta instanceof TermDelta.Quantized quantized) {
+				float[][] ranges = (float[][]) this.prepared[term];
+				long rowElements = TensorRows.rowElementsOf(quantized.shape());
+				long elements = TensorRows.rowsOf(quantized.shape()) * rowElements;
+				long firstElement = row * rowElements;
+				Quantizer quantizer = new Quantizer(quantized.bits());
+				long startByte = firstElement * quantized.bits() / 8;
+				ByteBuffer packed = this.inputs.bytes(quantized.codes().file(),
+						quantized.codes().tensor().dataOffset() + quantized.codeOffset() + startByte,
+						Math.toIntExact(quantizer.packedBytes(firstElement + count) - startByte));
+				workspace.dequantize(slot,
+						new Quantizer.Codes(quantizer, packed, startByte * 8 / quantized.bits(),
+								(quantized.channels() == 1) ? elements : rowElements, ranges[0], ranges[1]),
+						firstElement, count);
+			}
+			else if (delta instanceof TermDelta.Lora lora) {
+				lowRank(workspace, slot, lora, (Factors) this.prepared[term], row, rows);
+			}
+		}
+
+		private void lowRank(Workspace workspace, int slot, TermDelta.Lora lora, Factors factors, long row, int rows) {
+			int rank = Math.toIntExact(lora.a().rows());
+			int inner = Math.toIntExact(lora.a().rowElements());
+			int outChannels = Math.toIntExact(lora.b().rows());
+			int columns;
+			if (lora.fanInFanOut()) {
+				workspace.lowRankTransposed(slot, factors.b(), outChannels, rank, factors.a(), inner,
+						Math.toIntExact(row), rows, lora.scale());
+				columns = outChannels;
+			}
+			else {
+				workspace.lowRank(slot, factors.b(), Math.toIntExact(row), rows, rank, factors.a(), inner,
+						lora.scale());
+				columns = inner;
+			}
+			if (factors.magnitudes() != null) {
+				workspace.doraRescale(slot, BASE, factors.magnitudes(), Math.toIntExact(row), rows, columns,
+						!lora.fanInFanOut());
+			}
+		}
+
+		/** Loads a chunk's rows of a stored tensor, zero past its last row. */
+		private void load(Workspace workspace, int slot, TensorRows tensor, int chunk) throws IOException {
+			long row = (long) chunk * this.layout.chunkRows();
+			int rows = rowsOf(chunk);
+			long available = Math.max(0, Math.min(rows, tensor.rows() - row));
+			int count = Math.toIntExact(available * tensor.rowElements());
+			workspace.load(slot, this.inputs.elements(tensor, row * tensor.rowElements(), count),
+					tensor.tensor().spec().dtype(), count, rows * this.layout.rowElements());
+		}
+
+		/**
+		 * Runs a pass over every chunk on all threads, each worker with state of its own.
+		 */
+		private void forEachChunk(ChunkWork work, WorkerDone done) throws IOException {
+			int chunks = this.layout.chunks();
+			AtomicInteger next = new AtomicInteger();
+			int workers = Math.min(chunks, PlanExecutor.this.engine.threads());
+			List<Future<?>> running = new ArrayList<>();
+			for (int w = 0; w < workers; w++) {
+				running.add(PlanExecutor.this.engine.pool().submit(() -> {
+					WorkerState state = new WorkerState();
+					Workspace workspace = this.workspaces.current();
+					for (int chunk; (chunk = next.getAndIncrement()) < chunks;) {
+						work.run(workspace, chunk, state);
+					}
+					done.accept(state);
+					return null;
+				}));
+			}
+			awaitAll(running);
+		}
+
+	}
+
+	/** LoRA factors, read once per tensor. */
+	private record Factors(float[] a, float[] b, float[] magnitudes) {
+	}
+
+	/** The stored bytes of a term that leaves a tensor alone: none, so all zeros. */
+	private static final ByteBuffer NOTHING = ByteBuffer.allocate(0);
+
+	@FunctionalInterface
+	private interface ChunkWork {
+
+		void run(Workspace workspace, int chunk, WorkerState state) throws IOException;
+
 	}
 
 	@FunctionalInterface
-	private interface RowChunk {
+	private interface WorkerDone {
 
-		void accept(long row, int rows) throws IOException;
+		void accept(WorkerState state);
 
 	}
 
-	private static void forEachChunk(long rows, int chunkRows, RowChunk chunk) throws IOException {
-		for (long row = 0; row < rows; row += chunkRows) {
-			chunk.accept(row, (int) Math.min(chunkRows, rows - row));
+	/** One worker's histograms during a selection pass. */
+	private static final class WorkerState {
+
+		private TopK.Histogram[] histograms;
+
+		TopK.Histogram[] histograms(TopK.Selection[] selections) {
+			if (this.histograms == null) {
+				this.histograms = new TopK.Histogram[selections.length];
+				for (int term = 0; term < selections.length; term++) {
+					if (!selections[term].done()) {
+						this.histograms[term] = selections[term].newHistogram();
+					}
+				}
+			}
+			return this.histograms;
 		}
+
+		void foldInto(TopK.Selection[] selections) {
+			if (this.histograms == null) {
+				return;
+			}
+			for (int term = 0; term < selections.length; term++) {
+				if (this.histograms[term] != null) {
+					selections[term].add(this.histograms[term]);
+				}
+			}
+		}
+
+	}
+
+	/** Waits for every task, then rethrows the first failure. */
+	private static void awaitAll(List<Future<?>> tasks) throws IOException {
+		Throwable failure = null;
+		for (Future<?> task : tasks) {
+			try {
+				task.get();
+			}
+			catch (InterruptedException ex) {
+				Thread.currentThread().interrupt();
+				failure = (failure != null) ? failure : new InterruptedIOException("interrupted while composing");
+			}
+			catch (ExecutionException ex) {
+				failure = (failure != null) ? failure : ex.getCause();
+			}
+		}
+		rethrow(failure);
+	}
+
+	private static void rethrow(Throwable failure) throws IOException {
+		if (failure instanceof IOException io) {
+			throw io;
+		}
+		if (failure instanceof RuntimeException runtime) {
+			throw runtime;
+		}
+		if (failure instanceof Error error) {
+			throw error;
+		}
+		if (failure != null) {
+			throw new IOException(failure);
+		}
+	}
+
+	/** One workspace per engine thread, for the length of an execution. */
+	private final class Workspaces implements AutoCloseable {
+
+		private final int capacity;
+
+		private final int slots;
+
+		private final Map<Thread, Workspace> byThread = new ConcurrentHashMap<>();
+
+		Workspaces(int capacity, int slots) {
+			this.capacity = capacity;
+			this.slots = slots;
+		}
+
+		Workspace current() {
+			return this.byThread.computeIfAbsent(Thread.currentThread(),
+					(thread) -> PlanExecutor.this.engine.backend().workspace(this.capacity, this.slots));
+		}
+
+		@Override
+		public void close() {
+			this.byThread.values().forEach(Workspace::close);
+		}
+
+	}
+
+	/**
+	 * Chunks in flight, oldest first: the writer hands each to the output in order as
+	 * soon as it is computed, while the engine's threads compute up to a bounded number
+	 * ahead. Closing abandons what has not started and waits for what has, so no
+	 * workspace is closed under a running chunk.
+	 */
+	private final class Pipeline implements AutoCloseable {
+
+		private final SafetensorsWriter writer;
+
+		private final Progress progress;
+
+		private final int lookahead;
+
+		private final ArrayDeque<Entry> pending = new ArrayDeque<>();
+
+		private final LinkedBlockingQueue<ByteBuffer> free = new LinkedBlockingQueue<>();
+
+		private volatile boolean abandoned;
+
+		private record Entry(Future<ByteBuffer> chunk, int tensorsDone, boolean recycle) {
+		}
+
+		Pipeline(SafetensorsWriter writer, Progress progress) {
+			this.writer = writer;
+			this.progress = progress;
+			this.lookahead = 2 * PlanExecutor.this.engine.threads();
+		}
+
+		/** A buffer of at least the given bytes, for a chunk's output. */
+		ByteBuffer buffer(int bytes) {
+			ByteBuffer buffer = this.free.poll();
+			return (buffer != null && buffer.capacity() >= bytes) ? buffer : ByteBuffer.allocateDirect(bytes);
+		}
+
+		void submit(Callable<ByteBuffer> chunk) throws IOException {
+			makeRoom();
+			// A chunk that starts after the pipeline was abandoned does nothing.
+			this.pending.add(new Entry(
+					PlanExecutor.this.engine.pool().submit(() -> this.abandoned ? null : chunk.call()), 0, true));
+		}
+
+		/** Queues bytes that need no compute, such as a slice of an untouched tensor. */
+		void submitReady(ByteBuffer bytes) throws IOException {
+			makeRoom();
+			this.pending.add(new Entry(CompletableFuture.completedFuture(bytes), 0, false));
+		}
+
+		/**
+		 * Marks the end of a tensor: progress is reported once its last chunk is written.
+		 */
+		void tensorEnds(int tensorsDone) {
+			this.pending.add(new Entry(null, tensorsDone, false));
+		}
+
+		private void makeRoom() throws IOException {
+			while (this.pending.size() >= this.lookahead) {
+				writeOldest();
+			}
+		}
+
+		void drain() throws IOException {
+			while (!this.pending.isEmpty()) {
+				writeOldest();
+			}
+		}
+
+		private void writeOldest() throws IOException {
+			Entry entry = this.pending.peek();
+			if (entry.chunk() == null) {
+				this.pending.poll();
+				this.progress.tensorDone(entry.tensorsDone());
+				return;
+			}
+			ByteBuffer bytes;
+			try {
+				bytes = entry.chunk().get();
+			}
+			catch (InterruptedException ex) {
+				Thread.currentThread().interrupt();
+				throw new InterruptedIOException("interrupted while composing");
+			}
+			catch (ExecutionException ex) {
+				rethrow(ex.getCause());
+				return;
+			}
+			this.pending.poll();
+			this.writer.write(bytes);
+			if (entry.recycle()) {
+				this.free.offer(bytes);
+			}
+		}
+
+		@Override
+		public void close() {
+			this.abandoned = true;
+			boolean interrupted = false;
+			for (Entry entry : this.pending) {
+				while (entry.chunk() != null) {
+					try {
+						entry.chunk().get();
+						break;
+					}
+					catch (InterruptedException ex) {
+						// Keep waiting: a workspace must not close under a running chunk.
+						interrupted = true;
+					}
+					catch (ExecutionException ex) {
+						// Only the first failure matters, and it has been thrown already.
+						break;
+					}
+				}
+			}
+			if (interrupted) {
+				Thread.currentThread().interrupt();
+			}
+		}
+
 	}
 
 }

@@ -13,7 +13,6 @@ import org.springframework.stereotype.Component;
 
 import dev.patchbay.composition.CompositionInvalidException.Problem;
 import dev.patchbay.composition.Plan.TensorPlan;
-import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.CompatibilityReport;
@@ -34,13 +33,10 @@ class Planner {
 
 	private final Registry registry;
 
-	private final TensorEngine engine;
-
 	private final JsonMapper json;
 
-	Planner(Registry registry, TensorEngine engine, JsonMapper json) {
+	Planner(Registry registry, JsonMapper json) {
 		this.registry = registry;
-		this.engine = engine;
 		this.json = json;
 	}
 
@@ -108,9 +104,8 @@ class Planner {
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
 				TensorRows magnitude = (module.magnitude() != null) ? rows(patch, tensors, module.magnitude()) : null;
 				deltas.put(module.targetTensor(),
-						new TermDelta.Lora(this.engine, rows(patch, tensors, module.a()),
-								rows(patch, tensors, module.b()), magnitude, (float) module.scale(),
-								adapter.config().fanInFanOut()));
+						new TermDelta.Lora(rows(patch, tensors, module.a()), rows(patch, tensors, module.b()),
+								magnitude, (float) module.scale(), adapter.config().fanInFanOut()));
 			}
 			for (LoraAdapter.SavedTensor saved : adapter.modulesToSave()) {
 				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));
@@ -119,7 +114,7 @@ class Planner {
 		else if (quantizedLayout(patch) != null) {
 			JsonNode config = this.json.readTree(patch.config());
 			Map<String, TensorLocation> tensors = patch.tensorsByName();
-			Quantizer quantizer = new Quantizer(config.path("quantization").path("bits").asInt());
+			int bits = config.path("quantization").path("bits").asInt();
 			quantizedLayout(patch).properties().forEach((entry) -> {
 				JsonNode layout = entry.getValue();
 				deltas.put(entry.getKey(),
@@ -127,7 +122,7 @@ class Planner {
 								layout.path("codeOffset").asLong(), rows(patch, tensors, Derivations.SCALES),
 								rows(patch, tensors, Derivations.MINIMUMS), layout.path("channelOffset").asInt(),
 								layout.path("channels").asInt(),
-								layout.path("shape").valueStream().map(JsonNode::asLong).toList(), quantizer));
+								layout.path("shape").valueStream().map(JsonNode::asLong).toList(), bits));
 			});
 		}
 		else {

@@ -5,13 +5,12 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
+import dev.patchbay.engine.TensorData;
 import dev.patchbay.registry.TensorLocation;
-import dev.patchbay.storage.TensorData;
 
 /**
- * A stored tensor seen as rows (dim 0) of equal length, read as float32. Rows past the
- * tensor's end read as zeros, which is how a vocabulary-padded tensor lines up with a
- * larger one.
+ * A stored tensor seen as rows (dim 0) of equal length. Rows past the tensor's end read
+ * as zeros, which is how a vocabulary-padded tensor lines up with a larger one.
  *
  * @param file the file holding the tensor
  * @param tensor where in the file, and its spec
@@ -26,7 +25,10 @@ record TensorRows(Path file, TensorLocation tensor) {
 		return rowElementsOf(this.tensor.spec().shape());
 	}
 
-	/** Reads rows [row, row + rows) into out, zero-filling rows past the end. */
+	/**
+	 * Reads rows [row, row + rows) into out as float32, zero-filling rows past the end;
+	 * for server-side derivations, which read each span once.
+	 */
 	void read(long row, int rows, float[] out) throws IOException {
 		long rowElements = rowElements();
 		long available = Math.max(0, Math.min(rows, rows() - row));
@@ -36,7 +38,7 @@ record TensorRows(Path file, TensorLocation tensor) {
 		Arrays.fill(out, count, Math.toIntExact(rows * rowElements), 0f);
 	}
 
-	/** Reads the whole tensor. */
+	/** Reads the whole tensor as float32. */
 	float[] readAll() throws IOException {
 		float[] values = new float[Math.toIntExact(this.tensor.spec().elementCount())];
 		read(0, Math.toIntExact(rows()), values);

@@ -1,24 +1,24 @@
 package dev.patchbay.engine;
 
 import java.io.IOException;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import org.springframework.stereotype.Component;
 
 /**
- * Matrix math on DJL's PyTorch engine, on the GPU when there is one and configuration
- * allows, else the CPU. The only class that touches DJL: callers pass and receive plain
- * float arrays, and every call works in its own NDManager that is closed before it
- * returns.
+ * The tensor engine: DJL's PyTorch engine on the GPU when there is one and configuration
+ * allows, else the CPU; the backend that composes on it; and the pool of threads that
+ * compute chunks. Callers pass and receive buffers and float arrays: NDArrays never leave
+ * this module.
  */
 @Component
 public class TensorEngine implements AutoCloseable {
@@ -28,6 +28,12 @@ public class TensorEngine implements AutoCloseable {
 	private final NDManager root;
 
 	private final Device device;
+
+	private final TensorBackend backend;
+
+	private final int threads;
+
+	private final ExecutorService pool;
 
 	public TensorEngine(EngineProperties properties) {
 		// libtorch ships in a Maven jar; DJL must never try to download it.
@@ -46,29 +52,44 @@ public class TensorEngine implements AutoCloseable {
 			case AUTO -> (gpus > 0) ? Device.gpu() : Device.cpu();
 		};
 		this.root = NDManager.newBaseManager(this.device);
-		logger.info("Tensor engine: {} {} on {} (GPUs visible: {})", engine.getEngineName(), engine.getVersion(),
-				this.device, gpus);
+		this.backend = switch (properties.backend()) {
+			case JAVA -> new JavaBackend();
+			case DJL -> new DjlBackend(this.root);
+			// Measured on the CPU (BENCHMARKS.md, "Backends"): the Java loops beat
+			// libtorch at every operation a composition needs. Java cannot run on a GPU.
+			case AUTO -> this.device.isGpu() ? new DjlBackend(this.root) : new JavaBackend();
+		};
+		this.threads = properties.resolvedThreads();
+		AtomicInteger created = new AtomicInteger();
+		this.pool = Executors.newFixedThreadPool(this.threads, (task) -> {
+			Thread thread = new Thread(task, "engine-" + created.incrementAndGet());
+			thread.setDaemon(true);
+			return thread;
+		});
+		logger.info("Tensor engine: {} {} on {} (GPUs visible: {}), {} backend, {} threads", engine.getEngineName(),
+				engine.getVersion(), this.device, gpus, this.backend.name(), this.threads);
+	}
+
+	/** The backend compositions run on. */
+	public TensorBackend backend() {
+		return this.backend;
+	}
+
+	/**
+	 * The pool that computes chunks, {@link #threads()} wide. Tasks on it must not wait
+	 * for other tasks on it.
+	 */
+	public ExecutorService pool() {
+		return this.pool;
+	}
+
+	public int threads() {
+		return this.threads;
 	}
 
 	/** The device the engine computes on, e.g. {@code cpu()} or {@code gpu(0)}. */
 	public String device() {
 		return this.device.toString();
-	}
-
-	/**
-	 * Computes {@code scale · left · right} for row-major matrices into {@code out}.
-	 * @param left [m, k]
-	 * @param right [k, n]
-	 * @param out receives [m, n], row-major
-	 */
-	public void scaledMatmul(float[] left, int m, int k, float[] right, int n, float scale, float[] out) {
-		try (NDManager manager = this.root.newSubManager()) {
-			NDArray product = manager.create(left, new Shape(m, k)).matMul(manager.create(right, new Shape(k, n)));
-			product.muli(scale);
-			// Copied straight from native memory into the caller's buffer: no array per
-			// call.
-			product.toByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(out, 0, m * n);
-		}
 	}
 
 	/**
@@ -81,6 +102,7 @@ public class TensorEngine implements AutoCloseable {
 
 	@Override
 	public void close() {
+		this.pool.shutdownNow();
 		this.root.close();
 	}
 

@@ -25,7 +25,7 @@ import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
-import dev.patchbay.storage.TensorData;
+import dev.patchbay.engine.TensorData;
 
 /**
  * Measures classification accuracy of a model or composition on a dataset, batch by

@@ -35,7 +35,7 @@ import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.SafetensorsHeader;
 import dev.patchbay.storage.SafetensorsReader;
-import dev.patchbay.storage.TensorData;
+import dev.patchbay.engine.TensorData;
 import dev.patchbay.storage.TensorEntry;
 
 /**

@@ -12,7 +12,7 @@ import tools.jackson.databind.node.JsonNodeFactory;
 
 import dev.patchbay.engine.HostTensor;
 import dev.patchbay.shared.DType;
-import dev.patchbay.storage.TensorData;
+import dev.patchbay.engine.TensorData;
 
 /**
  * Converts between KServe v2 JSON tensors and engine host tensors. BF16 inputs are taken

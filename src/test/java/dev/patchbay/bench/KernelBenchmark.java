@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.function.LongSupplier;
@@ -17,7 +18,7 @@ import dev.patchbay.composition.KernelProbe;
 import dev.patchbay.engine.EngineProperties;
 import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.shared.DType;
-import dev.patchbay.storage.TensorData;
+import dev.patchbay.engine.TensorData;
 
 /**
  * Times the composition kernels on this machine: elementwise y += a·x in a Java loop
@@ -89,9 +90,21 @@ public final class KernelBenchmark {
 		finally {
 			Files.delete(file);
 		}
-		try (TensorEngine engine = new TensorEngine(new EngineProperties(EngineProperties.DeviceChoice.AUTO))) {
-			report("LoRA merge 4096x4096, r=16", time(() -> KernelProbe.loraNanos(engine, 4096, 16, false)));
-			report("DoRA merge 4096x4096, r=16", time(() -> KernelProbe.loraNanos(engine, 4096, 16, true)));
+		// Both backends on one thread, so that the per-device default is measured.
+		for (EngineProperties.BackendChoice backend : List.of(EngineProperties.BackendChoice.JAVA,
+				EngineProperties.BackendChoice.DJL)) {
+			try (TensorEngine engine = new TensorEngine(
+					new EngineProperties(EngineProperties.DeviceChoice.AUTO, backend, 1))) {
+				String name = engine.backend().name() + " backend";
+				report("LoRA merge 4096x4096, r=16, " + name,
+						time(() -> KernelProbe.loraNanos(engine, 4096, 16, false)));
+				report("DoRA merge 4096x4096, r=16, " + name,
+						time(() -> KernelProbe.loraNanos(engine, 4096, 16, true)));
+				report("sum of 3 terms, 1M elements, " + name,
+						time(() -> KernelProbe.mergeNanos(engine, 1 << 20, false)));
+				report("TIES merge of 3 terms, 1M elements, " + name,
+						time(() -> KernelProbe.mergeNanos(engine, 1 << 20, true)));
+			}
 		}
 	}
 

@@ -16,7 +16,7 @@ import java.util.stream.Collectors;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.SafetensorsWriter;
-import dev.patchbay.storage.TensorData;
+import dev.patchbay.engine.TensorData;
 
 /**
  * Llama-shaped synthetic models: a 32000×4096 embedding, then layers of four 4096×4096

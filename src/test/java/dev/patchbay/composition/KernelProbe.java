@@ -1,77 +1,88 @@
 package dev.patchbay.composition;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.Random;
 
-import dev.patchbay.registry.TensorLocation;
-import dev.patchbay.shared.DType;
-import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.engine.TensorEngine;
+import dev.patchbay.engine.TopK;
+import dev.patchbay.engine.Workspace;
 
 /**
- * Runs the package-private composition kernels for the benchmark harness, one call per
- * timing.
+ * Runs single composition kernels for the benchmark harness, one call per timing, on the
+ * engine's backend as the executor calls them.
  */
 public final class KernelProbe {
 
 	private KernelProbe() {
 	}
 
-	/** Times one top-k cut over the values. */
+	/** Times one top-k cut over the values, on one thread. */
 	public static long topKNanos(float[] values, double density) {
 		long start = System.nanoTime();
-		try {
-			TopK.select((consumer) -> consumer.accept(values, values.length), values.length,
-					(long) (density * values.length));
-		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
+		TopK.Selection selection = TopK.select(values.length, (long) (density * values.length));
+		while (!selection.done()) {
+			TopK.Histogram histogram = selection.newHistogram();
+			histogram.add(values, values.length);
+			selection.add(histogram);
+			selection.endPass();
 		}
 		return System.nanoTime() - start;
 	}
 
-	/**
-	 * Times one LoRA (or DoRA) delta of a side×side layer, with inputs on disk as in
-	 * production.
-	 */
+	/** Times one LoRA (or DoRA) delta of a side×side layer. */
 	public static long loraNanos(TensorEngine engine, int side, int rank, boolean dora) {
-		try {
-			Path dir = Files.createTempDirectory("lora-probe");
-			TensorRows a = rows(dir, "a", rank, side);
-			TensorRows b = rows(dir, "b", side, rank);
-			TensorRows magnitude = dora ? rows(dir, "m", side, 1) : null;
-			TermDelta.Lora lora = new TermDelta.Lora(engine, a, b, magnitude, 2f, false);
-			float[] base = new float[side * side];
-			float[] out = new float[side * side];
+		Random random = new Random(side);
+		float[] a = values(random, rank * side);
+		float[] b = values(random, side * rank);
+		float[] base = values(random, side * side);
+		float[] magnitudes = values(random, side);
+		try (Workspace workspace = engine.backend().workspace(side * side, 2)) {
+			workspace.load(0, base, side * side);
 			long start = System.nanoTime();
-			lora.compute(0, side, base, out);
-			long elapsed = System.nanoTime() - start;
-			try (var files = Files.list(dir)) {
-				for (Path file : files.toList()) {
-					Files.delete(file);
-				}
+			workspace.lowRank(1, b, 0, side, rank, a, side, 2f);
+			if (dora) {
+				workspace.doraRescale(1, 0, magnitudes, 0, side, side, true);
 			}
-			Files.delete(dir);
-			return elapsed;
-		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
+			return System.nanoTime() - start;
 		}
 	}
 
-	private static TensorRows rows(Path dir, String name, int rows, int columns) throws IOException {
-		ByteBuffer data = ByteBuffer.allocate(rows * columns * 4).order(ByteOrder.LITTLE_ENDIAN);
-		for (int i = 0; i < rows * columns; i++) {
-			data.putFloat(((i * 13) % 29 - 14) * 0.01f);
+	/**
+	 * Times the elementwise part of one chunk of a merge of three F32 terms: loads,
+	 * weighted sum or TIES' disjoint merge, and the store of base + merged.
+	 */
+	public static long mergeNanos(TensorEngine engine, int elements, boolean ties) {
+		Random random = new Random(elements);
+		java.nio.ByteBuffer[] inputs = new java.nio.ByteBuffer[4];
+		for (int i = 0; i < inputs.length; i++) {
+			inputs[i] = dev.patchbay.engine.TensorData.encode(values(random, elements), elements,
+					dev.patchbay.shared.DType.F32);
 		}
-		Path file = Files.write(dir.resolve(name), data.array());
-		TensorSpec spec = (columns == 1) ? TensorSpec.of(name, DType.F32, rows)
-				: TensorSpec.of(name, DType.F32, rows, columns);
-		return new TensorRows(file, new TensorLocation(name, "F32", spec.shapeArray(), 0, 0));
+		int[] terms = { 2, 3, 4 };
+		float[] weights = { 0.5f, 0.3f, 0.2f };
+		java.nio.ByteBuffer out = java.nio.ByteBuffer.allocateDirect(elements * 4);
+		try (Workspace workspace = engine.backend().workspace(elements, 5)) {
+			long start = System.nanoTime();
+			workspace.load(0, inputs[0], dev.patchbay.shared.DType.F32, elements, elements);
+			for (int t = 0; t < terms.length; t++) {
+				workspace.load(terms[t], inputs[t + 1], dev.patchbay.shared.DType.F32, elements, elements);
+			}
+			if (ties) {
+				workspace.disjointMerge(1, terms, weights, Workspace.SignElection.TOTAL, elements);
+			}
+			else {
+				workspace.weightedSum(1, terms, weights, elements);
+			}
+			workspace.store(0, 1, elements, dev.patchbay.shared.DType.F32, out);
+			return System.nanoTime() - start;
+		}
+	}
+
+	private static float[] values(Random random, int count) {
+		float[] values = new float[count];
+		for (int i = 0; i < count; i++) {
+			values[i] = (float) random.nextGaussian() * 0.01f;
+		}
+		return values;
 	}
 
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 
 import org.springframework.context.ApplicationContext;
 
+import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.storage.BlobOutput;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.StagedBlob;
@@ -31,7 +32,7 @@ public final class PlanProbe {
 			int chunkElements) throws IOException {
 		Plan plan = context.getBean(Planner.class).plan(Recipe.from(request)).plan();
 		try (BlobOutput output = context.getBean(BlobStore.class).create()) {
-			new PlanExecutor(plan, chunkElements).execute(output, (tensors) -> {
+			new PlanExecutor(plan, context.getBean(TensorEngine.class), chunkElements).execute(output, (tensors) -> {
 			});
 			if (!durable) {
 				return output.written();

@@ -1,4 +1,4 @@
-package dev.patchbay.composition;
+package dev.patchbay.engine;
 
 import java.nio.charset.StandardCharsets;
 
@@ -7,13 +7,13 @@ import java.nio.charset.StandardCharsets;
  * tensor name, term, element index), so DARE masks are identical across runs, chunkings
  * and devices. Mixing is SplitMix64's finalizer.
  */
-final class CounterRandom {
+public final class CounterRandom {
 
 	private CounterRandom() {
 	}
 
 	/** A key for one term of one tensor. */
-	static long key(String tensorName, int term) {
+	public static long key(String tensorName, int term) {
 		long hash = 0xcbf29ce484222325L;
 		for (byte b : tensorName.getBytes(StandardCharsets.UTF_8)) {
 			hash = (hash ^ (b & 0xFF)) * 0x100000001b3L;
@@ -22,7 +22,7 @@ final class CounterRandom {
 	}
 
 	/** Uniform in [0, 1) with 53 random bits. */
-	static double uniform(long seed, long key, long index) {
+	public static double uniform(long seed, long key, long index) {
 		long bits = mix(mix(seed ^ key) + index * 0x9E3779B97F4A7C15L);
 		return (bits >>> 11) * 0x1.0p-53;
 	}

@@ -1,4 +1,4 @@
-package dev.patchbay.storage;
+package dev.patchbay.engine;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,4 +1,4 @@
-package dev.patchbay.storage;
+package dev.patchbay.engine;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,10 +11,11 @@ import java.nio.file.StandardOpenOption;
 import dev.patchbay.shared.DType;
 
 /**
- * Reads floating-point tensor data as float32 and encodes float32 back to a stored dtype.
- * Reads go through a memory map of just the requested span, so tensors and files over 2
- * GiB work and only what is in flight is resident. BF16 and F16 are converted here in
- * Java, never handed to DJL.
+ * Converts floating-point tensor data between its stored dtype and float32, the dtype all
+ * composition math runs in. BF16 and F16 are converted here in Java, never handed to DJL,
+ * whose native dtype switch has no BF16 case. The file readers map just the requested
+ * span, for callers outside the hot path (inference, evaluation); compositions decode
+ * from mappings they keep open.
  */
 public final class TensorData {
 
@@ -53,24 +54,34 @@ public final class TensorData {
 	}
 
 	private static void decode(ByteBuffer in, DType dtype, float[] out, int count) {
+		decode(in, dtype, out, count, (dtype == DType.BF16) ? new short[count] : null);
+	}
+
+	/**
+	 * Decodes {@code count} little-endian elements of {@code dtype} from the buffer's
+	 * position into float32.
+	 * @param words scratch of at least {@code count} shorts for BF16, reused by the
+	 * caller so that a read allocates nothing; unused for other dtypes
+	 */
+	public static void decode(ByteBuffer in, DType dtype, float[] out, int count, short[] words) {
+		ByteBuffer data = in.slice().order(ByteOrder.LITTLE_ENDIAN);
 		switch (dtype) {
-			case F32 -> in.asFloatBuffer().get(out, 0, count);
+			case F32 -> data.asFloatBuffer().get(out, 0, count);
 			case F64 -> {
 				for (int i = 0; i < count; i++) {
-					out[i] = (float) in.getDouble(i * 8);
+					out[i] = (float) data.getDouble(i * 8);
 				}
 			}
 			case BF16 -> {
 				// Bulk-copy the 16-bit words, then widen in a loop the JIT vectorizes.
-				short[] words = new short[count];
-				in.asShortBuffer().get(words);
+				data.asShortBuffer().get(words, 0, count);
 				for (int i = 0; i < count; i++) {
 					out[i] = Float.intBitsToFloat((words[i] & 0xFFFF) << 16);
 				}
 			}
 			case F16 -> {
 				for (int i = 0; i < count; i++) {
-					out[i] = halfToFloat(in.getShort(i * 2));
+					out[i] = halfToFloat(data.getShort(i * 2));
 				}
 			}
 			default -> throw new IllegalArgumentException("not a floating-point dtype: " + dtype);
@@ -90,7 +101,24 @@ public final class TensorData {
 	 * @return the buffer, positioned at 0 and limited to the encoded bytes
 	 */
 	public static ByteBuffer encode(float[] values, int count, DType dtype, ByteBuffer target) {
+		return encodeSum(values, null, count, dtype, target, (dtype == DType.BF16) ? new short[count] : null);
+	}
+
+	/**
+	 * Encodes {@code values + addend} element by element (or just {@code values} when the
+	 * addend is null) in one pass: a merge's last addition is fused with the conversion,
+	 * so a narrowed output costs one loop, not two.
+	 * @param words scratch of at least {@code count} shorts for BF16, else unused
+	 * @return the target, positioned at 0 and limited to the encoded bytes
+	 */
+	public static ByteBuffer encodeSum(float[] values, float[] addend, int count, DType dtype, ByteBuffer target,
+			short[] words) {
 		ByteBuffer out = target.clear().limit(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+		if (addend != null) {
+			for (int i = 0; i < count; i++) {
+				values[i] += addend[i];
+			}
+		}
 		switch (dtype) {
 			case F32 -> out.asFloatBuffer().put(values, 0, count);
 			case F64 -> {
@@ -99,11 +127,10 @@ public final class TensorData {
 				}
 			}
 			case BF16 -> {
-				short[] words = new short[count];
 				for (int i = 0; i < count; i++) {
 					words[i] = floatToBfloat16(values[i]);
 				}
-				out.asShortBuffer().put(words);
+				out.asShortBuffer().put(words, 0, count);
 			}
 			case F16 -> {
 				for (int i = 0; i < count; i++) {
@@ -124,7 +151,7 @@ public final class TensorData {
 		};
 	}
 
-	static short floatToBfloat16(float value) {
+	public static short floatToBfloat16(float value) {
 		int bits = Float.floatToRawIntBits(value);
 		if (Float.isNaN(value)) {
 			return (short) ((bits >>> 16) | 0x40);

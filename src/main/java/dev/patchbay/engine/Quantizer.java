@@ -1,7 +1,8 @@
-package dev.patchbay.composition;
+package dev.patchbay.engine;
+
+import java.nio.ByteBuffer;
 
 import dev.patchbay.shared.DType;
-import dev.patchbay.storage.TensorData;
 
 /**
  * Uniform asymmetric min–max quantization of signatures: per tensor, or per output
@@ -9,15 +10,15 @@ import dev.patchbay.storage.TensorData;
  * min) / scale) with scale = (max − min) / (2^bits − 1), and decodes to min + code ·
  * scale. Codes are packed little-end first, 8 / bits to a byte.
  */
-final class Quantizer {
+public final class Quantizer {
 
 	private final int bits;
 
-	Quantizer(int bits) {
+	public Quantizer(int bits) {
 		this.bits = bits;
 	}
 
-	int bits() {
+	public int bits() {
 		return this.bits;
 	}
 
@@ -26,7 +27,7 @@ final class Quantizer {
 	}
 
 	/** Bytes needed for n packed codes. */
-	long packedBytes(long n) {
+	public long packedBytes(long n) {
 		return (n * this.bits + 7) / 8;
 	}
 
@@ -39,7 +40,7 @@ final class Quantizer {
 	 * @param rangeDtype the dtype scales and minima are stored in: codes are computed
 	 * against the stored (rounded) values, so decoding sees exactly what encoding used
 	 */
-	byte[] encode(float[] values, int channels, float[] scales, float[] minimums, DType rangeDtype) {
+	public byte[] encode(float[] values, int channels, float[] scales, float[] minimums, DType rangeDtype) {
 		int perChannel = values.length / channels;
 		byte[] packed = new byte[Math.toIntExact(packedBytes(values.length))];
 		for (int c = 0; c < channels; c++) {
@@ -62,21 +63,33 @@ final class Quantizer {
 	}
 
 	/**
-	 * Decodes elements [first, first + count) of a tensor.
-	 * @param packed packed codes of the tensor, from element {@code origin} on
-	 * @param origin the element whose code starts packed[0]
+	 * Packed codes of a run of a tensor's elements, with the ranges of its channels.
+	 *
+	 * @param packed the codes, from the byte holding element {@code origin}'s code on
+	 * @param origin the element whose code starts the buffer; code widths divide 8, so a
+	 * byte boundary is a code boundary
 	 * @param perChannel elements per channel (the whole tensor for per-tensor ranges)
+	 * @param scales one scale per channel of the tensor
+	 * @param minimums one minimum per channel of the tensor
 	 */
-	void decode(byte[] packed, long origin, long first, int count, long perChannel, float[] scales, float[] minimums,
-			float[] out) {
-		int mask = levels();
-		for (int j = 0; j < count; j++) {
-			long i = first + j;
-			long bit = (i - origin) * this.bits;
-			int code = (packed[(int) (bit / 8)] >>> (int) (bit % 8)) & mask;
-			int channel = (int) (i / perChannel);
-			out[j] = minimums[channel] + code * scales[channel];
+	public record Codes(Quantizer quantizer, ByteBuffer packed, long origin, long perChannel, float[] scales,
+			float[] minimums) {
+
+		/** Decodes elements [first, first + count) of the tensor into out. */
+		public void decode(long first, int count, float[] out) {
+			int bits = this.quantizer.bits;
+			int mask = this.quantizer.levels();
+			ByteBuffer packed = this.packed;
+			int base = packed.position();
+			for (int j = 0; j < count; j++) {
+				long i = first + j;
+				long bit = (i - this.origin) * bits;
+				int code = (packed.get(base + (int) (bit / 8)) >>> (int) (bit % 8)) & mask;
+				int channel = (int) (i / this.perChannel);
+				out[j] = this.minimums[channel] + code * this.scales[channel];
+			}
 		}
+
 	}
 
 }

@@ -1,5 +1,6 @@
-package dev.patchbay.composition;
+package dev.patchbay.engine;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -27,7 +28,8 @@ class QuantizerTests {
 		float[] minimums = new float[rows];
 		byte[] packed = quantizer.encode(values, rows, scales, minimums, DType.F16);
 		float[] whole = new float[values.length];
-		quantizer.decode(packed, 0, 0, values.length, columns, scales, minimums, whole);
+		new Quantizer.Codes(quantizer, ByteBuffer.wrap(packed), 0, columns, scales, minimums).decode(0, values.length,
+				whole);
 		assertThat(whole).isNotEqualTo(new float[values.length]);
 
 		for (int row = 0; row < rows; row++) {
@@ -37,8 +39,9 @@ class QuantizerTests {
 			int startByte = (int) (first * bits / 8);
 			int endByte = (int) quantizer.packedBytes(first + count);
 			float[] chunk = new float[count];
-			quantizer.decode(Arrays.copyOfRange(packed, startByte, endByte), (long) startByte * 8 / bits, first, count,
-					columns, scales, minimums, chunk);
+			new Quantizer.Codes(quantizer, ByteBuffer.wrap(Arrays.copyOfRange(packed, startByte, endByte)),
+					(long) startByte * 8 / bits, columns, scales, minimums)
+				.decode(first, count, chunk);
 			assertThat(chunk).as("rows from " + row)
 				.containsExactly(Arrays.copyOfRange(whole, (int) first, (int) first + count));
 		}

@@ -1,0 +1,218 @@
+package dev.patchbay.engine;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+import dev.patchbay.shared.DType;
+
+/**
+ * The DJL backend's workspace: slots are float32 NDArrays on the engine's device (the GPU
+ * when there is one), and the arithmetic runs in libtorch. What torch has no kernel for
+ * (radix histograms, counter-based random masks, index-ordered ties) runs on the host
+ * over a copy. Stored bytes are decoded on the host, since DJL aborts on BF16.
+ * <p>
+ * Every operation runs in an {@link NDScope}, so its temporaries are closed when it
+ * returns; only the slot it produces survives, attached to the workspace's manager.
+ */
+final class DjlWorkspace implements Workspace {
+
+	private final NDManager manager;
+
+	private final int capacity;
+
+	private final NDArray[] slots;
+
+	private final float[] host;
+
+	private final short[] words;
+
+	DjlWorkspace(NDManager parent, int capacity, int slots) {
+		this.manager = parent.newSubManager();
+		this.capacity = capacity;
+		this.slots = new NDArray[slots];
+		this.host = new float[capacity];
+		this.words = new short[capacity];
+	}
+
+	@Override
+	public int capacity() {
+		return this.capacity;
+	}
+
+	@Override
+	public void load(int slot, ByteBuffer data, DType dtype, int count, int length) {
+		TensorData.decode(data, dtype, this.host, count, this.words);
+		java.util.Arrays.fill(this.host, count, length, 0f);
+		upload(slot, this.host, length);
+	}
+
+	@Override
+	public void load(int slot, float[] values, int count) {
+		upload(slot, values, count);
+	}
+
+	@Override
+	public void dequantize(int slot, Quantizer.Codes codes, long first, int count) {
+		codes.decode(first, count, this.host);
+		upload(slot, this.host, count);
+	}
+
+	private void upload(int slot, float[] values, int count) {
+		replace(slot, this.manager.create(FloatBuffer.wrap(values, 0, count), new Shape(count)));
+	}
+
+	@Override
+	public void lowRank(int slot, float[] b, int first, int rows, int rank, float[] a, int columns, float scale) {
+		try (NDScope scope = new NDScope()) {
+			float[] bRows = java.util.Arrays.copyOfRange(b, first * rank, (first + rows) * rank);
+			NDArray product = this.manager.create(bRows, new Shape(rows, rank))
+				.matMul(this.manager.create(FloatBuffer.wrap(a, 0, rank * columns), new Shape(rank, columns)));
+			keep(slot, product.muli(scale).reshape(rows * (long) columns));
+		}
+	}
+
+	@Override
+	public void lowRankTransposed(int slot, float[] b, int columns, int rank, float[] a, int inner, int first, int rows,
+			float scale) {
+		try (NDScope scope = new NDScope()) {
+			NDArray aColumns = this.manager.create(FloatBuffer.wrap(a, 0, rank * inner), new Shape(rank, inner))
+				.get(new NDIndex(":, {}:{}", first, first + rows));
+			NDArray product = this.manager.create(FloatBuffer.wrap(b, 0, columns * rank), new Shape(columns, rank))
+				.matMul(aColumns);
+			keep(slot, product.muli(scale).transpose().reshape(rows * (long) columns));
+		}
+	}
+
+	@Override
+	public void doraRescale(int delta, int base, float[] magnitudes, int firstRow, int rows, int columns,
+			boolean channelsAreRows) {
+		try (NDScope scope = new NDScope()) {
+			NDArray w = this.slots[base].reshape(rows, columns);
+			NDArray v = this.slots[delta].reshape(rows, columns).add(w);
+			int axis = channelsAreRows ? 1 : 0;
+			NDArray norms = v.square().sum(new int[] { axis }, true).sqrt();
+			NDArray m = channelsAreRows
+					? this.manager.create(java.util.Arrays.copyOfRange(magnitudes, firstRow, firstRow + rows),
+							new Shape(rows, 1))
+					: this.manager.create(FloatBuffer.wrap(magnitudes, 0, columns), new Shape(1, columns));
+			keep(delta, v.muli(m.div(norms)).subi(w).reshape(rows * (long) columns));
+		}
+	}
+
+	@Override
+	public void subtract(int slot, int other, int count) {
+		this.slots[slot].subi(this.slots[other]);
+	}
+
+	@Override
+	public void histogram(int slot, int count, TopK.Histogram histogram) {
+		histogram.add(download(slot, count), count);
+	}
+
+	@Override
+	public long countAt(int slot, int count, int bits) {
+		return TopK.countAt(download(slot, count), count, bits);
+	}
+
+	@Override
+	public void pruneMagnitude(int slot, int count, int cutBits, long keepAtCut) {
+		if (keepAtCut != Long.MAX_VALUE || cutBits == TopK.Cut.NONE.bits()) {
+			// Ties split in index order: a sequential rule, done on the host.
+			float[] values = download(slot, count);
+			JavaWorkspace.pruneMagnitude(values, count, cutBits, keepAtCut);
+			upload(slot, values, count);
+			return;
+		}
+		try (NDScope scope = new NDScope()) {
+			NDArray x = this.slots[slot];
+			NDArray keep = x.abs().gte(Float.intBitsToFloat(cutBits)).toType(DataType.FLOAT32, false);
+			x.muli(keep);
+		}
+	}
+
+	@Override
+	public void pruneRandom(int slot, int count, double density, long seed, long key, long first) {
+		float rescale = (float) (1.0 / density);
+		for (int j = 0; j < count; j++) {
+			this.host[j] = (CounterRandom.uniform(seed, key, first + j) < density) ? rescale : 0f;
+		}
+		try (NDScope scope = new NDScope()) {
+			this.slots[slot].muli(this.manager.create(FloatBuffer.wrap(this.host, 0, count), new Shape(count)));
+		}
+	}
+
+	@Override
+	public void weightedSum(int out, int[] terms, float[] weights, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray sum = this.manager.zeros(new Shape(count));
+			for (int t = 0; t < terms.length; t++) {
+				sum.addi(this.slots[terms[t]].mul(weights[t]));
+			}
+			keep(out, sum);
+		}
+	}
+
+	@Override
+	public void disjointMerge(int out, int[] terms, float[] weights, SignElection election, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray votes = this.manager.zeros(new Shape(count));
+			for (int term : terms) {
+				NDArray delta = this.slots[term];
+				votes.addi((election == SignElection.TOTAL) ? delta : delta.sign());
+			}
+			NDArray majority = votes.gte(0f).toType(DataType.FLOAT32, false).muli(2f).subi(1f);
+			NDArray merged = this.manager.zeros(new Shape(count));
+			NDArray agreeing = this.manager.zeros(new Shape(count));
+			for (int t = 0; t < terms.length; t++) {
+				NDArray delta = this.slots[terms[t]];
+				NDArray agrees = delta.mul(majority).gt(0f).toType(DataType.FLOAT32, false);
+				merged.addi(agrees.mul(delta).muli(weights[t]));
+				agreeing.addi(agrees);
+			}
+			keep(out, merged.divi(agreeing.maximum(1f)));
+		}
+	}
+
+	@Override
+	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target) {
+		try (NDScope scope = new NDScope()) {
+			NDArray sum = (addend >= 0) ? this.slots[slot].add(this.slots[addend]) : this.slots[slot];
+			ByteBuffer bytes = sum.toByteBuffer().order(ByteOrder.nativeOrder());
+			bytes.asFloatBuffer().get(this.host, 0, count);
+		}
+		return TensorData.encodeSum(this.host, null, count, dtype, target, this.words);
+	}
+
+	private float[] download(int slot, int count) {
+		this.slots[slot].toByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer().get(this.host, 0, count);
+		return this.host;
+	}
+
+	/** Keeps an array made inside the current scope as the slot's new content. */
+	private void keep(int slot, NDArray array) {
+		NDScope.unregister(array);
+		array.attach(this.manager);
+		replace(slot, array);
+	}
+
+	private void replace(int slot, NDArray array) {
+		if (this.slots[slot] != null && this.slots[slot] != array) {
+			this.slots[slot].close();
+		}
+		this.slots[slot] = array;
+	}
+
+	@Override
+	public void close() {
+		this.manager.close();
+	}
+
+}

@@ -1,0 +1,282 @@
+package dev.patchbay.engine;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+import dev.patchbay.shared.DType;
+
+/**
+ * The Java backend's workspace: slots are float arrays and every operation is a plain
+ * loop, written term by term over contiguous arrays so that the JIT vectorizes it. For
+ * elementwise work on the CPU these are as fast as DJL, allocate nothing and need no
+ * copies across JNI; LoRA's low-rank product is an axpy per rank, whose inner loop runs
+ * over one contiguous output row.
+ */
+final class JavaWorkspace implements Workspace {
+
+	private final float[][] slots;
+
+	/** BF16 words on their way in or out, reused so that a chunk allocates nothing. */
+	private final short[] words;
+
+	// Scratch for the sign election and for LoRA products, grown on demand.
+	private float[] votes = new float[0];
+
+	private float[] agreeing = new float[0];
+
+	private float[] product = new float[0];
+
+	private double[] norms = new double[0];
+
+	JavaWorkspace(int capacity, int slots) {
+		this.slots = new float[slots][capacity];
+		this.words = new short[capacity];
+	}
+
+	@Override
+	public int capacity() {
+		return this.words.length;
+	}
+
+	@Override
+	public void load(int slot, ByteBuffer data, DType dtype, int count, int length) {
+		float[] out = this.slots[slot];
+		TensorData.decode(data, dtype, out, count, this.words);
+		Arrays.fill(out, count, length, 0f);
+	}
+
+	@Override
+	public void load(int slot, float[] values, int count) {
+		System.arraycopy(values, 0, this.slots[slot], 0, count);
+	}
+
+	@Override
+	public void dequantize(int slot, Quantizer.Codes codes, long first, int count) {
+		codes.decode(first, count, this.slots[slot]);
+	}
+
+	@Override
+	public void lowRank(int slot, float[] b, int first, int rows, int rank, float[] a, int columns, float scale) {
+		scaledProduct(b, first * rank, rows, rank, a, columns, scale, this.slots[slot]);
+	}
+
+	@Override
+	public void lowRankTransposed(int slot, float[] b, int columns, int rank, float[] a, int inner, int first, int rows,
+			float scale) {
+		// Rows [first, first + rows) of the [in, out] delta are columns of B·A: take
+		// those columns of A, multiply, and transpose into the slot.
+		float[] aColumns = new float[rank * rows];
+		for (int r = 0; r < rank; r++) {
+			System.arraycopy(a, r * inner + first, aColumns, r * rows, rows);
+		}
+		if (this.product.length < columns * rows) {
+			this.product = new float[columns * rows];
+		}
+		float[] product = this.product;
+		scaledProduct(b, 0, columns, rank, aColumns, rows, scale, product);
+		float[] out = this.slots[slot];
+		for (int o = 0; o < columns; o++) {
+			for (int i = 0; i < rows; i++) {
+				out[i * columns + o] = product[o * rows + i];
+			}
+		}
+	}
+
+	/**
+	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting at
+	 * {@code leftOffset}, row by row: each output row is the sum over k of a row of right
+	 * times one factor, in k's order, then scaled as PEFT scales the product.
+	 */
+	static void scaledProduct(float[] left, int leftOffset, int m, int k, float[] right, int n, float scale,
+			float[] out) {
+		for (int i = 0; i < m; i++) {
+			int row = i * n;
+			Arrays.fill(out, row, row + n, 0f);
+			for (int p = 0; p < k; p++) {
+				float factor = left[leftOffset + i * k + p];
+				int from = p * n;
+				for (int j = 0; j < n; j++) {
+					out[row + j] += factor * right[from + j];
+				}
+			}
+			for (int j = 0; j < n; j++) {
+				out[row + j] *= scale;
+			}
+		}
+	}
+
+	@Override
+	public void doraRescale(int delta, int base, float[] magnitudes, int firstRow, int rows, int columns,
+			boolean channelsAreRows) {
+		float[] out = this.slots[delta];
+		float[] w = this.slots[base];
+		int count = rows * columns;
+		for (int i = 0; i < count; i++) {
+			out[i] += w[i];
+		}
+		if (!channelsAreRows) {
+			if (this.norms.length < columns) {
+				this.norms = new double[columns];
+			}
+			double[] norms = this.norms;
+			Arrays.fill(norms, 0, columns, 0);
+			for (int i = 0; i < count; i++) {
+				norms[i % columns] += (double) out[i] * out[i];
+			}
+			for (int i = 0; i < count; i++) {
+				out[i] = out[i] * (float) (magnitudes[i % columns] / Math.sqrt(norms[i % columns])) - w[i];
+			}
+			return;
+		}
+		for (int r = 0; r < rows; r++) {
+			double norm = 0;
+			for (int c = 0; c < columns; c++) {
+				float v = out[r * columns + c];
+				norm += (double) v * v;
+			}
+			float factor = (float) (magnitudes[firstRow + r] / Math.sqrt(norm));
+			for (int c = 0; c < columns; c++) {
+				int i = r * columns + c;
+				out[i] = out[i] * factor - w[i];
+			}
+		}
+	}
+
+	@Override
+	public void subtract(int slot, int other, int count) {
+		float[] out = this.slots[slot];
+		float[] x = this.slots[other];
+		for (int i = 0; i < count; i++) {
+			out[i] -= x[i];
+		}
+	}
+
+	@Override
+	public void histogram(int slot, int count, TopK.Histogram histogram) {
+		histogram.add(this.slots[slot], count);
+	}
+
+	@Override
+	public long countAt(int slot, int count, int bits) {
+		return TopK.countAt(this.slots[slot], count, bits);
+	}
+
+	@Override
+	public void pruneMagnitude(int slot, int count, int cutBits, long keepAtCut) {
+		pruneMagnitude(this.slots[slot], count, cutBits, keepAtCut);
+	}
+
+	static void pruneMagnitude(float[] delta, int count, int cutBits, long keepAtCut) {
+		if (cutBits == TopK.Cut.NONE.bits()) {
+			Arrays.fill(delta, 0, count, 0f);
+			return;
+		}
+		// keep = |x| >= cut, branch-free in float arithmetic so that it vectorizes; a
+		// data-dependent branch here is mispredicted for most elements.
+		float threshold = Float.intBitsToFloat(cutBits);
+		for (int j = 0; j < count; j++) {
+			delta[j] *= 1f - step(threshold - Math.abs(delta[j]));
+		}
+		if (keepAtCut != Long.MAX_VALUE) {
+			// Of the elements exactly at the cut only the first keepAtCut survive, in
+			// index order. They are few, so this branch is predictable.
+			long kept = 0;
+			for (int j = 0; j < count; j++) {
+				if (TopK.magnitudeBits(delta[j]) == cutBits && kept++ >= keepAtCut) {
+					delta[j] = 0f;
+				}
+			}
+		}
+	}
+
+	@Override
+	public void pruneRandom(int slot, int count, double density, long seed, long key, long first) {
+		float[] delta = this.slots[slot];
+		float rescale = (float) (1.0 / density);
+		for (int j = 0; j < count; j++) {
+			boolean keep = CounterRandom.uniform(seed, key, first + j) < density;
+			delta[j] = keep ? delta[j] * rescale : 0f;
+		}
+	}
+
+	@Override
+	public void weightedSum(int out, int[] terms, float[] weights, int count) {
+		float[] sum = this.slots[out];
+		Arrays.fill(sum, 0, count, 0f);
+		for (int t = 0; t < terms.length; t++) {
+			float[] delta = this.slots[terms[t]];
+			float weight = weights[t];
+			for (int j = 0; j < count; j++) {
+				sum[j] += delta[j] * weight;
+			}
+		}
+	}
+
+	@Override
+	public void disjointMerge(int out, int[] terms, float[] weights, SignElection election, int count) {
+		if (this.votes.length < count) {
+			this.votes = new float[count];
+			this.agreeing = new float[count];
+		}
+		float[] votes = this.votes;
+		float[] agreeing = this.agreeing;
+		Arrays.fill(votes, 0, count, 0f);
+		for (int term : terms) {
+			float[] delta = this.slots[term];
+			if (election == SignElection.TOTAL) {
+				for (int j = 0; j < count; j++) {
+					votes[j] += delta[j];
+				}
+			}
+			else {
+				for (int j = 0; j < count; j++) {
+					votes[j] += step(delta[j]) - step(-delta[j]);
+				}
+			}
+		}
+		// The majority is + where votes >= 0, else -: as ±1, so that agreement is a
+		// product.
+		for (int j = 0; j < count; j++) {
+			votes[j] = 1f - 2f * step(-votes[j]);
+		}
+		float[] merged = this.slots[out];
+		Arrays.fill(merged, 0, count, 0f);
+		Arrays.fill(agreeing, 0, count, 0f);
+		for (int t = 0; t < terms.length; t++) {
+			float[] delta = this.slots[terms[t]];
+			float weight = weights[t];
+			for (int j = 0; j < count; j++) {
+				// 1 where the delta has the majority's sign, 0 otherwise (a zero agrees
+				// with neither).
+				float agrees = step(delta[j] * votes[j]);
+				merged[j] += agrees * delta[j] * weight;
+				agreeing[j] += agrees;
+			}
+		}
+		for (int j = 0; j < count; j++) {
+			merged[j] /= Math.max(agreeing[j], 1f);
+		}
+	}
+
+	@Override
+	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target) {
+		return TensorData.encodeSum(this.slots[slot], (addend >= 0) ? this.slots[addend] : null, count, dtype, target,
+				this.words);
+	}
+
+	@Override
+	public void close() {
+		// Heap arrays only: the collector takes them.
+	}
+
+	/**
+	 * 1 for x > 0, else 0 (also for -0), exactly and without branches or bit casts, so
+	 * that the loops using it vectorize: the smallest positive float times 2^254 is at
+	 * least 1, and min / max clamp. Overflow to infinity clamps too; a finite x never
+	 * gives NaN.
+	 */
+	private static float step(float x) {
+		return Math.min(1f, Math.max(0f, x * 0x1p127f * 0x1p127f));
+	}
+
+}

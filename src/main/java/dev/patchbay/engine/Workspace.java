@@ -1,0 +1,114 @@
+package dev.patchbay.engine;
+
+import java.nio.ByteBuffer;
+
+import dev.patchbay.shared.DType;
+
+/**
+ * Float32 scratch tensors ("slots") for one chunk of one tensor at a time, and the
+ * operations a composition applies to them. The order of operations inside each one
+ * follows {@code peft.utils.merge_utils} and PEFT's LoRA and DoRA merges, so that every
+ * backend agrees with their golden outputs.
+ * <p>
+ * Slots hold {@link #capacity()} elements; {@code count} arguments name how many are in
+ * use. A workspace belongs to one thread at a time and is reused from chunk to chunk;
+ * closing it releases its memory, native memory included.
+ */
+public interface Workspace extends AutoCloseable {
+
+	/** Elements each slot holds. */
+	int capacity();
+
+	/**
+	 * Decodes {@code count} stored elements into a slot, and zeroes the slot's elements
+	 * [count, length): rows past the end of a vocabulary-padded tensor read as zeros.
+	 * @param data little-endian elements from the buffer's position; the buffer is only
+	 * read, so it may map a file read-only
+	 */
+	void load(int slot, ByteBuffer data, DType dtype, int count, int length);
+
+	/** Copies float32 values computed on the host into a slot. */
+	void load(int slot, float[] values, int count);
+
+	/**
+	 * Decodes quantized codes into a slot: element {@code i} of the tensor becomes
+	 * {@code minimum[c] + code[i] · scale[c]} for its channel {@code c}.
+	 */
+	void dequantize(int slot, Quantizer.Codes codes, long first, int count);
+
+	/**
+	 * {@code slot = scale · B[first : first + rows] · A} for row-major B [out, rank] and
+	 * A [rank, columns]: a LoRA delta for rows of a linear or (flattened) convolution
+	 * weight.
+	 */
+	void lowRank(int slot, float[] b, int first, int rows, int rank, float[] a, int columns, float scale);
+
+	/**
+	 * {@code slot = (scale · B · A[:, first : first + rows])ᵀ} for B [columns, rank] and
+	 * A [rank, inner]: rows of a LoRA delta on a weight stored [in, out] (PEFT's
+	 * {@code fan_in_fan_out}).
+	 */
+	void lowRankTransposed(int slot, float[] b, int columns, int rank, float[] a, int inner, int first, int rows,
+			float scale);
+
+	/**
+	 * DoRA: turns a LoRA delta into {@code m / ‖W + Δ‖ ⊙ (W + Δ) − W}, the norm taken per
+	 * output channel.
+	 * @param magnitudes one per output channel of the whole tensor
+	 * @param channelsAreRows whether output channels are the slot's rows (a weight stored
+	 * [out, in]; {@code firstRow} indexes the magnitudes) or its columns (stored [in,
+	 * out]: the slot must then hold the whole tensor)
+	 */
+	void doraRescale(int delta, int base, float[] magnitudes, int firstRow, int rows, int columns,
+			boolean channelsAreRows);
+
+	/** {@code slot -= other}. */
+	void subtract(int slot, int other, int count);
+
+	/** Counts a slot's magnitudes into one worker's histogram of a top-k pass. */
+	void histogram(int slot, int count, TopK.Histogram histogram);
+
+	/** How many of a slot's elements have exactly the magnitude bits of a cut. */
+	long countAt(int slot, int count, int bits);
+
+	/**
+	 * Keeps the elements whose magnitude is above the cut, and of those exactly at it the
+	 * first {@code keepAtCut} in index order; zeroes the rest.
+	 */
+	void pruneMagnitude(int slot, int count, int cutBits, long keepAtCut);
+
+	/**
+	 * DARE: keeps each element with probability {@code density}, drawn from the
+	 * counter-based stream at (seed, key, first + i), rescaled by 1 / density.
+	 */
+	void pruneRandom(int slot, int count, double density, long seed, long key, long first);
+
+	/** {@code out = Σ weights[t] · slot[terms[t]]}, added in term order. */
+	void weightedSum(int out, int[] terms, float[] weights, int count);
+
+	/**
+	 * TIES: elects a sign per element from the unweighted terms (their sum, or their
+	 * count of signs), then averages the weighted terms that agree with it; zeros agree
+	 * with neither sign.
+	 */
+	void disjointMerge(int out, int[] terms, float[] weights, SignElection election, int count);
+
+	/**
+	 * Encodes {@code slot + addend} (or the slot alone when {@code addend < 0}) as
+	 * {@code dtype} into the target, rounding to nearest even when narrowing. The slot
+	 * may be overwritten.
+	 * @return the target, positioned at 0 and limited to the encoded bytes
+	 */
+	ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target);
+
+	@Override
+	void close();
+
+	/** How TIES elects the sign of an element: by summed value or by count. */
+	enum SignElection {
+
+		TOTAL, FREQUENCY
+
+	}
+
+}

@@ -1,0 +1,263 @@
+package dev.patchbay.engine;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Random;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import dev.patchbay.engine.Workspace.SignElection;
+import dev.patchbay.shared.DType;
+import dev.patchbay.support.Fixtures;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * The golden suite every backend passes: PEFT's LoRA, rsLoRA, DoRA and conv merges and
+ * {@code peft.utils.merge_utils}, from the fixtures PEFT itself produced, plus the rules
+ * the executor relies on (zero padding, ties in index order, DARE's counter stream).
+ * Subclasses name the backend.
+ */
+abstract class TensorBackendContract {
+
+	private static final JsonMapper JSON = JsonMapper.builder().build();
+
+	private static final float TOLERANCE = 1e-5f;
+
+	/** The backend under test; the subclass owns its lifecycle. */
+	abstract TensorBackend backend();
+
+	@ParameterizedTest
+	@ValueSource(strings = { "lora_llama", "rslora_llama", "lora_cnn_conv", "lora_gpt2_fan_in_fan_out", "dora_llama",
+			"dora_cnn_conv" })
+	void mergesEveryAdaptedModuleExactlyAsPeftMergeAndUnload(String fixture) {
+		Map<String, float[]> base = Fixtures.floats(Fixtures.path(fixture + "/base.safetensors"));
+		Map<String, long[]> shapes = Fixtures.shapes(Fixtures.path(fixture + "/base.safetensors"));
+		Map<String, float[]> adapter = Fixtures.floats(Fixtures.path(fixture + "/adapter/adapter_model.safetensors"));
+		Map<String, long[]> adapterShapes = Fixtures
+			.shapes(Fixtures.path(fixture + "/adapter/adapter_model.safetensors"));
+		Map<String, float[]> expected = Fixtures.floats(Fixtures.path(fixture + "/expected_merged.safetensors"));
+		JsonNode config = JSON.readTree(Fixtures.path(fixture + "/adapter/adapter_config.json").toFile());
+		int r = config.get("r").asInt();
+		double alpha = config.get("lora_alpha").asDouble();
+		float scale = (float) (config.path("use_rslora").asBoolean() ? alpha / Math.sqrt(r) : alpha / r);
+		boolean fanInFanOut = config.path("fan_in_fan_out").asBoolean();
+		int merged = 0;
+		for (String aName : adapter.keySet().stream().filter((name) -> name.endsWith(".lora_A.weight")).toList()) {
+			String module = aName.substring("base_model.model.".length(), aName.length() - ".lora_A.weight".length());
+			String target = module + ".weight";
+			long[] shape = shapes.get(target);
+			int rows = (int) shape[0];
+			int columns = base.get(target).length / rows;
+			float[] a = adapter.get(aName);
+			float[] b = adapter.get("base_model.model." + module + ".lora_B.weight");
+			float[] magnitudes = adapter.get("base_model.model." + module + ".lora_magnitude_vector");
+			int inner = a.length / r;
+			try (Workspace workspace = backend().workspace(base.get(target).length, 3)) {
+				workspace.load(0, f32(base.get(target)), DType.F32, rows * columns, rows * columns);
+				if (fanInFanOut) {
+					workspace.lowRankTransposed(1, b, (int) adapterShapes.get(aNameOfB(module))[0], r, a, inner, 0,
+							rows, scale);
+				}
+				else {
+					workspace.lowRank(1, b, 0, rows, r, a, inner, scale);
+				}
+				if (magnitudes != null) {
+					workspace.doraRescale(1, 0, magnitudes, 0, rows, columns, !fanInFanOut);
+				}
+				float[] result = stored(workspace, 0, 1, rows * columns);
+				assertClose(result, expected.get(target), target);
+				merged++;
+			}
+		}
+		assertThat(merged).as("modules merged").isGreaterThan(1);
+	}
+
+	private static String aNameOfB(String module) {
+		return "base_model.model." + module + ".lora_B.weight";
+	}
+
+	@ParameterizedTest
+	@ValueSource(strings = { "task_arithmetic", "magnitude_prune", "ties" })
+	void reproducesPeftMergeUtils(String method) {
+		Map<String, float[]> golden = Fixtures.floats(Fixtures.path("merge_utils_seed1/tensors.safetensors"));
+		float[] weights = golden.get("weights");
+		int count = golden.get("task_0").length;
+		int[] terms = { 2, 3, 4 };
+		try (Workspace workspace = backend().workspace(count, 5)) {
+			for (int t = 0; t < terms.length; t++) {
+				workspace.load(terms[t], f32(golden.get("task_" + t)), DType.F32, count, count);
+			}
+			if (!method.equals("task_arithmetic")) {
+				for (int slot : terms) {
+					TopK.Selection selection = TopK.select(count, (long) (0.5 * count));
+					while (!selection.done()) {
+						TopK.Histogram histogram = selection.newHistogram();
+						workspace.histogram(slot, count, histogram);
+						selection.add(histogram);
+						selection.endPass();
+					}
+					TopK.Cut cut = selection.cut();
+					workspace.pruneMagnitude(slot, count, cut.bits(), cut.keepsAllTies() ? Long.MAX_VALUE : cut.ties());
+				}
+			}
+			if (method.equals("ties")) {
+				workspace.disjointMerge(1, terms, weights, SignElection.TOTAL, count);
+			}
+			else {
+				workspace.weightedSum(1, terms, weights, count);
+			}
+			assertClose(stored(workspace, 1, -1, count), golden.get(method), method);
+		}
+	}
+
+	@Test
+	void frequencySignElectionCountsVotesNotMagnitudes() {
+		// Element 0: +10 against -1, -1: "total" elects +, "frequency" elects -.
+		int[] terms = { 2, 3, 4 };
+		float[] weights = { 1f, 1f, 1f };
+		try (Workspace workspace = backend().workspace(1, 5)) {
+			loadEach(workspace, terms, 10f, -1f, -1f);
+			workspace.disjointMerge(1, terms, weights, SignElection.TOTAL, 1);
+			assertThat(stored(workspace, 1, -1, 1)[0]).isEqualTo(10f);
+			loadEach(workspace, terms, 10f, -1f, -1f);
+			workspace.disjointMerge(1, terms, weights, SignElection.FREQUENCY, 1);
+			assertThat(stored(workspace, 1, -1, 1)[0]).as("mean of the two agreeing -1s").isEqualTo(-1f);
+		}
+	}
+
+	@Test
+	void dareMaskDependsOnSeedKeyAndIndexButNotOnChunking() {
+		int n = 1000;
+		long key = CounterRandom.key("w", 0);
+		float[] ones = new float[n];
+		Arrays.fill(ones, 1f);
+		try (Workspace workspace = backend().workspace(n, 1)) {
+			workspace.load(0, ones, n);
+			workspace.pruneRandom(0, n, 0.3, 5, key, 0);
+			float[] whole = stored(workspace, 0, -1, n);
+			float[] chunked = new float[n];
+			for (int start = 0; start < n; start += 300) {
+				int count = Math.min(300, n - start);
+				workspace.load(0, ones, count);
+				workspace.pruneRandom(0, count, 0.3, 5, key, start);
+				System.arraycopy(stored(workspace, 0, -1, count), 0, chunked, start, count);
+			}
+			assertThat(chunked).isEqualTo(whole);
+			workspace.load(0, ones, n);
+			workspace.pruneRandom(0, n, 0.3, 5, CounterRandom.key("v", 0), 0);
+			assertThat(stored(workspace, 0, -1, n)).isNotEqualTo(whole);
+			long kept = 0;
+			for (int i = 0; i < n; i++) {
+				if (whole[i] != 0) {
+					kept++;
+					assertThat(whole[i]).isEqualTo(1f / 0.3f);
+				}
+				assertThat(whole[i] != 0).isEqualTo(CounterRandom.uniform(5, key, i) < 0.3);
+			}
+			assertThat(kept).isBetween(250L, 350L);
+		}
+	}
+
+	@Test
+	void magnitudePruningKeepsTheFirstTiesAtTheCutInIndexOrder() {
+		float[] values = { 5, -3, 3, 3, -3, 1, 0 };
+		try (Workspace workspace = backend().workspace(values.length, 1)) {
+			workspace.load(0, values, values.length);
+			assertThat(workspace.countAt(0, values.length, Float.floatToRawIntBits(3f))).isEqualTo(4);
+			workspace.pruneMagnitude(0, values.length, Float.floatToRawIntBits(3f), 2);
+			assertThat(stored(workspace, 0, -1, values.length)).containsExactly(5, -3, 3, 0, 0, 0, 0);
+			workspace.load(0, values, values.length);
+			workspace.pruneMagnitude(0, values.length, TopK.Cut.NONE.bits(), Long.MAX_VALUE);
+			assertThat(stored(workspace, 0, -1, values.length)).containsOnly(0f);
+		}
+	}
+
+	@Test
+	void loadsStoredDtypesAndZeroesRowsPastTheEnd() {
+		float[] values = { 1.5f, -2.25f, 3f };
+		try (Workspace workspace = backend().workspace(5, 1)) {
+			for (DType dtype : new DType[] { DType.F32, DType.F16, DType.BF16, DType.F64 }) {
+				workspace.load(0, TensorData.encode(values, 3, dtype), dtype, 3, 5);
+				assertThat(stored(workspace, 0, -1, 5)).as(dtype.name()).containsExactly(1.5f, -2.25f, 3f, 0f, 0f);
+			}
+		}
+	}
+
+	@Test
+	void storesTheSumNarrowedToNearestEven() {
+		// 1 + 2^-8 + 2^-9 lies above the midpoint between bfloat16 neighbours; 1 + 2^-8
+		// is exactly between 1 and 1 + 2^-7 and rounds to the even one, 1.
+		float[] base = { 1f, 1f };
+		float[] delta = { 0x1p-8f + 0x1p-9f, 0x1p-8f };
+		try (Workspace workspace = backend().workspace(2, 2)) {
+			workspace.load(0, base, 2);
+			workspace.load(1, delta, 2);
+			ByteBuffer out = workspace.store(0, 1, 2, DType.BF16, ByteBuffer.allocate(8))
+				.order(ByteOrder.LITTLE_ENDIAN);
+			assertThat(out.remaining()).isEqualTo(4);
+			assertThat(out.getShort(0)).isEqualTo((short) 0x3F81);
+			assertThat(out.getShort(2)).isEqualTo((short) 0x3F80);
+		}
+	}
+
+	@Test
+	void dequantizesCodesAgainstTheirChannelsRanges() {
+		Random random = new Random(3);
+		int rows = 4;
+		int columns = 6;
+		float[] values = new float[rows * columns];
+		for (int i = 0; i < values.length; i++) {
+			values[i] = (float) random.nextGaussian();
+		}
+		Quantizer quantizer = new Quantizer(4);
+		float[] scales = new float[rows];
+		float[] minimums = new float[rows];
+		byte[] packed = quantizer.encode(values, rows, scales, minimums, DType.F16);
+		try (Workspace workspace = backend().workspace(values.length, 1)) {
+			// Rows 1..3 only, from the byte holding element 6's code on.
+			workspace.dequantize(0, new Quantizer.Codes(quantizer,
+					ByteBuffer.wrap(packed, 3, packed.length - 3).slice(), columns, columns, scales, minimums), columns,
+					3 * columns);
+			float[] decoded = stored(workspace, 0, -1, 3 * columns);
+			for (int i = 0; i < decoded.length; i++) {
+				int row = 1 + i / columns;
+				assertThat(decoded[i]).isCloseTo(values[columns + i], within(scales[row] / 2 + 1e-6f));
+			}
+		}
+	}
+
+	private static void loadEach(Workspace workspace, int[] slots, float... values) {
+		for (int t = 0; t < slots.length; t++) {
+			workspace.load(slots[t], new float[] { values[t] }, 1);
+		}
+	}
+
+	private static ByteBuffer f32(float[] values) {
+		return TensorData.encode(values, values.length, DType.F32);
+	}
+
+	/** Reads a slot back through {@code store} as float32: the only way out. */
+	private static float[] stored(Workspace workspace, int slot, int addend, int count) {
+		ByteBuffer bytes = workspace.store(slot, addend, count, DType.F32, ByteBuffer.allocate(count * 4));
+		float[] values = new float[count];
+		bytes.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+		return values;
+	}
+
+	private static void assertClose(float[] actual, float[] expected, String what) {
+		assertThat(actual).as(what).hasSameSizeAs(expected);
+		for (int i = 0; i < actual.length; i++) {
+			float bound = TOLERANCE * Math.max(1f, Math.abs(expected[i]));
+			assertThat(actual[i]).as("%s[%d]", what, i).isCloseTo(expected[i], within(bound));
+		}
+	}
+
+}
