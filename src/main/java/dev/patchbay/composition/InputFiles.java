@@ -33,12 +33,7 @@ final class InputFiles implements Closeable {
 
 	/** A whole (small) tensor as float32, such as a LoRA factor. */
 	float[] floats(TensorRows tensor) throws IOException {
-		int count = Math.toIntExact(tensor.tensor().spec().elementCount());
-		float[] values = new float[count];
-		DType dtype = tensor.tensor().spec().dtype();
-		TensorData.decode(elements(tensor, 0, count), dtype, values, count,
-				(dtype == DType.BF16) ? new short[count] : null);
-		return values;
+		return floats(tensor, 0, Math.toIntExact(tensor.tensor().spec().elementCount()));
 	}
 
 	/** Floats [first, first + count) of a tensor. */

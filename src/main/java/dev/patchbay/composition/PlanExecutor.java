@@ -95,8 +95,7 @@ final class PlanExecutor {
 				Pipeline pipeline = new Pipeline(writer, progress)) {
 			for (int index = 0; index < layouts.size(); index++) {
 				Layout layout = layouts.get(index);
-				if (layout.tensor().untouched()
-						&& layout.tensor().output().equals(layout.tensor().base().tensor().spec())) {
+				if (layout.copied()) {
 					copy(layout.tensor().base(), inputs, pipeline);
 				}
 				else {
@@ -108,15 +107,19 @@ final class PlanExecutor {
 		}
 	}
 
-	/** How a tensor is cut into chunks. */
-	private record Layout(TensorPlan tensor, long rows, int rowElements, int chunkRows) {
+	/**
+	 * How a tensor is cut into chunks.
+	 *
+	 * @param copied whether the tensor is copied byte for byte, with no compute
+	 */
+	private record Layout(TensorPlan tensor, long rows, int rowElements, int chunkRows, boolean copied) {
 
 		int chunks() {
 			return (int) ((this.rows + this.chunkRows - 1) / this.chunkRows);
 		}
 
 		int chunkCapacity() {
-			return this.chunkRows * this.rowElements;
+			return this.copied ? 0 : this.chunkRows * this.rowElements;
 		}
 
 		long elements() {
@@ -129,9 +132,7 @@ final class PlanExecutor {
 		List<Long> shape = tensor.output().shape();
 		long rows = TensorRows.rowsOf(shape);
 		int rowElements = Math.toIntExact(TensorRows.rowElementsOf(shape));
-		if (tensor.untouched()) {
-			return new Layout(tensor, rows, rowElements, 1);
-		}
+		boolean copied = tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec());
 		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor());
 		boolean lowRank = tensor.terms().stream().anyMatch((term) -> term instanceof TermDelta.Lora);
 		long rowsPerChunk = this.chunkElements / Math.max(1, rowElements);
@@ -139,7 +140,7 @@ final class PlanExecutor {
 			rowsPerChunk = Math.min(rowsPerChunk, ELEMENTWISE_CHUNK_ELEMENTS / Math.max(1, rowElements));
 		}
 		long chunkRows = whole ? rows : Math.max(1, Math.min(rows, rowsPerChunk));
-		return new Layout(tensor, rows, rowElements, Math.toIntExact(Math.max(1, chunkRows)));
+		return new Layout(tensor, rows, rowElements, Math.toIntExact(Math.max(1, chunkRows)), copied);
 	}
 
 	private static void copy(TensorRows base, InputFiles inputs, Pipeline pipeline) throws IOException {
@@ -167,8 +168,11 @@ final class PlanExecutor {
 		/** Every term, for a chunk that needs them all. */
 		private final boolean[] all;
 
-		/** Per term, its factors and ranges read once for the whole tensor. */
-		private final Object[] prepared;
+		/** Per LoRA term, its factors, read once for the whole tensor; else null. */
+		private final Factors[] factors;
+
+		/** Per quantized term, its channels' ranges, read once; else null. */
+		private final Ranges[] ranges;
 
 		private final long[] keys;
 
@@ -185,25 +189,21 @@ final class PlanExecutor {
 			this.terms = layout.tensor().terms();
 			this.all = new boolean[this.terms.size()];
 			java.util.Arrays.fill(this.all, true);
-			this.prepared = new Object[this.terms.size()];
+			this.factors = new Factors[this.terms.size()];
+			this.ranges = new Ranges[this.terms.size()];
 			this.keys = new long[this.terms.size()];
 			for (int term = 0; term < this.terms.size(); term++) {
-				this.prepared[term] = prepare(this.terms.get(term));
+				if (this.terms.get(term) instanceof TermDelta.Lora lora) {
+					float[] magnitudes = (lora.magnitude() != null) ? inputs.floats(lora.magnitude()) : null;
+					this.factors[term] = new Factors(inputs.floats(lora.a()), inputs.floats(lora.b()), magnitudes);
+				}
+				else if (this.terms.get(term) instanceof TermDelta.Quantized quantized) {
+					this.ranges[term] = new Ranges(
+							inputs.floats(quantized.scales(), quantized.channelOffset(), quantized.channels()),
+							inputs.floats(quantized.minimums(), quantized.channelOffset(), quantized.channels()));
+				}
 				this.keys[term] = CounterRandom.key(layout.tensor().output().name(), term);
 			}
-		}
-
-		private Object prepare(TermDelta term) throws IOException {
-			if (term instanceof TermDelta.Lora lora) {
-				float[] magnitudes = (lora.magnitude() != null) ? this.inputs.floats(lora.magnitude()) : null;
-				return new Factors(this.inputs.floats(lora.a()), this.inputs.floats(lora.b()), magnitudes);
-			}
-			if (term instanceof TermDelta.Quantized quantized) {
-				return new float[][] {
-						this.inputs.floats(quantized.scales(), quantized.channelOffset(), quantized.channels()),
-						this.inputs.floats(quantized.minimums(), quantized.channelOffset(), quantized.channels()) };
-			}
-			return null;
 		}
 
 		void submit(Pipeline pipeline) throws IOException {
@@ -386,7 +386,7 @@ final class PlanExecutor {
 				workspace.subtract(slot, BASE, count);
 			}
 			else if (delta instanceof TermDelta.Quantized quantized) {
-				float[][] ranges = (float[][]) this.prepared[term];
+				Ranges ranges = this.ranges[term];
 				long rowElements = TensorRows.rowElementsOf(quantized.shape());
 				long elements = TensorRows.rowsOf(quantized.shape()) * rowElements;
 				long firstElement = row * rowElements;
@@ -395,13 +395,12 @@ final class PlanExecutor {
 				ByteBuffer packed = this.inputs.bytes(quantized.codes().file(),
 						quantized.codes().tensor().dataOffset() + quantized.codeOffset() + startByte,
 						Math.toIntExact(quantizer.packedBytes(firstElement + count) - startByte));
-				workspace.dequantize(slot,
-						new Quantizer.Codes(quantizer, packed, startByte * 8 / quantized.bits(),
-								(quantized.channels() == 1) ? elements : rowElements, ranges[0], ranges[1]),
+				workspace.dequantize(slot, new Quantizer.Codes(quantizer, packed, startByte * 8 / quantized.bits(),
+						(quantized.channels() == 1) ? elements : rowElements, ranges.scales(), ranges.minimums()),
 						firstElement, count);
 			}
 			else if (delta instanceof TermDelta.Lora lora) {
-				lowRank(workspace, slot, lora, (Factors) this.prepared[term], row, rows);
+				lowRank(workspace, slot, lora, this.factors[term], row, rows);
 			}
 		}
 
@@ -462,6 +461,10 @@ final class PlanExecutor {
 
 	/** LoRA factors, read once per tensor. */
 	private record Factors(float[] a, float[] b, float[] magnitudes) {
+	}
+
+	/** A quantized signature's scales and minima for one tensor's channels. */
+	private record Ranges(float[] scales, float[] minimums) {
 	}
 
 	/** The stored bytes of a term that leaves a tensor alone: none, so all zeros. */

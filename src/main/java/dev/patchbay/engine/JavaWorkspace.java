@@ -9,8 +9,8 @@ import dev.patchbay.shared.DType;
  * The Java backend's workspace: slots are float arrays and every operation is a plain
  * loop, written term by term over contiguous arrays so that the JIT vectorizes it. For
  * elementwise work on the CPU these are as fast as DJL, allocate nothing and need no
- * copies across JNI; LoRA's low-rank product is an axpy per rank, whose inner loop runs
- * over one contiguous output row.
+ * copies across JNI; LoRA's low-rank product accumulates rows of A into one contiguous
+ * output row at a time.
  */
 final class JavaWorkspace implements Workspace {
 
@@ -83,17 +83,33 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	/**
-	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting at
-	 * {@code leftOffset}, row by row: each output row is the sum over k of a row of right
-	 * times one factor, in k's order, then scaled as PEFT scales the product.
+	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting
+	 * at {@code leftOffset}, row by row: each output row accumulates rows of right times
+	 * their factors, four ranks per pass so that the row is read and written a quarter as
+	 * often, then is scaled as PEFT scales the product.
 	 */
 	static void scaledProduct(float[] left, int leftOffset, int m, int k, float[] right, int n, float scale,
 			float[] out) {
 		for (int i = 0; i < m; i++) {
 			int row = i * n;
+			int factors = leftOffset + i * k;
 			Arrays.fill(out, row, row + n, 0f);
-			for (int p = 0; p < k; p++) {
-				float factor = left[leftOffset + i * k + p];
+			int p = 0;
+			for (; p + 4 <= k; p += 4) {
+				float f0 = left[factors + p];
+				float f1 = left[factors + p + 1];
+				float f2 = left[factors + p + 2];
+				float f3 = left[factors + p + 3];
+				int r0 = p * n;
+				int r1 = r0 + n;
+				int r2 = r1 + n;
+				int r3 = r2 + n;
+				for (int j = 0; j < n; j++) {
+					out[row + j] += f0 * right[r0 + j] + f1 * right[r1 + j] + f2 * right[r2 + j] + f3 * right[r3 + j];
+				}
+			}
+			for (; p < k; p++) {
+				float factor = left[factors + p];
 				int from = p * n;
 				for (int j = 0; j < n; j++) {
 					out[row + j] += factor * right[from + j];

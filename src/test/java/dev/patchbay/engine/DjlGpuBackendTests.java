@@ -1,0 +1,40 @@
+package dev.patchbay.engine;
+
+import ai.djl.engine.Engine;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.condition.EnabledIf;
+
+/**
+ * The golden suite on the DJL backend on a GPU; skipped where DJL sees none, as on this
+ * project's CI machine.
+ */
+@Tag("gpu")
+@EnabledIf("dev.patchbay.engine.DjlGpuBackendTests#gpuPresent")
+class DjlGpuBackendTests extends TensorBackendContract {
+
+	private static TensorEngine engine;
+
+	static boolean gpuPresent() {
+		System.setProperty("ai.djl.offline", "true");
+		return Engine.getEngine("PyTorch").getGpuCount() > 0;
+	}
+
+	@BeforeAll
+	static void start() {
+		engine = new TensorEngine(
+				new EngineProperties(EngineProperties.DeviceChoice.GPU, EngineProperties.BackendChoice.AUTO, 1));
+	}
+
+	@AfterAll
+	static void stop() {
+		engine.close();
+	}
+
+	@Override
+	TensorBackend backend() {
+		return engine.backend();
+	}
+
+}
