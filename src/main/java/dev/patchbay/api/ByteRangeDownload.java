@@ -3,58 +3,40 @@ package dev.patchbay.api;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.MediaType;
-import org.springframework.http.ResponseEntity;
-import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
-
-import dev.patchbay.storage.SegmentedFile;
 
 /**
- * Streams a file with a strong {@code ETag}, honouring {@code If-None-Match} and a single
- * {@code Range: bytes=…} (206, or 416 when unsatisfiable). Bytes are never buffered
- * whole.
+ * What a request for a file of known size and strong {@code ETag} gets: honouring
+ * {@code If-None-Match} and a single {@code Range: bytes=…} (206, or 416 when
+ * unsatisfiable).
+ *
+ * @param status the response status
+ * @param from the first byte to send
+ * @param to the byte after the last one to send
+ * @param contentRange the {@code Content-Range} header, or null
  */
-final class ByteRangeDownload {
+record ByteRangeDownload(HttpStatus status, long from, long to, String contentRange) {
 
 	private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
 
-	private ByteRangeDownload() {
+	static ByteRangeDownload of(long size, String quotedEtag, String range, String ifNoneMatch) {
+		if (quotedEtag.equals(ifNoneMatch)) {
+			return new ByteRangeDownload(HttpStatus.NOT_MODIFIED, 0, 0, null);
+		}
+		if (range == null) {
+			return new ByteRangeDownload(HttpStatus.OK, 0, size, null);
+		}
+		Matcher matcher = RANGE.matcher(range.strip());
+		long[] bounds = matcher.matches() ? bounds(matcher, size) : null;
+		if (bounds == null) {
+			return new ByteRangeDownload(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE, 0, 0, "bytes */" + size);
+		}
+		return new ByteRangeDownload(HttpStatus.PARTIAL_CONTENT, bounds[0], bounds[1],
+				"bytes " + bounds[0] + "-" + (bounds[1] - 1) + "/" + size);
 	}
 
-	static ResponseEntity<StreamingResponseBody> of(SegmentedFile file, String etag, String filename, String range,
-			String ifNoneMatch) {
-		String quotedEtag = "\"" + etag + "\"";
-		long size = file.size();
-		HttpHeaders headers = new HttpHeaders();
-		headers.setETag(quotedEtag);
-		headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
-		headers
-			.setContentDisposition(org.springframework.http.ContentDisposition.attachment().filename(filename).build());
-		if (quotedEtag.equals(ifNoneMatch)) {
-			return ResponseEntity.status(HttpStatus.NOT_MODIFIED).headers(headers).build();
-		}
-		long from = 0;
-		long to = size;
-		HttpStatus status = HttpStatus.OK;
-		if (range != null) {
-			Matcher matcher = RANGE.matcher(range.strip());
-			long[] bounds = matcher.matches() ? bounds(matcher, size) : null;
-			if (bounds == null) {
-				headers.set(HttpHeaders.CONTENT_RANGE, "bytes */" + size);
-				return ResponseEntity.status(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE).headers(headers).build();
-			}
-			from = bounds[0];
-			to = bounds[1];
-			status = HttpStatus.PARTIAL_CONTENT;
-			headers.set(HttpHeaders.CONTENT_RANGE, "bytes " + from + "-" + (to - 1) + "/" + size);
-		}
-		headers.setContentType(MediaType.APPLICATION_OCTET_STREAM);
-		headers.setContentLength(to - from);
-		long start = from;
-		long end = to;
-		return ResponseEntity.status(status).headers(headers).body((out) -> file.transferTo(out, start, end));
+	boolean hasBody() {
+		return this.status == HttpStatus.OK || this.status == HttpStatus.PARTIAL_CONTENT;
 	}
 
 	/** Returns [from, to) for a satisfiable range, or null. */

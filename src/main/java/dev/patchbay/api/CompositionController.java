@@ -3,7 +3,9 @@ package dev.patchbay.api;
 import java.io.IOException;
 import java.util.UUID;
 
-import org.springframework.http.HttpHeaders;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -11,10 +13,8 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
-import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
 import dev.patchbay.composition.CompositionRequest;
@@ -27,8 +27,11 @@ class CompositionController {
 
 	private final Compositions compositions;
 
-	CompositionController(Compositions compositions) {
+	private final Downloads downloads;
+
+	CompositionController(Compositions compositions, Downloads downloads) {
 		this.compositions = compositions;
+		this.downloads = downloads;
 	}
 
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -51,22 +54,16 @@ class CompositionController {
 	}
 
 	@GetMapping("/{id}/weights")
-	ResponseEntity<StreamingResponseBody> weights(@PathVariable UUID id,
-			@RequestHeader(name = HttpHeaders.RANGE, required = false) String range,
-			@RequestHeader(name = HttpHeaders.IF_NONE_MATCH, required = false) String ifNoneMatch) {
+	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
 		Compositions.Weights weights = this.compositions.weights(id);
 		String filename = id + ".safetensors";
 		if (weights.stored() != null) {
-			return ByteRangeDownload.of(weights.stored(), weights.etag(), filename, range, ifNoneMatch);
+			this.downloads.file(weights.stored(), weights.etag(), filename, request, response);
+			return;
 		}
 		// Still computing: the whole file streams as it is written, so a Range is not
 		// honoured.
-		return ResponseEntity.ok()
-			.contentType(MediaType.APPLICATION_OCTET_STREAM)
-			.contentLength(weights.size())
-			.eTag("\"" + weights.etag() + "\"")
-			.header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + filename + "\"")
-			.body(weights.live()::writeTo);
+		this.downloads.live(weights.live()::writeTo, weights.size(), weights.etag(), filename, request, response);
 	}
 
 	@DeleteMapping("/{id}")

@@ -4,19 +4,19 @@ import java.io.IOException;
 import java.util.List;
 import java.util.UUID;
 
-import org.springframework.http.HttpHeaders;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.PutMapping;
-import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestPart;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
-import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
 
 import dev.patchbay.api.Responses.ArtifactResponse;
 import dev.patchbay.registry.ArtifactType;
@@ -29,9 +29,12 @@ class ModelController extends ArtifactController {
 
 	private final Ingest ingest;
 
-	ModelController(Registry registry, MetadataReader metadata, Ingest ingest) {
+	private final Downloads downloads;
+
+	ModelController(Registry registry, MetadataReader metadata, Ingest ingest, Downloads downloads) {
 		super(ArtifactType.MODEL, registry, metadata);
 		this.ingest = ingest;
+		this.downloads = downloads;
 	}
 
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
@@ -49,11 +52,9 @@ class ModelController extends ArtifactController {
 	}
 
 	@GetMapping("/{id}/weights")
-	ResponseEntity<StreamingResponseBody> weights(@PathVariable UUID id,
-			@RequestHeader(name = HttpHeaders.RANGE, required = false) String range,
-			@RequestHeader(name = HttpHeaders.IF_NONE_MATCH, required = false) String ifNoneMatch) {
+	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
 		Registry.Weights weights = this.registry.weights(id);
-		return ByteRangeDownload.of(weights.file(), weights.etag(), id + ".safetensors", range, ifNoneMatch);
+		this.downloads.file(weights.file(), weights.etag(), id + ".safetensors", request, response);
 	}
 
 }

@@ -7,6 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A file assembled on the fly from byte arrays and regions of stored files, e.g. a new
@@ -40,6 +41,26 @@ public record SegmentedFile(List<Segment> segments) {
 			start = end;
 		}
 		out.flush();
+	}
+
+	/**
+	 * The span of one stored file that holds bytes [from, to) of the assembled file, when
+	 * they all lie in a single file region: such a span can be sent straight from the
+	 * file to a socket.
+	 * @return the span, or empty when the range crosses segments or covers literal bytes
+	 */
+	public Optional<FileRegion> regionOf(long from, long to) {
+		long start = 0;
+		for (Segment segment : this.segments) {
+			long end = start + segment.length();
+			if (from >= start && to <= end && from < to) {
+				return (segment instanceof FileRegion region)
+						? Optional.of(new FileRegion(region.path(), region.offset() + from - start, to - from))
+						: Optional.empty();
+			}
+			start = end;
+		}
+		return Optional.empty();
 	}
 
 	/**

@@ -1,0 +1,257 @@
+package dev.patchbay.api;
+
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import org.apache.catalina.connector.ClientAbortException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.http.ContentDisposition;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.stereotype.Component;
+
+import dev.patchbay.storage.SegmentedFile;
+
+/**
+ * Sends downloads without holding a request thread, and without any limit on how long
+ * they take: a client that stops reading is disconnected by the connector's write timeout
+ * ({@code patchbay.api.download-idle-timeout}) instead. A range that lies in one stored
+ * file goes out through Tomcat's sendfile ({@code FileChannel.transferTo} onto the
+ * socket); anything else is copied on a thread of its own.
+ */
+@Component
+class Downloads implements DisposableBean {
+
+	private static final Logger logger = LoggerFactory.getLogger(Downloads.class);
+
+	static final String SENDFILE_SUPPORT = "org.apache.tomcat.sendfile.support";
+
+	static final String SENDFILE_FILENAME = "org.apache.tomcat.sendfile.filename";
+
+	static final String SENDFILE_START = "org.apache.tomcat.sendfile.start";
+
+	static final String SENDFILE_END = "org.apache.tomcat.sendfile.end";
+
+	/**
+	 * One thread per streamed download, created on demand: a pool of fixed size would let
+	 * a few stalled readers block every other download. The connector's connection limit
+	 * bounds them, and the write timeout ends those whose client stopped reading.
+	 */
+	private final ExecutorService streams = Executors.newCachedThreadPool(new DownloadThreads());
+
+	private final Counter sendfiles;
+
+	private final Counter streamed;
+
+	Downloads(MeterRegistry meters) {
+		this.sendfiles = counter(meters, "sendfile");
+		this.streamed = counter(meters, "stream");
+	}
+
+	private static Counter counter(MeterRegistry meters, String transfer) {
+		return Counter.builder("patchbay.downloads")
+			.description("Download bodies started, by how the bytes reach the socket")
+			.tag("transfer", transfer)
+			.register(meters);
+	}
+
+	/**
+	 * Sends a file with a strong {@code ETag}, honouring {@code If-None-Match} and a
+	 * single {@code Range}.
+	 */
+	void file(SegmentedFile file, String etag, String filename, HttpServletRequest request,
+			HttpServletResponse response) {
+		String quotedEtag = quote(etag);
+		long size = file.size();
+		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
+				request.getHeader(HttpHeaders.IF_NONE_MATCH));
+		response.setStatus(range.status().value());
+		response.setHeader(HttpHeaders.ETAG, quotedEtag);
+		response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
+		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
+		if (range.contentRange() != null) {
+			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
+		}
+		if (!range.hasBody()) {
+			return;
+		}
+		long from = range.from();
+		long to = range.to();
+		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
+		response.setContentLengthLong(to - from);
+		if (!hasBody(request)) {
+			return;
+		}
+		SegmentedFile.FileRegion region = Boolean.TRUE.equals(request.getAttribute(SENDFILE_SUPPORT))
+				? file.regionOf(from, to).orElse(null) : null;
+		if (region != null) {
+			// Tomcat sends the bytes once the handler returns, from its poller, so no
+			// thread waits on a slow client; a file shorter than recorded closes the
+			// connection.
+			request.setAttribute(SENDFILE_FILENAME, region.path().toAbsolutePath().toString());
+			request.setAttribute(SENDFILE_START, region.offset());
+			request.setAttribute(SENDFILE_END, region.offset() + region.length());
+			this.sendfiles.increment();
+			return;
+		}
+		stream(request, to - from, (out) -> file.transferTo(out, from, to));
+	}
+
+	/**
+	 * Sends a body that is written as it is produced, such as a composition still being
+	 * computed: a whole file of known size, without ranges.
+	 */
+	void live(Body body, long size, String etag, String filename, HttpServletRequest request,
+			HttpServletResponse response) {
+		response.setStatus(HttpStatus.OK.value());
+		response.setHeader(HttpHeaders.ETAG, quote(etag));
+		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
+		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
+		response.setContentLengthLong(size);
+		if (hasBody(request)) {
+			stream(request, size, body);
+		}
+	}
+
+	/** Writes a response body. */
+	@FunctionalInterface
+	interface Body {
+
+		void writeTo(OutputStream out) throws IOException;
+
+	}
+
+	/**
+	 * Copies on a download thread. No async timeout applies; the write timeout ends a
+	 * stalled copy with an exception, and any failure closes the connection at once.
+	 */
+	private void stream(HttpServletRequest request, long length, Body body) {
+		Consumer<Throwable> abort = ConnectionAbort.of(request);
+		// The container's own request and response: Spring MVC's wrappers are not made
+		// for use after the handler returns.
+		AsyncContext async = request.startAsync();
+		async.setTimeout(0);
+		Map<String, String> logContext = MDC.getCopyOfContextMap();
+		this.streamed.increment();
+		try {
+			this.streams.execute(() -> copy(async, length, body, abort, logContext));
+		}
+		catch (RejectedExecutionException ex) {
+			// Only while shutting down.
+			abort.accept(ex);
+			async.complete();
+		}
+	}
+
+	private static void copy(AsyncContext async, long length, Body body, Consumer<Throwable> abort,
+			Map<String, String> logContext) {
+		if (logContext != null) {
+			MDC.setContextMap(logContext);
+		}
+		try {
+			ServletOutputStream target = async.getResponse().getOutputStream();
+			Counting out = new Counting(target);
+			body.writeTo(out);
+			if (out.count != length) {
+				throw new IOException("body has " + out.count + " bytes, not the " + length + " announced");
+			}
+			target.flush();
+		}
+		catch (ClientAbortException ex) {
+			logger.info("Download ended early: the client disconnected or stopped reading ({})", ex.getMessage());
+			abort.accept(ex);
+		}
+		catch (IOException | RuntimeException ex) {
+			logger.warn("Download failed after its headers were sent; closing the connection", ex);
+			abort.accept(ex);
+		}
+		finally {
+			complete(async);
+			MDC.clear();
+		}
+	}
+
+	private static void complete(AsyncContext async) {
+		try {
+			async.complete();
+		}
+		catch (IllegalStateException ex) {
+			// The container already ended the request after the connection was closed.
+			logger.debug("Download request already ended", ex);
+		}
+	}
+
+	/** HEAD gets the headers only; the body would be discarded anyway. */
+	private static boolean hasBody(HttpServletRequest request) {
+		return !"HEAD".equals(request.getMethod());
+	}
+
+	private static String quote(String etag) {
+		return "\"" + etag + "\"";
+	}
+
+	private static String attachment(String filename) {
+		return ContentDisposition.attachment().filename(filename).build().toString();
+	}
+
+	@Override
+	public void destroy() {
+		this.streams.shutdownNow();
+	}
+
+	/** Counts the bytes a body writes, so that a short one is never a clean end. */
+	private static final class Counting extends FilterOutputStream {
+
+		private long count;
+
+		Counting(OutputStream out) {
+			super(out);
+		}
+
+		@Override
+		public void write(int b) throws IOException {
+			this.out.write(b);
+			this.count++;
+		}
+
+		@Override
+		public void write(byte[] b, int off, int len) throws IOException {
+			this.out.write(b, off, len);
+			this.count += len;
+		}
+
+	}
+
+	private static final class DownloadThreads implements ThreadFactory {
+
+		private final AtomicInteger count = new AtomicInteger();
+
+		@Override
+		public Thread newThread(Runnable task) {
+			Thread thread = new Thread(task, "download-" + this.count.incrementAndGet());
+			thread.setDaemon(true);
+			return thread;
+		}
+
+	}
+
+}
