@@ -18,12 +18,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import dev.patchbay.composition.Plan.TensorPlan;
 import dev.patchbay.engine.CounterRandom;
+import dev.patchbay.engine.NonFiniteException;
 import dev.patchbay.engine.Quantizer;
 import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.engine.Workspace.SignElection;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.SafetensorsWriter;
 
 /**
@@ -345,7 +347,15 @@ final class PlanExecutor {
 			else {
 				workspace.weightedSum(MERGED, PlanExecutor.this.termSlots, weights, count);
 			}
-			return workspace.store(BASE, MERGED, count, this.layout.tensor().output().dtype(), target);
+			try {
+				return workspace.store(BASE, MERGED, count, this.layout.tensor().output().dtype(), target, true);
+			}
+			catch (NonFiniteException ex) {
+				String name = this.layout.tensor().output().name();
+				throw new UnprocessableException("composition-not-finite", "Composition not finite",
+						"tensor '" + name + "' would hold NaN or an infinity; the composition is refused",
+						Map.of("tensor", name));
+			}
 		}
 
 		/**

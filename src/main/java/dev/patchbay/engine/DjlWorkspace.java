@@ -182,13 +182,13 @@ final class DjlWorkspace implements Workspace {
 	}
 
 	@Override
-	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target) {
+	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite) {
 		try (NDScope scope = new NDScope()) {
 			NDArray sum = (addend >= 0) ? this.slots[slot].add(this.slots[addend]) : this.slots[slot];
 			ByteBuffer bytes = sum.toByteBuffer().order(ByteOrder.nativeOrder());
 			bytes.asFloatBuffer().get(this.host, 0, count);
 		}
-		return TensorData.encodeSum(this.host, null, count, dtype, target, this.words);
+		return TensorData.encodeSum(this.host, null, count, dtype, target, this.words, finite);
 	}
 
 	private float[] download(int slot, int count) {

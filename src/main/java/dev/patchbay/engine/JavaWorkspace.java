@@ -83,8 +83,8 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	/**
-	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting
-	 * at {@code leftOffset}, row by row: each output row accumulates rows of right times
+	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting at
+	 * {@code leftOffset}, row by row: each output row accumulates rows of right times
 	 * their factors, four ranks per pass so that the row is read and written a quarter as
 	 * often, then is scaled as PEFT scales the product.
 	 */
@@ -275,9 +275,9 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
-	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target) {
+	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite) {
 		return TensorData.encodeSum(this.slots[slot], (addend >= 0) ? this.slots[addend] : null, count, dtype, target,
-				this.words);
+				this.words, finite);
 	}
 
 	@Override

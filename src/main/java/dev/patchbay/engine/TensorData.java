@@ -101,23 +101,28 @@ public final class TensorData {
 	 * @return the buffer, positioned at 0 and limited to the encoded bytes
 	 */
 	public static ByteBuffer encode(float[] values, int count, DType dtype, ByteBuffer target) {
-		return encodeSum(values, null, count, dtype, target, (dtype == DType.BF16) ? new short[count] : null);
+		return encodeSum(values, null, count, dtype, target, (dtype == DType.BF16) ? new short[count] : null, false);
 	}
 
 	/**
 	 * Encodes {@code values + addend} element by element (or just {@code values} when the
 	 * addend is null) in one pass: a merge's last addition is fused with the conversion,
-	 * so a narrowed output costs one loop, not two.
+	 * so a narrowed output costs one loop, not two. The sum is left in {@code values}.
 	 * @param words scratch of at least {@code count} shorts for BF16, else unused
+	 * @param finite whether to refuse values that are NaN or infinite
 	 * @return the target, positioned at 0 and limited to the encoded bytes
+	 * @throws NonFiniteException if {@code finite} and a value is NaN or infinite
 	 */
 	public static ByteBuffer encodeSum(float[] values, float[] addend, int count, DType dtype, ByteBuffer target,
-			short[] words) {
+			short[] words, boolean finite) {
 		ByteBuffer out = target.clear().limit(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
 		if (addend != null) {
 			for (int i = 0; i < count; i++) {
 				values[i] += addend[i];
 			}
+		}
+		if (finite && !allFinite(values, count)) {
+			throw new NonFiniteException();
 		}
 		switch (dtype) {
 			case F32 -> out.asFloatBuffer().put(values, 0, count);
@@ -140,6 +145,18 @@ public final class TensorData {
 			default -> throw new IllegalArgumentException("not a floating-point dtype: " + dtype);
 		}
 		return out;
+	}
+
+	/**
+	 * Whether no value is NaN or infinite: an all-ones exponent plus one carries into the
+	 * sign bit, and an OR of ints is a reduction the JIT vectorizes.
+	 */
+	static boolean allFinite(float[] values, int count) {
+		int carried = 0;
+		for (int i = 0; i < count; i++) {
+			carried |= (Float.floatToRawIntBits(values[i]) & 0x7F800000) + 0x00800000;
+		}
+		return carried >= 0;
 	}
 
 	/** The value as it reads back after a round trip through {@code dtype}. */

@@ -97,9 +97,12 @@ public interface Workspace extends AutoCloseable {
 	 * Encodes {@code slot + addend} (or the slot alone when {@code addend < 0}) as
 	 * {@code dtype} into the target, rounding to nearest even when narrowing. The slot
 	 * may be overwritten.
+	 * @param finite whether to refuse NaN and infinities (PEFT's {@code safe_merge})
 	 * @return the target, positioned at 0 and limited to the encoded bytes
+	 * @throws NonFiniteException if {@code finite} and a value to store is NaN or
+	 * infinite
 	 */
-	ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target);
+	ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite);
 
 	@Override
 	void close();

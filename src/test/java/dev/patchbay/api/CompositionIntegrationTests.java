@@ -221,6 +221,37 @@ class CompositionIntegrationTests {
 	}
 
 	@Test
+	void aMergeThatWouldOverflowFloat32FailsNamingTheTensorAndStoresNothing() {
+		String base = model("overflow-base", Fixtures.path("lora_llama/base.safetensors"));
+		Map<String, float[]> huge = new LinkedHashMap<>();
+		float[] values = new float[64];
+		java.util.Arrays.fill(values, 1e30f);
+		huge.put("model.norm.weight", values);
+		String diff = this.api.upload("/api/v1/patches",
+				multipart(Map.of("kind", "diff", "name", "overflow-diff", "baseModelId", base)).bytes("weights",
+						"diff.safetensors", Fixtures.f32(Map.of("model.norm.weight", new long[] { 64 }), huge)));
+		// Both numbers are finite in float32; their product is not.
+		String id = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", diff, "weight", 1e9))));
+		JsonNode composition = awaitFinished(id);
+		assertThat(composition.get("status").asString()).isEqualTo("failed");
+		assertThat(composition.get("error").get("type").asString()).endsWith("/composition-not-finite");
+		assertThat(composition.get("error").get("detail").asString()).contains("'model.norm.weight'");
+		assertThat(composition.get("resultModelId").isNull()).isTrue();
+		assertThat(this.api.get("/api/v1/compositions/" + id + "/weights").code()).isEqualTo(409);
+	}
+
+	private JsonNode awaitFinished(String id) {
+		long deadline = System.nanoTime() + TIMEOUT.toNanos();
+		JsonNode composition = this.api.get("/api/v1/compositions/" + id).json();
+		while (composition.get("status").asString().matches("pending|running") && System.nanoTime() < deadline) {
+			Thread.onSpinWait();
+			composition = this.api.get("/api/v1/compositions/" + id).json();
+		}
+		return composition;
+	}
+
+	@Test
 	void outputDtypeNarrowsEveryFloatTensor() {
 		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "bf16-base")).file("weights",
 				Fixtures.path("lora_cnn_conv/base.safetensors")));

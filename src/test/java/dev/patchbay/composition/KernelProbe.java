@@ -1,10 +1,13 @@
 package dev.patchbay.composition;
 
+import java.nio.ByteBuffer;
 import java.util.Random;
 
+import dev.patchbay.engine.TensorData;
 import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
+import dev.patchbay.shared.DType;
 
 /**
  * Runs single composition kernels for the benchmark harness, one call per timing, on the
@@ -52,19 +55,18 @@ public final class KernelProbe {
 	 */
 	public static long mergeNanos(TensorEngine engine, int elements, boolean ties) {
 		Random random = new Random(elements);
-		java.nio.ByteBuffer[] inputs = new java.nio.ByteBuffer[4];
+		ByteBuffer[] inputs = new ByteBuffer[4];
 		for (int i = 0; i < inputs.length; i++) {
-			inputs[i] = dev.patchbay.engine.TensorData.encode(values(random, elements), elements,
-					dev.patchbay.shared.DType.F32);
+			inputs[i] = TensorData.encode(values(random, elements), elements, DType.F32);
 		}
 		int[] terms = { 2, 3, 4 };
 		float[] weights = { 0.5f, 0.3f, 0.2f };
-		java.nio.ByteBuffer out = java.nio.ByteBuffer.allocateDirect(elements * 4);
+		ByteBuffer out = ByteBuffer.allocateDirect(elements * 4);
 		try (Workspace workspace = engine.backend().workspace(elements, 5)) {
 			long start = System.nanoTime();
-			workspace.load(0, inputs[0], dev.patchbay.shared.DType.F32, elements, elements);
+			workspace.load(0, inputs[0], DType.F32, elements, elements);
 			for (int t = 0; t < terms.length; t++) {
-				workspace.load(terms[t], inputs[t + 1], dev.patchbay.shared.DType.F32, elements, elements);
+				workspace.load(terms[t], inputs[t + 1], DType.F32, elements, elements);
 			}
 			if (ties) {
 				workspace.disjointMerge(1, terms, weights, Workspace.SignElection.TOTAL, elements);
@@ -72,7 +74,7 @@ public final class KernelProbe {
 			else {
 				workspace.weightedSum(1, terms, weights, elements);
 			}
-			workspace.store(0, 1, elements, dev.patchbay.shared.DType.F32, out);
+			workspace.store(0, 1, elements, DType.F32, out, true);
 			return System.nanoTime() - start;
 		}
 	}

@@ -17,6 +17,7 @@ import dev.patchbay.shared.DType;
 import dev.patchbay.support.Fixtures;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /**
@@ -200,7 +201,7 @@ abstract class TensorBackendContract {
 		try (Workspace workspace = backend().workspace(2, 2)) {
 			workspace.load(0, base, 2);
 			workspace.load(1, delta, 2);
-			ByteBuffer out = workspace.store(0, 1, 2, DType.BF16, ByteBuffer.allocate(8))
+			ByteBuffer out = workspace.store(0, 1, 2, DType.BF16, ByteBuffer.allocate(8), true)
 				.order(ByteOrder.LITTLE_ENDIAN);
 			assertThat(out.remaining()).isEqualTo(4);
 			assertThat(out.getShort(0)).isEqualTo((short) 0x3F81);
@@ -234,6 +235,28 @@ abstract class TensorBackendContract {
 		}
 	}
 
+	@Test
+	void refusesToStoreNaNOrInfinityWhenAskedToStoreOnlyFiniteValues() {
+		float[] big = { 3e38f, 1f, 2f };
+		try (Workspace workspace = backend().workspace(3, 2)) {
+			for (float bad : new float[] { Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY }) {
+				workspace.load(0, new float[] { 1f, bad, 2f }, 3);
+				assertThatThrownBy(() -> workspace.store(0, -1, 3, DType.F32, ByteBuffer.allocate(12), true))
+					.as("%s", bad)
+					.isInstanceOf(NonFiniteException.class);
+			}
+			// Finite inputs whose sum overflows float32 are refused too.
+			workspace.load(0, big, 3);
+			workspace.load(1, big, 3);
+			assertThatThrownBy(() -> workspace.store(0, 1, 3, DType.F32, ByteBuffer.allocate(12), true))
+				.isInstanceOf(NonFiniteException.class);
+			workspace.load(0, new float[] { -0f, Float.MAX_VALUE, Float.MIN_VALUE }, 3);
+			assertThat(stored(workspace, 0, -1, 3)).containsExactly(-0f, Float.MAX_VALUE, Float.MIN_VALUE);
+			workspace.load(0, new float[] { -0f, Float.MAX_VALUE, Float.MIN_VALUE }, 3);
+			workspace.store(0, -1, 3, DType.F32, ByteBuffer.allocate(12), true);
+		}
+	}
+
 	private static void loadEach(Workspace workspace, int[] slots, float... values) {
 		for (int t = 0; t < slots.length; t++) {
 			workspace.load(slots[t], new float[] { values[t] }, 1);
@@ -246,7 +269,7 @@ abstract class TensorBackendContract {
 
 	/** Reads a slot back through {@code store} as float32: the only way out. */
 	private static float[] stored(Workspace workspace, int slot, int addend, int count) {
-		ByteBuffer bytes = workspace.store(slot, addend, count, DType.F32, ByteBuffer.allocate(count * 4));
+		ByteBuffer bytes = workspace.store(slot, addend, count, DType.F32, ByteBuffer.allocate(count * 4), false);
 		float[] values = new float[count];
 		bytes.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
 		return values;
