@@ -34,6 +34,7 @@ import dev.patchbay.storage.SafetensorsWriter;
 import dev.patchbay.storage.StagedBlob;
 import dev.patchbay.engine.Quantizer;
 import dev.patchbay.engine.TensorData;
+import dev.patchbay.engine.TensorEngine;
 
 /**
  * Derives patches on the server from registered models: diff vectors (fine-tuning
@@ -65,7 +66,11 @@ public class Derivations {
 
 	private final JsonMapper json;
 
-	Derivations(Registry registry, Ingest ingest, BlobStore blobs, CompositionProperties properties, JsonMapper json) {
+	private final TensorEngine engine;
+
+	Derivations(Registry registry, Ingest ingest, BlobStore blobs, CompositionProperties properties, JsonMapper json,
+			TensorEngine engine) {
+		this.engine = engine;
 		this.registry = registry;
 		this.ingest = ingest;
 		this.blobs = blobs;
@@ -116,12 +121,17 @@ public class Derivations {
 					"the models share no floating-point tensor that differs (after include/exclude)",
 					Map.of("field", "finetunedModelId"));
 		}
+		// The difference is a composition: finetuned + (−1)·base, on the engine's
+		// threads.
+		List<Plan.TensorPlan> tensors = new ArrayList<>();
+		for (int t = 0; t < specs.size(); t++) {
+			tensors.add(new Plan.TensorPlan(specs.get(t), sources.get(t)[0],
+					List.of(new TermDelta.Stored(sources.get(t)[1]))));
+		}
+		Plan plan = new Plan(tensors, new MergeMethod.Sum(), new float[] { -1f });
 		try (BlobOutput output = this.blobs.create()) {
-			try (SafetensorsWriter writer = new SafetensorsWriter((WritableByteChannel) output, specs, Plan.METADATA)) {
-				for (int t = 0; t < specs.size(); t++) {
-					writeDifference(sources.get(t), specs.get(t), writer);
-				}
-			}
+			new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(output, (tensorsDone) -> {
+			});
 			StagedBlob staged = output.finish();
 			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(), null,
 					request.baseModelId(), request.labels(), null);
@@ -154,13 +164,6 @@ public class Derivations {
 			return !differs[0];
 		});
 		return differs[0];
-	}
-
-	private void writeDifference(TensorRows[] pair, TensorSpec spec, SafetensorsWriter writer) throws IOException {
-		forEachDifferenceChunk(pair, spec.shape(), (delta, count) -> {
-			writer.write(TensorData.encode(delta, count, spec.dtype()));
-			return true;
-		});
 	}
 
 	@FunctionalInterface
