@@ -55,6 +55,29 @@ class CompositionController {
 			@RequestHeader(name = HttpHeaders.RANGE, required = false) String range,
 			@RequestHeader(name = HttpHeaders.IF_NONE_MATCH, required = false) String ifNoneMatch) {
 		Compositions.Weights weights = this.compositions.weights(id);
+		ResponseEntity<StreamingResponseBody> response;
+		try {
+			response = response(id, weights, range, ifNoneMatch);
+		}
+		catch (RuntimeException ex) {
+			weights.close();
+			throw ex;
+		}
+		StreamingResponseBody body = response.getBody();
+		if (body == null) {
+			weights.close();
+			return response;
+		}
+		// The result stays pinned in the cache until its bytes are sent.
+		return ResponseEntity.status(response.getStatusCode()).headers(response.getHeaders()).body((out) -> {
+			try (weights) {
+				body.writeTo(out);
+			}
+		});
+	}
+
+	private static ResponseEntity<StreamingResponseBody> response(UUID id, Compositions.Weights weights, String range,
+			String ifNoneMatch) {
 		String filename = id + ".safetensors";
 		if (weights.stored() != null) {
 			return ByteRangeDownload.of(weights.stored(), weights.etag(), filename, range, ifNoneMatch);
