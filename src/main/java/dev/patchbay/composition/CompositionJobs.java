@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -54,6 +55,12 @@ import dev.patchbay.storage.BlobStore;
 class CompositionJobs implements AutoCloseable {
 
 	private static final Logger logger = LoggerFactory.getLogger(CompositionJobs.class);
+
+	/**
+	 * How long a request to materialize a ready composition waits for its result to be
+	 * recomputed here, when this instance's cache lacks it.
+	 */
+	private static final Duration MATERIALIZE_WAIT = Duration.ofHours(1);
 
 	private final CompositionRepository compositions;
 
@@ -224,15 +231,15 @@ class CompositionJobs implements AutoCloseable {
 			}
 		}
 		catch (Exception ex) {
+			if (output != null) {
+				output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
+			}
 			if (this.closing) {
 				logger.info("Composition {} interrupted by shutdown; it goes back to the queue", id);
 				return;
 			}
 			logger.warn("Composition {} failed", id, ex);
 			record("failed", System.nanoTime() - started, 0);
-			if (output != null) {
-				output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
-			}
 			String error = problemJson(ex);
 			finish(id, (current) -> current.failed(error));
 		}
@@ -364,6 +371,7 @@ class CompositionJobs implements AutoCloseable {
 			}
 		}
 		catch (Exception ex) {
+			output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
 			if (this.closing) {
 				return;
 			}
@@ -371,7 +379,6 @@ class CompositionJobs implements AutoCloseable {
 			// never served as the result.
 			logger.error("Recomputing composition {} failed", composition.getId(), ex);
 			record("refill-failed", System.nanoTime() - started, 0);
-			output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
 		}
 	}
 
@@ -440,7 +447,12 @@ class CompositionJobs implements AutoCloseable {
 	 * registered as a model.
 	 */
 	UUID materializeReady(Composition composition) throws IOException {
-		try (ResultCache.Handle result = awaitCached(composition, Long.MAX_VALUE)) {
+		long deadline = System.nanoTime() + MATERIALIZE_WAIT.toNanos();
+		try (ResultCache.Handle result = awaitCached(composition, deadline)) {
+			if (result == null) {
+				throw new IOException("composition " + composition.getId() + " was not recomputed within "
+						+ MATERIALIZE_WAIT + " to be materialized");
+			}
 			persist(result.path(), composition.getResultDigest());
 			return materialize(composition, composition.getResultDigest());
 		}
