@@ -55,15 +55,17 @@ class CompositionController {
 
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
+		// The result stays pinned in the cache until its bytes are sent.
 		Compositions.Weights weights = this.compositions.weights(id);
 		String filename = id + ".safetensors";
 		if (weights.stored() != null) {
-			this.downloads.file(weights.stored(), weights.etag(), filename, request, response);
+			this.downloads.file(weights.stored(), weights.etag(), filename, request, response, weights::close);
 			return;
 		}
 		// Still computing: the whole file streams as it is written, so a Range is not
 		// honoured.
-		this.downloads.live(weights.live()::writeTo, weights.size(), weights.etag(), filename, request, response);
+		this.downloads.live(weights.live()::writeTo, weights.size(), weights.etag(), filename, request, response,
+				weights::close);
 	}
 
 	@DeleteMapping("/{id}")

@@ -80,6 +80,29 @@ class Downloads implements DisposableBean {
 	 */
 	void file(SegmentedFile file, String etag, String filename, HttpServletRequest request,
 			HttpServletResponse response) {
+		file(file, etag, filename, request, response, () -> {
+		});
+	}
+
+	/**
+	 * The same, calling {@code done} once the source is no longer needed: when the body
+	 * has been copied, or at once when there is none or Tomcat's sendfile takes over.
+	 * Sendfile opens the file as soon as the handler returns, and an open file survives
+	 * its deletion, so only that instant is unguarded.
+	 */
+	void file(SegmentedFile file, String etag, String filename, HttpServletRequest request,
+			HttpServletResponse response, Runnable done) {
+		try {
+			send(file, etag, filename, request, response, done);
+		}
+		catch (RuntimeException ex) {
+			done.run();
+			throw ex;
+		}
+	}
+
+	private void send(SegmentedFile file, String etag, String filename, HttpServletRequest request,
+			HttpServletResponse response, Runnable done) {
 		String quotedEtag = quote(etag);
 		long size = file.size();
 		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
@@ -92,6 +115,7 @@ class Downloads implements DisposableBean {
 			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
 		}
 		if (!range.hasBody()) {
+			done.run();
 			return;
 		}
 		long from = range.from();
@@ -99,6 +123,7 @@ class Downloads implements DisposableBean {
 		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
 		response.setContentLengthLong(to - from);
 		if (!hasBody(request)) {
+			done.run();
 			return;
 		}
 		SegmentedFile.FileRegion region = Boolean.TRUE.equals(request.getAttribute(SENDFILE_SUPPORT))
@@ -111,9 +136,10 @@ class Downloads implements DisposableBean {
 			request.setAttribute(SENDFILE_START, region.offset());
 			request.setAttribute(SENDFILE_END, region.offset() + region.length());
 			this.sendfiles.increment();
+			done.run();
 			return;
 		}
-		stream(request, to - from, (out) -> file.transferTo(out, from, to));
+		stream(request, to - from, (out) -> file.transferTo(out, from, to), done);
 	}
 
 	/**
@@ -121,14 +147,28 @@ class Downloads implements DisposableBean {
 	 * computed: a whole file of known size, without ranges.
 	 */
 	void live(Body body, long size, String etag, String filename, HttpServletRequest request,
-			HttpServletResponse response) {
+			HttpServletResponse response, Runnable done) {
+		try {
+			sendLive(body, size, etag, filename, request, response, done);
+		}
+		catch (RuntimeException ex) {
+			done.run();
+			throw ex;
+		}
+	}
+
+	private void sendLive(Body body, long size, String etag, String filename, HttpServletRequest request,
+			HttpServletResponse response, Runnable done) {
 		response.setStatus(HttpStatus.OK.value());
 		response.setHeader(HttpHeaders.ETAG, quote(etag));
 		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
 		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
 		response.setContentLengthLong(size);
 		if (hasBody(request)) {
-			stream(request, size, body);
+			stream(request, size, body, done);
+		}
+		else {
+			done.run();
 		}
 	}
 
@@ -144,7 +184,7 @@ class Downloads implements DisposableBean {
 	 * Copies on a download thread. No async timeout applies; the write timeout ends a
 	 * stalled copy with an exception, and any failure closes the connection at once.
 	 */
-	private void stream(HttpServletRequest request, long length, Body body) {
+	private void stream(HttpServletRequest request, long length, Body body, Runnable done) {
 		Consumer<Throwable> abort = ConnectionAbort.of(request);
 		// The container's own request and response: Spring MVC's wrappers are not made
 		// for use after the handler returns.
@@ -153,10 +193,18 @@ class Downloads implements DisposableBean {
 		Map<String, String> logContext = MDC.getCopyOfContextMap();
 		this.streamed.increment();
 		try {
-			this.streams.execute(() -> copy(async, length, body, abort, logContext));
+			this.streams.execute(() -> {
+				try {
+					copy(async, length, body, abort, logContext);
+				}
+				finally {
+					done.run();
+				}
+			});
 		}
 		catch (RejectedExecutionException ex) {
 			// Only while shutting down.
+			done.run();
 			abort.accept(ex);
 			async.complete();
 		}

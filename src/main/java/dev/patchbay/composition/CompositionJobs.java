@@ -1,8 +1,12 @@
 package dev.patchbay.composition;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -34,20 +38,30 @@ import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.PatchbayException;
-import dev.patchbay.storage.BlobOutput;
 import dev.patchbay.storage.BlobStore;
-import dev.patchbay.storage.StagedBlob;
 
 /**
  * Computes compositions on a bounded pool of workers. The database is the queue
  * ({@link CompositionQueue}): a worker claims a composition atomically and holds it by a
  * renewed lease, so a recipe is computed once however many requests or instances name it,
  * and a composition whose instance died is taken over once its lease expires.
+ * <p>
+ * Results go into this instance's {@link ResultCache}, without fsync, and readers follow
+ * them as they are written. Only a materialized result is stored durably, in the blob
+ * store, and only after its last byte reached the readers. A ready result missing from
+ * this instance's cache is recomputed here on demand (a refill) and must match the digest
+ * recorded when it was first computed.
  */
 @Component
 class CompositionJobs implements AutoCloseable {
 
 	private static final Logger logger = LoggerFactory.getLogger(CompositionJobs.class);
+
+	/**
+	 * How long a request to materialize a ready composition waits for its result to be
+	 * recomputed here, when this instance's cache lacks it.
+	 */
+	private static final Duration MATERIALIZE_WAIT = Duration.ofHours(1);
 
 	private final CompositionRepository compositions;
 
@@ -69,6 +83,11 @@ class CompositionJobs implements AutoCloseable {
 
 	private final Map<UUID, LiveOutput> live = new ConcurrentHashMap<>();
 
+	/** Ready compositions being recomputed into this instance's cache; its own lock. */
+	private final Map<UUID, LiveOutput> refills = new HashMap<>();
+
+	private final ResultCache cache;
+
 	private final MeterRegistry meters;
 
 	private final CompositionQueue queue;
@@ -84,9 +103,10 @@ class CompositionJobs implements AutoCloseable {
 
 	CompositionJobs(CompositionRepository compositions, Planner planner, BlobStore blobs, Ingest ingest,
 			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json,
-			MeterRegistry meters, CompositionQueue queue, TensorEngine engine) {
+			MeterRegistry meters, CompositionQueue queue, ResultCache cache, TensorEngine engine) {
 		this.engine = engine;
 		this.meters = meters;
+		this.cache = cache;
 		this.compositions = compositions;
 		this.planner = planner;
 		this.blobs = blobs;
@@ -172,49 +192,207 @@ class CompositionJobs implements AutoCloseable {
 		Composition composition = this.compositions.findById(id).orElseThrow();
 		long started = System.nanoTime();
 		LiveOutput output = null;
-		try (BlobOutput blob = this.blobs.create()) {
-			Plan plan = this.planner.plan(composition.recipe()).plan();
-			output = new LiveOutput(blob, plan.outputBytes());
-			this.live.put(id, output);
-			LiveOutput progress = output;
-			long[] lastReport = { 0 };
-			new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(blob, (tensorsDone) -> {
-				progress.tensorDone(tensorsDone);
-				if (System.nanoTime() - lastReport[0] > this.properties.progressInterval().toNanos()) {
-					lastReport[0] = System.nanoTime();
-					this.compositions.recordProgress(id, tensorsDone, blob.written());
+		try {
+			Plan plan = this.planner.plan(composition.recipe());
+			if (plan.outputBytes() != composition.getBytesTotal()) {
+				throw new IllegalStateException("the plan's output has " + plan.outputBytes()
+						+ " bytes but the recipe was validated with " + composition.getBytesTotal());
+			}
+			try (ResultCache.Writer entry = this.cache.write(composition.getRecipeDigest(), plan.outputBytes())) {
+				output = new LiveOutput(entry, null);
+				this.live.put(id, output);
+				try {
+					String digest = execute(plan, entry, output,
+							(tensorsDone) -> this.compositions.recordProgress(id, tensorsDone, entry.written()));
+					// Readers have every byte by now; what follows is off their path.
+					boolean persisted = composition.isMaterialize();
+					if (persisted) {
+						persist(entry.path(), digest);
+					}
+					boolean recorded = finish(id, (current) -> {
+						UUID modelId = null;
+						if (current.isMaterialize()) {
+							// Asked to be materialized while computing.
+							if (!persisted) {
+								persist(entry.path(), digest);
+							}
+							modelId = materialize(current, digest);
+						}
+						current.succeeded(digest, modelId);
+					});
+					long elapsed = System.nanoTime() - started;
+					if (recorded) {
+						logger.info("Composition {} ready: {} bytes in {} ms", id, plan.outputBytes(),
+								elapsed / 1_000_000);
+						record("ready", elapsed, plan.outputBytes());
+					}
 				}
-			});
-			StagedBlob staged = blob.finish();
-			output.commit(() -> {
-				this.blobs.commit(staged);
-				return this.blobs.localPath(staged.digest());
-			});
-			boolean recorded = finish(id, (current) -> {
-				UUID modelId = current.isMaterialize() ? materialize(current, staged.digest()) : null;
-				current.succeeded(staged.digest(), modelId);
-			});
-			long elapsed = System.nanoTime() - started;
-			if (recorded) {
-				logger.info("Composition {} ready: {} bytes in {} ms", id, staged.size(), elapsed / 1_000_000);
-				record("ready", elapsed, staged.size());
+				finally {
+					// Out of the map before the writer's pin goes: a reader that finds
+					// the output here can still pin it.
+					this.live.remove(id);
+				}
 			}
 		}
 		catch (Exception ex) {
+			if (output != null) {
+				output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
+			}
 			if (this.closing) {
 				logger.info("Composition {} interrupted by shutdown; it goes back to the queue", id);
 				return;
 			}
 			logger.warn("Composition {} failed", id, ex);
 			record("failed", System.nanoTime() - started, 0);
-			if (output != null) {
-				output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
-			}
 			String error = problemJson(ex);
 			finish(id, (current) -> current.failed(error));
 		}
-		finally {
-			this.live.remove(id);
+	}
+
+	/**
+	 * Runs a plan into a live output and finishes it.
+	 * @return the result's digest
+	 */
+	private String execute(Plan plan, ResultCache.Writer entry, LiveOutput output, PlanExecutor.Progress record)
+			throws IOException {
+		long[] lastReport = { 0 };
+		new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(entry, (tensorsDone) -> {
+			output.tensorDone(tensorsDone);
+			if (System.nanoTime() - lastReport[0] > this.properties.progressInterval().toNanos()) {
+				lastReport[0] = System.nanoTime();
+				record.tensorDone(tensorsDone);
+			}
+		});
+		return output.finish();
+	}
+
+	/**
+	 * The result of a ready composition that this instance's cache lacks (evicted, or
+	 * computed by another instance), recomputed here: once per instance however many
+	 * readers ask, and checked against the recorded digest.
+	 * @return the output being recomputed, to follow or pin
+	 */
+	LiveOutput refill(Composition composition) throws IOException {
+		UUID id = composition.getId();
+		synchronized (this.refills) {
+			LiveOutput running = this.refills.get(id);
+			if (running != null) {
+				return running;
+			}
+			ResultCache.Writer entry = this.cache.write(composition.getRecipeDigest(), composition.getBytesTotal());
+			LiveOutput output = new LiveOutput(entry, composition.getResultDigest());
+			this.refills.put(id, output);
+			try {
+				this.workers.execute(() -> recompute(composition, entry, output));
+			}
+			catch (RuntimeException ex) {
+				this.refills.remove(id);
+				entry.close();
+				throw ex;
+			}
+			return output;
+		}
+	}
+
+	/** A composition's result in this instance's cache, if it is there and verified. */
+	Optional<ResultCache.Handle> cached(Composition composition) throws IOException {
+		return this.cache.open(composition.getRecipeDigest(), composition.getResultDigest());
+	}
+
+	/**
+	 * The cached result, or else the output refilling it: checked under the refills'
+	 * lock, so that a refill that just completed is found in the cache.
+	 */
+	Cached cachedOrRefill(Composition composition) throws IOException {
+		Optional<ResultCache.Handle> cached = cached(composition);
+		if (cached.isPresent()) {
+			return new Cached(cached.get(), null);
+		}
+		synchronized (this.refills) {
+			cached = cached(composition);
+			return cached.isPresent() ? new Cached(cached.get(), null) : new Cached(null, refill(composition));
+		}
+	}
+
+	/**
+	 * Either a pinned result or the output recomputing it.
+	 *
+	 * @param handle the pinned cache entry, or null
+	 * @param refill the refill to follow, or null
+	 */
+	record Cached(ResultCache.Handle handle, LiveOutput refill) {
+	}
+
+	/**
+	 * Pins a ready composition's result, refilling the cache first if it lacks it.
+	 * @return the pinned entry, or null if the refill did not finish by the deadline
+	 * @throws IOException if the refill failed or did not match the recorded digest
+	 */
+	ResultCache.Handle awaitCached(Composition composition, long deadlineNanos)
+			throws IOException, InterruptedException {
+		while (true) {
+			Cached cached = cachedOrRefill(composition);
+			if (cached.handle() != null) {
+				return cached.handle();
+			}
+			Optional<ResultCache.Handle> pin = cached.refill().pin();
+			if (pin.isEmpty()) {
+				// Finished and evicted in between: look again.
+				continue;
+			}
+			boolean finished;
+			try {
+				finished = cached.refill().awaitFinished(deadlineNanos);
+			}
+			catch (IOException | InterruptedException | RuntimeException ex) {
+				pin.get().close();
+				throw ex;
+			}
+			if (!finished) {
+				pin.get().close();
+				return null;
+			}
+			return pin.get();
+		}
+	}
+
+	private void recompute(Composition composition, ResultCache.Writer entry, LiveOutput output) {
+		long started = System.nanoTime();
+		try (entry) {
+			try {
+				Plan plan = this.planner.plan(composition.recipe());
+				execute(plan, entry, output, (tensorsDone) -> {
+				});
+				long elapsed = System.nanoTime() - started;
+				logger.info("Composition {} recomputed into the local cache: {} bytes in {} ms", composition.getId(),
+						entry.size(), elapsed / 1_000_000);
+				record("refill", elapsed, entry.size());
+			}
+			finally {
+				synchronized (this.refills) {
+					this.refills.remove(composition.getId());
+				}
+			}
+		}
+		catch (Exception ex) {
+			output.failed((ex instanceof IOException io) ? io : new IOException(ex.getMessage(), ex));
+			if (this.closing) {
+				return;
+			}
+			// Bytes that differ from the recorded result are a bug or corrupt input,
+			// never served as the result.
+			logger.error("Recomputing composition {} failed", composition.getId(), ex);
+			record("refill-failed", System.nanoTime() - started, 0);
+		}
+	}
+
+	/**
+	 * Stores a result durably in the blob store (fsync and rename, or the S3 upload), as
+	 * a registered model needs.
+	 */
+	private void persist(Path result, String digest) throws IOException {
+		if (!this.blobs.exists(digest)) {
+			this.blobs.commit(this.blobs.stage(result, digest));
 		}
 	}
 
@@ -268,10 +446,31 @@ class CompositionJobs implements AutoCloseable {
 	}
 
 	/**
-	 * Registers a composition's stored result as a model, with its lineage and its base's
-	 * graph; no bytes are copied.
+	 * Materializes a composition that is already ready: its result goes durably into the
+	 * blob store (refilled into the cache first if this instance lacks it), then is
+	 * registered as a model.
 	 */
-	UUID materialize(Composition composition, String digest) throws IOException {
+	UUID materializeReady(Composition composition) throws IOException {
+		long deadline = System.nanoTime() + MATERIALIZE_WAIT.toNanos();
+		try (ResultCache.Handle result = awaitCached(composition, deadline)) {
+			if (result == null) {
+				throw new IOException("composition " + composition.getId() + " was not recomputed within "
+						+ MATERIALIZE_WAIT + " to be materialized");
+			}
+			persist(result.path(), composition.getResultDigest());
+			return materialize(composition, composition.getResultDigest());
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new InterruptedIOException("interrupted while materializing composition " + composition.getId());
+		}
+	}
+
+	/**
+	 * Registers a composition's result, already in the blob store, as a model with its
+	 * lineage and its base's graph.
+	 */
+	private UUID materialize(Composition composition, String digest) throws IOException {
 		ArtifactDetails base = this.registry.get(ArtifactType.MODEL, composition.getBaseModelId());
 		String baseName = base.name().substring(0, Math.min(base.name().length(), 100));
 		List<LineageEdge> lineage = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.patchbay.composition;
 
+import java.nio.file.Path;
 import java.time.Duration;
 
 import jakarta.validation.constraints.Max;
@@ -10,6 +11,7 @@ import org.hibernate.validator.constraints.time.DurationMin;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -22,6 +24,9 @@ import org.springframework.validation.annotation.Validated;
  * @param leaseTimeout How long a composition's lease lasts without renewal before another
  * instance may take the composition over; leases are renewed every third of it.
  * @param pollInterval How often an idle instance looks for compositions to claim.
+ * @param cacheDirectory Directory that holds the local cache of composition results.
+ * @param cacheSize Maximum size of the local cache of composition results; the least
+ * recently used are evicted beyond it, except those being written or read.
  */
 @Validated
 @ConfigurationProperties("patchbay.composition")
@@ -29,5 +34,6 @@ public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int work
 		@DefaultValue("1048576") @Min(1024) int chunkElements,
 		@NotNull @DefaultValue("500ms") Duration progressInterval,
 		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout,
-		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval) {
+		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval, @NotNull Path cacheDirectory,
+		@NotNull @DefaultValue("20GB") DataSize cacheSize) {
 }

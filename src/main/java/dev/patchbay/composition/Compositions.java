@@ -3,6 +3,7 @@ package dev.patchbay.composition;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -11,6 +12,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.dao.DataIntegrityViolationException;
@@ -20,7 +23,6 @@ import org.springframework.transaction.support.TransactionTemplate;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.ConflictException;
 import dev.patchbay.shared.NotFoundException;
-import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SegmentedFile;
 
 /**
@@ -31,13 +33,13 @@ import dev.patchbay.storage.SegmentedFile;
 @Service
 public class Compositions {
 
+	private static final Logger logger = LoggerFactory.getLogger(Compositions.class);
+
 	private final Planner planner;
 
 	private final CompositionRepository compositions;
 
 	private final CompositionJobs jobs;
-
-	private final BlobStore blobs;
 
 	private final TransactionTemplate transactions;
 
@@ -45,13 +47,15 @@ public class Compositions {
 
 	private final Registry registry;
 
-	Compositions(Planner planner, CompositionRepository compositions, CompositionJobs jobs, BlobStore blobs,
-			TransactionTemplate transactions, JsonMapper json, Registry registry) {
+	private final ResultCache cache;
+
+	Compositions(Planner planner, CompositionRepository compositions, CompositionJobs jobs,
+			TransactionTemplate transactions, JsonMapper json, Registry registry, ResultCache cache) {
 		this.registry = registry;
+		this.cache = cache;
 		this.planner = planner;
 		this.compositions = compositions;
 		this.jobs = jobs;
-		this.blobs = blobs;
 		this.transactions = transactions;
 		this.json = json;
 	}
@@ -75,33 +79,33 @@ public class Compositions {
 	 */
 	public Created create(CompositionRequest request) throws IOException {
 		Recipe recipe = Recipe.from(request);
-		Planner.Planned planned = this.planner.plan(recipe);
-		Optional<Composition> existing = this.compositions.findByRecipeDigest(planned.recipeDigest());
+		Planner.Validated validated = this.planner.validate(recipe);
+		Optional<Composition> existing = this.compositions.findByRecipeDigest(validated.recipeDigest());
 		if (existing.isPresent()) {
 			return new Created(reuse(existing.get(), recipe), false);
 		}
-		Composition composition = new Composition(recipe, planned.recipeDigest(), planned.plan().tensors().size(),
-				planned.plan().outputBytes());
+		Composition composition = new Composition(recipe, validated.recipeDigest(), validated.tensors(),
+				validated.outputBytes());
 		try {
 			this.compositions.saveAndFlush(composition);
 		}
 		catch (DataIntegrityViolationException ex) {
 			// A concurrent request stored the same recipe first: share its composition.
 			return new Created(
-					reuse(this.compositions.findByRecipeDigest(planned.recipeDigest()).orElseThrow(), recipe), false);
+					reuse(this.compositions.findByRecipeDigest(validated.recipeDigest()).orElseThrow(), recipe), false);
 		}
 		this.jobs.submit(composition.getId());
 		return new Created(view(composition), true);
 	}
 
 	/**
-	 * A known recipe asked to be materialized is materialized, now if it is already
-	 * ready.
+	 * A known recipe asked to be materialized is materialized, now if it is already ready
+	 * (its result stored durably first).
 	 */
 	private CompositionView reuse(Composition composition, Recipe recipe) throws IOException {
 		if (recipe.materialize() && !composition.isMaterialize()) {
 			UUID modelId = (composition.getStatus() == CompositionStatus.READY)
-					? this.jobs.materialize(composition, composition.getResultDigest()) : null;
+					? this.jobs.materializeReady(composition) : null;
 			this.transactions.executeWithoutResult((status) -> {
 				Composition current = this.compositions.findById(composition.getId()).orElseThrow();
 				current.requestMaterialization();
@@ -121,16 +125,24 @@ public class Compositions {
 	}
 
 	/**
-	 * The merged weights: the stored result once ready, else a stream that follows the
-	 * computation as it writes.
+	 * The merged weights: the cached result once ready, else a stream that follows the
+	 * computation as it writes. Close it once the bytes are sent: a cached result stays
+	 * pinned in the cache until then.
 	 *
 	 * @param etag the recipe digest
 	 * @param size the file size, known before compute
-	 * @param stored the cached result when ready, else null
-	 * @param live for a composition still computing, writes the whole file as it is
-	 * produced
+	 * @param stored the cached result, else null
+	 * @param live without a cached result, writes the whole file as it is produced
+	 * @param release releases the cached result
 	 */
-	public record Weights(String etag, long size, SegmentedFile stored, LiveStream live) {
+	public record Weights(String etag, long size, SegmentedFile stored, LiveStream live,
+			Runnable release) implements AutoCloseable {
+
+		@Override
+		public void close() {
+			this.release.run();
+		}
+
 	}
 
 	/** Writes a file that is still being produced. */
@@ -142,52 +154,77 @@ public class Compositions {
 	}
 
 	/**
+	 * The merged weights of a composition. A ready result that this instance's cache
+	 * lacks is recomputed here and streamed as it is; its last byte is held back until it
+	 * matches the digest recorded when it was first computed.
 	 * @throws NotFoundException if no composition has the id
 	 * @throws ConflictException if the composition failed
 	 */
 	public Weights weights(UUID id) {
 		Composition composition = find(id);
 		if (composition.getStatus() == CompositionStatus.FAILED) {
-			throw new ConflictException("composition-failed", "Composition failed",
-					"composition " + id + " failed; see its error", Map.of("compositionId", id.toString()));
+			throw failed(id);
 		}
-		if (composition.getStatus() == CompositionStatus.READY) {
-			return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(),
-					new SegmentedFile(
-							List.of(new SegmentedFile.FileRegion(this.blobs.localPath(composition.getResultDigest()), 0,
-									composition.getBytesTotal()))),
-					null);
+		if (composition.getStatus() != CompositionStatus.READY) {
+			return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(), null,
+					(out) -> follow(id, composition.getBytesTotal(), out), () -> {
+					});
 		}
-		return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(), null,
-				(out) -> follow(id, composition.getBytesTotal(), out));
+		try {
+			while (true) {
+				CompositionJobs.Cached cached = this.jobs.cachedOrRefill(composition);
+				if (cached.handle() != null) {
+					ResultCache.Handle handle = cached.handle();
+					return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(),
+							new SegmentedFile(List.of(new SegmentedFile.FileRegion(handle.path(), 0, handle.size()))),
+							null, handle::close);
+				}
+				// Pinned now, so that the refill cannot finish and be evicted before the
+				// response streams it.
+				Optional<ResultCache.Handle> pin = cached.refill().pin();
+				if (pin.isPresent()) {
+					return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(), null,
+							(out) -> stream(id, cached.refill(), out), pin.get()::close);
+				}
+			}
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+	private static ConflictException failed(UUID id) {
+		return new ConflictException("composition-failed", "Composition failed",
+				"composition " + id + " failed; see its error", Map.of("compositionId", id.toString()));
 	}
 
 	/**
-	 * Streams the output as the worker writes it, or the stored result if it finished
-	 * first.
+	 * Streams the output as this instance computes it, or the result once ready (computed
+	 * here or elsewhere).
 	 */
 	private void follow(UUID id, long total, OutputStream out) throws IOException {
 		try {
-			LiveOutput live;
-			while ((live = this.jobs.live(id).orElse(null)) == null) {
+			while (true) {
+				Optional<LiveOutput> live = this.jobs.live(id);
+				if (live.isPresent() && followOrRead(id, live.get(), out)) {
+					return;
+				}
 				Composition composition = find(id);
 				if (composition.getStatus() == CompositionStatus.READY) {
-					weights(id).stored().transferTo(out, 0, total);
+					try (Weights weights = weights(id)) {
+						if (weights.stored() != null) {
+							weights.stored().transferTo(out, 0, total);
+						}
+						else {
+							weights.live().writeTo(out);
+						}
+					}
 					return;
 				}
 				if (composition.getStatus() == CompositionStatus.FAILED) {
 					throw new IOException("composition " + id + " failed");
 				}
 				Thread.sleep(50);
-			}
-			try (FileChannel source = live.open()) {
-				long position = 0;
-				while (position < total) {
-					long available = live.awaitBeyond(position);
-					SegmentedFile.copy(source, position, available - position, out);
-					position = available;
-					out.flush();
-				}
 			}
 		}
 		catch (InterruptedException ex) {
@@ -197,36 +234,123 @@ public class Compositions {
 	}
 
 	/**
-	 * Waits for a composition's result, computing it if it is still queued, and returns
-	 * the local file that holds it.
+	 * Streams a live output with a pin on its cache entry.
+	 * @return false if the output was already gone and nothing was written
+	 */
+	private boolean followOrRead(UUID id, LiveOutput live, OutputStream out) throws IOException {
+		Optional<ResultCache.Handle> pin = live.pin();
+		if (pin.isEmpty()) {
+			return false;
+		}
+		try (ResultCache.Handle pinned = pin.get()) {
+			stream(id, live, out);
+			return true;
+		}
+	}
+
+	/** Streams a live output whose cache entry the caller has pinned. */
+	private void stream(UUID id, LiveOutput live, OutputStream out) throws IOException {
+		try (FileChannel source = live.open()) {
+			long position = 0;
+			while (position < live.total()) {
+				long available = live.awaitBeyond(position);
+				SegmentedFile.copy(source, position, available - position, out);
+				position = available;
+				out.flush();
+			}
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new InterruptedIOException("interrupted while streaming composition " + id);
+		}
+	}
+
+	/**
+	 * A composition's result, pinned in the local cache while it is open.
+	 */
+	public static final class Result implements AutoCloseable {
+
+		private final ResultCache.Handle handle;
+
+		private Result(ResultCache.Handle handle) {
+			this.handle = handle;
+		}
+
+		/** The local file that holds the result; valid until closed. */
+		public Path path() {
+			return this.handle.path();
+		}
+
+		@Override
+		public void close() {
+			this.handle.close();
+		}
+
+	}
+
+	/**
+	 * Waits for a composition's result, computing it if it is still queued (or
+	 * recomputing it if this instance's cache lacks it), and pins it for the caller.
+	 * Close the result when done reading it.
 	 * @throws NotFoundException if no composition has the id
 	 * @throws ConflictException if it failed, or is not ready within the timeout
 	 */
-	public Path awaitResult(UUID id, Duration timeout) {
+	public Result awaitResult(UUID id, Duration timeout) {
 		long deadline = System.nanoTime() + timeout.toNanos();
-		while (true) {
-			Composition composition = find(id);
-			switch (composition.getStatus()) {
-				case READY:
-					return this.blobs.localPath(composition.getResultDigest());
-				case FAILED:
-					throw new ConflictException("composition-failed", "Composition failed",
-							"composition " + id + " failed; see its error", Map.of("compositionId", id.toString()));
-				default:
-					if (System.nanoTime() > deadline) {
-						throw new ConflictException("composition-not-ready", "Composition not ready",
-								"composition " + id + " is still " + composition.getStatus().wireName(),
-								Map.of("compositionId", id.toString()));
-					}
-					try {
-						Thread.sleep(25);
-					}
-					catch (InterruptedException ex) {
-						Thread.currentThread().interrupt();
-						throw new IllegalStateException("interrupted while waiting for composition " + id, ex);
-					}
+		try {
+			while (true) {
+				Composition composition = find(id);
+				if (composition.getStatus() == CompositionStatus.FAILED) {
+					throw failed(id);
+				}
+				ResultCache.Handle handle = null;
+				if (composition.getStatus() == CompositionStatus.READY) {
+					handle = this.jobs.awaitCached(composition, deadline);
+				}
+				else {
+					handle = awaitLive(id, deadline);
+				}
+				if (handle != null) {
+					return new Result(handle);
+				}
+				if (System.nanoTime() > deadline) {
+					throw new ConflictException("composition-not-ready", "Composition not ready",
+							"composition " + id + " is still " + find(id).getStatus().wireName(),
+							Map.of("compositionId", id.toString()));
+				}
+				Thread.sleep(25);
 			}
 		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new IllegalStateException("interrupted while waiting for composition " + id, ex);
+		}
+	}
+
+	/**
+	 * Pins the output of a composition being computed here once its last byte is written,
+	 * without waiting for it to be stored; null if it is not computed here.
+	 */
+	private ResultCache.Handle awaitLive(UUID id, long deadline) throws IOException, InterruptedException {
+		Optional<LiveOutput> live = this.jobs.live(id);
+		Optional<ResultCache.Handle> pin = live.flatMap(LiveOutput::pin);
+		if (pin.isEmpty()) {
+			return null;
+		}
+		try {
+			if (live.get().awaitFinished(deadline)) {
+				return pin.get();
+			}
+		}
+		catch (IOException ex) {
+			// The job records the failure; the composition's status tells it.
+			logger.debug("Composition {} failed while awaited", id, ex);
+		}
+		pin.get().close();
+		return null;
 	}
 
 	/**
@@ -244,6 +368,7 @@ public class Compositions {
 		}
 		this.compositions.delete(composition);
 		this.compositions.flush();
+		this.cache.remove(composition.getRecipeDigest());
 		if (composition.getResultDigest() != null) {
 			this.registry.releaseBlob(composition.getResultDigest());
 		}

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -40,21 +41,60 @@ class Planner {
 		this.json = json;
 	}
 
-	/** A plan and the digest that identifies its result. */
-	record Planned(Plan plan, String recipeDigest) {
+	/**
+	 * What a request keeps of a valid recipe: the digest that identifies its result and
+	 * the shape of the output.
+	 *
+	 * @param recipeDigest identifies the result
+	 * @param outputSpecs the output tensors in file order
+	 * @param outputBytes size of the output file
+	 */
+	record Validated(String recipeDigest, List<TensorSpec> outputSpecs, long outputBytes) {
+
+		int tensors() {
+			return this.outputSpecs.size();
+		}
+
 	}
 
 	/**
+	 * Checks a recipe against its inputs' manifests alone: no blob is read or downloaded.
 	 * @throws dev.patchbay.registry.ArtifactNotFoundException if an id names nothing
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
-	Planned plan(Recipe recipe) {
-		ArtifactContent base = this.registry.content(ArtifactType.MODEL, recipe.baseModelId());
-		Map<String, TensorLocation> baseTensors = base.tensorsByName();
+	Validated validate(Recipe recipe) {
+		ArtifactContent base = this.registry.manifest(ArtifactType.MODEL, recipe.baseModelId());
 		List<ArtifactContent> patches = recipe.terms()
 			.stream()
-			.map((term) -> this.registry.content(ArtifactType.PATCH, term.patchId()))
+			.map((term) -> this.registry.manifest(ArtifactType.PATCH, term.patchId()))
 			.toList();
+		// The same assembly the worker runs, over content without local files: its
+		// tensor rows name no file and are dropped here, never read.
+		Plan plan = assemble(recipe, base, patches);
+		return new Validated(digest(recipe, base, patches), plan.outputSpecs(), plan.outputBytes());
+	}
+
+	/**
+	 * Builds the executable plan, with the local files of every input (downloading them
+	 * from S3 if need be), checking the recipe again on the way.
+	 * @throws dev.patchbay.registry.ArtifactNotFoundException if an input was deleted
+	 * @throws CompositionInvalidException listing every incompatibility
+	 */
+	Plan plan(Recipe recipe) {
+		ArtifactContent base = local(ArtifactType.MODEL, recipe.baseModelId());
+		List<ArtifactContent> patches = recipe.terms()
+			.stream()
+			.map((term) -> local(ArtifactType.PATCH, term.patchId()))
+			.toList();
+		return assemble(recipe, base, patches);
+	}
+
+	private ArtifactContent local(ArtifactType type, UUID id) {
+		return this.registry.local(this.registry.manifest(type, id));
+	}
+
+	private Plan assemble(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {
+		Map<String, TensorLocation> baseTensors = base.tensorsByName();
 		List<Problem> problems = new ArrayList<>();
 		Map<String, TermDelta[]> deltas = new LinkedHashMap<>();
 		for (int term = 0; term < patches.size(); term++) {
@@ -93,7 +133,7 @@ class Planner {
 		for (int i = 0; i < weights.length; i++) {
 			weights[i] = (float) recipe.terms().get(i).weight();
 		}
-		return new Planned(new Plan(tensors, recipe.method(), weights), digest(recipe, base, patches));
+		return new Plan(tensors, recipe.method(), weights);
 	}
 
 	private Map<String, TermDelta> deltasOf(ArtifactContent patch) {

@@ -146,13 +146,25 @@ class LoadedModels implements AutoCloseable {
 		}
 	}
 
-	/** The declared signature of a model or composition, without loading it. */
+	/**
+	 * The declared signature of a model or composition (its base's), without loading it
+	 * or waiting for the composition's result.
+	 */
 	GraphSignature signature(String id) {
-		return source(id).signature;
+		UUID uuid = parse(id);
+		if (this.registry.exists(ArtifactType.MODEL, uuid)) {
+			return signatureOf(this.registry.manifest(ArtifactType.MODEL, uuid));
+		}
+		return signatureOf(this.registry.manifest(ArtifactType.MODEL, composition(id, uuid).baseModelId()));
 	}
 
 	private Entry load(String id) {
-		Source source = source(id);
+		try (Source source = source(id)) {
+			return load(id, source);
+		}
+	}
+
+	private Entry load(String id, Source source) {
 		if (source.graph == null) {
 			throw new UnprocessableException("no-graph", "Model has no graph", "model " + source.modelId
 					+ " has no TorchScript graph; attach one with PUT /api/v1/models/" + source.modelId + "/graph",
@@ -190,8 +202,20 @@ class LoadedModels implements AutoCloseable {
 		}
 	}
 
+	/**
+	 * What a model loads from; a composition's result stays pinned in its cache until
+	 * closed.
+	 */
 	private record Source(UUID modelId, Path graph, Path weights, Map<String, TensorEntry> tensors,
-			GraphSignature signature) {
+			GraphSignature signature, Compositions.Result result) implements AutoCloseable {
+
+		@Override
+		public void close() {
+			if (this.result != null) {
+				this.result.close();
+			}
+		}
+
 	}
 
 	/**
@@ -199,13 +223,7 @@ class LoadedModels implements AutoCloseable {
 	 * the composition's result.
 	 */
 	private Source source(String id) {
-		UUID uuid;
-		try {
-			uuid = UUID.fromString(id);
-		}
-		catch (IllegalArgumentException ex) {
-			throw notFound(id);
-		}
+		UUID uuid = parse(id);
 		if (this.registry.exists(ArtifactType.MODEL, uuid)) {
 			ArtifactContent model = this.registry.content(ArtifactType.MODEL, uuid);
 			Map<String, TensorEntry> tensors = new LinkedHashMap<>();
@@ -221,27 +239,39 @@ class LoadedModels implements AutoCloseable {
 						"inference on sharded models is not supported yet; compose or re-upload it as one file",
 						Map.of("id", id));
 			}
-			return new Source(uuid, graphOf(model), weights, tensors, signatureOf(model));
+			return new Source(uuid, graphOf(model), weights, tensors, signatureOf(model), null);
 		}
-		CompositionView composition;
+		CompositionView composition = composition(id, uuid);
+		ArtifactContent base = this.registry.content(ArtifactType.MODEL, composition.baseModelId());
+		Compositions.Result result = this.compositions.awaitResult(uuid, this.properties.compositionWait());
 		try {
-			composition = this.compositions.get(uuid);
+			SafetensorsHeader header = SafetensorsReader.readHeader(result.path(), id);
+			Map<String, TensorEntry> tensors = new LinkedHashMap<>();
+			header.tensors().forEach((tensor) -> tensors.put(tensor.name(), tensor));
+			return new Source(base.details().id(), graphOf(base), result.path(), tensors, signatureOf(base), result);
+		}
+		catch (IOException | RuntimeException ex) {
+			result.close();
+			throw (ex instanceof IOException io) ? new UncheckedIOException(io) : (RuntimeException) ex;
+		}
+	}
+
+	private static UUID parse(String id) {
+		try {
+			return UUID.fromString(id);
+		}
+		catch (IllegalArgumentException ex) {
+			throw notFound(id);
+		}
+	}
+
+	private CompositionView composition(String id, UUID uuid) {
+		try {
+			return this.compositions.get(uuid);
 		}
 		catch (NotFoundException ex) {
 			throw notFound(id);
 		}
-		ArtifactContent base = this.registry.content(ArtifactType.MODEL, composition.baseModelId());
-		Path result = this.compositions.awaitResult(uuid, this.properties.compositionWait());
-		SafetensorsHeader header;
-		try {
-			header = SafetensorsReader.readHeader(result, id);
-		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
-		}
-		Map<String, TensorEntry> tensors = new LinkedHashMap<>();
-		header.tensors().forEach((tensor) -> tensors.put(tensor.name(), tensor));
-		return new Source(base.details().id(), graphOf(base), result, tensors, signatureOf(base));
 	}
 
 	private static Path graphOf(ArtifactContent model) {

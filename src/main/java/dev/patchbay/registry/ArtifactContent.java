@@ -9,11 +9,13 @@ import java.util.stream.Collectors;
 
 /**
  * Everything needed to read an artifact's tensors: the manifest, a local file per
- * uploaded file, and for LoRA patches the parsed adapter.
+ * uploaded file, and for LoRA patches the parsed adapter. Content read as a
+ * {@linkplain Registry#manifest manifest} has no local files yet: it is enough to check
+ * and plan against, and {@link Registry#local} resolves the files when bytes are needed.
  *
  * @param details the registry entry
  * @param tensors the manifest with byte locations
- * @param files local paths of the artifact's files, by file ordinal
+ * @param files local paths of the artifact's files, by file ordinal; null until resolved
  * @param adapter the checked adapter of a lora patch, else null
  * @param config kind-specific settings JSON (e.g. RWS quantization), may be null
  */
@@ -28,9 +30,14 @@ public record ArtifactContent(ArtifactDetails details, List<TensorLocation> tens
 		return this.tensors.stream().filter((tensor) -> tensor.name().equals(name)).findFirst();
 	}
 
-	/** The local file that holds a tensor's bytes. */
+	/** The local file that holds a tensor's bytes, or null before files are resolved. */
 	public Path fileOf(TensorLocation tensor) {
-		return this.files.get(tensor.fileOrdinal());
+		return (this.files != null) ? this.files.get(tensor.fileOrdinal()) : null;
+	}
+
+	/** The same content with a local file for each of its files. */
+	ArtifactContent withFiles(List<Path> files) {
+		return new ArtifactContent(this.details, this.tensors, List.copyOf(files), this.adapter, this.config);
 	}
 
 	/**

@@ -2,7 +2,6 @@ package dev.patchbay.registry;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -20,11 +19,13 @@ import org.springframework.data.domain.Page;
 import org.springframework.data.domain.Pageable;
 import org.springframework.data.jpa.domain.Specification;
 import org.springframework.stereotype.Service;
+import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.patchbay.registry.CompatibilityReport.Problem;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.BlobNotFoundException;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsWriter;
 import dev.patchbay.storage.SegmentedFile;
@@ -85,18 +86,38 @@ public class Registry {
 	}
 
 	/**
-	 * An artifact's tensors with the local files that hold them, for computing on.
+	 * An artifact's tensors with the local files that hold them, for computing on. With
+	 * S3 this downloads every file not cached locally.
 	 * @throws ArtifactNotFoundException if no artifact of that type has the id
 	 */
 	public ArtifactContent content(ArtifactType type, UUID id) {
+		return local(manifest(type, id));
+	}
+
+	/**
+	 * An artifact's manifest, adapter, config and file digests, read from the database
+	 * alone: no blob is opened or downloaded. Enough to validate a recipe against.
+	 * @throws ArtifactNotFoundException if no artifact of that type has the id
+	 */
+	public ArtifactContent manifest(ArtifactType type, UUID id) {
 		Artifact artifact = find(type, id);
-		List<Path> files = artifact.getFiles().stream().map((file) -> this.blobs.localPath(file.digest())).toList();
 		List<TensorLocation> tensors = List.copyOf(artifact.getTensors());
 		LoraAdapter adapter = (artifact.getPatchKind() == PatchKind.LORA)
 				? LoraAdapter.parse(artifact.getConfig().getBytes(StandardCharsets.UTF_8),
 						tensors.stream().map(TensorLocation::spec).toList())
 				: null;
-		return new ArtifactContent(ArtifactDetails.of(artifact), tensors, files, adapter, artifact.getConfig());
+		return new ArtifactContent(ArtifactDetails.of(artifact), tensors, null, adapter, artifact.getConfig());
+	}
+
+	/**
+	 * Resolves a manifest's files to local paths, outside any transaction since with S3
+	 * it may download them.
+	 * @throws BlobNotFoundException if a file's blob is missing
+	 */
+	@Transactional(propagation = Propagation.NOT_SUPPORTED)
+	public ArtifactContent local(ArtifactContent manifest) {
+		return manifest
+			.withFiles(manifest.details().files().stream().map((file) -> this.blobs.localPath(file.digest())).toList());
 	}
 
 	/**
@@ -174,7 +195,7 @@ public class Registry {
 	 * Checks every tensor of a patch against a model and reports all problems at once.
 	 */
 	public CompatibilityReport compatibility(UUID patchId, UUID modelId) {
-		return compatibility(content(ArtifactType.PATCH, patchId), content(ArtifactType.MODEL, modelId));
+		return compatibility(manifest(ArtifactType.PATCH, patchId), manifest(ArtifactType.MODEL, modelId));
 	}
 
 	/**

@@ -17,7 +17,8 @@ import java.util.HexFormat;
  * A blob being written to a private temporary file. {@link #finish()} makes it durable
  * and returns it staged for commit; closing an unfinished output deletes the file, so
  * nothing half-written survives a failure. {@link #written()} may be read from other
- * threads to follow the file while it grows.
+ * threads to follow the file while it grows. An output made {@link #withoutSync} hashes
+ * the same way but never forces its bytes to disk, for data that can be recomputed.
  * <p>
  * Hashing and flushing to disk happen behind the writer, on a thread of their own that
  * reads back what was written (from the page cache, through a memory map): the writer
@@ -52,9 +53,18 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 
 	private volatile boolean closing;
 
+	/** Whether bytes are forced to disk as they are hashed and at the end. */
+	private final boolean durable;
+
 	BlobOutput(Path path) throws IOException {
+		this(path, true);
+	}
+
+	private BlobOutput(Path path, boolean durable) throws IOException {
 		this.path = path;
-		this.channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+		this.durable = durable;
+		this.channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
+				StandardOpenOption.WRITE);
 		try {
 			this.digest = MessageDigest.getInstance("SHA-256");
 		}
@@ -64,6 +74,14 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 		this.hasher = new Thread(this::hashBehind, "blob-hasher");
 		this.hasher.setDaemon(true);
 		this.hasher.start();
+	}
+
+	/**
+	 * An output to a new file at {@code path} that is hashed but never forced to disk:
+	 * after a crash the file may be torn, so it is trusted only by its digest.
+	 */
+	public static BlobOutput withoutSync(Path path) throws IOException {
+		return new BlobOutput(path, false);
 	}
 
 	public Path path() {
@@ -131,7 +149,7 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 						notifyAll();
 					}
 				}
-				if (this.hashed - flushed >= FLUSH_EVERY) {
+				if (this.durable && this.hashed - flushed >= FLUSH_EVERY) {
 					this.channel.force(false);
 					flushed = this.hashed;
 				}
@@ -149,8 +167,8 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 	}
 
 	/**
-	 * Waits for the hash to catch up, forces the bytes to disk and hands them over for
-	 * commit.
+	 * Waits for the hash to catch up, forces the bytes to disk (unless made without sync)
+	 * and hands them over for commit.
 	 */
 	public StagedBlob finish() throws IOException {
 		synchronized (this) {
@@ -167,7 +185,9 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 		if (this.hashFailure != null) {
 			throw this.hashFailure;
 		}
-		this.channel.force(true);
+		if (this.durable) {
+			this.channel.force(true);
+		}
 		this.channel.close();
 		this.finished = true;
 		return new StagedBlob(this.path, HexFormat.of().formatHex(this.digest.digest()), this.written);

@@ -3,6 +3,7 @@ package dev.patchbay.storage;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -43,6 +44,24 @@ public interface BlobStore extends Closeable {
 			}
 			return out.finish();
 		}
+	}
+
+	/**
+	 * Stages a durable copy of a local file whose digest the caller already knows, e.g. a
+	 * result hashed as it was written. The copy is hashed again and refused if it does
+	 * not match; a store may link the file instead of copying it.
+	 * @throws IOException if the file's content does not hash to {@code digest}
+	 */
+	default StagedBlob stage(Path file, String digest) throws IOException {
+		StagedBlob staged;
+		try (InputStream in = Files.newInputStream(file)) {
+			staged = stage(in, Long.MAX_VALUE);
+		}
+		if (!staged.digest().equals(digest)) {
+			staged.close();
+			throw new IOException(file + " hashes to " + staged.digest() + ", not " + digest);
+		}
+		return staged;
 	}
 
 	/**

@@ -2,12 +2,14 @@ package dev.patchbay.storage;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.UUID;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -32,6 +34,30 @@ class FileSystemBlobStore implements BlobStore {
 	@Override
 	public BlobOutput create() throws IOException {
 		return new BlobOutput(Files.createTempFile(this.staging, "blob-", ".part"));
+	}
+
+	/**
+	 * Stages the file as a hard link, no bytes copied, when it lies on the same
+	 * filesystem; else as a copy. The link is trusted to hold {@code digest}: the caller
+	 * hashed these very bytes (the same inode) as it wrote them, and never rewrites them.
+	 */
+	@Override
+	public StagedBlob stage(Path file, String digest) throws IOException {
+		Path link = this.staging.resolve("link-" + UUID.randomUUID() + ".part");
+		try {
+			Files.createLink(link, file);
+		}
+		catch (FileSystemException | UnsupportedOperationException ex) {
+			return BlobStore.super.stage(file, digest);
+		}
+		try (FileChannel channel = FileChannel.open(link, StandardOpenOption.READ)) {
+			channel.force(true);
+			return new StagedBlob(link, digest, channel.size());
+		}
+		catch (IOException | RuntimeException ex) {
+			Files.deleteIfExists(link);
+			throw ex;
+		}
 	}
 
 	@Override

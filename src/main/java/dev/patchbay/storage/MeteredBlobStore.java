@@ -30,6 +30,11 @@ class MeteredBlobStore implements BlobStore {
 	}
 
 	@Override
+	public StagedBlob stage(Path file, String digest) throws IOException {
+		return counted("stage", () -> this.store.stage(file, digest));
+	}
+
+	@Override
 	public boolean commit(StagedBlob staged) throws IOException {
 		return counted("commit", () -> this.store.commit(staged));
 	}

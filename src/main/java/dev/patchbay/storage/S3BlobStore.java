@@ -87,6 +87,11 @@ class S3BlobStore implements BlobStore {
 	}
 
 	@Override
+	public StagedBlob stage(Path file, String digest) throws IOException {
+		return this.local.stage(file, digest);
+	}
+
+	@Override
 	public boolean commit(StagedBlob staged) throws IOException {
 		boolean uploaded = false;
 		if (!exists(staged.digest())) {

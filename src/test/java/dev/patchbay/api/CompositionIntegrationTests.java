@@ -1,10 +1,15 @@
 package dev.patchbay.api;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
@@ -15,6 +20,7 @@ import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
 
+import dev.patchbay.storage.StorageProperties;
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
 import dev.patchbay.support.Fixtures;
@@ -30,6 +36,9 @@ class CompositionIntegrationTests {
 
 	@Autowired
 	ApiClient api;
+
+	@Autowired
+	StorageProperties storage;
 
 	@ParameterizedTest
 	@ValueSource(strings = { "lora_llama", "rslora_llama", "dora_llama", "lora_gpt2_fan_in_fan_out", "lora_cnn_conv",
@@ -147,6 +156,36 @@ class CompositionIntegrationTests {
 		Response cached = this.api.get("/api/v1/compositions/" + id + "/weights", "Range", "bytes=0-7");
 		assertThat(cached.code()).isEqualTo(206);
 		assertThat(cached.body()).isEqualTo(java.util.Arrays.copyOf(first, 8));
+	}
+
+	@Test
+	void aRecipeIsValidatedFromMetadataWithoutReadingAnyBlob() throws IOException {
+		String base = model("blind-base", Fixtures.path("lora_llama/base.safetensors"));
+		String lora = this.api.uploadLora("blind-lora", "lora_llama/adapter");
+		String diff = this.api.upload("/api/v1/patches",
+				multipart(Map.of("kind", "diff", "name", "blind-bad")).bytes("weights", "bad.safetensors", Fixtures
+					.f32(Map.of("model.norm.weight", new long[] { 3 }), Map.of("model.norm.weight", new float[3]))));
+		// No blob can be found, let alone read, while the recipes are checked.
+		Path blobs = this.storage.root().resolve("sha256");
+		Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(blobs);
+		Files.setPosixFilePermissions(blobs, Set.of());
+		try {
+			Response valid = this.api.postJson("/api/v1/compositions",
+					Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora, "weight", 0.25))));
+			assertThat(valid.code()).as(valid.json().toString()).isEqualTo(201);
+			assertThat(valid.json().get("recipeDigest").asString()).hasSize(64);
+			assertThat(valid.json().get("progress").get("tensorsTotal").asInt())
+				.isEqualTo(Fixtures.shapes(Fixtures.path("lora_llama/base.safetensors")).size());
+			assertThat(valid.json().get("progress").get("bytesTotal").asLong())
+				.isGreaterThanOrEqualTo(Files.size(Fixtures.path("lora_llama/expected_merged.safetensors")));
+			Response invalid = this.api.postJson("/api/v1/compositions",
+					Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", diff))));
+			assertThat(invalid.code()).isEqualTo(422);
+			assertThat(invalid.json().get("problems").get(0).get("tensor").asString()).isEqualTo("model.norm.weight");
+		}
+		finally {
+			Files.setPosixFilePermissions(blobs, permissions);
+		}
 	}
 
 	@Test
@@ -274,7 +313,7 @@ class CompositionIntegrationTests {
 		}
 	}
 
-	private String model(String name, java.nio.file.Path file) {
+	private String model(String name, Path file) {
 		return this.api.upload("/api/v1/models", multipart(Map.of("name", name)).file("weights", file));
 	}
 

@@ -2,6 +2,7 @@ package dev.patchbay.api;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -73,8 +74,9 @@ class InferenceIntegrationTests {
 				this.models.get("base_v2"), "terms", List.of(Map.of("patchId", lora)), "materialize", true));
 		String compositionId = composition.json().get("id").asString();
 		assertLogits(compositionId, images.get("images_flip"), expected.get("v2+lora_flip_flip_first16"));
-		String materialized = this.api.get("/api/v1/compositions/" + compositionId)
-			.json()
+		// Inference reads the result as soon as it is computed; the materialized model is
+		// registered after it is stored durably, off that path.
+		String materialized = this.api.awaitReady(compositionId, Duration.ofSeconds(30))
 			.get("resultModelId")
 			.asString();
 		assertThat(this.api.get("/v2/models/" + materialized).json().get("inputs").get(0).get("name").asString())

@@ -30,7 +30,7 @@ public final class PlanProbe {
 	/** The same, with another chunk size than the service's. */
 	public static long compose(ApplicationContext context, CompositionRequest request, boolean durable,
 			int chunkElements) throws IOException {
-		Plan plan = context.getBean(Planner.class).plan(Recipe.from(request)).plan();
+		Plan plan = context.getBean(Planner.class).plan(Recipe.from(request));
 		try (BlobOutput output = context.getBean(BlobStore.class).create()) {
 			new PlanExecutor(plan, context.getBean(TensorEngine.class), chunkElements).execute(output, (tensors) -> {
 			});

@@ -30,8 +30,9 @@ import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Two instances of the service, each a full application context with its own server,
- * sharing one PostgreSQL and one blob store, as two replicas behind one Service do.
+ * Two instances of the service, each a full application context with its own server and
+ * result cache, sharing one PostgreSQL and one blob store, as two replicas behind one
+ * Service do.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SharedQueueIntegrationTests {
@@ -78,7 +79,7 @@ class SharedQueueIntegrationTests {
 	}
 
 	@Test
-	void aRecipeSentToBothInstancesAtOnceIsComputedOnceAndServedByBoth() {
+	void aRecipeSentToBothInstancesAtOnceIsComputedOnceAndServedByBoth() throws InterruptedException {
 		String recipeBase = this.api.upload("/api/v1/models",
 				multipart(Map.of("name", "shared-base")).file("weights", Fixtures.path("lora_llama/base.safetensors")));
 		String patch = this.api.uploadLora("shared-lora", "lora_llama/adapter");
@@ -94,7 +95,23 @@ class SharedQueueIntegrationTests {
 		assertThat(fromSecond).isEqualTo(fromFirst);
 		assertThat(Fixtures.floats(fromFirst).keySet())
 			.isEqualTo(Fixtures.floats(Fixtures.path("lora_llama/expected_merged.safetensors")).keySet());
-		assertThat(computations(this.first) + computations(this.second)).isEqualTo(1);
+		assertThat(computations(this.first) + computations(this.second)).as("computed once, by the queue").isEqualTo(1);
+		// A result that is not materialized lives only in the cache of the instance that
+		// computed it: the other one recomputes it into its own cache on its first
+		// download (checked against the recorded digest), and serves it from there after.
+		boolean firstComputed = computations(this.first) == 1;
+		ConfigurableApplicationContext computing = firstComputed ? this.first : this.second;
+		ConfigurableApplicationContext refilling = firstComputed ? this.second : this.first;
+		long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+		while (refills(refilling) < 1 && System.nanoTime() < deadline) {
+			// Counted just after the bytes are released to the reader.
+			Thread.sleep(10);
+		}
+		assertThat(refills(refilling)).isEqualTo(1);
+		assertThat(refills(computing)).isZero();
+		ApiClient refilled = firstComputed ? this.other : this.api;
+		assertThat(refilled.get("/api/v1/compositions/" + id + "/weights").body()).isEqualTo(fromFirst);
+		assertThat(refills(refilling)).as("served from its cache after the refill").isEqualTo(1);
 	}
 
 	@Test
@@ -132,9 +149,17 @@ class SharedQueueIntegrationTests {
 	}
 
 	private static long computations(ConfigurableApplicationContext context) {
+		return outcomes(context, "ready");
+	}
+
+	private static long refills(ConfigurableApplicationContext context) {
+		return outcomes(context, "refill");
+	}
+
+	private static long outcomes(ConfigurableApplicationContext context, String outcome) {
 		Timer timer = context.getBean(MeterRegistry.class)
 			.find("patchbay.composition.duration")
-			.tag("outcome", "ready")
+			.tag("outcome", outcome)
 			.timer();
 		return (timer != null) ? timer.count() : 0;
 	}

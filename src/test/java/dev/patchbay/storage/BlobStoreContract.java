@@ -52,6 +52,18 @@ abstract class BlobStoreContract {
 	}
 
 	@Test
+	void aLocalFileOfKnownDigestIsStagedDurablyAndLeftInPlace() throws IOException {
+		BlobStore store = newStore(this.temp.resolve("a"));
+		byte[] content = bytes(50_000, 14);
+		Path file = Files.write(Files.createDirectories(this.temp.resolve("results")).resolve("result"), content);
+		StagedBlob staged = store.stage(file, sha256(content));
+		assertThat(store.exists(staged.digest())).as("visible before commit").isFalse();
+		store.commit(staged);
+		assertThat(Files.readAllBytes(store.localPath(sha256(content)))).isEqualTo(content);
+		assertThat(Files.readAllBytes(file)).isEqualTo(content);
+	}
+
+	@Test
 	void aBlobLargerThanOneWriteRoundTripsThroughAnotherInstance() throws IOException {
 		BlobStore store = newStore(this.temp.resolve("a"));
 		byte[] content = bytes((int) Math.max(2 * splitSize() + 12_345, 3_000_000), 2);
