@@ -332,8 +332,10 @@ public final class CompositionBenchmark {
 	}
 
 	/**
-	 * One warm-up, then the paired runs: Patchbay, the peer, the floor, each on the same
-	 * files with the same weight.
+	 * One warm-up, then the paired runs: Patchbay and the peer, each on the same files
+	 * with the same weight, then the floor. Every other run the peer goes first, so that
+	 * neither side always runs in what the other leaves behind (dirty pages, a warm
+	 * cache).
 	 */
 	private void measure(Case c) throws IOException {
 		int runs = this.settings.runs();
@@ -344,34 +346,26 @@ public final class CompositionBenchmark {
 		double[] floor = new double[runs];
 		boolean withPeer = this.peers.has(c.peerModule());
 		long expectedData = dataBytes(c.base());
-		long bytes = -1;
+		long[] bytes = { -1 };
 		for (int run = -1; run < runs; run++) {
 			double weight = nextWeight();
-			long cpuBefore = CPU.getProcessCpuTime();
-			long start = System.nanoTime();
-			String id = post(withWeight(c.recipe(), weight));
-			long read = download(this.serviceUrl + weightsPath(id), true);
-			double seconds = (System.nanoTime() - start) / 1e9;
-			this.api.awaitReady(id, READY_TIMEOUT);
-			double cpuSeconds = (CPU.getProcessCpuTime() - cpuBefore) / 1e9;
-			if (bytes < 0) {
-				check(c.name() + ": Patchbay's data section", servedDataBytes(id, read), expectedData);
-				bytes = read;
-			}
-			check(c.name() + ": bytes downloaded", read, bytes);
-			this.api.delete("/api/v1/compositions/" + id);
 			Peers.Timing peerTiming = null;
-			if (withPeer) {
-				Path out = (this.settings.peerOutputs() != null)
-						? this.settings.peerOutputs().resolve(c.key() + ".safetensors") : DEV_NULL;
-				List<String> arguments = new ArrayList<>(c.peerArguments().apply(weight));
-				arguments.add(out.toString());
-				peerTiming = this.peers.run(c.peerScript(), arguments);
-				if (!out.equals(DEV_NULL)) {
-					check(c.name() + ": the peer's data section", dataBytes(out), expectedData);
-				}
+			boolean peerFirst = run % 2 != 0;
+			if (withPeer && peerFirst) {
+				peerTiming = peer(c, weight, expectedData);
+			}
+			long cpuBefore = CPU.getProcessCpuTime();
+			double seconds = patchbay(c, weight, expectedData, bytes);
+			double cpuSeconds = (CPU.getProcessCpuTime() - cpuBefore) / 1e9;
+			if (withPeer && !peerFirst) {
+				peerTiming = peer(c, weight, expectedData);
 			}
 			double floorSeconds = Floor.run(c.base(), c.floorInputs(), (float) weight, DEV_NULL) / 1e9;
+			progress(c.name(), run,
+					String.format(
+							Locale.ROOT, "Patchbay %.3f s, peer %s, floor %.3f s", seconds, (peerTiming != null)
+									? String.format(Locale.ROOT, "%.3f s", peerTiming.seconds()) : "skipped",
+							floorSeconds));
 			if (run >= 0) {
 				patchbay[run] = seconds;
 				cpu[run] = cpuSeconds;
@@ -382,15 +376,64 @@ public final class CompositionBenchmark {
 				}
 			}
 		}
-		double[] ratio = new double[runs];
-		double[] ofFloor = new double[runs];
-		for (int i = 0; i < runs; i++) {
-			ratio[i] = patchbay[i] / peer[i];
-			ofFloor[i] = floor[i] / patchbay[i];
-		}
 		this.results.add(new Result(c.name(), withPeer ? c.peerName() : null, Stats.of(patchbay),
 				withPeer ? Stats.of(peer) : null, withPeer ? Stats.of(peerProcess) : null,
-				withPeer ? Stats.of(ratio) : null, Stats.of(floor), Stats.of(ofFloor), bytes, Stats.of(cpu).median()));
+				withPeer ? Stats.of(quotients(patchbay, peer)) : null, Stats.of(floor),
+				Stats.of(quotients(floor, patchbay)), bytes[0], Stats.of(cpu).median()));
+	}
+
+	/**
+	 * Posts the recipe with this weight and downloads its weights; returns the seconds
+	 * from the POST to the end of the download. Waits until the composition is ready,
+	 * checks its size (the first run sets {@code bytes[0]}) and deletes it, untimed.
+	 */
+	private double patchbay(Case c, double weight, long expectedData, long[] bytes) {
+		long start = System.nanoTime();
+		String id = post(withWeight(c.recipe(), weight));
+		long read = download(this.serviceUrl + weightsPath(id), true);
+		double seconds = (System.nanoTime() - start) / 1e9;
+		this.api.awaitReady(id, READY_TIMEOUT);
+		if (bytes[0] < 0) {
+			check(c.name() + ": Patchbay's data section", servedDataBytes(id, read), expectedData);
+			bytes[0] = read;
+		}
+		check(c.name() + ": bytes downloaded", read, bytes[0]);
+		this.api.delete("/api/v1/compositions/" + id);
+		return seconds;
+	}
+
+	private Peers.Timing peer(Case c, double weight, long expectedData) throws IOException {
+		Path out = (this.settings.peerOutputs() != null) ? this.settings.peerOutputs().resolve(c.key() + ".safetensors")
+				: DEV_NULL;
+		List<String> arguments = new ArrayList<>(c.peerArguments().apply(weight));
+		arguments.add(out.toString());
+		Peers.Timing timing = this.peers.run(c.peerScript(), arguments);
+		if (!out.equals(DEV_NULL)) {
+			check(c.name() + ": the peer's data section", dataBytes(out), expectedData);
+		}
+		return timing;
+	}
+
+	/** Downloads with {@link #download}, checks the size, and returns the seconds. */
+	private double timedDownload(String url, boolean authorized, long size) {
+		long start = System.nanoTime();
+		check(url, download(url, authorized), size);
+		return (System.nanoTime() - start) / 1e9;
+	}
+
+	/** One line per run, so that a long run shows where it is. */
+	private void progress(String name, int run, String timings) {
+		System.out.println(name + ", " + ((run < 0) ? "warm-up" : "run " + (run + 1) + "/" + this.settings.runs())
+				+ ": " + timings);
+	}
+
+	/** Run by run: the paired ratios. */
+	private static double[] quotients(double[] dividends, double[] divisors) {
+		double[] quotients = new double[dividends.length];
+		for (int i = 0; i < quotients.length; i++) {
+			quotients[i] = dividends[i] / divisors[i];
+		}
+		return quotients;
 	}
 
 	/**
@@ -415,23 +458,21 @@ public final class CompositionBenchmark {
 		try (LoopbackFloor loopback = LoopbackFloor.serve(copy)) {
 			long size = Files.size(copy);
 			for (int run = -1; run < runs; run++) {
-				long start = System.nanoTime();
-				check("cached download", download(this.serviceUrl + weightsPath(id), true), size);
-				double seconds = (System.nanoTime() - start) / 1e9;
-				start = System.nanoTime();
-				check("loopback floor download", download(loopback.url(), false), size);
-				double floorSeconds = (System.nanoTime() - start) / 1e9;
+				boolean floorFirst = run % 2 != 0;
+				double floorSeconds = floorFirst ? timedDownload(loopback.url(), false, size) : 0;
+				double seconds = timedDownload(this.serviceUrl + weightsPath(id), true, size);
+				if (!floorFirst) {
+					floorSeconds = timedDownload(loopback.url(), false, size);
+				}
+				progress("cached download", run,
+						String.format(Locale.ROOT, "Patchbay %.3f s, loopback floor %.3f s", seconds, floorSeconds));
 				if (run >= 0) {
 					patchbay[run] = seconds;
 					floor[run] = floorSeconds;
 				}
 			}
-			double[] ofFloor = new double[runs];
-			for (int i = 0; i < runs; i++) {
-				ofFloor[i] = floor[i] / patchbay[i];
-			}
 			this.downloads.add(new Download(c.name() + ", cached result", Stats.of(patchbay), Stats.of(floor),
-					Stats.of(ofFloor), size));
+					Stats.of(quotients(floor, patchbay)), size));
 			Files.delete(copy);
 		}
 		catch (IOException ex) {
@@ -638,11 +679,12 @@ public final class CompositionBenchmark {
 			}
 		}
 		if (!this.memory.isEmpty()) {
-			report
-				.append("\n| memory run | RssAnon before | peak RssAnon | peak heap | time |\n|---|---|---|---|---|\n");
+			report.append("\n| memory run | RssAnon before | peak RssAnon | added | peak heap | time |\n"
+					+ "|---|---|---|---|---|---|\n");
 			for (Memory run : this.memory) {
-				report.append(String.format(Locale.ROOT, "| %s | %d MiB | %d MiB | %d MiB | %.1f s |%n", run.name(),
-						run.before() >> 20, run.peak() >> 20, run.heapPeak() >> 20, run.seconds()));
+				report.append(String.format(Locale.ROOT, "| %s | %d MiB | %d MiB | %d MiB | %d MiB | %.1f s |%n",
+						run.name(), run.before() >> 20, run.peak() >> 20, (run.peak() - run.before()) >> 20,
+						run.heapPeak() >> 20, run.seconds()));
 			}
 		}
 		report.append("\nTargets:\n");
