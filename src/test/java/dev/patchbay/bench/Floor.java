@@ -12,8 +12,9 @@ import java.util.List;
 
 /**
  * This machine's floor for a composition: a plain Java pass that memory-maps the same
- * input files, computes y = base + Σ a·x over them, and writes as many output bytes to a
- * file. Any composition reads and writes at least this much.
+ * input files, computes y = base + Σ a·x over them as float32, and writes as many output
+ * bytes. Any composition reads and writes at least this much. The benchmark writes to
+ * {@code /dev/null}, so that the floor is the reads and the arithmetic, not a disk.
  */
 final class Floor {
 
@@ -25,6 +26,7 @@ final class Floor {
 	/**
 	 * @param base the base file; its size is the output size
 	 * @param deltas files read alongside (only their first base-size bytes matter)
+	 * @param output a file to write, or {@code /dev/null}
 	 * @return nanoseconds taken
 	 */
 	static long run(Path base, List<Path> deltas, Path output) throws IOException {

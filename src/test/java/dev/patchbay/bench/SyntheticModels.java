@@ -19,22 +19,24 @@ import dev.patchbay.storage.SafetensorsWriter;
 import dev.patchbay.engine.TensorData;
 
 /**
- * Llama-shaped synthetic models: a 32000×4096 embedding, then layers of four 4096×4096
- * attention projections and 11008×4096 / 4096×11008 MLP projections, cut off at a target
- * size and scaled down by {@code scale} (1 = real Llama-7B widths).
+ * Llama-shaped synthetic models: layers of q, k, v and o projections of hidden×hidden and
+ * gate, up and down projections of hidden×mlp (mlp = 11/4 of hidden, 5632 for 2048, as in
+ * TinyLlama and Llama-2's MLP ratio), cut off at a target size. Every tensor is a linear
+ * projection, so a LoRA on all linear layers touches all of them.
  */
 final class SyntheticModels {
 
 	private SyntheticModels() {
 	}
 
-	static List<TensorSpec> llama(long targetBytes, int scale, DType dtype) {
-		int hidden = 4096 / scale;
-		int vocab = 32000 / scale;
-		int mlp = 11008 / scale;
+	/**
+	 * The projections of as many layers as reach {@code targetBytes} (at least one
+	 * tensor).
+	 */
+	static List<TensorSpec> llama(long targetBytes, int hidden, DType dtype) {
+		long mlp = hidden * 11L / 4;
 		List<TensorSpec> tensors = new ArrayList<>();
-		tensors.add(TensorSpec.of("model.embed_tokens.weight", dtype, vocab, hidden));
-		long bytes = tensors.get(0).byteSize();
+		long bytes = 0;
 		String[][] layer = { { "self_attn.q_proj", "h", "h" }, { "self_attn.k_proj", "h", "h" },
 				{ "self_attn.v_proj", "h", "h" }, { "self_attn.o_proj", "h", "h" }, { "mlp.gate_proj", "m", "h" },
 				{ "mlp.up_proj", "m", "h" }, { "mlp.down_proj", "h", "m" } };
@@ -52,6 +54,11 @@ final class SyntheticModels {
 			}
 		}
 		return tensors;
+	}
+
+	/** The same tensors in another dtype. */
+	static List<TensorSpec> as(List<TensorSpec> tensors, DType dtype) {
+		return tensors.stream().map((tensor) -> new TensorSpec(tensor.name(), dtype, tensor.shape())).toList();
 	}
 
 	/** Writes the tensors with pseudo-random values of the given magnitude, seeded. */
