@@ -12,7 +12,6 @@ import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -196,31 +195,6 @@ public class ApiClient {
 				body.accept(in);
 			}
 			return response.headers().firstValueAsLong("Content-Length").orElse(-1);
-		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
-		}
-		catch (InterruptedException ex) {
-			Thread.currentThread().interrupt();
-			throw new IllegalStateException(ex);
-		}
-	}
-
-	/**
-	 * Downloads with curl in its own process, discarding the body, so that the client
-	 * does not share the server's JVM; returns the bytes received.
-	 */
-	public long downloadWithCurl(String path) {
-		List<String> command = new ArrayList<>(
-				List.of("curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}", baseUrl() + path));
-		authorize((name, value) -> command.addAll(List.of("-H", name + ": " + value)));
-		try {
-			Process curl = new ProcessBuilder(command).redirectErrorStream(true).start();
-			String output = new String(curl.getInputStream().readAllBytes()).trim();
-			if (curl.waitFor() != 0) {
-				throw new IllegalStateException("curl failed: " + output);
-			}
-			return Long.parseLong(output);
 		}
 		catch (IOException ex) {
 			throw new UncheckedIOException(ex);
