@@ -1,8 +1,6 @@
 package dev.patchbay.engine;
 
 import ai.djl.engine.Engine;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.condition.EnabledIf;
 
@@ -12,29 +10,16 @@ import org.junit.jupiter.api.condition.EnabledIf;
  */
 @Tag("gpu")
 @EnabledIf("dev.patchbay.engine.DjlGpuBackendTests#gpuPresent")
-class DjlGpuBackendTests extends TensorBackendContract {
-
-	private static TensorEngine engine;
+class DjlGpuBackendTests extends DjlBackendTests {
 
 	static boolean gpuPresent() {
 		System.setProperty("ai.djl.offline", "true");
 		return Engine.getEngine("PyTorch").getGpuCount() > 0;
 	}
 
-	@BeforeAll
-	static void start() {
-		engine = new TensorEngine(
-				new EngineProperties(EngineProperties.DeviceChoice.GPU, EngineProperties.BackendChoice.AUTO, 1));
-	}
-
-	@AfterAll
-	static void stop() {
-		engine.close();
-	}
-
 	@Override
-	TensorBackend backend() {
-		return engine.backend();
+	EngineProperties properties() {
+		return new EngineProperties(EngineProperties.DeviceChoice.GPU, EngineProperties.BackendChoice.AUTO, 1);
 	}
 
 }
