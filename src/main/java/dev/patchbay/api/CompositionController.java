@@ -17,6 +17,7 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
+import dev.patchbay.composition.CompositionProperties;
 import dev.patchbay.composition.CompositionRequest;
 import dev.patchbay.composition.CompositionView;
 import dev.patchbay.composition.Compositions;
@@ -29,13 +30,17 @@ class CompositionController {
 
 	private final Downloads downloads;
 
-	CompositionController(Compositions compositions, Downloads downloads) {
+	private final CompositionProperties limits;
+
+	CompositionController(Compositions compositions, Downloads downloads, CompositionProperties limits) {
 		this.compositions = compositions;
 		this.downloads = downloads;
+		this.limits = limits;
 	}
 
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<CompositionView> create(@RequestBody CompositionRequest request) throws IOException {
+		request.validate(this.limits);
 		Compositions.Created created = this.compositions.create(request);
 		if (!created.created()) {
 			return ResponseEntity.ok(created.view());

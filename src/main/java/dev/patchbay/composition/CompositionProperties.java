@@ -22,6 +22,7 @@ import org.springframework.validation.annotation.Validated;
  * @param leaseTimeout How long a composition's lease lasts without renewal before another
  * instance may take the composition over; leases are renewed every third of it.
  * @param pollInterval How often an idle instance looks for compositions to claim.
+ * @param maxTerms Maximum number of terms (patches) in one composition recipe.
  */
 @Validated
 @ConfigurationProperties("patchbay.composition")
@@ -29,5 +30,6 @@ public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int work
 		@DefaultValue("1048576") @Min(1024) int chunkElements,
 		@NotNull @DefaultValue("500ms") Duration progressInterval,
 		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout,
-		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval) {
+		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval,
+		@DefaultValue("64") @Min(1) int maxTerms) {
 }

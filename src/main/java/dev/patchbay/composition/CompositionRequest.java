@@ -21,6 +21,15 @@ public record CompositionRequest(UUID baseModelId, List<Term> terms, String meth
 		Long seed, String outputDtype, Boolean materialize) {
 
 	/**
+	 * Checks the request as composing it would, with the configured limits, so that an
+	 * invalid recipe is refused before any work.
+	 * @throws dev.patchbay.shared.InvalidInputException naming the first invalid field
+	 */
+	public void validate(CompositionProperties limits) {
+		Recipe.from(this, limits.maxTerms());
+	}
+
+	/**
 	 * One patch of the recipe.
 	 *
 	 * @param patchId the patch

@@ -4,13 +4,17 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
+import java.util.Set;
 
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.Validator;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.stereotype.Service;
@@ -65,7 +69,14 @@ public class Derivations {
 
 	private final JsonMapper json;
 
-	Derivations(Registry registry, Ingest ingest, BlobStore blobs, CompositionProperties properties, JsonMapper json) {
+	/** Longest regex accepted in include and exclude. */
+	static final int MAX_REGEX_LENGTH = 1000;
+
+	private final Validator validator;
+
+	Derivations(Registry registry, Ingest ingest, BlobStore blobs, CompositionProperties properties, JsonMapper json,
+			Validator validator) {
+		this.validator = validator;
 		this.registry = registry;
 		this.ingest = ingest;
 		this.blobs = blobs;
@@ -83,6 +94,8 @@ public class Derivations {
 		require("name", request.name());
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(),
+				null, request.baseModelId(), request.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
@@ -123,8 +136,6 @@ public class Derivations {
 				}
 			}
 			StagedBlob staged = output.finish();
-			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(), null,
-					request.baseModelId(), request.labels(), null);
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "diff.safetensors", null,
 					List.of(new LineageEdge(request.baseModelId(), "base"),
 							new LineageEdge(request.finetunedModelId(), "finetuned")));
@@ -202,6 +213,8 @@ public class Derivations {
 		require("name", request.name());
 		require("cleanModelId", request.cleanModelId());
 		require("robustModelId", request.robustModelId());
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
+				request.cleanModelId(), request.labels(), null));
 		if (request.include() == null || request.include().isEmpty()) {
 			throw invalid("include", "is required: regexes choosing the tensors the signature keeps");
 		}
@@ -270,8 +283,6 @@ public class Derivations {
 			if (pretrained != null) {
 				lineage.add(new LineageEdge(request.pretrainedModelId(), "pretrained"));
 			}
-			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
-					request.cleanModelId(), request.labels(), null);
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "signature.safetensors",
 					this.json.writeValueAsString(config), lineage);
 		}
@@ -371,19 +382,40 @@ public class Derivations {
 
 	}
 
+	/**
+	 * Client regexes run on RE2/J, in time linear in the name, so that none can backtrack
+	 * for ever.
+	 */
 	private static List<Pattern> patterns(String field, List<String> regexes) {
 		List<Pattern> patterns = new ArrayList<>();
 		if (regexes != null) {
 			for (int i = 0; i < regexes.size(); i++) {
-				try {
-					patterns.add(Pattern.compile(regexes.get(i)));
+				String regex = regexes.get(i);
+				if (regex == null || regex.length() > MAX_REGEX_LENGTH) {
+					throw invalid(field + "[" + i + "]",
+							"must be a regex of at most " + MAX_REGEX_LENGTH + " characters");
 				}
-				catch (PatternSyntaxException | NullPointerException ex) {
-					throw invalid(field + "[" + i + "]", "is not a valid regex");
+				try {
+					patterns.add(Pattern.compile(regex));
+				}
+				catch (PatternSyntaxException ex) {
+					throw invalid(field + "[" + i + "]", "is not a valid regex: " + ex.getDescription());
 				}
 			}
 		}
 		return patterns;
+	}
+
+	/** The derived patch's name, version and labels, checked as an upload's metadata. */
+	private ArtifactMetadata checked(ArtifactMetadata metadata) {
+		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
+		if (!violations.isEmpty()) {
+			ConstraintViolation<ArtifactMetadata> first = violations.stream()
+				.min(Comparator.comparing((violation) -> violation.getPropertyPath().toString()))
+				.orElseThrow();
+			throw invalid(first.getPropertyPath().toString(), first.getMessage());
+		}
+		return metadata;
 	}
 
 	private static DType floatDtype(String field, String name) {
