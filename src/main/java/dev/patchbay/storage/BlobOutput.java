@@ -1,5 +1,6 @@
 package dev.patchbay.storage;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
@@ -8,7 +9,6 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -20,18 +20,24 @@ import java.util.HexFormat;
  * threads to follow the file while it grows.
  * <p>
  * Hashing and flushing to disk happen behind the writer, on a thread of their own that
- * reads back what was written (from the page cache, through a memory map): the writer
- * never waits for SHA-256 or the disk until {@code finish()}, and on a second core both
- * proceed at once.
+ * reads back what was written (from the page cache, by positional reads; a memory map
+ * would keep a deleted file's blocks allocated until it is collected): the writer never
+ * waits for SHA-256 or the disk until {@code finish()}, and on a second core both proceed
+ * at once.
  */
 public final class BlobOutput extends OutputStream implements WritableByteChannel {
 
-	/** Bytes hashed per map, and between background flushes to disk. */
+	/** Bytes hashed between progress updates, and between background flushes to disk. */
 	private static final long SPAN = 64L << 20;
 
 	private static final long FLUSH_EVERY = 256L << 20;
 
-	/** Bytes gathered before the hasher wakes, so small writes do not cost a map each. */
+	/** Bytes read back per read for hashing. */
+	private static final int READ_BACK = 1 << 20;
+
+	/**
+	 * Bytes gathered before the hasher wakes, so small writes do not cost a wake-up each.
+	 */
 	private static final long BATCH = 4L << 20;
 
 	private final Path path;
@@ -48,13 +54,19 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 
 	private IOException hashFailure;
 
+	/** Used by the hasher only; allocated on first use. */
+	private ByteBuffer readBack;
+
 	private boolean finished;
 
 	private volatile boolean closing;
 
-	BlobOutput(Path path) throws IOException {
+	/**
+	 * @param channel the file opened for reading and writing
+	 */
+	BlobOutput(Path path, FileChannel channel) {
 		this.path = path;
-		this.channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+		this.channel = channel;
 		try {
 			this.digest = MessageDigest.getInstance("SHA-256");
 		}
@@ -125,7 +137,7 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 				}
 				while (this.hashed < target) {
 					long span = Math.min(SPAN, target - this.hashed);
-					this.digest.update(this.channel.map(FileChannel.MapMode.READ_ONLY, this.hashed, span));
+					hash(this.hashed, span);
 					synchronized (this) {
 						this.hashed += span;
 						notifyAll();
@@ -145,6 +157,22 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
+		}
+	}
+
+	private void hash(long from, long length) throws IOException {
+		if (this.readBack == null) {
+			this.readBack = ByteBuffer.allocateDirect(READ_BACK);
+		}
+		long end = from + length;
+		for (long position = from; position < end;) {
+			this.readBack.clear().limit((int) Math.min(READ_BACK, end - position));
+			int n = this.channel.read(this.readBack, position);
+			if (n < 0) {
+				throw new EOFException(this.path + " is shorter than what was written to it");
+			}
+			this.digest.update(this.readBack.flip());
+			position += n;
 		}
 	}
 
