@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.Set;
 
 import com.google.re2j.Pattern;
-import com.google.re2j.PatternSyntaxException;
 import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
 import tools.jackson.databind.json.JsonMapper;
@@ -23,6 +22,7 @@ import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.ClientRegex;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.PatchKind;
@@ -68,9 +68,6 @@ public class Derivations {
 	private final CompositionProperties properties;
 
 	private final JsonMapper json;
-
-	/** Longest regex accepted in include and exclude. */
-	static final int MAX_REGEX_LENGTH = 1000;
 
 	private final Validator validator;
 
@@ -382,24 +379,16 @@ public class Derivations {
 
 	}
 
-	/**
-	 * Client regexes run on RE2/J, in time linear in the name, so that none can backtrack
-	 * for ever.
-	 */
+	/** Client regexes, compiled so that none can hang or exhaust the server. */
 	private static List<Pattern> patterns(String field, List<String> regexes) {
 		List<Pattern> patterns = new ArrayList<>();
 		if (regexes != null) {
 			for (int i = 0; i < regexes.size(); i++) {
-				String regex = regexes.get(i);
-				if (regex == null || regex.length() > MAX_REGEX_LENGTH) {
-					throw invalid(field + "[" + i + "]",
-							"must be a regex of at most " + MAX_REGEX_LENGTH + " characters");
-				}
 				try {
-					patterns.add(Pattern.compile(regex));
+					patterns.add(ClientRegex.compile(regexes.get(i)));
 				}
-				catch (PatternSyntaxException ex) {
-					throw invalid(field + "[" + i + "]", "is not a valid regex: " + ex.getDescription());
+				catch (IllegalArgumentException ex) {
+					throw invalid(field + "[" + i + "]", ex.getMessage());
 				}
 			}
 		}

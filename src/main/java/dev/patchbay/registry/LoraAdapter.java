@@ -8,7 +8,6 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 import com.google.re2j.Pattern;
-import com.google.re2j.PatternSyntaxException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -310,10 +309,10 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 
 		private static void compile(String regex, String field, List<AdapterProblem> problems) {
 			try {
-				Pattern.compile(regex);
+				ClientRegex.compile(regex);
 			}
-			catch (PatternSyntaxException ex) {
-				problems.add(AdapterProblem.field(field, "is not a valid regex: " + ex.getDescription()));
+			catch (IllegalArgumentException ex) {
+				problems.add(AdapterProblem.field(field, ex.getMessage()));
 			}
 		}
 

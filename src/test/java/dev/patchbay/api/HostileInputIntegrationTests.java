@@ -99,6 +99,13 @@ class HostileInputIntegrationTests {
 		Response diff = this.api.postJson("/api/v1/patches/diff",
 				Map.of("name", "nul\u0000diff", "baseModelId", this.model, "finetunedModelId", this.model));
 		assertProblem(diff, 400, "name");
+		assertProblem(this.api.postJson("/api/v1/keys", Map.of("name", "nul\u0000key", "role", "reader")), 400, "name");
+	}
+
+	@Test
+	void identifiersThatAreNotUuidsNameTheParameter() {
+		assertProblem(this.api.get("/api/v1/models/not-a-uuid"), 400, "id");
+		assertProblem(this.api.get("/api/v1/patches/" + this.patch + "/compatibility?modelId=x"), 400, "modelId");
 	}
 
 	static Stream<Arguments> hostileAdapterConfigs() {
@@ -270,6 +277,9 @@ class HostileInputIntegrationTests {
 		Response invalid = this.api.postJson("/api/v1/patches/diff", Map.of("name", "regex-invalid", "baseModelId",
 				baseId, "finetunedModelId", tunedId, "include", List.of("ok", "(")));
 		assertProblem(invalid, 400, "include[1]");
+		Response expanding = this.api.postJson("/api/v1/patches/diff", Map.of("name", "regex-expanding", "baseModelId",
+				baseId, "finetunedModelId", tunedId, "exclude", List.of("((a{1000}){1000}){1000}")));
+		assertProblem(expanding, 400, "exclude[0]");
 	}
 
 	static Stream<Arguments> outOfRangeRecipes() {
