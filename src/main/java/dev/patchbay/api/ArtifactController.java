@@ -2,6 +2,7 @@ package dev.patchbay.api;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 import jakarta.validation.constraints.Max;
@@ -25,6 +26,7 @@ import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactFilter;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.shared.InvalidInputException;
 
 /**
  * The read and delete endpoints that models, patches and datasets share; subclasses add
@@ -50,7 +52,18 @@ abstract class ArtifactController {
 			@RequestParam(defaultValue = "0") @Min(0) int page,
 			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
 		PageRequest pageable = PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt"));
-		return PageResponse.of(this.registry.list(this.type, new ArtifactFilter(name, family, label), pageable));
+		ArtifactFilter filter = new ArtifactFilter(filter("name", name), filter("family", family),
+				filter("label", label));
+		return PageResponse.of(this.registry.list(this.type, filter, pageable));
+	}
+
+	/** PostgreSQL cannot compare text with a NUL in it, and no stored name has one. */
+	private static String filter(String parameter, String value) {
+		if (value != null && value.chars().anyMatch(Character::isISOControl)) {
+			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
+					parameter + ": must not contain control characters", Map.of("field", parameter));
+		}
+		return value;
 	}
 
 	@GetMapping("/{id}")

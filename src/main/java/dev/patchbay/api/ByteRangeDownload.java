@@ -1,5 +1,6 @@
 package dev.patchbay.api;
 
+import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -8,7 +9,8 @@ import org.springframework.http.HttpStatus;
 /**
  * What a request for a file of known size and strong {@code ETag} gets: honouring
  * {@code If-None-Match} and a single {@code Range: bytes=…} (206, or 416 when
- * unsatisfiable).
+ * unsatisfiable). As RFC 9110 allows, a Range this server does not serve (another unit,
+ * several ranges, an invalid range) is ignored and the whole file is sent.
  *
  * @param status the response status
  * @param from the first byte to send
@@ -17,17 +19,19 @@ import org.springframework.http.HttpStatus;
  */
 record ByteRangeDownload(HttpStatus status, long from, long to, String contentRange) {
 
-	private static final Pattern RANGE = Pattern.compile("bytes=(\\d*)-(\\d*)");
+	private static final String UNIT = "bytes=";
+
+	private static final Pattern SPEC = Pattern.compile("[ \\t]*(\\d*)[ \\t]*-[ \\t]*(\\d*)[ \\t]*");
 
 	static ByteRangeDownload of(long size, String quotedEtag, String range, String ifNoneMatch) {
 		if (quotedEtag.equals(ifNoneMatch)) {
 			return new ByteRangeDownload(HttpStatus.NOT_MODIFIED, 0, 0, null);
 		}
-		if (range == null) {
+		Matcher spec = singleByteRange(range);
+		if (spec == null) {
 			return new ByteRangeDownload(HttpStatus.OK, 0, size, null);
 		}
-		Matcher matcher = RANGE.matcher(range.strip());
-		long[] bounds = matcher.matches() ? bounds(matcher, size) : null;
+		long[] bounds = bounds(spec, size);
 		if (bounds == null) {
 			return new ByteRangeDownload(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE, 0, 0, "bytes */" + size);
 		}
@@ -39,21 +43,59 @@ record ByteRangeDownload(HttpStatus status, long from, long to, String contentRa
 		return this.status == HttpStatus.OK || this.status == HttpStatus.PARTIAL_CONTENT;
 	}
 
+	/**
+	 * The one valid byte range asked for, or null when the header is absent or is to be
+	 * ignored: another unit (which RFC 9110 requires us to ignore), several ranges (which
+	 * we may serve whole instead of multipart) or an invalid range.
+	 */
+	private static Matcher singleByteRange(String range) {
+		if (range == null) {
+			return null;
+		}
+		String value = range.strip();
+		if (!value.toLowerCase(Locale.ROOT).startsWith(UNIT)) {
+			return null;
+		}
+		Matcher spec = SPEC.matcher(value.substring(UNIT.length()));
+		if (!spec.matches() || (spec.group(1).isEmpty() && spec.group(2).isEmpty())) {
+			return null;
+		}
+		if (!spec.group(1).isEmpty() && !spec.group(2).isEmpty() && position(spec.group(2)) < position(spec.group(1))) {
+			// last-pos before first-pos makes the range invalid, not unsatisfiable.
+			return null;
+		}
+		return spec;
+	}
+
 	/** Returns [from, to) for a satisfiable range, or null. */
-	private static long[] bounds(Matcher matcher, long size) {
-		String first = matcher.group(1);
-		String last = matcher.group(2);
+	private static long[] bounds(Matcher spec, long size) {
+		String first = spec.group(1);
+		String last = spec.group(2);
+		if (size == 0) {
+			return null;
+		}
+		if (first.isEmpty()) {
+			long suffix = position(last);
+			return (suffix == 0) ? null : new long[] { Math.max(0, size - suffix), size };
+		}
+		long from = position(first);
+		if (from >= size) {
+			return null;
+		}
+		long to = (last.isEmpty() || position(last) >= size - 1) ? size : position(last) + 1;
+		return new long[] { from, to };
+	}
+
+	/**
+	 * A position or length; one beyond 64 bits is beyond any file, so it saturates: a
+	 * last-pos that large means "to the end".
+	 */
+	private static long position(String digits) {
 		try {
-			if (first.isEmpty()) {
-				long suffix = Long.parseLong(last);
-				return (suffix == 0 || size == 0) ? null : new long[] { Math.max(0, size - suffix), size };
-			}
-			long from = Long.parseLong(first);
-			long to = last.isEmpty() ? size : Math.min(size, Long.parseLong(last) + 1);
-			return (from >= size || from >= to) ? null : new long[] { from, to };
+			return Long.parseLong(digits);
 		}
 		catch (NumberFormatException ex) {
-			return null;
+			return Long.MAX_VALUE;
 		}
 	}
 

@@ -2,6 +2,8 @@ package dev.patchbay.api;
 
 import java.io.IOException;
 
+import jakarta.servlet.http.HttpServletRequest;
+
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -28,7 +30,8 @@ class DatasetController extends ArtifactController {
 
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
-			@RequestPart("data") MultipartFile data) throws IOException {
+			@RequestPart("data") MultipartFile data, HttpServletRequest request) throws IOException {
+		Uploads.onlyParts(request, "metadata", "data");
 		return created(this.ingest.registerDataset(this.metadata.read(metadata), Uploads.of("data", data)));
 	}
 

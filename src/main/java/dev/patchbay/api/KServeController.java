@@ -1,17 +1,18 @@
 package dev.patchbay.api;
 
+import java.io.IOException;
 import java.util.Map;
+
+import jakarta.servlet.http.HttpServletRequest;
 
 import org.springframework.http.MediaType;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 
 import dev.patchbay.inference.Inference;
-import dev.patchbay.inference.InferenceRequest;
 import dev.patchbay.inference.InferenceResponse;
 import dev.patchbay.inference.ModelMetadataResponse;
 
@@ -47,9 +48,12 @@ class KServeController {
 		return this.inference.metadata(id);
 	}
 
+	/**
+	 * The body is decoded as it streams in, not bound as a whole: tensors can be large.
+	 */
 	@PostMapping(path = "/models/{id}/infer", consumes = MediaType.APPLICATION_JSON_VALUE)
-	InferenceResponse infer(@PathVariable String id, @RequestBody InferenceRequest request) {
-		return this.inference.infer(id, request);
+	InferenceResponse infer(@PathVariable String id, HttpServletRequest request) throws IOException {
+		return this.inference.infer(id, request.getInputStream(), request.getContentLengthLong());
 	}
 
 }

@@ -38,7 +38,8 @@ class MetadataReader {
 			parsed = this.json.readValue(metadata, ArtifactMetadata.class);
 		}
 		catch (JacksonException ex) {
-			throw invalid("metadata", "is not valid metadata JSON: " + ex.getOriginalMessage());
+			JsonErrors.Located located = JsonErrors.locate(ex, "metadata");
+			throw invalid(located.field(), located.reason());
 		}
 		if (parsed == null) {
 			throw invalid("metadata", "is empty");

@@ -41,13 +41,17 @@ class ModelController extends ArtifactController {
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
 			@RequestPart("weights") List<MultipartFile> weights,
 			@RequestPart(name = "index", required = false) MultipartFile index,
-			@RequestPart(name = "graph", required = false) MultipartFile graph) throws IOException {
+			@RequestPart(name = "graph", required = false) MultipartFile graph, HttpServletRequest request)
+			throws IOException {
+		Uploads.onlyParts(request, "metadata", "weights", "index", "graph");
 		return created(this.ingest.registerModel(this.metadata.read(metadata), Uploads.of("weights", weights),
 				Uploads.of("index", index), Uploads.of("graph", graph)));
 	}
 
 	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
-	ArtifactResponse attachGraph(@PathVariable UUID id, @RequestPart("graph") MultipartFile graph) throws IOException {
+	ArtifactResponse attachGraph(@PathVariable UUID id, @RequestPart("graph") MultipartFile graph,
+			HttpServletRequest request) throws IOException {
+		Uploads.onlyParts(request, "graph");
 		return ArtifactResponse.of(this.ingest.attachGraph(id, Uploads.of("graph", graph)));
 	}
 

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.util.List;
 import java.util.UUID;
 
+import jakarta.servlet.http.HttpServletRequest;
+
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -43,7 +45,9 @@ class PatchController extends ArtifactController {
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
 			@RequestPart(name = "weights", required = false) List<MultipartFile> weights,
 			@RequestPart(name = "adapter_config", required = false) MultipartFile adapterConfig,
-			@RequestPart(name = "adapter_model", required = false) MultipartFile adapterModel) throws IOException {
+			@RequestPart(name = "adapter_model", required = false) MultipartFile adapterModel,
+			HttpServletRequest request) throws IOException {
+		Uploads.onlyParts(request, "metadata", "weights", "adapter_config", "adapter_model");
 		return created(this.ingest.registerPatch(this.metadata.read(metadata), Uploads.of("weights", weights),
 				Uploads.of("adapter_config", adapterConfig), Uploads.of("adapter_model", adapterModel)));
 	}

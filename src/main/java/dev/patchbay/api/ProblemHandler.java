@@ -1,23 +1,34 @@
 package dev.patchbay.api;
 
+import java.io.IOException;
 import java.net.URI;
 import java.util.Map;
+import java.util.UUID;
 
 import jakarta.servlet.http.HttpServletRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
+import org.apache.tomcat.util.http.fileupload.impl.FileCountLimitExceededException;
+import org.apache.tomcat.util.http.fileupload.impl.FileSizeLimitExceededException;
+import tools.jackson.core.JacksonException;
 
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
+import org.springframework.beans.TypeMismatchException;
 import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.util.ClassUtils;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.ServletWebRequest;
 import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
 import org.springframework.web.multipart.MaxUploadSizeExceededException;
+import org.springframework.web.multipart.MultipartException;
 import org.springframework.web.multipart.support.MissingServletRequestPartException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
@@ -29,6 +40,7 @@ import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.PayloadTooLargeException;
 import dev.patchbay.shared.UnauthenticatedException;
 import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.StorageProperties;
 
 /**
  * The one place where failures become HTTP: RFC 9457 problem details with a stable
@@ -48,6 +60,15 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 			HttpStatus.CONFLICT, UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT,
 			PayloadTooLargeException.class, HttpStatus.PAYLOAD_TOO_LARGE, UnauthenticatedException.class,
 			HttpStatus.UNAUTHORIZED, ForbiddenException.class, HttpStatus.FORBIDDEN);
+
+	/** What the JVM reports for ENOSPC; no exception type of its own says so. */
+	private static final String DISK_FULL = "No space left on device";
+
+	private final long maxUploadBytes;
+
+	ProblemHandler(StorageProperties storage) {
+		this.maxUploadBytes = storage.maxUploadSize().toBytes();
+	}
 
 	@ExceptionHandler(PatchbayException.class)
 	ResponseEntity<?> handleDomain(PatchbayException ex, HttpServletRequest request) {
@@ -70,8 +91,37 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		return response.contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
 	}
 
+	/**
+	 * A body Spring could not hand to Tomcat's multipart parser (no boundary, a broken
+	 * part, too many parts); size limits have their own handler.
+	 */
+	@ExceptionHandler(MultipartException.class)
+	ResponseEntity<?> handleMultipart(MultipartException ex, HttpServletRequest request) {
+		FileCountLimitExceededException parts = causeOf(ex, FileCountLimitExceededException.class);
+		if (parts != null) {
+			return invalid(request, "invalid-upload", "Invalid upload", new JsonErrors.Located("body",
+					"has more parts than the limit of " + parts.getLimit() + " (server.tomcat.max-part-count)"));
+		}
+		if (isDiskFull(ex)) {
+			return insufficientStorage(ex);
+		}
+		String cause = String.valueOf(deepest(ex).getMessage());
+		String reason = cause.contains("boundary") ? "is multipart/form-data without a boundary"
+				: "is not a readable multipart/form-data body";
+		return invalid(request, "invalid-upload", "Invalid upload", new JsonErrors.Located("body", reason));
+	}
+
+	/** Malformed JSON in a body that is read as a stream (KServe v2 inference). */
+	@ExceptionHandler(JacksonException.class)
+	ResponseEntity<?> handleJson(JacksonException ex, HttpServletRequest request) {
+		return invalid(request, "invalid-request-body", "Invalid request body", JsonErrors.locate(ex, "body"));
+	}
+
 	@ExceptionHandler(Exception.class)
 	ResponseEntity<ProblemDetail> handleUnexpected(Exception ex) {
+		if (isDiskFull(ex)) {
+			return insufficientStorage(ex);
+		}
 		logger.error("Unexpected failure", ex);
 		ProblemDetail problem = problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal error",
 				"the server failed to complete the request; it has been logged");
@@ -87,13 +137,100 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		return ResponseEntity.badRequest().body(problem);
 	}
 
+	/**
+	 * Tomcat stops a part at {@code patchbay.storage.max-upload-size}; Spring reports the
+	 * limit as -1, so the configured one is stated instead.
+	 */
 	@Override
 	protected ResponseEntity<Object> handleMaxUploadSizeExceededException(MaxUploadSizeExceededException ex,
 			HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+		FileSizeLimitExceededException part = causeOf(ex, FileSizeLimitExceededException.class);
+		long limit = (ex.getMaxUploadSize() > 0) ? ex.getMaxUploadSize()
+				: (part != null && part.getPermittedSize() > 0) ? part.getPermittedSize() : this.maxUploadBytes;
+		String field = (part != null && part.getFieldName() != null) ? part.getFieldName() : "body";
 		ProblemDetail problem = problem(HttpStatus.PAYLOAD_TOO_LARGE, "upload-too-large", "Upload too large",
-				"an uploaded file exceeds the limit of " + ex.getMaxUploadSize() + " bytes");
-		problem.setProperty("limitBytes", ex.getMaxUploadSize());
+				field + ": exceeds the limit of " + limit + " bytes (patchbay.storage.max-upload-size)");
+		problem.setProperty("field", field);
+		problem.setProperty("limitBytes", limit);
 		return ResponseEntity.status(HttpStatus.PAYLOAD_TOO_LARGE).body(problem);
+	}
+
+	/**
+	 * Malformed JSON and JSON of the wrong shape, named by the path of the field at
+	 * fault.
+	 */
+	@Override
+	protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex,
+			HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+		JacksonException json = causeOf(ex, JacksonException.class);
+		JsonErrors.Located located = (json != null) ? JsonErrors.locate(json, "body")
+				: new JsonErrors.Located("body", String.valueOf(ex.getMessage()).startsWith("Required request body")
+						? "is required" : "could not be read");
+		return invalid(((ServletWebRequest) request).getRequest(), "invalid-request-body", "Invalid request body",
+				located);
+	}
+
+	@Override
+	protected ResponseEntity<Object> handleTypeMismatch(TypeMismatchException ex, HttpHeaders headers,
+			HttpStatusCode status, WebRequest request) {
+		String field = (ex instanceof MethodArgumentTypeMismatchException argument) ? argument.getName()
+				: ex.getPropertyName();
+		String expected = (ex.getRequiredType() == UUID.class) ? "a UUID"
+				: (ex.getRequiredType() != null
+						&& Number.class.isAssignableFrom(ClassUtils.resolvePrimitiveIfNecessary(ex.getRequiredType())))
+								? "a number" : "of another type";
+		return invalid(((ServletWebRequest) request).getRequest(), "invalid-parameter", "Invalid parameter",
+				new JsonErrors.Located(String.valueOf(field), "must be " + expected));
+	}
+
+	@SuppressWarnings("unchecked")
+	private static <T extends ResponseEntity<?>> T invalid(HttpServletRequest request, String type, String title,
+			JsonErrors.Located located) {
+		if (request.getRequestURI().startsWith(KServeController.PATH_PREFIX)) {
+			return (T) ResponseEntity.badRequest()
+				.contentType(MediaType.APPLICATION_JSON)
+				.body(Map.of("error", located.message()));
+		}
+		ProblemDetail problem = problem(HttpStatus.BAD_REQUEST, type, title, located.message());
+		problem.setProperty("field", located.field());
+		return (T) ResponseEntity.badRequest().contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
+	}
+
+	private static <T extends ResponseEntity<?>> T insufficientStorage(Exception ex) {
+		logger.warn("Out of disk space: {}", ex.toString());
+		ProblemDetail problem = problem(HttpStatus.INSUFFICIENT_STORAGE, "insufficient-storage", "Insufficient storage",
+				"the server has no disk space left for this request; nothing was kept");
+		@SuppressWarnings("unchecked")
+		T response = (T) ResponseEntity.status(HttpStatus.INSUFFICIENT_STORAGE)
+			.contentType(MediaType.APPLICATION_PROBLEM_JSON)
+			.body(problem);
+		return response;
+	}
+
+	private static boolean isDiskFull(Throwable ex) {
+		for (Throwable cause = ex; cause != null; cause = cause.getCause()) {
+			if (cause instanceof IOException && cause.getMessage() != null && cause.getMessage().contains(DISK_FULL)) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	private static <T extends Throwable> T causeOf(Throwable ex, Class<T> type) {
+		for (Throwable cause = ex; cause != null; cause = cause.getCause()) {
+			if (type.isInstance(cause)) {
+				return type.cast(cause);
+			}
+		}
+		return null;
+	}
+
+	private static Throwable deepest(Throwable ex) {
+		Throwable cause = ex;
+		while (cause.getCause() != null && cause.getCause() != cause) {
+			cause = cause.getCause();
+		}
+		return cause;
 	}
 
 	/** Spring MVC's own problems (405, 415, malformed JSON) get the request id too. */

@@ -27,6 +27,7 @@ import org.springframework.validation.annotation.Validated;
  * @param cacheDirectory Directory that holds the local cache of composition results.
  * @param cacheSize Maximum size of the local cache of composition results; the least
  * recently used are evicted beyond it, except those being written or read.
+ * @param maxTerms Maximum number of terms (patches) in one composition recipe.
  */
 @Validated
 @ConfigurationProperties("patchbay.composition")
@@ -35,5 +36,5 @@ public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int work
 		@NotNull @DefaultValue("500ms") Duration progressInterval,
 		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout,
 		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval, @NotNull Path cacheDirectory,
-		@NotNull @DefaultValue("20GB") DataSize cacheSize) {
+		@NotNull @DefaultValue("20GB") DataSize cacheSize, @DefaultValue("64") @Min(1) int maxTerms) {
 }

@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * A composition recipe as the client sends it; {@link Recipe#from} checks and normalizes
+ * A composition recipe as the client sends it; {@code Recipe.from} checks and normalizes
  * it.
  *
  * @param baseModelId the model to patch

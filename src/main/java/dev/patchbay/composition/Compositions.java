@@ -49,8 +49,12 @@ public class Compositions {
 
 	private final ResultCache cache;
 
+	private final CompositionProperties properties;
+
 	Compositions(Planner planner, CompositionRepository compositions, CompositionJobs jobs,
-			TransactionTemplate transactions, JsonMapper json, Registry registry, ResultCache cache) {
+			TransactionTemplate transactions, JsonMapper json, Registry registry, ResultCache cache,
+			CompositionProperties properties) {
+		this.properties = properties;
 		this.registry = registry;
 		this.cache = cache;
 		this.planner = planner;
@@ -78,7 +82,7 @@ public class Compositions {
 	 * @throws CompositionInvalidException listing every incompatible tensor
 	 */
 	public Created create(CompositionRequest request) throws IOException {
-		Recipe recipe = Recipe.from(request);
+		Recipe recipe = Recipe.from(request, this.properties.maxTerms());
 		Planner.Validated validated = this.planner.validate(recipe);
 		Optional<Composition> existing = this.compositions.findByRecipeDigest(validated.recipeDigest());
 		if (existing.isPresent()) {

@@ -4,13 +4,16 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
+import java.util.Set;
 
+import com.google.re2j.Pattern;
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.Validator;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.stereotype.Service;
@@ -19,6 +22,7 @@ import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.ClientRegex;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.PatchKind;
@@ -68,9 +72,12 @@ public class Derivations {
 
 	private final TensorEngine engine;
 
+	private final Validator validator;
+
 	Derivations(Registry registry, Ingest ingest, BlobStore blobs, CompositionProperties properties, JsonMapper json,
-			TensorEngine engine) {
+			TensorEngine engine, Validator validator) {
 		this.engine = engine;
+		this.validator = validator;
 		this.registry = registry;
 		this.ingest = ingest;
 		this.blobs = blobs;
@@ -88,6 +95,8 @@ public class Derivations {
 		require("name", request.name());
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(),
+				null, request.baseModelId(), request.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
@@ -133,8 +142,6 @@ public class Derivations {
 			new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(output, (tensorsDone) -> {
 			});
 			StagedBlob staged = output.finish();
-			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(), null,
-					request.baseModelId(), request.labels(), null);
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "diff.safetensors", null,
 					List.of(new LineageEdge(request.baseModelId(), "base"),
 							new LineageEdge(request.finetunedModelId(), "finetuned")));
@@ -205,6 +212,8 @@ public class Derivations {
 		require("name", request.name());
 		require("cleanModelId", request.cleanModelId());
 		require("robustModelId", request.robustModelId());
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
+				request.cleanModelId(), request.labels(), null));
 		if (request.include() == null || request.include().isEmpty()) {
 			throw invalid("include", "is required: regexes choosing the tensors the signature keeps");
 		}
@@ -273,8 +282,6 @@ public class Derivations {
 			if (pretrained != null) {
 				lineage.add(new LineageEdge(request.pretrainedModelId(), "pretrained"));
 			}
-			ArtifactMetadata metadata = new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
-					request.cleanModelId(), request.labels(), null);
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "signature.safetensors",
 					this.json.writeValueAsString(config), lineage);
 		}
@@ -374,19 +381,32 @@ public class Derivations {
 
 	}
 
+	/** Client regexes, compiled so that none can hang or exhaust the server. */
 	private static List<Pattern> patterns(String field, List<String> regexes) {
 		List<Pattern> patterns = new ArrayList<>();
 		if (regexes != null) {
 			for (int i = 0; i < regexes.size(); i++) {
 				try {
-					patterns.add(Pattern.compile(regexes.get(i)));
+					patterns.add(ClientRegex.compile(regexes.get(i)));
 				}
-				catch (PatternSyntaxException | NullPointerException ex) {
-					throw invalid(field + "[" + i + "]", "is not a valid regex");
+				catch (IllegalArgumentException ex) {
+					throw invalid(field + "[" + i + "]", ex.getMessage());
 				}
 			}
 		}
 		return patterns;
+	}
+
+	/** The derived patch's name, version and labels, checked as an upload's metadata. */
+	private ArtifactMetadata checked(ArtifactMetadata metadata) {
+		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
+		if (!violations.isEmpty()) {
+			ConstraintViolation<ArtifactMetadata> first = violations.stream()
+				.min(Comparator.comparing((violation) -> violation.getPropertyPath().toString()))
+				.orElseThrow();
+			throw invalid(first.getPropertyPath().toString(), first.getMessage());
+		}
+		return metadata;
 	}
 
 	private static DType floatDtype(String field, String name) {

@@ -25,14 +25,19 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	}
 
 	/**
+	 * @param maxTerms the most terms a recipe may have
 	 * @throws InvalidInputException naming the first invalid field
 	 */
-	static Recipe from(CompositionRequest request) {
+	static Recipe from(CompositionRequest request, int maxTerms) {
 		if (request.baseModelId() == null) {
 			throw invalid("baseModelId", "is required");
 		}
 		if (request.terms() == null || request.terms().isEmpty()) {
 			throw invalid("terms", "must list at least one patch");
+		}
+		if (request.terms().size() > maxTerms) {
+			throw invalid("terms", "has " + request.terms().size() + " terms, more than the limit of " + maxTerms
+					+ " (patchbay.composition.max-terms)");
 		}
 		List<Term> terms = new ArrayList<>();
 		for (int i = 0; i < request.terms().size(); i++) {
@@ -41,8 +46,10 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				throw invalid("terms[" + i + "].patchId", "is required");
 			}
 			double weight = (term.weight() != null) ? term.weight() : 1.0;
-			if (!Double.isFinite(weight)) {
-				throw invalid("terms[" + i + "].weight", "must be a finite number");
+			// Weights scale float32 deltas, so they must be finite as float32 too.
+			if (!Float.isFinite((float) weight)) {
+				throw invalid("terms[" + i + "].weight",
+						"must be a finite number of magnitude at most " + Float.MAX_VALUE + " (float32)");
 			}
 			terms.add(new Term(term.patchId(), weight));
 		}

@@ -20,6 +20,7 @@ import org.springframework.stereotype.Service;
 import dev.patchbay.engine.HostTensor;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
@@ -82,8 +83,9 @@ public class Evaluations implements AutoCloseable {
 			throw InferenceInputException.forField("datasetId", "is required");
 		}
 		int batchSize = (request.batchSize() != null) ? request.batchSize() : this.properties.evaluationBatchSize();
-		if (batchSize < 1) {
-			throw InferenceInputException.forField("batchSize", "must be at least 1");
+		if (batchSize < 1 || batchSize > this.properties.maxEvaluationBatchSize()) {
+			throw InferenceInputException.forField("batchSize", "must be between 1 and "
+					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
 		}
 		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId());
 		TensorLocation inputs = tensor(dataset, "inputs", request.inputs());
@@ -94,7 +96,12 @@ public class Evaluations implements AutoCloseable {
 		if (labels.spec().dtype() != DType.I64 && labels.spec().dtype() != DType.I32) {
 			throw InferenceInputException.forField("labels", "tensor '" + labels.name() + "' must be I64 or I32");
 		}
-		long rows = inputs.spec().shape().isEmpty() ? 0 : inputs.spec().shape().get(0);
+		List<Long> shape = inputs.spec().shape();
+		if (shape.size() < 2) {
+			throw InferenceInputException.forField("inputs", "tensor '" + inputs.name() + "' has shape " + shape
+					+ "; evaluation inputs are [rows, features...], of rank 2 or more");
+		}
+		long rows = shape.get(0);
 		if (labels.spec().shape().size() != 1 || labels.spec().shape().get(0) != rows) {
 			throw InferenceInputException.forField("labels",
 					"tensor '" + labels.name() + "' must hold one label per input row (" + rows + ")");
@@ -102,7 +109,16 @@ public class Evaluations implements AutoCloseable {
 		String target = (request.modelId() != null) ? request.modelId().toString() : request.compositionId().toString();
 		// Resolve now, so that an unknown id is a 404 of this request rather than a
 		// failed evaluation.
-		this.models.signature(target);
+		GraphSignature signature = this.models.signature(target);
+		checkAgainstSignature(inputs, signature);
+		long rowElements = shape.stream().skip(1).reduce(1L, Math::multiplyExact);
+		long batchElements = Math.min(batchSize, Math.max(1, rows)) * rowElements;
+		if (batchElements > this.properties.maxRequestElements()) {
+			throw InferenceInputException.forField("batchSize",
+					batchSize + " rows of " + rowElements + " elements exceed the limit of "
+							+ this.properties.maxRequestElements()
+							+ " elements per batch (patchbay.inference.max-request-elements)");
+		}
 		Progress progress = new Progress(UUID.randomUUID(), rows);
 		synchronized (this.evaluations) {
 			this.evaluations.put(progress.id, progress);
@@ -158,7 +174,7 @@ public class Evaluations implements AutoCloseable {
 			}
 			long[] expected = readLabels(dataset, labels);
 			long correct = 0;
-			float[] batch = new float[Math.toIntExact(batchSize * rowElements)];
+			float[] batch = new float[Math.toIntExact(Math.min(batchSize, progress.total) * rowElements)];
 			for (long row = 0; row < progress.total; row += batchSize) {
 				int n = (int) Math.min(batchSize, progress.total - row);
 				int count = Math.toIntExact(n * rowElements);
@@ -166,15 +182,39 @@ public class Evaluations implements AutoCloseable {
 						row * rowElements, batch, count);
 				long[] batchShape = shape.stream().mapToLong(Long::longValue).toArray();
 				batchShape[0] = n;
-				HostTensor output = lease.model()
-					.forward(List.of(new HostTensor(DType.F32, batchShape, TensorData.encode(batch, count, DType.F32))))
-					.get(0);
+				HostTensor output;
+				try {
+					output = lease.model()
+						.forward(List
+							.of(new HostTensor(DType.F32, batchShape, TensorData.encode(batch, count, DType.F32))))
+						.get(0);
+				}
+				catch (IllegalArgumentException ex) {
+					throw InferenceInputException.forField("inputs", "the graph rejected them: " + ex.getMessage());
+				}
 				correct += countCorrect(output, expected, row, n);
 				progress.advance(n, correct);
 			}
 			progress.finish(System.nanoTime() - started);
 			logger.info("Evaluation {} of {}: accuracy {} on {} rows", progress.id, target,
 					(double) correct / Math.max(1, progress.total), progress.total);
+		}
+	}
+
+	/** A dataset the graph's declared input cannot take is refused before any batch. */
+	private static void checkAgainstSignature(TensorLocation inputs, GraphSignature signature) {
+		if (signature == null || signature.inputs().isEmpty() || signature.inputs().get(0).shape() == null) {
+			return;
+		}
+		List<Long> declared = signature.inputs().get(0).shape();
+		List<Long> actual = inputs.spec().shape();
+		boolean fits = declared.size() == actual.size();
+		for (int i = 1; fits && i < declared.size(); i++) {
+			fits = declared.get(i) == -1 || declared.get(i).equals(actual.get(i));
+		}
+		if (!fits) {
+			throw InferenceInputException.forField("inputs", "tensor '" + inputs.name() + "' has shape " + actual
+					+ " but the model's input takes " + declared + " (the first dimension is the batch)");
 		}
 	}
 

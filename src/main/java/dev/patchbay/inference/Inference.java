@@ -1,5 +1,6 @@
 package dev.patchbay.inference;
 
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,8 +24,11 @@ public class Inference {
 
 	private final LoadedModels models;
 
-	Inference(LoadedModels models) {
+	private final InferenceProperties properties;
+
+	Inference(LoadedModels models, InferenceProperties properties) {
 		this.models = models;
+		this.properties = properties;
 	}
 
 	/**
@@ -49,20 +53,26 @@ public class Inference {
 	}
 
 	/**
-	 * Runs one inference request.
+	 * Reads and runs one inference request, decoding the body as it streams in.
+	 * @param body the request body, KServe v2 JSON
+	 * @param contentLength the declared body length, or -1
 	 * @throws InferenceInputException naming the input at fault for a wrong name,
-	 * datatype or shape
+	 * datatype, shape or value
+	 * @throws dev.patchbay.shared.PayloadTooLargeException beyond
+	 * {@code patchbay.inference.max-request-size} or {@code max-request-elements}
 	 */
-	public InferenceResponse infer(String id, InferenceRequest request) {
-		if (request == null || request.inputs() == null || request.inputs().isEmpty()) {
-			throw InferenceInputException.forField("inputs", "at least one input is required");
+	public InferenceResponse infer(String id, InputStream body, long contentLength) {
+		long maxBytes = this.properties.maxRequestSize().toBytes();
+		if (contentLength > maxBytes) {
+			throw InferenceBodyReader.tooLarge(maxBytes);
 		}
+		// Resolved before the body is read, so that an unknown id costs no decoding.
+		this.models.signature(id);
+		InferenceBodyReader.Request request = InferenceBodyReader.read(body, maxBytes,
+				this.properties.maxRequestElements());
 		try (LoadedModels.Lease lease = this.models.lease(id)) {
-			List<InferenceTensor> ordered = orderBySignature(request.inputs(), lease.signature());
-			List<HostTensor> inputs = new ArrayList<>();
-			for (int i = 0; i < ordered.size(); i++) {
-				inputs.add(TensorCodec.decode(ordered.get(i), "inputs[" + ordered.get(i).name() + "]"));
-			}
+			List<InferenceBodyReader.Input> ordered = orderBySignature(request.inputs(), lease.signature());
+			List<HostTensor> inputs = ordered.stream().map(InferenceBodyReader.Input::tensor).toList();
 			List<HostTensor> outputs;
 			try {
 				outputs = lease.model().forward(inputs);
@@ -85,13 +95,14 @@ public class Inference {
 	 * With a declared signature, inputs are matched by name and checked for datatype and
 	 * shape (-1 matches any size); without one, they are used in request order.
 	 */
-	private static List<InferenceTensor> orderBySignature(List<InferenceTensor> inputs, GraphSignature signature) {
+	private static List<InferenceBodyReader.Input> orderBySignature(List<InferenceBodyReader.Input> inputs,
+			GraphSignature signature) {
 		if (signature == null) {
 			return inputs;
 		}
-		List<InferenceTensor> ordered = new ArrayList<>();
+		List<InferenceBodyReader.Input> ordered = new ArrayList<>();
 		for (Declaration declaration : signature.inputs()) {
-			InferenceTensor input = inputs.stream()
+			InferenceBodyReader.Input input = inputs.stream()
 				.filter((candidate) -> declaration.name().equals(candidate.name()))
 				.findFirst()
 				.orElseThrow(() -> InferenceInputException.forField("inputs",
@@ -108,7 +119,7 @@ public class Inference {
 			}
 			ordered.add(input);
 		}
-		for (InferenceTensor input : inputs) {
+		for (InferenceBodyReader.Input input : inputs) {
 			if (signature.inputs().stream().noneMatch((declaration) -> declaration.name().equals(input.name()))) {
 				throw InferenceInputException.forField("inputs[" + input.name() + "]", "is not an input of this model");
 			}

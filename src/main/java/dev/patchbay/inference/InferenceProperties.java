@@ -2,6 +2,8 @@ package dev.patchbay.inference;
 
 import java.time.Duration;
 
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
@@ -18,9 +20,17 @@ import org.springframework.validation.annotation.Validated;
  * is still being computed.
  * @param evaluationBatchSize Default number of dataset rows per forward pass in
  * evaluations.
+ * @param maxEvaluationBatchSize Maximum number of dataset rows per forward pass that an
+ * evaluation request may ask for.
+ * @param maxRequestSize Maximum size of a KServe v2 inference request body.
+ * @param maxRequestElements Maximum number of tensor elements in one inference request,
+ * all inputs together, and in one evaluation batch.
  */
 @Validated
 @ConfigurationProperties("patchbay.inference")
 public record InferenceProperties(@NotNull @DefaultValue("2GB") DataSize cacheSize,
-		@NotNull @DefaultValue("10m") Duration compositionWait, @DefaultValue("256") int evaluationBatchSize) {
+		@NotNull @DefaultValue("10m") Duration compositionWait, @DefaultValue("256") @Min(1) int evaluationBatchSize,
+		@DefaultValue("4096") @Min(1) int maxEvaluationBatchSize,
+		@NotNull @DefaultValue("32MB") DataSize maxRequestSize,
+		@DefaultValue("8388608") @Min(1) @Max(Integer.MAX_VALUE - 8) long maxRequestElements) {
 }

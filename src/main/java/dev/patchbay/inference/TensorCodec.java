@@ -5,8 +5,8 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
-import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.JsonNodeFactory;
 
@@ -15,8 +15,8 @@ import dev.patchbay.shared.DType;
 import dev.patchbay.engine.TensorData;
 
 /**
- * Converts between KServe v2 JSON tensors and engine host tensors. BF16 inputs are taken
- * as FP32 (their values are floats), since DJL cannot hold BF16.
+ * Converts engine host tensors to KServe v2 JSON tensors, and names the datatypes. BF16
+ * inputs are taken as FP32 (their values are floats), since DJL cannot hold BF16.
  */
 final class TensorCodec {
 
@@ -31,57 +31,14 @@ final class TensorCodec {
 		return DATATYPES.containsKey(datatype);
 	}
 
-	/**
-	 * @throws InferenceInputException naming the input when its datatype, shape or data
-	 * is wrong
-	 */
-	static HostTensor decode(InferenceTensor tensor, String field) {
-		if (tensor.datatype() == null || !isKnown(tensor.datatype())) {
-			throw InferenceInputException.forField(field + ".datatype",
-					"'" + tensor.datatype() + "' is not one of " + DATATYPES.keySet());
-		}
-		if (tensor.shape() == null || tensor.shape().stream().anyMatch((dim) -> dim == null || dim < 0)) {
-			throw InferenceInputException.forField(field + ".shape", "must list non-negative dimensions");
-		}
-		DType dtype = DATATYPES.get(tensor.datatype());
-		List<JsonNode> values = new ArrayList<>();
-		flatten(tensor.data(), values, field);
-		long expected = tensor.shape().stream().mapToLong(Long::longValue).reduce(1, Math::multiplyExact);
-		if (values.size() != expected) {
-			throw InferenceInputException.forField(field + ".data",
-					"has " + values.size() + " elements but shape " + tensor.shape() + " needs " + expected);
-		}
-		ByteBuffer data = ByteBuffer.allocate(values.size() * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
-		for (int i = 0; i < values.size(); i++) {
-			JsonNode value = values.get(i);
-			if (dtype == DType.BOOL ? !value.isBoolean() : !value.isNumber()) {
-				throw InferenceInputException.forField(field + ".data[" + i + "]",
-						"is " + value + ", not a " + ((dtype == DType.BOOL) ? "boolean" : "number"));
-			}
-			switch (dtype) {
-				case BOOL -> data.put(value.asBoolean() ? (byte) 1 : 0);
-				case U8, I8 -> data.put((byte) value.asInt());
-				case I16 -> data.putShort((short) value.asInt());
-				case I32 -> data.putInt(value.asInt());
-				case I64 -> data.putLong(value.asLong());
-				case F16 -> data.put(TensorData.encode(new float[] { value.floatValue() }, 1, DType.F16));
-				case F64 -> data.putDouble(value.asDouble());
-				default -> data.putFloat(value.floatValue());
-			}
-		}
-		return new HostTensor(dtype, tensor.shape().stream().mapToLong(Long::longValue).toArray(), data.flip());
+	/** The engine dtype a known datatype is decoded to. */
+	static DType dtypeOf(String datatype) {
+		return DATATYPES.get(datatype);
 	}
 
-	private static void flatten(JsonNode node, List<JsonNode> out, String field) {
-		if (node == null || node.isNull()) {
-			throw InferenceInputException.forField(field + ".data", "is required");
-		}
-		if (node.isArray()) {
-			node.forEach((element) -> flatten(element, out, field));
-		}
-		else {
-			out.add(node);
-		}
+	/** The known datatypes, sorted, for messages. */
+	static String datatypes() {
+		return new TreeSet<>(DATATYPES.keySet()).toString();
 	}
 
 	static InferenceTensor encode(String name, HostTensor tensor) {

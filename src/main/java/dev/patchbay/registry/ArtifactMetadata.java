@@ -1,5 +1,7 @@
 package dev.patchbay.registry;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
 
@@ -21,14 +23,23 @@ import jakarta.validation.constraints.Size;
  * @param signature for models with a graph, the inputs and outputs that inference
  * declares
  */
-public record ArtifactMetadata(PatchKind kind, @NotBlank @Size(max = 200) String name, @Size(max = 100) String version,
-		@Size(max = 100) String family, UUID baseModelId,
-		Map<@NotNull @Size(min = 1,
-				max = 100) @Pattern(regexp = "[^=]+") String, @NotNull @Size(max = 200) String> labels,
+public record ArtifactMetadata(PatchKind kind,
+		@NotBlank @Size(max = 200) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String name,
+		@Size(max = 100) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String version,
+		@Size(max = 100) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String family, UUID baseModelId,
+		Map<@NotNull @Size(min = 1, max = 100) @Pattern(regexp = "[^=\\p{Cntrl}]+",
+				message = "must not contain '=' or control characters") String, @NotNull @Size(max = 200) @Pattern(
+						regexp = PRINTABLE, message = NO_CONTROL) String> labels,
 		@Valid GraphSignature signature) {
 
+	/** No NUL (which PostgreSQL cannot store in text) nor other control characters. */
+	static final String PRINTABLE = "\\P{Cntrl}*";
+
+	static final String NO_CONTROL = "must not contain control characters";
+
 	public ArtifactMetadata {
-		labels = (labels != null) ? Map.copyOf(labels) : Map.of();
+		// Nulls are kept for validation to name them, rather than failing here.
+		labels = (labels != null) ? Collections.unmodifiableMap(new LinkedHashMap<>(labels)) : Map.of();
 	}
 
 }

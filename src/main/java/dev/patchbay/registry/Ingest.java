@@ -51,8 +51,11 @@ public class Ingest {
 
 	private final List<GraphValidator> graphValidators;
 
+	private final int maxAdapterRank;
+
 	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
-			BlobUsage blobUsage, List<GraphValidator> graphValidators) {
+			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators) {
+		this.maxAdapterRank = registry.maxAdapterRank();
 		this.graphValidators = graphValidators;
 		this.blobs = blobs;
 		this.blobUsage = blobUsage;
@@ -113,7 +116,8 @@ public class Ingest {
 				StagedFile model = staging.add("adapter_model", required("adapter_model", adapterModel));
 				tensors = locate(model.header(), 1);
 				byte[] configBytes = readConfig(config);
-				LoraAdapter.parse(configBytes, tensors.stream().map(TensorLocation::spec).toList());
+				LoraAdapter.parse(configBytes, tensors.stream().map(TensorLocation::spec).toList(),
+						this.maxAdapterRank);
 				artifact.setConfig(new String(configBytes, StandardCharsets.UTF_8));
 			}
 			else {

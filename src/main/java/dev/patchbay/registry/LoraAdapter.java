@@ -6,9 +6,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
+import com.google.re2j.Pattern;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -39,8 +38,17 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 	 * @throws AdapterConfigException listing every problem found
 	 */
 	public static LoraAdapter parse(byte[] configJson, List<TensorSpec> tensors) {
+		return parse(configJson, tensors, Integer.MAX_VALUE);
+	}
+
+	/**
+	 * Parses and cross-checks an uploaded adapter.
+	 * @param maxRank the largest rank accepted
+	 * @throws AdapterConfigException listing every problem found
+	 */
+	public static LoraAdapter parse(byte[] configJson, List<TensorSpec> tensors, int maxRank) {
 		List<AdapterProblem> problems = new ArrayList<>();
-		AdapterConfig config = AdapterConfig.parse(configJson, problems);
+		AdapterConfig config = AdapterConfig.parse(configJson, problems, maxRank);
 		if (config == null) {
 			throw AdapterConfigException.of(problems);
 		}
@@ -188,7 +196,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			boolean useRslora, boolean useDora, boolean fanInFanOut, Map<String, Integer> rankPattern,
 			Map<String, Double> alphaPattern, List<String> modulesToSave) {
 
-		static AdapterConfig parse(byte[] json, List<AdapterProblem> problems) {
+		static AdapterConfig parse(byte[] json, List<AdapterProblem> problems, int maxRank) {
 			JsonNode root;
 			try {
 				root = JSON.readTree(json);
@@ -201,59 +209,115 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 				problems.add(AdapterProblem.field("(file)", "is not a JSON object"));
 				return null;
 			}
-			String peftType = root.path("peft_type").asString("LORA");
-			if (!"LORA".equals(peftType)) {
+			JsonNode peftTypeNode = root.path("peft_type");
+			String peftType = peftTypeNode.isString() ? peftTypeNode.asString() : "LORA";
+			if (!peftTypeNode.isMissingNode() && !peftTypeNode.isNull() && !peftTypeNode.isString()) {
+				problems.add(AdapterProblem.field("peft_type", "must be a string"));
+			}
+			else if (!"LORA".equals(peftType)) {
 				problems.add(AdapterProblem.field("peft_type", "'" + peftType + "' is not supported; only LORA"));
 			}
-			JsonNode rNode = root.get("r");
-			if (rNode == null || !rNode.isIntegralNumber() || rNode.asInt() <= 0) {
-				problems.add(AdapterProblem.field("r", "must be a positive integer"));
-			}
-			JsonNode alphaNode = root.get("lora_alpha");
-			if (alphaNode == null || !alphaNode.isNumber()) {
-				problems.add(AdapterProblem.field("lora_alpha", "must be a number"));
-			}
+			Integer r = rank(root.get("r"), "r", maxRank, problems);
+			Double alpha = finite(root.get("lora_alpha"), "lora_alpha", problems);
 			List<String> targets = new ArrayList<>();
 			String regex = null;
 			JsonNode targetNode = root.path("target_modules");
 			if (targetNode.isString()) {
 				regex = targetNode.asString();
-				try {
-					Pattern.compile(regex);
-				}
-				catch (PatternSyntaxException ex) {
-					problems
-						.add(AdapterProblem.field("target_modules", "is not a valid regex: " + ex.getDescription()));
-				}
+				compile(regex, "target_modules", problems);
 			}
 			else if (targetNode.isArray() && !targetNode.isEmpty()) {
-				targetNode.forEach((node) -> targets.add(node.asString()));
+				strings(targetNode, "target_modules", targets, problems);
 			}
 			else {
 				problems.add(AdapterProblem.field("target_modules", "must be a non-empty list or a regex string"));
 			}
 			Map<String, Integer> rankPattern = new LinkedHashMap<>();
-			root.path("rank_pattern").properties().forEach((entry) -> {
-				if (!entry.getValue().isIntegralNumber() || entry.getValue().asInt() <= 0) {
-					problems.add(AdapterProblem.field("rank_pattern." + entry.getKey(), "must be a positive integer"));
-				}
-				rankPattern.put(entry.getKey(), entry.getValue().asInt());
-			});
 			Map<String, Double> alphaPattern = new LinkedHashMap<>();
-			root.path("alpha_pattern").properties().forEach((entry) -> {
-				if (!entry.getValue().isNumber()) {
-					problems.add(AdapterProblem.field("alpha_pattern." + entry.getKey(), "must be a number"));
+			for (String name : List.of("rank_pattern", "alpha_pattern")) {
+				JsonNode pattern = root.path(name);
+				if (pattern.isMissingNode() || pattern.isNull()) {
+					continue;
 				}
-				alphaPattern.put(entry.getKey(), entry.getValue().asDouble());
-			});
+				if (!pattern.isObject()) {
+					problems.add(AdapterProblem.field(name, "must be an object of module patterns"));
+					continue;
+				}
+				for (Map.Entry<String, JsonNode> entry : pattern.properties()) {
+					String field = name + "." + entry.getKey();
+					// PEFT anchors a key as (.*\.)?key$; a key that breaks that is
+					// invalid.
+					compile(keyPattern(entry.getKey()), field, problems);
+					if (name.equals("rank_pattern")) {
+						rankPattern.put(entry.getKey(), rank(entry.getValue(), field, maxRank, problems));
+					}
+					else {
+						alphaPattern.put(entry.getKey(), finite(entry.getValue(), field, problems));
+					}
+				}
+			}
 			List<String> modulesToSave = new ArrayList<>();
-			root.path("modules_to_save").forEach((node) -> modulesToSave.add(node.asString()));
+			JsonNode saveNode = root.path("modules_to_save");
+			if (saveNode.isArray()) {
+				strings(saveNode, "modules_to_save", modulesToSave, problems);
+			}
+			else if (!saveNode.isMissingNode() && !saveNode.isNull()) {
+				problems.add(AdapterProblem.field("modules_to_save", "must be a list of module names"));
+			}
+			for (String flag : List.of("use_rslora", "use_dora", "fan_in_fan_out")) {
+				JsonNode node = root.path(flag);
+				if (!node.isMissingNode() && !node.isNull() && !node.isBoolean()) {
+					problems.add(AdapterProblem.field(flag, "must be true or false"));
+				}
+			}
 			if (!problems.isEmpty()) {
 				return null;
 			}
-			return new AdapterConfig(rNode.asInt(), alphaNode.asDouble(), List.copyOf(targets), regex,
-					root.path("use_rslora").asBoolean(false), root.path("use_dora").asBoolean(false),
-					root.path("fan_in_fan_out").asBoolean(false), rankPattern, alphaPattern, modulesToSave);
+			return new AdapterConfig(r, alpha, List.copyOf(targets), regex, root.path("use_rslora").asBoolean(false),
+					root.path("use_dora").asBoolean(false), root.path("fan_in_fan_out").asBoolean(false), rankPattern,
+					alphaPattern, modulesToSave);
+		}
+
+		private static Integer rank(JsonNode node, String field, int maxRank, List<AdapterProblem> problems) {
+			if (node == null || !node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() <= 0
+					|| node.asInt() > maxRank) {
+				problems.add(AdapterProblem.field(field,
+						"must be a positive integer of at most " + maxRank + " (patchbay.registry.max-adapter-rank)"));
+				return null;
+			}
+			return node.asInt();
+		}
+
+		private static Double finite(JsonNode node, String field, List<AdapterProblem> problems) {
+			if (node == null || !node.isNumber() || !Double.isFinite(node.asDouble())) {
+				problems.add(AdapterProblem.field(field, "must be a finite number"));
+				return null;
+			}
+			return node.asDouble();
+		}
+
+		private static void strings(JsonNode array, String field, List<String> out, List<AdapterProblem> problems) {
+			for (int i = 0; i < array.size(); i++) {
+				if (!array.get(i).isString()) {
+					problems.add(AdapterProblem.field(field + "[" + i + "]", "must be a module name (a string)"));
+				}
+				else {
+					out.add(array.get(i).asString());
+				}
+			}
+		}
+
+		private static void compile(String regex, String field, List<AdapterProblem> problems) {
+			try {
+				ClientRegex.compile(regex);
+			}
+			catch (IllegalArgumentException ex) {
+				problems.add(AdapterProblem.field(field, ex.getMessage()));
+			}
+		}
+
+		private static String keyPattern(String key) {
+			return "(.*\\.)?" + key + "$";
 		}
 
 		boolean isTarget(String module) {
@@ -282,7 +346,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		private static <T> Optional<T> patternValue(Map<String, T> pattern, String module) {
 			return pattern.entrySet()
 				.stream()
-				.filter((entry) -> Pattern.matches("(.*\\.)?" + entry.getKey() + "$", module))
+				.filter((entry) -> Pattern.matches(keyPattern(entry.getKey()), module))
 				.map(Map.Entry::getValue)
 				.findFirst();
 		}

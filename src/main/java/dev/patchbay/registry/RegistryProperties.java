@@ -8,6 +8,7 @@ import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -15,10 +16,13 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param embeddedDatabase Embedded PostgreSQL used when no external datasource URL is
  * set.
+ * @param maxAdapterRank Maximum rank {@code r} (and rank_pattern value) of an uploaded
+ * LoRA adapter.
  */
 @Validated
 @ConfigurationProperties("patchbay.registry")
-public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDatabase) {
+public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDatabase,
+		@DefaultValue("65536") @Min(1) int maxAdapterRank) {
 
 	/**
 	 * Embedded PostgreSQL settings.

@@ -69,9 +69,9 @@ public class ApiKeys {
 	 */
 	@Transactional
 	public IssuedKey issue(String name, String role) {
-		if (name == null || name.isBlank() || name.length() > 100) {
+		if (name == null || name.isBlank() || name.length() > 100 || name.chars().anyMatch(Character::isISOControl)) {
 			throw new InvalidInputException("invalid-key-request", "Invalid key request",
-					"name: must be 1 to 100 characters", Map.of("field", "name"));
+					"name: must be 1 to 100 characters, none of them control characters", Map.of("field", "name"));
 		}
 		if (role == null) {
 			throw new InvalidInputException("invalid-key-request", "Invalid key request",

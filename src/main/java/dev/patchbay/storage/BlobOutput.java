@@ -1,5 +1,6 @@
 package dev.patchbay.storage;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
@@ -21,18 +22,24 @@ import java.util.HexFormat;
  * the same way but never forces its bytes to disk, for data that can be recomputed.
  * <p>
  * Hashing and flushing to disk happen behind the writer, on a thread of their own that
- * reads back what was written (from the page cache, through a memory map): the writer
- * never waits for SHA-256 or the disk until {@code finish()}, and on a second core both
- * proceed at once.
+ * reads back what was written (from the page cache, by positional reads; a memory map
+ * would keep a deleted file's blocks allocated until it is collected): the writer never
+ * waits for SHA-256 or the disk until {@code finish()}, and on a second core both proceed
+ * at once.
  */
 public final class BlobOutput extends OutputStream implements WritableByteChannel {
 
-	/** Bytes hashed per map, and between background flushes to disk. */
+	/** Bytes hashed between progress updates, and between background flushes to disk. */
 	private static final long SPAN = 64L << 20;
 
 	private static final long FLUSH_EVERY = 256L << 20;
 
-	/** Bytes gathered before the hasher wakes, so small writes do not cost a map each. */
+	/** Bytes read back per read for hashing. */
+	private static final int READ_BACK = 1 << 20;
+
+	/**
+	 * Bytes gathered before the hasher wakes, so small writes do not cost a wake-up each.
+	 */
 	private static final long BATCH = 4L << 20;
 
 	private final Path path;
@@ -49,6 +56,9 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 
 	private IOException hashFailure;
 
+	/** Used by the hasher only; allocated on first use. */
+	private ByteBuffer readBack;
+
 	private boolean finished;
 
 	private volatile boolean closing;
@@ -56,15 +66,17 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 	/** Whether bytes are forced to disk as they are hashed and at the end. */
 	private final boolean durable;
 
-	BlobOutput(Path path) throws IOException {
-		this(path, true);
+	/**
+	 * @param channel the file opened for reading and writing
+	 */
+	BlobOutput(Path path, FileChannel channel) {
+		this(path, channel, true);
 	}
 
-	private BlobOutput(Path path, boolean durable) throws IOException {
+	private BlobOutput(Path path, FileChannel channel, boolean durable) {
 		this.path = path;
+		this.channel = channel;
 		this.durable = durable;
-		this.channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-				StandardOpenOption.WRITE);
 		try {
 			this.digest = MessageDigest.getInstance("SHA-256");
 		}
@@ -81,7 +93,9 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 	 * after a crash the file may be torn, so it is trusted only by its digest.
 	 */
 	public static BlobOutput withoutSync(Path path) throws IOException {
-		return new BlobOutput(path, false);
+		return new BlobOutput(path,
+				FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE),
+				false);
 	}
 
 	public Path path() {
@@ -143,7 +157,7 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 				}
 				while (this.hashed < target) {
 					long span = Math.min(SPAN, target - this.hashed);
-					this.digest.update(this.channel.map(FileChannel.MapMode.READ_ONLY, this.hashed, span));
+					hash(this.hashed, span);
 					synchronized (this) {
 						this.hashed += span;
 						notifyAll();
@@ -163,6 +177,22 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
+		}
+	}
+
+	private void hash(long from, long length) throws IOException {
+		if (this.readBack == null) {
+			this.readBack = ByteBuffer.allocateDirect(READ_BACK);
+		}
+		long end = from + length;
+		for (long position = from; position < end;) {
+			this.readBack.clear().limit((int) Math.min(READ_BACK, end - position));
+			int n = this.channel.read(this.readBack, position);
+			if (n < 0) {
+				throw new EOFException(this.path + " is shorter than what was written to it");
+			}
+			this.digest.update(this.readBack.flip());
+			position += n;
 		}
 	}
 

@@ -26,14 +26,40 @@ class FileSystemBlobStore implements BlobStore {
 
 	private final Path staging;
 
+	private final StagingFiles stagingFiles;
+
 	FileSystemBlobStore(Path root) throws IOException {
+		this(root, (path) -> FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+	}
+
+	/**
+	 * @param stagingFiles opens each staged file for writing; tests substitute a disk
+	 * that fills up
+	 */
+	FileSystemBlobStore(Path root, StagingFiles stagingFiles) throws IOException {
 		this.blobs = Files.createDirectories(root.resolve("sha256"));
 		this.staging = Files.createDirectories(root.resolve("tmp"));
+		this.stagingFiles = stagingFiles;
 	}
 
 	@Override
 	public BlobOutput create() throws IOException {
-		return new BlobOutput(Files.createTempFile(this.staging, "blob-", ".part"));
+		Path part = Files.createTempFile(this.staging, "blob-", ".part");
+		try {
+			return new BlobOutput(part, this.stagingFiles.open(part));
+		}
+		catch (IOException | RuntimeException ex) {
+			Files.deleteIfExists(part);
+			throw ex;
+		}
+	}
+
+	/** How a staged file is opened: read and write. */
+	@FunctionalInterface
+	interface StagingFiles {
+
+		FileChannel open(Path part) throws IOException;
+
 	}
 
 	/**

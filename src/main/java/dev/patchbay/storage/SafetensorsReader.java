@@ -60,9 +60,12 @@ public final class SafetensorsReader {
 			throw SafetensorsFormatException.forFile(source, (fileSize == 0) ? "file is empty"
 					: "file has " + fileSize + " bytes, fewer than the 8-byte header length");
 		}
-		ByteBuffer prefix = readFully(channel, 0, Long.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-		rejectForeignFormats(prefix, source);
+		ByteBuffer prefix = readFully(channel, 0, (int) Math.min(fileSize, Long.BYTES + 1))
+			.order(ByteOrder.LITTLE_ENDIAN);
 		long headerLength = prefix.getLong(0);
+		if (!looksLikeSafetensors(prefix, headerLength, fileSize)) {
+			rejectForeignFormats(prefix, source);
+		}
 		if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
 			throw SafetensorsFormatException.forFile(source, "header length " + Long.toUnsignedString(headerLength)
 					+ " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
@@ -95,6 +98,16 @@ public final class SafetensorsReader {
 		}
 		checkLayout(tensors, dataStart, fileSize, source);
 		return new SafetensorsHeader(tensors, metadata, fileSize);
+	}
+
+	/**
+	 * A header length that fits the file followed by the JSON object the format requires.
+	 * The magic bytes of other formats are looked for only when this fails: a header of
+	 * 640 bytes starts with {@code 80 02}, which is also how a pickle starts.
+	 */
+	private static boolean looksLikeSafetensors(ByteBuffer prefix, long headerLength, long fileSize) {
+		return headerLength > 0 && headerLength <= MAX_HEADER_BYTES && Long.BYTES + headerLength <= fileSize
+				&& prefix.limit() > Long.BYTES && prefix.get(Long.BYTES) == '{';
 	}
 
 	/**

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -94,6 +95,35 @@ class SafetensorsTests {
 	@Test
 	void rejectsZipCheckpointsUnread() throws IOException {
 		assertRejected(new byte[] { 'P', 'K', 3, 4, 0, 0, 0, 0, 0, 0 }, "zip archive");
+	}
+
+	/**
+	 * These header lengths start the file with {@code 80 02}..{@code 80 05}, a pickle's
+	 * protocol opcode.
+	 */
+	@ParameterizedTest
+	@ValueSource(ints = { 640, 896, 1152, 1408, 65536 + 640, 65536 + 1408 })
+	void validFileWhoseHeaderLengthLooksLikeAPickleOpcodeIsRead(int headerLength) throws IOException {
+		Path file = Files.write(this.dir.resolve("padded.safetensors"), paddedHeader(headerLength));
+		SafetensorsHeader header = SafetensorsReader.readHeader(file, "padded.safetensors");
+		assertThat(header.tensors()).singleElement()
+			.satisfies((tensor) -> assertThat(tensor.spec()).isEqualTo(TensorSpec.of("w", DType.F32, 2)));
+	}
+
+	/** Pickles of protocols 2 to 5 as torch.save and pickle.dumps write them. */
+	@ParameterizedTest
+	@ValueSource(strings = { "80 02 8a 0a 6c fc 9c 46 f9 20 6a a8 50 19 2e",
+			"80 03 7d 71 00 58 01 00 00 00 77 71 01 4b 01 73 2e", "80 04 95 10 00 00 00 00 00 00 00 7d 94 2e",
+			"80 05 95 0b 00 00 00 00 00 00 00 7d 94 2e" })
+	void rejectsPicklesUnread(String hex) throws IOException {
+		assertRejected(HexFormat.ofDelimiter(" ").parseHex(hex), "Python pickle");
+	}
+
+	private static byte[] paddedHeader(int headerLength) {
+		String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+		byte[] file = Fixtures.raw(json + " ".repeat(headerLength - json.length()), new byte[8]);
+		assertThat(file[0] & 0xFF).isEqualTo(headerLength & 0xFF);
+		return file;
 	}
 
 	private void assertRejected(byte[] content, String message) throws IOException {
