@@ -83,8 +83,8 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	/**
-	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting
-	 * at {@code leftOffset}, row by row: each output row accumulates rows of right times
+	 * {@code out[m, n] = scale · left[m, k] · right[k, n]}, with left's rows starting at
+	 * {@code leftOffset}, row by row: each output row accumulates rows of right times
 	 * their factors, four ranks per pass so that the row is read and written a quarter as
 	 * often, then is scaled as PEFT scales the product.
 	 */

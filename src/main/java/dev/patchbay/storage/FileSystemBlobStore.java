@@ -25,8 +25,16 @@ class FileSystemBlobStore implements BlobStore {
 	private final Path staging;
 
 	FileSystemBlobStore(Path root) throws IOException {
+		this(root, root.resolve("tmp"));
+	}
+
+	/**
+	 * @param staging directory for files being written, on the same filesystem as root so
+	 * that a commit is a rename
+	 */
+	FileSystemBlobStore(Path root, Path staging) throws IOException {
 		this.blobs = Files.createDirectories(root.resolve("sha256"));
-		this.staging = Files.createDirectories(root.resolve("tmp"));
+		this.staging = Files.createDirectories(staging);
 	}
 
 	@Override
