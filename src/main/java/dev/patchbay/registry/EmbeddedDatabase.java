@@ -134,7 +134,8 @@ public final class EmbeddedDatabase implements AutoCloseable {
 	@Override
 	public void close() throws IOException {
 		if (this.watchdog != null) {
-			this.watchdog.destroy();
+			// It ignores SIGTERM; and it must not stop the server under pg_ctl stop.
+			this.watchdog.destroyForcibly();
 		}
 		try {
 			this.postgres.close();
@@ -295,9 +296,16 @@ public final class EmbeddedDatabase implements AutoCloseable {
 	 * watchdog, and the next start stops the orphan instead.
 	 */
 	private static Process watchdog(long postmasterPid) {
+		List<String> command = new ArrayList<>();
+		// A session of its own and no ear for SIGTERM, SIGINT or SIGHUP: a signal to the
+		// JVM's process group (Ctrl-C, a supervisor) must not take it down before the
+		// JVM.
+		if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+			command.add("/usr/bin/setsid");
+		}
+		command.addAll(List.of("sh", "-c", "trap '' INT TERM HUP; read ignored; kill -INT " + postmasterPid));
 		try {
-			return new ProcessBuilder("sh", "-c", "read ignored; kill -INT " + postmasterPid)
-				.redirectOutput(ProcessBuilder.Redirect.DISCARD)
+			return new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
 				.redirectError(ProcessBuilder.Redirect.DISCARD)
 				.start();
 		}
