@@ -3,6 +3,7 @@ package dev.patchbay.api;
 import java.util.List;
 import java.util.UUID;
 
+import org.springframework.http.CacheControl;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -33,6 +34,8 @@ class ApiKeyController {
 		IssuedKey issued = this.keys.issue(request.name(), request.role());
 		return ResponseEntity.created(
 				ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(issued.id()).toUri())
+			// The secret is in this body and nowhere else: no cache may keep a copy.
+			.cacheControl(CacheControl.noStore())
 			.body(issued);
 	}
 

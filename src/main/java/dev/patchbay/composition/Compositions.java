@@ -95,8 +95,13 @@ public class Compositions {
 		}
 		catch (DataIntegrityViolationException ex) {
 			// A concurrent request stored the same recipe first: share its composition.
-			return new Created(
-					reuse(this.compositions.findByRecipeDigest(validated.recipeDigest()).orElseThrow(), recipe), false);
+			Optional<Composition> winner = this.compositions.findByRecipeDigest(validated.recipeDigest());
+			if (winner.isPresent()) {
+				return new Created(reuse(winner.get(), recipe), false);
+			}
+			// Otherwise an input was deleted meanwhile: validating again names it (404).
+			this.planner.validate(recipe);
+			throw ex;
 		}
 		this.jobs.submit(composition.getId());
 		return new Created(view(composition), true);

@@ -132,6 +132,15 @@ class LoadedModels implements AutoCloseable {
 		}
 		try {
 			Entry entry = future.join();
+			// A model deleted here or on another instance stops serving at once, whatever
+			// the cache holds; a composition's base cannot be deleted while it exists.
+			if (!load && !this.registry.exists(ArtifactType.MODEL, entry.modelId)) {
+				synchronized (this.cache) {
+					this.cache.remove(id, future);
+				}
+				entry.evict();
+				throw notFound(id);
+			}
 			synchronized (entry) {
 				if (entry.closed) {
 					// Evicted between lookup and lease: load afresh.
@@ -194,7 +203,7 @@ class LoadedModels implements AutoCloseable {
 			long bytes = model.parameterBytes() + Files.size(source.graph);
 			logger.info("Loaded {} for inference: {} bytes in {} ms", id, bytes,
 					(System.nanoTime() - started) / 1_000_000);
-			return new Entry(model, source.signature, bytes);
+			return new Entry(source.modelId, model, source.signature, bytes);
 		}
 		catch (IOException | RuntimeException ex) {
 			model.close();
@@ -334,6 +343,9 @@ class LoadedModels implements AutoCloseable {
 	/** A cached model and how many requests use it. */
 	private static final class Entry {
 
+		/** The registered model this entry serves, or whose graph it runs. */
+		private final UUID modelId;
+
 		private final GraphModel model;
 
 		private final GraphSignature signature;
@@ -346,7 +358,8 @@ class LoadedModels implements AutoCloseable {
 
 		private boolean closed;
 
-		Entry(GraphModel model, GraphSignature signature, long bytes) {
+		Entry(UUID modelId, GraphModel model, GraphSignature signature, long bytes) {
+			this.modelId = modelId;
 			this.model = model;
 			this.signature = signature;
 			this.bytes = bytes;

@@ -4,13 +4,20 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
+import jakarta.persistence.LockModeType;
+
 import org.springframework.data.jpa.repository.JpaRepository;
+import org.springframework.data.jpa.repository.Lock;
 import org.springframework.data.jpa.repository.JpaSpecificationExecutor;
 import org.springframework.data.jpa.repository.Query;
 
 interface ArtifactRepository extends JpaRepository<Artifact, UUID>, JpaSpecificationExecutor<Artifact> {
 
 	Optional<Artifact> findByIdAndType(UUID id, ArtifactType type);
+
+	@Lock(LockModeType.PESSIMISTIC_WRITE)
+	@Query("select a from Artifact a where a.id = :id and a.type = :type")
+	Optional<Artifact> lockByIdAndType(UUID id, ArtifactType type);
 
 	@Query("""
 			select count(a) > 0 from Artifact a

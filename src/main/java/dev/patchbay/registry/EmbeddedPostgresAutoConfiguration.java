@@ -1,9 +1,7 @@
 package dev.patchbay.registry;
 
 import java.io.IOException;
-import java.nio.file.Files;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,8 +15,9 @@ import org.springframework.context.annotation.Bean;
 /**
  * Starts a real PostgreSQL from the embedded binaries when no external database is
  * configured, so the service runs with nothing installed but a JDK. Data lives in a
- * directory that survives restarts. It yields to {@code spring.datasource.url} and to any
- * other connection details (such as a Testcontainers {@code @ServiceConnection}).
+ * directory that survives restarts and crashes ({@link EmbeddedDatabase}). It yields to
+ * {@code spring.datasource.url} and to any other connection details (such as a
+ * Testcontainers {@code @ServiceConnection}).
  */
 @AutoConfiguration(before = DataSourceAutoConfiguration.class,
 		afterName = "org.springframework.boot.testcontainers.service.connection.ServiceConnectionAutoConfiguration")
@@ -28,36 +27,35 @@ class EmbeddedPostgresAutoConfiguration {
 
 	private static final Logger logger = LoggerFactory.getLogger(EmbeddedPostgresAutoConfiguration.class);
 
+	/**
+	 * Closed by the context after every bean that depends on the connection details, the
+	 * data source and so the composition workers among them, has been closed.
+	 */
 	@Bean(destroyMethod = "close")
-	EmbeddedPostgres embeddedPostgres(RegistryProperties properties) throws IOException {
+	EmbeddedDatabase embeddedDatabase(RegistryProperties properties) throws IOException {
 		RegistryProperties.EmbeddedDatabase settings = properties.embeddedDatabase();
-		EmbeddedPostgres postgres = EmbeddedPostgres.builder()
-			.setDataDirectory(Files.createDirectories(settings.directory()))
-			.setCleanDataDirectory(false)
-			.setPort(settings.port())
-			.start();
-		logger.info("Embedded PostgreSQL on port {} with data in {}", postgres.getPort(), settings.directory());
-		return postgres;
+		EmbeddedDatabase database = EmbeddedDatabase.start(settings);
+		logger.info("Embedded PostgreSQL on port {} with data in {}", database.port(), settings.directory());
+		return database;
 	}
 
 	@Bean
-	JdbcConnectionDetails embeddedPostgresConnectionDetails(EmbeddedPostgres postgres) {
-		String url = postgres.getJdbcUrl("postgres", "postgres");
+	JdbcConnectionDetails embeddedPostgresConnectionDetails(EmbeddedDatabase database) {
 		return new JdbcConnectionDetails() {
 
 			@Override
 			public String getUsername() {
-				return "postgres";
+				return EmbeddedDatabase.USER;
 			}
 
 			@Override
 			public String getPassword() {
-				return "";
+				return database.password();
 			}
 
 			@Override
 			public String getJdbcUrl() {
-				return url;
+				return database.jdbcUrl();
 			}
 
 		};

@@ -2,6 +2,7 @@ package dev.patchbay.registry;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.Supplier;
 
 import tools.jackson.databind.json.JsonMapper;
 
@@ -20,6 +22,7 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.BlobNotFoundException;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsHeader;
 import dev.patchbay.storage.SafetensorsReader;
@@ -179,6 +182,12 @@ public class Ingest {
 		artifact.setBaseModelId(metadata.baseModelId());
 		artifact.setDerivation(lineage, compositionId);
 		return this.transactions.execute((status) -> {
+			// A racing delete of another artifact with these bytes either went first
+			// (the blob is gone: refuse) or waits until this row is visible.
+			this.blobUsage.lock(List.of(digest));
+			if (!this.blobs.exists(digest)) {
+				throw BlobNotFoundException.forDigest(digest);
+			}
 			List<ArtifactFile> files = new ArrayList<>();
 			files.add(new ArtifactFile("weights", fileName, digest, header.fileSize()));
 			if (metadata.baseModelId() != null) {
@@ -210,19 +219,23 @@ public class Ingest {
 		try (Staging staging = new Staging()) {
 			StagedFile file = staging.add("graph", required("graph", graph));
 			checkGraph(file, tensors);
-			boolean created = this.blobs.commit(file.blob());
 			ArtifactFile attached = new ArtifactFile("graph", file.filename(), file.blob().digest(),
 					file.blob().size());
+			boolean[] created = { false };
 			try {
-				String replaced = this.transactions.execute((status) -> this.artifacts.findById(modelId)
-					.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, modelId))
-					.replaceGraph(attached));
+				String replaced = unchecked(() -> this.transactions.execute((status) -> {
+					this.blobUsage.lock(List.of(attached.digest()));
+					created[0] = commit(file.blob());
+					return this.artifacts.findById(modelId)
+						.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, modelId))
+						.replaceGraph(attached);
+				}));
 				if (replaced != null && !replaced.equals(attached.digest())) {
 					this.blobUsage.deleteIfUnused(replaced);
 				}
 			}
 			catch (RuntimeException ex) {
-				if (created) {
+				if (created[0]) {
 					this.blobUsage.deleteIfUnused(attached.digest());
 				}
 				throw ex;
@@ -318,14 +331,18 @@ public class Ingest {
 		List<ArtifactFile> files = new ArrayList<>();
 		List<String> created = new ArrayList<>();
 		try {
-			for (StagedFile file : staging.files) {
-				if (this.blobs.commit(file.blob())) {
-					created.add(file.blob().digest());
+			return unchecked(() -> this.transactions.execute((status) -> {
+				// Held from the blobs' commit until the row that uses them is visible.
+				this.blobUsage.lock(staging.files.stream().map((file) -> file.blob().digest()).toList());
+				for (StagedFile file : staging.files) {
+					if (commit(file.blob())) {
+						created.add(file.blob().digest());
+					}
+					files.add(new ArtifactFile(file.role(), file.filename(), file.blob().digest(), file.blob().size()));
 				}
-				files.add(new ArtifactFile(file.role(), file.filename(), file.blob().digest(), file.blob().size()));
-			}
-			artifact.setContent(files, tensors);
-			return this.transactions.execute((status) -> ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
+				artifact.setContent(files, tensors);
+				return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
+			}));
 		}
 		catch (IOException | RuntimeException ex) {
 			for (String digest : created) {
@@ -336,6 +353,25 @@ public class Ingest {
 						artifact.getVersion(), nameField);
 			}
 			throw ex;
+		}
+	}
+
+	private boolean commit(StagedBlob blob) {
+		try {
+			return this.blobs.commit(blob);
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+	/** Runs work that wraps its I/O failures, and throws them as they were. */
+	private static <T> T unchecked(Supplier<T> work) throws IOException {
+		try {
+			return work.get();
+		}
+		catch (UncheckedIOException ex) {
+			throw ex.getCause();
 		}
 	}
 

@@ -18,9 +18,11 @@ import tools.jackson.databind.json.JsonMapper;
 import org.springframework.data.domain.Page;
 import org.springframework.data.domain.Pageable;
 import org.springframework.data.jpa.domain.Specification;
+import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
+import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.patchbay.registry.CompatibilityReport.Problem;
 import dev.patchbay.shared.DType;
@@ -48,7 +50,11 @@ public class Registry {
 
 	private final BlobUsage blobUsage;
 
-	Registry(ArtifactRepository artifacts, BlobStore blobs, List<ArtifactReferences> references, BlobUsage blobUsage) {
+	private final TransactionTemplate transactions;
+
+	Registry(ArtifactRepository artifacts, BlobStore blobs, List<ArtifactReferences> references, BlobUsage blobUsage,
+			TransactionTemplate transactions) {
+		this.transactions = transactions;
 		this.artifacts = artifacts;
 		this.blobs = blobs;
 		this.references = references;
@@ -166,18 +172,33 @@ public class Registry {
 	 * Deletes an artifact and the blobs no other artifact shares.
 	 * @throws ArtifactConflictException while another artifact references it
 	 */
-	@Transactional
+	@Transactional(propagation = Propagation.NOT_SUPPORTED)
 	public void delete(ArtifactType type, UUID id) throws IOException {
-		Artifact artifact = find(type, id);
-		List<String> dependents = new ArrayList<>(this.artifacts.namesDerivedFrom(id));
-		this.references.forEach((module) -> dependents.addAll(module.referencesTo(id)));
-		if (!dependents.isEmpty()) {
-			throw ArtifactConflictException.stillReferenced(type, dependents);
-		}
-		Set<String> digests = new HashSet<>();
-		artifact.getFiles().forEach((file) -> digests.add(file.digest()));
-		this.artifacts.delete(artifact);
-		this.artifacts.flush();
+		Set<String> digests = this.transactions.execute((status) -> {
+			// The row lock waits for a composition being recorded that references the
+			// artifact (its insert holds a key-share lock on this row), so the check
+			// below sees it; and it makes such an insert wait until the delete is done.
+			Artifact artifact = this.artifacts.lockByIdAndType(id, type)
+				.orElseThrow(() -> ArtifactNotFoundException.forId(type, id));
+			List<String> dependents = new ArrayList<>(this.artifacts.namesDerivedFrom(id));
+			this.references.forEach((module) -> dependents.addAll(module.referencesTo(id)));
+			if (!dependents.isEmpty()) {
+				throw ArtifactConflictException.stillReferenced(type, dependents);
+			}
+			Set<String> files = new HashSet<>();
+			artifact.getFiles().forEach((file) -> files.add(file.digest()));
+			this.artifacts.delete(artifact);
+			try {
+				this.artifacts.flush();
+			}
+			catch (DataIntegrityViolationException ex) {
+				// Referenced by a row that the checks above could not see yet.
+				throw ArtifactConflictException.stillReferenced(type, List.of("a composition being created"));
+			}
+			return files;
+		});
+		// Blobs go only once the row is gone for everyone: a crash in between leaves an
+		// unused blob, never a row without its bytes.
 		for (String digest : digests) {
 			this.blobUsage.deleteIfUnused(digest);
 		}

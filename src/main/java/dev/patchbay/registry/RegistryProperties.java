@@ -1,6 +1,7 @@
 package dev.patchbay.registry;
 
 import java.nio.file.Path;
+import java.time.Duration;
 
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
@@ -29,8 +30,14 @@ public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDataba
 	 *
 	 * @param directory Directory that holds the embedded PostgreSQL data files.
 	 * @param port Port of the embedded PostgreSQL server, 0 for any free port.
+	 * @param startupTimeout Maximum time to wait for the embedded PostgreSQL server to
+	 * accept connections, crash recovery included.
+	 * @param shutdownTimeout Maximum time to wait for a PostgreSQL server left running by
+	 * a killed process to stop, before it is killed.
 	 */
-	public record EmbeddedDatabase(@NotNull Path directory, @Min(0) @Max(65535) int port) {
+	public record EmbeddedDatabase(@NotNull Path directory, @Min(0) @Max(65535) int port,
+			@NotNull @DefaultValue("60s") Duration startupTimeout,
+			@NotNull @DefaultValue("30s") Duration shutdownTimeout) {
 	}
 
 }

@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,6 +18,7 @@ import org.springframework.context.event.EventListener;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
+import dev.patchbay.registry.EmbeddedDatabase;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.Sha256;
@@ -42,7 +42,7 @@ public class ApiKeys {
 
 	private final boolean embeddedDatabase;
 
-	ApiKeys(ApiKeyRepository keys, SecurityProperties properties, ObjectProvider<EmbeddedPostgres> embedded) {
+	ApiKeys(ApiKeyRepository keys, SecurityProperties properties, ObjectProvider<EmbeddedDatabase> embedded) {
 		this.keys = keys;
 		this.adminKeyHash = (properties.adminKey() != null) ? Sha256.hex(properties.adminKey()) : null;
 		this.embeddedDatabase = embedded.getIfAvailable() != null;

@@ -79,6 +79,33 @@ public interface BlobStore extends Closeable {
 	Path localPath(String digest);
 
 	/**
+	 * The blob's local file, kept in place until the pin is closed: a cache may not evict
+	 * it in between, so a reader can open it at leisure. Readers that open the file later
+	 * than at once (a composition, a download) hold a pin while they read.
+	 * @throws BlobNotFoundException if no such blob is stored
+	 */
+	default Pin pin(String digest) {
+		Path path = localPath(digest);
+		return new Pin(path, () -> {
+		});
+	}
+
+	/**
+	 * A blob's local file held in place.
+	 *
+	 * @param path the file
+	 * @param release lets the file go
+	 */
+	record Pin(Path path, Runnable release) implements AutoCloseable {
+
+		@Override
+		public void close() {
+			this.release.run();
+		}
+
+	}
+
+	/**
 	 * Removes a blob; absent blobs are ignored.
 	 */
 	void delete(String digest) throws IOException;

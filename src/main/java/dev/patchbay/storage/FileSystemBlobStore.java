@@ -29,16 +29,24 @@ class FileSystemBlobStore implements BlobStore {
 	private final StagingFiles stagingFiles;
 
 	FileSystemBlobStore(Path root) throws IOException {
-		this(root, (path) -> FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
+		this(root, root.resolve("tmp"));
+	}
+
+	/**
+	 * @param staging directory for files being written, on the same filesystem as root so
+	 * that a commit is a rename
+	 */
+	FileSystemBlobStore(Path root, Path staging) throws IOException {
+		this(root, staging, (path) -> FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE));
 	}
 
 	/**
 	 * @param stagingFiles opens each staged file for writing; tests substitute a disk
 	 * that fills up
 	 */
-	FileSystemBlobStore(Path root, StagingFiles stagingFiles) throws IOException {
+	FileSystemBlobStore(Path root, Path staging, StagingFiles stagingFiles) throws IOException {
 		this.blobs = Files.createDirectories(root.resolve("sha256"));
-		this.staging = Files.createDirectories(root.resolve("tmp"));
+		this.staging = Files.createDirectories(staging);
 		this.stagingFiles = stagingFiles;
 	}
 

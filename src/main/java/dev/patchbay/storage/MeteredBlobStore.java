@@ -50,6 +50,11 @@ class MeteredBlobStore implements BlobStore {
 	}
 
 	@Override
+	public Pin pin(String digest) {
+		return uncheckedCounted("read", () -> this.store.pin(digest));
+	}
+
+	@Override
 	public void delete(String digest) throws IOException {
 		counted("delete", () -> {
 			this.store.delete(digest);

@@ -9,6 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,6 +57,9 @@ class S3BlobStore implements BlobStore {
 	private final LinkedHashMap<String, Long> cached = new LinkedHashMap<>(16, 0.75f, true);
 
 	private long cachedBytes;
+
+	/** Readers holding each cached blob in place, by digest; eviction skips these. */
+	private final Map<String, Integer> pins = new HashMap<>();
 
 	/** One download at a time per digest; concurrent readers wait for it. */
 	private final Map<String, Object> downloads = new ConcurrentHashMap<>();
@@ -168,19 +172,46 @@ class S3BlobStore implements BlobStore {
 
 	@Override
 	public Path localPath(String digest) {
+		return fetch(digest, false);
+	}
+
+	/**
+	 * Pinned before the download lock is let go, so no eviction can come between the file
+	 * arriving and the reader holding it.
+	 */
+	@Override
+	public Pin pin(String digest) {
+		Path path = fetch(digest, true);
+		return new Pin(path, () -> unpin(digest));
+	}
+
+	private Path fetch(String digest, boolean pin) {
 		synchronized (this.downloads.computeIfAbsent(digest, (key) -> new Object())) {
-			if (this.local.exists(digest)) {
-				touch(digest);
-				return this.local.localPath(digest);
+			while (true) {
+				synchronized (this) {
+					if (this.local.exists(digest)) {
+						touch(digest);
+						if (pin) {
+							this.pins.merge(digest, 1, Integer::sum);
+						}
+						return this.local.localPath(digest);
+					}
+				}
+				// Evicted again before it could be pinned (a cache smaller than the
+				// blobs in use): fetch it once more.
+				try {
+					download(digest);
+				}
+				catch (IOException ex) {
+					throw new UncheckedIOException(ex);
+				}
 			}
-			try {
-				download(digest);
-			}
-			catch (IOException ex) {
-				throw new UncheckedIOException(ex);
-			}
-			return this.local.localPath(digest);
 		}
+	}
+
+	private synchronized void unpin(String digest) {
+		this.pins.computeIfPresent(digest, (key, count) -> (count > 1) ? count - 1 : null);
+		evictBeyondBudget(null);
 	}
 
 	private void download(String digest) throws IOException {
@@ -231,10 +262,19 @@ class S3BlobStore implements BlobStore {
 	private synchronized void remember(String digest, long size) {
 		Long previous = this.cached.put(digest, size);
 		this.cachedBytes += size - ((previous != null) ? previous : 0);
+		evictBeyondBudget(digest);
+	}
+
+	/**
+	 * Evicts the least recently used blobs beyond the cache size, except the one just
+	 * added and those pinned by a reader: the cache may stay over its size until they are
+	 * let go.
+	 */
+	private synchronized void evictBeyondBudget(String added) {
 		Iterator<Map.Entry<String, Long>> eldest = this.cached.entrySet().iterator();
 		while (this.cachedBytes > this.settings.cacheSize().toBytes() && eldest.hasNext()) {
 			Map.Entry<String, Long> entry = eldest.next();
-			if (entry.getKey().equals(digest)) {
+			if (entry.getKey().equals(added) || this.pins.containsKey(entry.getKey())) {
 				continue;
 			}
 			try {

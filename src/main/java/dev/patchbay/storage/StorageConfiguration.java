@@ -13,9 +13,14 @@ import org.springframework.context.annotation.Configuration;
 @Configuration(proxyBeanMethods = false)
 class StorageConfiguration {
 
+	@Bean(destroyMethod = "close")
+	StagingArea stagingArea(StorageProperties properties) throws IOException {
+		return StagingArea.open(properties.stagingDirectory());
+	}
+
 	@Bean
-	BlobStore blobStore(StorageProperties properties, MeterRegistry meters) throws IOException {
-		FileSystemBlobStore local = new FileSystemBlobStore(properties.root());
+	BlobStore blobStore(StorageProperties properties, MeterRegistry meters, StagingArea staging) throws IOException {
+		FileSystemBlobStore local = new FileSystemBlobStore(properties.root(), staging.directory());
 		BlobStore store = switch (properties.type()) {
 			case FILESYSTEM -> local;
 			case S3 -> new S3BlobStore(S3BlobStore.client(properties.s3()), properties.s3(), local);

@@ -27,6 +27,11 @@ import org.springframework.validation.annotation.Validated;
 public record StorageProperties(@NotNull @DefaultValue("filesystem") Type type, @NotNull Path root,
 		@NotNull DataSize maxUploadSize, @Valid S3 s3) {
 
+	/** The directory under which each process stages what it is writing. */
+	Path stagingDirectory() {
+		return this.root.resolve("tmp").toAbsolutePath();
+	}
+
 	@AssertTrue(message = "patchbay.storage.s3.bucket is required when patchbay.storage.type is s3")
 	boolean isS3Configured() {
 		return this.type != Type.S3 || (this.s3 != null && this.s3.bucket() != null && !this.s3.bucket().isBlank());

@@ -398,9 +398,14 @@ class RegistryIntegrationTests {
 		}
 	}
 
+	/**
+	 * Files staged under tmp: each process's staging area holds only its lock at rest.
+	 */
 	private List<Path> stagingFiles() throws IOException {
-		try (Stream<Path> files = Files.list(this.storage.root().resolve("tmp"))) {
-			return files.toList();
+		try (Stream<Path> files = Files.walk(this.storage.root().resolve("tmp"))) {
+			return files.filter(Files::isRegularFile)
+				.filter((file) -> !file.getFileName().toString().equals(".lock"))
+				.toList();
 		}
 	}
 

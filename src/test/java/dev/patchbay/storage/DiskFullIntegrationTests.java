@@ -78,9 +78,9 @@ class DiskFullIntegrationTests {
 
 		@Bean
 		@Primary
-		BlobStore smallDiskBlobStore(StorageProperties properties) throws IOException {
+		BlobStore smallDiskBlobStore(StorageProperties properties, StagingArea staging) throws IOException {
 			Path root = properties.root();
-			return new FileSystemBlobStore(root, (part) -> new FillingChannel(
+			return new FileSystemBlobStore(root, staging.directory(), (part) -> new FillingChannel(
 					FileChannel.open(part, StandardOpenOption.READ, StandardOpenOption.WRITE), root));
 		}
 

@@ -147,6 +147,23 @@ class S3BlobStoreIntegrationTests extends BlobStoreContract {
 	}
 
 	@Test
+	void aPinnedBlobIsNotEvictedUntilItsReaderLetsItGo() throws IOException {
+		Path root = this.temp.resolve("a");
+		BlobStore store = store(root, DataSize.ofBytes(10_000));
+		byte[] read = bytes(6_000, 20);
+		store.commit(store.stage(new ByteArrayInputStream(read), Long.MAX_VALUE));
+		Path pinnedPath;
+		try (BlobStore.Pin pin = store.pin(sha256(read))) {
+			pinnedPath = pin.path();
+			store.commit(store.stage(new ByteArrayInputStream(bytes(6_000, 21)), Long.MAX_VALUE));
+			store.commit(store.stage(new ByteArrayInputStream(bytes(6_000, 22)), Long.MAX_VALUE));
+			assertThat(pin.path()).as("pinned while over the cache size").exists();
+			assertThat(Files.readAllBytes(pin.path())).isEqualTo(read);
+		}
+		assertThat(pinnedPath).as("evicted once let go").doesNotExist();
+	}
+
+	@Test
 	void failuresToReachTheBucketAreCountedByOperation() throws IOException {
 		SimpleMeterRegistry meters = new SimpleMeterRegistry();
 		StorageProperties.S3 missingBucket = new StorageProperties.S3("no-such-bucket", this.prefix, endpoint,
