@@ -18,8 +18,10 @@ import java.util.HexFormat;
  * A blob being written to a private temporary file. {@link #finish()} makes it durable
  * and returns it staged for commit; closing an unfinished output deletes the file, so
  * nothing half-written survives a failure. {@link #written()} may be read from other
- * threads to follow the file while it grows. An output made {@link #withoutSync} hashes
- * the same way but never forces its bytes to disk, for data that can be recomputed.
+ * threads to follow the file while it grows. An output made {@link #withoutSync} never
+ * forces its bytes to disk, for data that can be recomputed, and hashes them only once
+ * they are all written: readers follow the bytes, not the hash, so hashing then leaves
+ * the cores to the writer and its readers while the bytes are produced.
  * <p>
  * Hashing and flushing to disk happen behind the writer, on a thread of their own that
  * reads back what was written (from the page cache, by positional reads; a memory map
@@ -89,8 +91,9 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 	}
 
 	/**
-	 * An output to a new file at {@code path} that is hashed but never forced to disk:
-	 * after a crash the file may be torn, so it is trusted only by its digest.
+	 * An output to a new file at {@code path} that is never forced to disk and is hashed
+	 * when finished: after a crash the file may be torn, so it is trusted only by its
+	 * digest.
 	 */
 	public static BlobOutput withoutSync(Path path) throws IOException {
 		return new BlobOutput(path,
@@ -147,7 +150,7 @@ public final class BlobOutput extends OutputStream implements WritableByteChanne
 			while (true) {
 				long target;
 				synchronized (this) {
-					while (this.written - this.hashed < BATCH && !this.closing) {
+					while ((!this.durable || this.written - this.hashed < BATCH) && !this.closing) {
 						wait();
 					}
 					if (this.hashed == this.written) {
