@@ -48,6 +48,12 @@ class Composition {
 
 	private boolean materialize;
 
+	/** The dialect of a mergekit recipe; null for PEFT. */
+	private String dialect;
+
+	/** A mergekit recipe's method parameters as canonical JSON; null for PEFT. */
+	private String parameters;
+
 	@Enumerated(EnumType.STRING)
 	private CompositionStatus status;
 
@@ -98,15 +104,36 @@ class Composition {
 		this.tensorsTotal = tensorsTotal;
 		this.bytesTotal = bytesTotal;
 		this.createdAt = Instant.now();
-		recipe.terms().forEach((term) -> this.terms.add(new Term(term.patchId(), term.weight())));
+		if (recipe.dialect() != Recipe.Dialect.PEFT) {
+			this.dialect = recipe.dialect().name().toLowerCase(java.util.Locale.ROOT);
+			this.parameters = ParameterValue.canonical(recipe.parameters());
+		}
+		recipe.terms()
+			.forEach((term) -> this.terms.add(new Term(term.patchId(), term.weight(), term.modelId(),
+					term.parameters().isEmpty() ? null : ParameterValue.canonical(term.parameters()))));
 	}
 
 	/** The recipe this composition was created from. */
 	Recipe recipe() {
+		List<Recipe.Term> terms = this.terms.stream()
+			.map((term) -> new Recipe.Term(term.patchId(), term.weight(), term.modelId(), parse(term.parameters())))
+			.toList();
+		if (this.dialect != null) {
+			return new Recipe(this.baseModelId, terms, new MergeMethod.Mergekit(this.method, this.seed),
+					this.outputDtype, this.materialize, Recipe.Dialect.MERGEKIT, parse(this.parameters));
+		}
 		MergeMethod merge = MergeMethod.of(this.method, this.density, this.majoritySign, this.seed);
-		return new Recipe(this.baseModelId,
-				this.terms.stream().map((term) -> new Recipe.Term(term.patchId(), term.weight())).toList(), merge,
-				this.outputDtype, this.materialize);
+		return new Recipe(this.baseModelId, terms, merge, this.outputDtype, this.materialize);
+	}
+
+	private static java.util.Map<String, ParameterValue> parse(String parameters) {
+		if (parameters == null) {
+			return java.util.Map.of();
+		}
+		tools.jackson.databind.JsonNode node = tools.jackson.databind.json.JsonMapper.shared().readTree(parameters);
+		java.util.Map<String, tools.jackson.databind.JsonNode> values = new java.util.LinkedHashMap<>();
+		node.properties().forEach((entry) -> values.put(entry.getKey(), entry.getValue()));
+		return ParameterValue.parseAll(values, "parameters");
 	}
 
 	void requestMaterialization() {
@@ -212,11 +239,13 @@ class Composition {
 	/**
 	 * One term as stored.
 	 *
-	 * @param patchId the patch
+	 * @param patchId the patch, or null for a model
 	 * @param weight its weight
+	 * @param modelId the model, or null for a patch
+	 * @param parameters the term's parameters as canonical JSON, or null
 	 */
 	@Embeddable
-	record Term(UUID patchId, double weight) {
+	record Term(UUID patchId, double weight, UUID modelId, String parameters) {
 	}
 
 }

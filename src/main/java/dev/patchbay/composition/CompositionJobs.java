@@ -471,14 +471,20 @@ class CompositionJobs implements AutoCloseable {
 	 * lineage and its base's graph.
 	 */
 	private UUID materialize(Composition composition, String digest) throws IOException {
-		ArtifactDetails base = this.registry.get(ArtifactType.MODEL, composition.getBaseModelId());
+		// Without a base model (linear, karcher, …) the first term names the result.
+		UUID baseId = (composition.getBaseModelId() != null) ? composition.getBaseModelId()
+				: composition.getTerms().get(0).modelId();
+		ArtifactDetails base = this.registry.get(ArtifactType.MODEL, baseId);
 		String baseName = base.name().substring(0, Math.min(base.name().length(), 100));
 		List<LineageEdge> lineage = new ArrayList<>();
-		lineage.add(new LineageEdge(composition.getBaseModelId(), "base"));
-		composition.getTerms().forEach((term) -> lineage.add(new LineageEdge(term.patchId(), "patch")));
+		if (composition.getBaseModelId() != null) {
+			lineage.add(new LineageEdge(composition.getBaseModelId(), "base"));
+		}
+		composition.getTerms()
+			.forEach((term) -> lineage.add((term.modelId() != null) ? new LineageEdge(term.modelId(), "model")
+					: new LineageEdge(term.patchId(), "patch")));
 		ArtifactMetadata metadata = new ArtifactMetadata(null, baseName + "+composition-" + composition.getId(), null,
-				base.family(), composition.getBaseModelId(),
-				Map.of("patchbay.dev/composition", composition.getId().toString()), null);
+				base.family(), baseId, Map.of("patchbay.dev/composition", composition.getId().toString()), null);
 		return this.ingest.registerStoredModel(metadata, digest, "model.safetensors", lineage, composition.getId())
 			.id();
 	}

@@ -31,7 +31,7 @@ interface CompositionRepository extends JpaRepository<Composition, UUID> {
 
 	@Query("""
 			select distinct 'composition ' || cast(c.id as string) from Composition c left join c.terms t
-			where c.baseModelId = :artifactId or t.patchId = :artifactId""")
+			where c.baseModelId = :artifactId or t.patchId = :artifactId or t.modelId = :artifactId""")
 	List<String> referencing(UUID artifactId);
 
 }

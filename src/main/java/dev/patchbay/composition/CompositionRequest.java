@@ -1,7 +1,10 @@
 package dev.patchbay.composition;
 
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+
+import tools.jackson.databind.JsonNode;
 
 /**
  * A composition recipe as the client sends it; {@code Recipe.from} checks and normalizes
@@ -16,17 +19,22 @@ import java.util.UUID;
  * @param outputDtype dtype of floating-point output tensors; defaults to each base
  * tensor's dtype
  * @param materialize whether to register the result as a model
+ * @param dialect what the method names mean: {@code peft} (default) or {@code mergekit}
+ * @param parameters the method's parameters, each a number, boolean, gradient or list of
+ * {@code {filter, value}}
  */
 public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
-		Long seed, String outputDtype, Boolean materialize) {
+		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters) {
 
 	/**
-	 * One patch of the recipe.
+	 * One patch, or one whole model, of the recipe.
 	 *
 	 * @param patchId the patch
 	 * @param weight scales the patch's effective delta; defaults to 1
+	 * @param modelId instead of a patch, a model: its task vector is model − base
+	 * @param parameters this term's parameters (density, epsilon, …)
 	 */
-	public record Term(UUID patchId, Double weight) {
+	public record Term(UUID patchId, Double weight, UUID modelId, Map<String, JsonNode> parameters) {
 	}
 
 }

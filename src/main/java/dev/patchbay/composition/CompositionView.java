@@ -41,10 +41,11 @@ public record CompositionView(UUID id, String recipeDigest, CompositionStatus st
 	/**
 	 * One term.
 	 *
-	 * @param patchId the patch
+	 * @param patchId the patch, or null for a whole model
 	 * @param weight its weight
+	 * @param modelId the whole model, or null for a patch
 	 */
-	public record Term(UUID patchId, double weight) {
+	public record Term(UUID patchId, double weight, UUID modelId) {
 	}
 
 }

@@ -400,7 +400,7 @@ public class Compositions {
 				progress, composition.getBaseModelId(),
 				composition.getTerms()
 					.stream()
-					.map((term) -> new CompositionView.Term(term.patchId(), term.weight()))
+					.map((term) -> new CompositionView.Term(term.patchId(), term.weight(), term.modelId()))
 					.toList(),
 				composition.getMethod(), composition.isMaterialize(), composition.getResultModelId(),
 				(composition.getError() != null) ? this.json.readTree(composition.getError()) : null,

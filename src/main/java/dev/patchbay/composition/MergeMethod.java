@@ -144,6 +144,32 @@ public sealed interface MergeMethod {
 
 	}
 
+	/**
+	 * A mergekit merge method, by mergekit's name; its parameters are the recipe's,
+	 * resolved per tensor by the planner ({@link MergekitMethods}).
+	 *
+	 * @param wireName mergekit's name of the method
+	 * @param seed keys the random sparsifiers
+	 */
+	record Mergekit(String wireName, long seed) implements MergeMethod {
+
+		@Override
+		public Pruning pruning() {
+			return Pruning.NONE;
+		}
+
+		@Override
+		public double density() {
+			return 1;
+		}
+
+		@Override
+		public MajoritySign majoritySign() {
+			return null;
+		}
+
+	}
+
 	/** Which elements survive pruning. */
 	enum Pruning {
 

@@ -13,8 +13,14 @@ import dev.patchbay.storage.SafetensorsWriter;
  * @param tensors output tensors in output order
  * @param method how the terms combine
  * @param weights one weight per term
+ * @param baseless whether the recipe has no base model: the base reads as zeros, each
+ * tensor's shape being the first term's
  */
-record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights) {
+record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights, boolean baseless) {
+
+	Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights) {
+		this(tensors, method, weights, false);
+	}
 
 	static final Map<String, String> METADATA = Map.of("format", "pt");
 
@@ -35,8 +41,13 @@ record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights) {
 	 * @param base the base tensor
 	 * @param terms per composition term, its delta on this tensor, or null where the term
 	 * leaves it alone
+	 * @param tuning for a mergekit method, this tensor's parameters; else null
 	 */
-	record TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms) {
+	record TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms, MergekitMethods.Tuning tuning) {
+
+		TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms) {
+			this(output, base, terms, null);
+		}
 
 		boolean untouched() {
 			return this.terms.stream().allMatch((term) -> term == null);

@@ -58,19 +58,19 @@ final class PlanExecutor {
 	private static final int ELEMENTWISE_CHUNK_ELEMENTS = 1 << 18;
 
 	/** Slots of every workspace: the base, the merged delta, then one per term. */
-	private static final int BASE = 0;
+	static final int BASE = 0;
 
-	private static final int MERGED = 1;
+	static final int MERGED = 1;
 
-	private static final int FIRST_TERM = 2;
+	static final int FIRST_TERM = 2;
 
-	private final Plan plan;
+	final Plan plan;
 
 	private final TensorEngine engine;
 
 	private final int chunkElements;
 
-	private final int[] termSlots;
+	final int[] termSlots;
 
 	PlanExecutor(Plan plan, TensorEngine engine, int chunkElements) {
 		this.plan = plan;
@@ -114,7 +114,7 @@ final class PlanExecutor {
 	 *
 	 * @param copied whether the tensor is copied byte for byte, with no compute
 	 */
-	private record Layout(TensorPlan tensor, long rows, int rowElements, int chunkRows, boolean copied) {
+	record Layout(TensorPlan tensor, long rows, int rowElements, int chunkRows, boolean copied) {
 
 		int chunks() {
 			return (int) ((this.rows + this.chunkRows - 1) / this.chunkRows);
@@ -135,7 +135,8 @@ final class PlanExecutor {
 		long rows = TensorRows.rowsOf(shape);
 		int rowElements = Math.toIntExact(TensorRows.rowElementsOf(shape));
 		boolean copied = tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec());
-		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor());
+		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor())
+				|| (perVector(tensor) && shape.size() < 2);
 		boolean lowRank = tensor.terms().stream().anyMatch((term) -> term instanceof TermDelta.Lora);
 		long rowsPerChunk = this.chunkElements / Math.max(1, rowElements);
 		if (rows > rowsPerChunk && !lowRank) {
@@ -143,6 +144,21 @@ final class PlanExecutor {
 		}
 		long chunkRows = whole ? rows : Math.max(1, Math.min(rows, rowsPerChunk));
 		return new Layout(tensor, rows, rowElements, Math.toIntExact(Math.max(1, chunkRows)), copied);
+	}
+
+	/**
+	 * Whether a mergekit method works on vectors along the last dimension: these lie
+	 * inside a chunk of rows, except in a 1-D tensor, which is one vector.
+	 */
+	private boolean perVector(TensorPlan tensor) {
+		if (tensor.tuning() == null) {
+			return false;
+		}
+		return switch (this.plan.method().wireName()) {
+			case "nuslerp" -> !tensor.tuning().flag("nuslerp_flatten");
+			case "model_stock" -> tensor.tuning().flag("filter_wise");
+			default -> false;
+		};
 	}
 
 	private static void copy(TensorRows base, InputFiles inputs, Pipeline pipeline) throws IOException {
@@ -157,15 +173,15 @@ final class PlanExecutor {
 	 * One tensor's composition: factors read once, cuts selected in parallel passes, then
 	 * its chunks handed to the pipeline.
 	 */
-	private final class TensorRun {
+	final class TensorRun {
 
-		private final Layout layout;
+		final Layout layout;
 
 		private final InputFiles inputs;
 
-		private final Workspaces workspaces;
+		final Workspaces workspaces;
 
-		private final List<TermDelta> terms;
+		final List<TermDelta> terms;
 
 		/** Every term, for a chunk that needs them all. */
 		private final boolean[] all;
@@ -176,7 +192,7 @@ final class PlanExecutor {
 		/** Per quantized term, its channels' ranges, read once; else null. */
 		private final Ranges[] ranges;
 
-		private final long[] keys;
+		final long[] keys;
 
 		/** Per term, its magnitude cut; null unless the method prunes by magnitude. */
 		private TopK.Cut[] cuts;
@@ -209,6 +225,16 @@ final class PlanExecutor {
 		}
 
 		void submit(Pipeline pipeline) throws IOException {
+			if (PlanExecutor.this.plan.method() instanceof MergeMethod.Mergekit) {
+				MergekitRun run = new MergekitRun(this);
+				pipeline.drain();
+				run.prepare();
+				for (int chunk = 0; chunk < this.layout.chunks(); chunk++) {
+					int index = chunk;
+					pipeline.submit(() -> run.compose(index, pipeline.buffer(chunkBytes(index))));
+				}
+				return;
+			}
 			if (PlanExecutor.this.plan.method().pruning() == MergeMethod.Pruning.MAGNITUDE) {
 				pipeline.drain();
 				selectCuts();
@@ -227,7 +253,7 @@ final class PlanExecutor {
 			return (int) Math.min(this.layout.chunkRows(), this.layout.rows() - (long) chunk * this.layout.chunkRows());
 		}
 
-		private int elementsOf(int chunk) {
+		int elementsOf(int chunk) {
 			return rowsOf(chunk) * this.layout.rowElements();
 		}
 
@@ -236,12 +262,18 @@ final class PlanExecutor {
 		 */
 		private void selectCuts() throws IOException {
 			double density = PlanExecutor.this.plan.method().density();
-			long k = (long) (density * this.layout.elements());
+			long[] k = new long[this.terms.size()];
+			java.util.Arrays.fill(k, (long) (density * this.layout.elements()));
+			selectCuts(k);
+		}
+
+		/** The top-k cut of every term, each with its own k. */
+		void selectCuts(long[] k) throws IOException {
 			TopK.Selection[] selections = new TopK.Selection[this.terms.size()];
 			for (int term = 0; term < selections.length; term++) {
 				// A term that leaves the tensor alone is all zeros: keeping them is moot.
 				selections[term] = TopK.select(this.layout.elements(),
-						(this.terms.get(term) != null) ? k : Long.MAX_VALUE);
+						(this.terms.get(term) != null) ? k[term] : Long.MAX_VALUE);
 			}
 			while (!allDone(selections)) {
 				boolean[] open = new boolean[selections.length];
@@ -318,6 +350,28 @@ final class PlanExecutor {
 			return true;
 		}
 
+		MergeMethod method() {
+			return PlanExecutor.this.plan.method();
+		}
+
+		boolean baseless() {
+			return PlanExecutor.this.plan.baseless();
+		}
+
+		int[] termSlots() {
+			return PlanExecutor.this.termSlots;
+		}
+
+		void loadBase(Workspace workspace, int chunk) throws IOException {
+			load(workspace, BASE, this.layout.tensor().base(), chunk);
+		}
+
+		/** Prunes a term's slot by its magnitude cut, for one chunk. */
+		void pruneByCut(Workspace workspace, int term, int chunk) {
+			workspace.pruneMagnitude(FIRST_TERM + term, elementsOf(chunk), this.cuts[term].bits(),
+					(this.keepAtCut[term] != null) ? this.keepAtCut[term][chunk] : Long.MAX_VALUE);
+		}
+
 		/** Computes one chunk into the buffer. */
 		private ByteBuffer compose(int chunk, ByteBuffer target) throws IOException {
 			Workspace workspace = this.workspaces.current();
@@ -347,8 +401,13 @@ final class PlanExecutor {
 			else {
 				workspace.weightedSum(MERGED, PlanExecutor.this.termSlots, weights, count);
 			}
+			return store(workspace, BASE, MERGED, count, target);
+		}
+
+		/** Encodes a chunk, refusing NaN and infinities. */
+		ByteBuffer store(Workspace workspace, int slot, int addend, int count, ByteBuffer target) {
 			try {
-				return workspace.store(BASE, MERGED, count, this.layout.tensor().output().dtype(), target, true);
+				return workspace.store(slot, addend, count, this.layout.tensor().output().dtype(), target, true);
 			}
 			catch (NonFiniteException ex) {
 				String name = this.layout.tensor().output().name();
@@ -363,7 +422,7 @@ final class PlanExecutor {
 		 * reads it.
 		 * @return whether the base was loaded
 		 */
-		private boolean fill(Workspace workspace, int chunk, boolean[] which) throws IOException {
+		boolean fill(Workspace workspace, int chunk, boolean[] which) throws IOException {
 			boolean base = false;
 			for (int term = 0; term < this.terms.size(); term++) {
 				base |= which[term] && this.terms.get(term) != null && this.terms.get(term).needsBase();
@@ -390,6 +449,10 @@ final class PlanExecutor {
 			}
 			else if (delta instanceof TermDelta.Stored stored) {
 				load(workspace, slot, stored.delta(), chunk);
+			}
+			else if (delta instanceof TermDelta.Model model) {
+				load(workspace, slot, model.model(), chunk);
+				workspace.subtract(slot, BASE, count);
 			}
 			else if (delta instanceof TermDelta.Replacement replacement) {
 				load(workspace, slot, replacement.saved(), chunk);
@@ -437,6 +500,12 @@ final class PlanExecutor {
 
 		/** Loads a chunk's rows of a stored tensor, zero past its last row. */
 		private void load(Workspace workspace, int slot, TensorRows tensor, int chunk) throws IOException {
+			if (slot == BASE && PlanExecutor.this.plan.baseless()) {
+				// No base model: the base is zeros, and a model term's delta is the
+				// model.
+				workspace.load(slot, NOTHING, DType.F32, 0, elementsOf(chunk));
+				return;
+			}
 			long row = (long) chunk * this.layout.chunkRows();
 			int rows = rowsOf(chunk);
 			long available = Math.max(0, Math.min(rows, tensor.rows() - row));
@@ -448,7 +517,7 @@ final class PlanExecutor {
 		/**
 		 * Runs a pass over every chunk on all threads, each worker with state of its own.
 		 */
-		private void forEachChunk(ChunkWork work, WorkerDone done) throws IOException {
+		void forEachChunk(ChunkWork work, WorkerDone done) throws IOException {
 			int chunks = this.layout.chunks();
 			AtomicInteger next = new AtomicInteger();
 			int workers = Math.min(chunks, PlanExecutor.this.engine.threads());
@@ -478,24 +547,24 @@ final class PlanExecutor {
 	}
 
 	/** The stored bytes of a term that leaves a tensor alone: none, so all zeros. */
-	private static final ByteBuffer NOTHING = ByteBuffer.allocate(0);
+	static final ByteBuffer NOTHING = ByteBuffer.allocate(0);
 
 	@FunctionalInterface
-	private interface ChunkWork {
+	interface ChunkWork {
 
 		void run(Workspace workspace, int chunk, WorkerState state) throws IOException;
 
 	}
 
 	@FunctionalInterface
-	private interface WorkerDone {
+	interface WorkerDone {
 
 		void accept(WorkerState state);
 
 	}
 
 	/** One worker's histograms during a selection pass. */
-	private static final class WorkerState {
+	static final class WorkerState {
 
 		private TopK.Histogram[] histograms;
 
@@ -558,7 +627,7 @@ final class PlanExecutor {
 	}
 
 	/** One workspace per engine thread, for the length of an execution. */
-	private final class Workspaces implements AutoCloseable {
+	final class Workspaces implements AutoCloseable {
 
 		private final int capacity;
 

@@ -3,8 +3,10 @@ package dev.patchbay.composition;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
@@ -63,15 +65,13 @@ class Planner {
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
 	Validated validate(Recipe recipe) {
-		ArtifactContent base = this.registry.manifest(ArtifactType.MODEL, recipe.baseModelId());
-		List<ArtifactContent> patches = recipe.terms()
-			.stream()
-			.map((term) -> this.registry.manifest(ArtifactType.PATCH, term.patchId()))
-			.toList();
+		List<ArtifactContent> terms = recipe.terms().stream().map(this::manifest).toList();
+		ArtifactContent base = (recipe.baseModelId() != null)
+				? this.registry.manifest(ArtifactType.MODEL, recipe.baseModelId()) : null;
 		// The same assembly the worker runs, over content without local files: its
 		// tensor rows name no file and are dropped here, never read.
-		Plan plan = assemble(recipe, base, patches);
-		return new Validated(digest(recipe, base, patches), plan.outputSpecs(), plan.outputBytes());
+		Plan plan = assemble(recipe, base, terms);
+		return new Validated(digest(recipe, base, terms), plan.outputSpecs(), plan.outputBytes());
 	}
 
 	/**
@@ -81,12 +81,17 @@ class Planner {
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
 	Plan plan(Recipe recipe) {
-		ArtifactContent base = local(ArtifactType.MODEL, recipe.baseModelId());
-		List<ArtifactContent> patches = recipe.terms()
+		ArtifactContent base = (recipe.baseModelId() != null) ? local(ArtifactType.MODEL, recipe.baseModelId()) : null;
+		List<ArtifactContent> terms = recipe.terms()
 			.stream()
-			.map((term) -> local(ArtifactType.PATCH, term.patchId()))
+			.map((term) -> this.registry.local(manifest(term)))
 			.toList();
-		return assemble(recipe, base, patches);
+		return assemble(recipe, base, terms);
+	}
+
+	private ArtifactContent manifest(Recipe.Term term) {
+		return (term.modelId() != null) ? this.registry.manifest(ArtifactType.MODEL, term.modelId())
+				: this.registry.manifest(ArtifactType.PATCH, term.patchId());
 	}
 
 	private ArtifactContent local(ArtifactType type, UUID id) {
@@ -94,12 +99,30 @@ class Planner {
 	}
 
 	private Plan assemble(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {
-		Map<String, TensorLocation> baseTensors = base.tensorsByName();
+		boolean mergekit = recipe.method() instanceof MergeMethod.Mergekit;
 		List<Problem> problems = new ArrayList<>();
+		if (mergekit) {
+			MergekitMethods.checkRecipe(recipe)
+				.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
+			if (!problems.isEmpty()) {
+				throw CompositionInvalidException.of(problems);
+			}
+		}
+		boolean baseless = base == null;
+		if (baseless) {
+			// Without a base (linear, karcher, …) the first term gives the tensors and
+			// their shapes, and the base reads as zeros.
+			base = patches.get(0);
+		}
+		Map<String, TensorLocation> baseTensors = base.tensorsByName();
 		Map<String, TermDelta[]> deltas = new LinkedHashMap<>();
 		for (int term = 0; term < patches.size(); term++) {
 			ArtifactContent patch = patches.get(term);
 			String patchId = patch.details().id().toString();
+			if (recipe.terms().get(term).modelId() != null) {
+				modelDeltas(recipe, term, patch, base, patches.size(), deltas, problems);
+				continue;
+			}
 			CompatibilityReport report = this.registry.compatibility(patch, base);
 			for (CompatibilityReport.Problem problem : report.problems()) {
 				problems.add(new Problem(term, patchId, problem.tensor(), problem.message(), problem.expectedShape(),
@@ -123,17 +146,83 @@ class Planner {
 		if (!problems.isEmpty()) {
 			throw CompositionInvalidException.of(problems);
 		}
+		int layers = 0;
+		for (TensorLocation tensor : base.tensors()) {
+			layers = Math.max(layers, MergekitMethods.layerOf(tensor.name()) + 1);
+		}
+		Set<String> tuningProblems = new LinkedHashSet<>();
 		List<TensorPlan> tensors = new ArrayList<>();
 		for (TensorLocation tensor : base.tensors()) {
 			TermDelta[] terms = deltas.getOrDefault(tensor.name(), new TermDelta[patches.size()]);
+			MergekitMethods.Tuning tuning = null;
+			if (mergekit && tensor.spec().dtype().isFloatingPoint()) {
+				boolean[] present = new boolean[terms.length];
+				for (int i = 0; i < terms.length; i++) {
+					present[i] = terms[i] != null;
+				}
+				tuning = MergekitMethods.resolve(recipe, tensor.spec(), MergekitMethods.position(tensor.name(), layers),
+						present, tuningProblems);
+			}
 			tensors.add(new TensorPlan(outputSpec(tensor.spec(), terms, recipe.outputDtype()),
-					new TensorRows(base.fileOf(tensor), tensor), Arrays.asList(terms)));
+					new TensorRows(base.fileOf(tensor), tensor), Arrays.asList(terms), tuning));
+		}
+		if (!tuningProblems.isEmpty()) {
+			tuningProblems.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
+			throw CompositionInvalidException.of(problems);
 		}
 		float[] weights = new float[recipe.terms().size()];
 		for (int i = 0; i < weights.length; i++) {
 			weights[i] = (float) recipe.terms().get(i).weight();
 		}
-		return new Plan(tensors, recipe.method(), weights);
+		return new Plan(tensors, recipe.method(), weights, baseless);
+	}
+
+	/**
+	 * A whole model as a term: every tensor of the base it has, as model − base. A larger
+	 * vocabulary is cut to the base's rows (mergekit's embedding rectification); any
+	 * other shape mismatch is a problem, except in the GTA family, where mergekit leaves
+	 * the model out of that tensor.
+	 */
+	private static void modelDeltas(Recipe recipe, int term, ArtifactContent model, ArtifactContent base, int terms,
+			Map<String, TermDelta[]> deltas, List<Problem> problems) {
+		String modelId = model.details().id().toString();
+		Map<String, TensorLocation> tensors = model.tensorsByName();
+		MergekitMethods.Spec spec = MergekitMethods.SPECS.get(recipe.method().wireName());
+		boolean skipMismatch = spec != null && spec.gta();
+		for (TensorLocation target : base.tensors()) {
+			TensorLocation tensor = tensors.get(target.name());
+			if (!target.spec().dtype().isFloatingPoint()) {
+				continue;
+			}
+			if (tensor == null) {
+				problems.add(new Problem(term, modelId, target.name(),
+						"model " + modelId + " has no tensor '" + target.name() + "'", target.spec().shape(), null));
+				continue;
+			}
+			List<Long> have = tensor.spec().shape();
+			List<Long> want = target.spec().shape();
+			boolean widerVocabulary = have.size() == 2 && want.size() == 2 && have.get(1).equals(want.get(1))
+					&& have.get(0) > want.get(0) && isEmbedding(target.name());
+			if (!have.equals(want) && !widerVocabulary) {
+				if (!skipMismatch) {
+					problems.add(new Problem(term, modelId, target.name(), "tensor '" + target.name() + "' of model "
+							+ modelId + " has shape " + have + ", the base's " + want, want, have));
+				}
+				continue;
+			}
+			if (!tensor.spec().dtype().isFloatingPoint()) {
+				problems.add(new Problem(term, modelId, target.name(),
+						"tensor '" + target.name() + "' of model " + modelId + " is not floating-point", null, null));
+				continue;
+			}
+			deltas.computeIfAbsent(target.name(), (name) -> new TermDelta[terms])[term] = new TermDelta.Model(
+					new TensorRows(model.fileOf(tensor), tensor));
+		}
+	}
+
+	/** Vocabulary tensors, whose rows mergekit cuts to the common size. */
+	private static boolean isEmbedding(String name) {
+		return name.contains("embed_tokens") || name.contains("lm_head") || name.endsWith("wte.weight");
 	}
 
 	private Map<String, TermDelta> deltasOf(ArtifactContent patch) {
@@ -211,9 +300,10 @@ class Planner {
 	 * by content digest, with the weights, the method and the output dtype.
 	 */
 	private static String digest(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {
-		StringBuilder canonical = new StringBuilder("patchbay-composition-v1\nbase=").append(base.details().id())
-			.append(':')
-			.append(base.contentDigest());
+		StringBuilder canonical = new StringBuilder("patchbay-composition-v1\nbase=");
+		if (base != null) {
+			canonical.append(base.details().id()).append(':').append(base.contentDigest());
+		}
 		for (int i = 0; i < patches.size(); i++) {
 			canonical.append("\nterm=")
 				.append(patches.get(i).details().id())
@@ -221,6 +311,12 @@ class Planner {
 				.append(patches.get(i).contentDigest())
 				.append('@')
 				.append(Double.toString(recipe.terms().get(i).weight()));
+			if (recipe.terms().get(i).modelId() != null) {
+				canonical.append(";model");
+			}
+			if (!recipe.terms().get(i).parameters().isEmpty()) {
+				canonical.append(";parameters=").append(ParameterValue.canonical(recipe.terms().get(i).parameters()));
+			}
 		}
 		MergeMethod method = recipe.method();
 		canonical.append("\nmethod=")
@@ -233,6 +329,13 @@ class Planner {
 			.append(method.seed())
 			.append("\ndtype=")
 			.append(recipe.outputDtype());
+		if (recipe.dialect() != Recipe.Dialect.PEFT) {
+			// Appended only here, so that PEFT-dialect recipes keep their digests.
+			canonical.append("\ndialect=")
+				.append(recipe.dialect())
+				.append(";parameters=")
+				.append(ParameterValue.canonical(recipe.parameters()));
+		}
 		return Sha256.hex(canonical.toString());
 	}
 

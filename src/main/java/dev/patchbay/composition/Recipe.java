@@ -1,6 +1,7 @@
 package dev.patchbay.composition;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -18,10 +19,37 @@ import dev.patchbay.shared.InvalidInputException;
  * @param method the merge method with its parameters
  * @param outputDtype dtype of floating-point outputs, or null for each base tensor's own
  * @param materialize whether to register the result as a model
+ * @param dialect what the method's name means
+ * @param parameters the method's parameters, for the mergekit dialect
  */
-record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize) {
+record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
+		Dialect dialect, Map<String, ParameterValue> parameters) {
 
-	record Term(UUID patchId, double weight) {
+	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize) {
+		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of());
+	}
+
+	/**
+	 * One term: a patch, or a whole model whose task vector is model − base.
+	 *
+	 * @param patchId the patch, or null for a model
+	 * @param weight the weight (PEFT dialect; the mergekit dialect reads parameters)
+	 * @param modelId the model, or null for a patch
+	 * @param parameters the term's parameters, {@code weight} among them when given
+	 */
+	record Term(UUID patchId, double weight, UUID modelId, Map<String, ParameterValue> parameters) {
+
+		Term(UUID patchId, double weight) {
+			this(patchId, weight, null, Map.of());
+		}
+
+	}
+
+	/** What a method name means: PEFT's merge utilities or mergekit's merge methods. */
+	enum Dialect {
+
+		PEFT, MERGEKIT
+
 	}
 
 	/**
@@ -29,21 +57,30 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * @throws InvalidInputException naming the first invalid field
 	 */
 	static Recipe from(CompositionRequest request, int maxTerms) {
+		if (request.terms() != null && request.terms().size() > maxTerms) {
+			throw invalid("terms", "has " + request.terms().size() + " terms, more than the limit of " + maxTerms
+					+ " (patchbay.composition.max-terms)");
+		}
+		if ("mergekit".equals(request.dialect())) {
+			return mergekit(request);
+		}
+		if (request.dialect() != null && !request.dialect().equals("peft")) {
+			throw invalid("dialect", "must be peft or mergekit");
+		}
+		if (request.parameters() != null && !request.parameters().isEmpty()) {
+			throw invalid("parameters", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
+		}
 		if (request.baseModelId() == null) {
 			throw invalid("baseModelId", "is required");
 		}
 		if (request.terms() == null || request.terms().isEmpty()) {
 			throw invalid("terms", "must list at least one patch");
 		}
-		if (request.terms().size() > maxTerms) {
-			throw invalid("terms", "has " + request.terms().size() + " terms, more than the limit of " + maxTerms
-					+ " (patchbay.composition.max-terms)");
-		}
 		List<Term> terms = new ArrayList<>();
 		for (int i = 0; i < request.terms().size(); i++) {
 			CompositionRequest.Term term = request.terms().get(i);
-			if (term == null || term.patchId() == null) {
-				throw invalid("terms[" + i + "].patchId", "is required");
+			if (term == null || (term.patchId() == null) == (term.modelId() == null)) {
+				throw invalid("terms[" + i + "].patchId", "is required (or a modelId instead)");
 			}
 			double weight = (term.weight() != null) ? term.weight() : 1.0;
 			// Weights scale float32 deltas, so they must be finite as float32 too.
@@ -51,7 +88,10 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				throw invalid("terms[" + i + "].weight",
 						"must be a finite number of magnitude at most " + Float.MAX_VALUE + " (float32)");
 			}
-			terms.add(new Term(term.patchId(), weight));
+			if (term.parameters() != null && !term.parameters().isEmpty()) {
+				throw invalid("terms[" + i + "].parameters", "are read by the mergekit dialect only");
+			}
+			terms.add(new Term(term.patchId(), weight, term.modelId(), Map.of()));
 		}
 		DType outputDtype = null;
 		if (request.outputDtype() != null) {
@@ -61,6 +101,58 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		}
 		return new Recipe(request.baseModelId(), List.copyOf(terms), method(request), outputDtype,
 				Boolean.TRUE.equals(request.materialize()));
+	}
+
+	/**
+	 * A mergekit-dialect recipe, checked for form only: what the method makes of it is
+	 * checked against the inputs' metadata by the planner, every problem at once.
+	 */
+	private static Recipe mergekit(CompositionRequest request) {
+		if (request.terms() == null || request.terms().isEmpty()) {
+			throw invalid("terms", "must list at least one model or patch");
+		}
+		if (request.method() == null) {
+			throw invalid("method", "is required in the mergekit dialect; one of " + MergekitMethods.NAMES);
+		}
+		if (request.density() != null || request.majoritySign() != null) {
+			throw invalid((request.density() != null) ? "density" : "majoritySign",
+					"is a PEFT-dialect shorthand; in the mergekit dialect set parameters (density per term)");
+		}
+		List<Term> terms = new ArrayList<>();
+		for (int i = 0; i < request.terms().size(); i++) {
+			CompositionRequest.Term term = request.terms().get(i);
+			String field = "terms[" + i + "]";
+			if (term == null || (term.patchId() == null) == (term.modelId() == null)) {
+				throw invalid(field + ".modelId", "exactly one of modelId and patchId is required");
+			}
+			Map<String, ParameterValue> parameters = new LinkedHashMap<>(
+					ParameterValue.parseAll(term.parameters(), field + ".parameters"));
+			if (term.weight() != null) {
+				if (!Float.isFinite(term.weight().floatValue())) {
+					throw invalid(field + ".weight",
+							"must be a finite number of magnitude at most " + Float.MAX_VALUE + " (float32)");
+				}
+				if (parameters.containsKey("weight")) {
+					throw invalid(field + ".weight", "is given twice, also in parameters");
+				}
+				parameters.put("weight", new ParameterValue.Scalar(term.weight()));
+			}
+			terms.add(new Term(term.patchId(), (term.weight() != null) ? term.weight() : 1.0, term.modelId(),
+					java.util.Collections.unmodifiableMap(parameters)));
+		}
+		return new Recipe(request.baseModelId(), List.copyOf(terms),
+				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
+				outputDtype(request), Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
+				ParameterValue.parseAll(request.parameters(), "parameters"));
+	}
+
+	private static DType outputDtype(CompositionRequest request) {
+		if (request.outputDtype() == null) {
+			return null;
+		}
+		return DType.fromName(request.outputDtype().toUpperCase(Locale.ROOT))
+			.filter(DType::isFloatingPoint)
+			.orElseThrow(() -> invalid("outputDtype", "must be one of F32, F16, BF16, F64"));
 	}
 
 	private static MergeMethod method(CompositionRequest request) {

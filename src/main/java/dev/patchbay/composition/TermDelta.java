@@ -85,4 +85,17 @@ sealed interface TermDelta {
 
 	}
 
+	/**
+	 * A whole model as a term: its task vector, model − base, computed chunk by chunk and
+	 * never stored. Rows past the base's (a larger vocabulary) are not read.
+	 */
+	record Model(TensorRows model) implements TermDelta {
+
+		@Override
+		public boolean needsBase() {
+			return true;
+		}
+
+	}
+
 }

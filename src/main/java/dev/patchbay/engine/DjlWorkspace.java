@@ -182,6 +182,110 @@ final class DjlWorkspace implements Workspace {
 	}
 
 	@Override
+	public void add(int slot, int other, int count) {
+		this.slots[slot].addi(this.slots[other]);
+	}
+
+	@Override
+	public void gram(int[] slots, int count, double[] gram) {
+		// Dot products in double on the host: the statistic must not depend on the
+		// device's float32 reduction order.
+		JavaWorkspace.gram(hostCopies(slots, count), count, gram);
+	}
+
+	@Override
+	public void vectorGram(int[] slots, int count, int length, double[] grams) {
+		JavaWorkspace.vectorGram(hostCopies(slots, count), count, length, grams);
+	}
+
+	@Override
+	public void vectorWeightedSum(int out, int[] terms, float[] coefficients, int count, int length) {
+		try (NDScope scope = new NDScope()) {
+			int vectors = count / length;
+			NDArray sum = this.manager.zeros(new Shape(vectors, length));
+			for (int t = 0; t < terms.length; t++) {
+				float[] column = new float[vectors];
+				for (int v = 0; v < vectors; v++) {
+					column[v] = coefficients[v * terms.length + t];
+				}
+				sum.addi(this.slots[terms[t]].reshape(vectors, length)
+					.mul(this.manager.create(column, new Shape(vectors, 1))));
+			}
+			keep(out, sum.reshape(count));
+		}
+	}
+
+	@Override
+	public double l1(int slot, int count) {
+		return JavaWorkspace.l1(download(slot, count), count);
+	}
+
+	@Override
+	public void maskRandom(int slot, int count, double density, long seed, long key, long first, float scale) {
+		for (int j = 0; j < count; j++) {
+			this.host[j] = (CounterRandom.uniform(seed, key, first + j) < density) ? scale : 0f;
+		}
+		try (NDScope scope = new NDScope()) {
+			this.slots[slot].muli(this.manager.create(FloatBuffer.wrap(this.host, 0, count), new Shape(count)));
+		}
+	}
+
+	@Override
+	public void consensusMerge(int out, int[] terms, float[] weights, boolean normalize, float lambda, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray total = this.manager.zeros(new Shape(count));
+			NDArray[] weighted = new NDArray[terms.length];
+			for (int t = 0; t < terms.length; t++) {
+				weighted[t] = this.slots[terms[t]].mul(weights[t]);
+				total.addi(weighted[t]);
+			}
+			NDArray majority = total.gte(0f).toType(DataType.FLOAT32, false).muli(2f).subi(1f);
+			NDArray mixed = this.manager.zeros(new Shape(count));
+			NDArray divisor = this.manager.zeros(new Shape(count));
+			for (int t = 0; t < terms.length; t++) {
+				NDArray agrees = weighted[t].sign().eq(majority).toType(DataType.FLOAT32, false);
+				mixed.addi(weighted[t].mul(agrees));
+				divisor.addi(agrees.muli(weights[t]));
+			}
+			if (normalize) {
+				mixed.divi(divisor.add(divisor.eq(0f).toType(DataType.FLOAT32, false)));
+			}
+			keep(out, (lambda != 1f) ? mixed.muli(lambda) : mixed);
+		}
+	}
+
+	@Override
+	public void nearswap(int slot, float t, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray delta = this.slots[slot];
+			NDArray w = delta.abs().maximum(1e-6f).pow(-1f).muli(t).clip(0f, 1f);
+			keep(slot, delta.mul(w));
+		}
+	}
+
+	@Override
+	public void ram(int out, int[] terms, float epsilon, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray sum = this.manager.zeros(new Shape(count));
+			NDArray active = this.manager.zeros(new Shape(count));
+			for (int term : terms) {
+				NDArray mask = this.slots[term].abs().gt(epsilon).toType(DataType.FLOAT32, false);
+				sum.addi(this.slots[term].mul(mask));
+				active.addi(mask);
+			}
+			keep(out, sum.divi(active.maximum(1f)));
+		}
+	}
+
+	private float[][] hostCopies(int[] slots, int count) {
+		float[][] copies = new float[slots.length][];
+		for (int i = 0; i < slots.length; i++) {
+			copies[i] = java.util.Arrays.copyOf(download(slots[i], count), count);
+		}
+		return copies;
+	}
+
+	@Override
 	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite) {
 		try (NDScope scope = new NDScope()) {
 			NDArray sum = (addend >= 0) ? this.slots[slot].add(this.slots[addend]) : this.slots[slot];

@@ -296,6 +296,186 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
+	public void add(int slot, int other, int count) {
+		float[] out = this.slots[slot];
+		float[] x = this.slots[other];
+		for (int i = 0; i < count; i++) {
+			out[i] += x[i];
+		}
+	}
+
+	@Override
+	public void gram(int[] slots, int count, double[] gram) {
+		float[][] vectors = new float[slots.length][];
+		for (int i = 0; i < slots.length; i++) {
+			vectors[i] = this.slots[slots[i]];
+		}
+		gram(vectors, count, gram);
+	}
+
+	static void gram(float[][] vectors, int count, double[] gram) {
+		int n = vectors.length;
+		for (int i = 0; i < n; i++) {
+			for (int j = i; j < n; j++) {
+				double dot = dot(vectors[i], vectors[j], 0, count);
+				gram[i * n + j] += dot;
+				if (i != j) {
+					gram[j * n + i] += dot;
+				}
+			}
+		}
+	}
+
+	private static double dot(float[] a, float[] b, int from, int to) {
+		double sum = 0;
+		for (int k = from; k < to; k++) {
+			sum += (double) a[k] * b[k];
+		}
+		return sum;
+	}
+
+	@Override
+	public void vectorGram(int[] slots, int count, int length, double[] grams) {
+		float[][] vectors = new float[slots.length][];
+		for (int i = 0; i < slots.length; i++) {
+			vectors[i] = this.slots[slots[i]];
+		}
+		vectorGram(vectors, count, length, grams);
+	}
+
+	static void vectorGram(float[][] vectors, int count, int length, double[] grams) {
+		int n = vectors.length;
+		for (int v = 0; v * length < count; v++) {
+			int from = v * length;
+			for (int i = 0; i < n; i++) {
+				for (int j = i; j < n; j++) {
+					double dot = dot(vectors[i], vectors[j], from, from + length);
+					grams[v * n * n + i * n + j] += dot;
+					if (i != j) {
+						grams[v * n * n + j * n + i] += dot;
+					}
+				}
+			}
+		}
+	}
+
+	@Override
+	public void vectorWeightedSum(int out, int[] terms, float[] coefficients, int count, int length) {
+		float[][] vectors = new float[terms.length][];
+		for (int i = 0; i < terms.length; i++) {
+			vectors[i] = this.slots[terms[i]];
+		}
+		vectorWeightedSum(this.slots[out], vectors, coefficients, count, length);
+	}
+
+	static void vectorWeightedSum(float[] sum, float[][] vectors, float[] coefficients, int count, int length) {
+		int n = vectors.length;
+		Arrays.fill(sum, 0, count, 0f);
+		for (int v = 0; v * length < count; v++) {
+			for (int t = 0; t < n; t++) {
+				float c = coefficients[v * n + t];
+				float[] x = vectors[t];
+				for (int k = v * length; k < (v + 1) * length; k++) {
+					sum[k] += c * x[k];
+				}
+			}
+		}
+	}
+
+	@Override
+	public double l1(int slot, int count) {
+		return l1(this.slots[slot], count);
+	}
+
+	static double l1(float[] x, int count) {
+		double sum = 0;
+		for (int i = 0; i < count; i++) {
+			sum += Math.abs(x[i]);
+		}
+		return sum;
+	}
+
+	@Override
+	public void maskRandom(int slot, int count, double density, long seed, long key, long first, float scale) {
+		maskRandom(this.slots[slot], count, density, seed, key, first, scale);
+	}
+
+	static void maskRandom(float[] x, int count, double density, long seed, long key, long first, float scale) {
+		for (int j = 0; j < count; j++) {
+			boolean keep = CounterRandom.uniform(seed, key, first + j) < density;
+			x[j] = keep ? x[j] * scale : 0f;
+		}
+	}
+
+	@Override
+	public void consensusMerge(int out, int[] terms, float[] weights, boolean normalize, float lambda, int count) {
+		float[][] vectors = new float[terms.length][];
+		for (int i = 0; i < terms.length; i++) {
+			vectors[i] = this.slots[terms[i]];
+		}
+		consensusMerge(this.slots[out], vectors, weights, normalize, lambda, count);
+	}
+
+	static void consensusMerge(float[] merged, float[][] deltas, float[] weights, boolean normalize, float lambda,
+			int count) {
+		for (int j = 0; j < count; j++) {
+			float total = 0;
+			for (int t = 0; t < deltas.length; t++) {
+				total += deltas[t][j] * weights[t];
+			}
+			float majority = (total >= 0) ? 1f : -1f;
+			float mixed = 0;
+			float divisor = 0;
+			for (int t = 0; t < deltas.length; t++) {
+				float weighted = deltas[t][j] * weights[t];
+				if (Math.signum(weighted) == majority) {
+					mixed += weighted;
+					divisor += weights[t];
+				}
+			}
+			if (normalize) {
+				mixed /= (divisor == 0) ? 1f : divisor;
+			}
+			merged[j] = (lambda != 1f) ? mixed * lambda : mixed;
+		}
+	}
+
+	@Override
+	public void nearswap(int slot, float t, int count) {
+		nearswap(this.slots[slot], t, count);
+	}
+
+	static void nearswap(float[] delta, float t, int count) {
+		for (int j = 0; j < count; j++) {
+			float w = Math.min(1f, Math.max(0f, t / Math.max(Math.abs(delta[j]), 1e-6f)));
+			delta[j] *= w;
+		}
+	}
+
+	@Override
+	public void ram(int out, int[] terms, float epsilon, int count) {
+		float[][] vectors = new float[terms.length][];
+		for (int i = 0; i < terms.length; i++) {
+			vectors[i] = this.slots[terms[i]];
+		}
+		ram(this.slots[out], vectors, epsilon, count);
+	}
+
+	static void ram(float[] merged, float[][] deltas, float epsilon, int count) {
+		for (int j = 0; j < count; j++) {
+			float sum = 0;
+			int active = 0;
+			for (float[] delta : deltas) {
+				if (Math.abs(delta[j]) > epsilon) {
+					sum += delta[j];
+					active++;
+				}
+			}
+			merged[j] = (active > 1) ? sum / active : sum;
+		}
+	}
+
+	@Override
 	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite) {
 		return TensorData.encodeSum(this.slots[slot], (addend >= 0) ? this.slots[addend] : null, count, dtype, target,
 				this.words, finite);

@@ -93,6 +93,58 @@ public interface Workspace extends AutoCloseable {
 	 */
 	void disjointMerge(int out, int[] terms, float[] weights, SignElection election, int count);
 
+	/** {@code slot += other}. */
+	void add(int slot, int other, int count);
+
+	/**
+	 * Adds the pairwise dot products of the slots to a row-major {@code n × n} Gram
+	 * matrix in double precision: one chunk's share of a whole-tensor statistic.
+	 */
+	void gram(int[] slots, int count, double[] gram);
+
+	/**
+	 * Adds, per vector, the pairwise dot products of the slots: the slots hold
+	 * {@code count / length} vectors of {@code length} contiguous elements (a tensor's
+	 * last dimension), and vector {@code v}'s matrix starts at {@code v · n · n}.
+	 */
+	void vectorGram(int[] slots, int count, int length, double[] grams);
+
+	/**
+	 * {@code out = Σ_t coefficients[v · n + t] · slot[terms[t]]} on each vector {@code v}
+	 * of {@code length} contiguous elements.
+	 */
+	void vectorWeightedSum(int out, int[] terms, float[] coefficients, int count, int length);
+
+	/** The L1 norm of a slot, in double precision. */
+	double l1(int slot, int count);
+
+	/**
+	 * mergekit's random sparsifier: keeps each element with probability {@code density},
+	 * drawn from the counter-based stream at (seed, key, first + i), and multiplies the
+	 * kept ones by {@code scale}.
+	 */
+	void maskRandom(int slot, int count, double density, long seed, long key, long first, float scale);
+
+	/**
+	 * mergekit's TIES consensus on weighted deltas: {@code W_t = weights[t] · slot}, the
+	 * majority sign is that of {@code Σ W_t} (+ for 0), and
+	 * {@code out = λ · Σ_agreeing W_t / (normalize ? Σ_agreeing weights[t] : 1)}, a zero
+	 * divisor being 1; zeros agree with neither sign.
+	 */
+	void consensusMerge(int out, int[] terms, float[] weights, boolean normalize, float lambda, int count);
+
+	/**
+	 * mergekit's nearswap on a task vector τ:
+	 * {@code τ · clamp(t / max(|τ|, 1e-6), 0, 1)}.
+	 */
+	void nearswap(int slot, float t, int count);
+
+	/**
+	 * mergekit's RAM: {@code out = Σ_t τ_t · a_t / c} where {@code a_t = |τ_t| > ε} and
+	 * {@code c = Σ a_t} (nothing where c = 0).
+	 */
+	void ram(int out, int[] terms, float epsilon, int count);
+
 	/**
 	 * Encodes {@code slot + addend} (or the slot alone when {@code addend < 0}) as
 	 * {@code dtype} into the target, rounding to nearest even when narrowing. The slot

@@ -135,6 +135,75 @@ abstract class TensorBackendContract {
 	}
 
 	@Test
+	void mergekitConsensusElectsSignsOnWeightedDeltasAndDividesByAgreeingWeights() {
+		// Element 0: unweighted +1 against -0.5, -0.5 elects +, but weighted 1 · 1
+		// against 3 · -0.5 and 3 · -0.5 elects -: mergekit's election is on W = w·τ.
+		int[] terms = { 2, 3, 4 };
+		float[] weights = { 1f, 3f, 3f };
+		try (Workspace workspace = backend().workspace(1, 5)) {
+			loadEach(workspace, terms, 1f, -0.5f, -0.5f);
+			workspace.consensusMerge(1, terms, weights, true, 1f, 1);
+			assertThat(stored(workspace, 1, -1, 1)[0]).as("(-1.5 - 1.5) / (3 + 3)").isEqualTo(-0.5f);
+			loadEach(workspace, terms, 1f, -0.5f, -0.5f);
+			workspace.consensusMerge(1, terms, weights, false, 2f, 1);
+			assertThat(stored(workspace, 1, -1, 1)[0]).as("lambda · plain sum of the agreeing").isEqualTo(-6f);
+		}
+	}
+
+	@Test
+	void gramMatrixAndL1AccumulateInDoublePrecision() {
+		try (Workspace workspace = backend().workspace(3, 4)) {
+			workspace.load(2, new float[] { 1f, 2f, 3f }, 3);
+			workspace.load(3, new float[] { -1f, 0f, 2f }, 3);
+			double[] gram = new double[4];
+			workspace.gram(new int[] { 2, 3 }, 3, gram);
+			workspace.gram(new int[] { 2, 3 }, 3, gram);
+			assertThat(gram).containsExactly(28, 10, 10, 10);
+			assertThat(workspace.l1(3, 3)).isEqualTo(3);
+			double[] grams = new double[3];
+			workspace.vectorGram(new int[] { 2 }, 3, 1, grams);
+			assertThat(grams).containsExactly(1, 4, 9);
+			workspace.vectorWeightedSum(1, new int[] { 2, 3 }, new float[] { 1, 1, 2, 0, 1, -1 }, 3, 1);
+			assertThat(stored(workspace, 1, -1, 3)).containsExactly(0f, 4f, 1f);
+		}
+	}
+
+	@Test
+	void nearswapAndRamFollowMergekit() {
+		try (Workspace workspace = backend().workspace(3, 5)) {
+			workspace.load(2, new float[] { 0.5f, -0.01f, 0f }, 3);
+			workspace.nearswap(2, 0.1f, 3);
+			// |τ| > t moves by t (weight t/|τ|); |τ| <= t moves all the way.
+			assertThat(stored(workspace, 2, -1, 3)).containsExactly(0.1f, -0.01f, 0f);
+			workspace.load(2, new float[] { 1f, 1e-6f, 0f }, 3);
+			workspace.load(3, new float[] { 3f, 2f, 0f }, 3);
+			workspace.ram(1, new int[] { 2, 3 }, 1e-5f, 3);
+			assertThat(stored(workspace, 1, -1, 3)).as("shared: mean; alone: as is; none: 0")
+				.containsExactly(2f, 2f, 0f);
+		}
+	}
+
+	@Test
+	void mergekitRandomMaskIsDareStreamWithAGivenScale() {
+		int n = 200;
+		long key = CounterRandom.key("w", 1);
+		float[] ones = new float[n];
+		Arrays.fill(ones, 1f);
+		try (Workspace workspace = backend().workspace(n, 4)) {
+			workspace.load(2, ones, n);
+			workspace.maskRandom(2, n, 0.3, 7, key, 0, 5f);
+			workspace.load(3, ones, n);
+			workspace.pruneRandom(3, n, 0.3, 7, key, 0);
+			float[] masked = stored(workspace, 2, -1, n);
+			float[] dare = stored(workspace, 3, -1, n);
+			for (int i = 0; i < n; i++) {
+				assertThat(masked[i] != 0).as("same mask at %d", i).isEqualTo(dare[i] != 0);
+				assertThat(masked[i]).isIn(0f, 5f);
+			}
+		}
+	}
+
+	@Test
 	void dareMaskDependsOnSeedKeyAndIndexButNotOnChunking() {
 		int n = 1000;
 		long key = CounterRandom.key("w", 0);

@@ -1,0 +1,330 @@
+package dev.patchbay.composition;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import dev.patchbay.shared.TensorSpec;
+
+/**
+ * mergekit's merge methods as the planner sees them: which inputs each takes, its
+ * parameters with mergekit's defaults, and the per-tensor checks made before any compute
+ * (METHODS.md §1). Parameters resolve as mergekit's {@code ConfigReader} does: a term's
+ * own value, else the method-level value, else the default.
+ */
+final class MergekitMethods {
+
+	private MergekitMethods() {
+	}
+
+	/** Whether a method reads a base model. */
+	enum Base {
+
+		REQUIRED, OPTIONAL, NONE
+
+	}
+
+	/** How the GTA family sparsifies each task vector before combining. */
+	enum Sparsifier {
+
+		NONE, MAGNITUDE, RANDOM, OUTLIERS
+
+	}
+
+	/**
+	 * One method.
+	 *
+	 * @param name mergekit's name
+	 * @param base whether it takes a base model
+	 * @param minTerms fewest terms
+	 * @param maxTerms most terms
+	 * @param global method-level parameters with their defaults (null: required)
+	 * @param perTerm per-term parameters with their defaults (null: required); these may
+	 * also be given at method level
+	 * @param sparsifier for the GTA family, its sparsifier; else null
+	 * @param consensus for the GTA family, whether it elects signs
+	 */
+	record Spec(String name, Base base, int minTerms, int maxTerms, Map<String, Double> global,
+			Map<String, Double> perTerm, Sparsifier sparsifier, boolean consensus) {
+
+		boolean gta() {
+			return this.sparsifier != null;
+		}
+
+	}
+
+	private static final int MANY = Integer.MAX_VALUE;
+
+	static final Map<String, Spec> SPECS;
+
+	static {
+		Map<String, Spec> specs = new LinkedHashMap<>();
+		specs.put("linear",
+				new Spec("linear", Base.NONE, 1, MANY, map("normalize", 1.0), map("weight", null), null, false));
+		gta(specs, "task_arithmetic", Sparsifier.NONE, false, 0, 0, null, null);
+		gta(specs, "ties", Sparsifier.MAGNITUDE, true, 1, 0, null, null);
+		gta(specs, "dare_linear", Sparsifier.RANDOM, false, 0, 1, null, null);
+		gta(specs, "dare_ties", Sparsifier.RANDOM, true, 0, 1, null, null);
+		gta(specs, "breadcrumbs", Sparsifier.OUTLIERS, false, 0, 0, "gamma", 0.01);
+		gta(specs, "breadcrumbs_ties", Sparsifier.OUTLIERS, true, 0, 0, "gamma", 0.01);
+		specs.put("slerp", new Spec("slerp", Base.REQUIRED, 1, 1, map("t", null), map(), null, false));
+		specs.put("nuslerp", new Spec("nuslerp", Base.OPTIONAL, 2, 2,
+				map("nuslerp_flatten", 1.0, "nuslerp_row_wise", 0.0), map("weight", null), null, false));
+		specs.put("multislerp", new Spec("multislerp", Base.OPTIONAL, 1, MANY,
+				map("normalize_weights", 1.0, "eps", 1e-8), map("weight", null), null, false));
+		specs.put("karcher", new Spec("karcher", Base.OPTIONAL, 1, MANY, map("max_iter", 10.0, "tol", 1e-5),
+				map("weight", 1.0), null, false));
+		specs.put("model_stock", new Spec("model_stock", Base.REQUIRED, 2, MANY, map("filter_wise", 0.0),
+				map("weight", 1.0), null, false));
+		specs.put("nearswap", new Spec("nearswap", Base.REQUIRED, 1, 1, map("t", null), map(), null, false));
+		specs.put("ram", new Spec("ram", Base.REQUIRED, 1, MANY, map("epsilon", 1e-5), map(), null, false));
+		specs.put("passthrough", new Spec("passthrough", Base.NONE, 1, 1, map(), map("scale", 1.0), null, false));
+		SPECS = java.util.Collections.unmodifiableMap(specs);
+	}
+
+	/** The supported methods' names, for messages. */
+	static final String NAMES = String.join(", ", SPECS.keySet());
+
+	/**
+	 * mergekit methods not implemented yet: refused by name, so that a recipe never
+	 * silently means something else.
+	 */
+	static final Set<String> NOT_YET = Set.of("della", "della_linear", "sce", "arcee_fusion");
+
+	private static void gta(Map<String, Spec> specs, String name, Sparsifier sparsifier, boolean consensus,
+			double normalize, double rescale, String extra, Double extraDefault) {
+		Map<String, Double> perTerm = map("weight", null, "density", 1.0);
+		if (extra != null) {
+			perTerm.put(extra, extraDefault);
+		}
+		specs.put(name,
+				new Spec(name, Base.REQUIRED, 1, MANY,
+						map("normalize", normalize, "rescale", rescale, "lambda", 1.0, "int8_mask", 0.0), perTerm,
+						sparsifier, consensus));
+	}
+
+	private static Map<String, Double> map(Object... pairs) {
+		Map<String, Double> map = new LinkedHashMap<>();
+		for (int i = 0; i < pairs.length; i += 2) {
+			map.put((String) pairs[i], (Double) pairs[i + 1]);
+		}
+		return map;
+	}
+
+	/**
+	 * One tensor's parameters, every default filled in.
+	 *
+	 * @param global method-level values
+	 * @param terms per term, its values
+	 */
+	record Tuning(Map<String, Double> global, List<Map<String, Double>> terms) {
+
+		double global(String name) {
+			return this.global.get(name);
+		}
+
+		boolean flag(String name) {
+			return this.global.get(name) != 0;
+		}
+
+		double term(int term, String name) {
+			return this.terms.get(term).get(name);
+		}
+
+	}
+
+	private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h|blocks|layer)\\.(\\d+)\\.");
+
+	/** The layer index a tensor name carries, or -1 for a pre- or post-layer tensor. */
+	static int layerOf(String tensor) {
+		Matcher matcher = LAYER.matcher(tensor);
+		return matcher.find() ? Integer.parseInt(matcher.group(1)) : -1;
+	}
+
+	/**
+	 * A tensor's position for gradients, as mergekit's planner gives it: layer i of n at
+	 * i / (n − 1) (1 when n = 1), non-layer tensors at 0.
+	 */
+	static double position(String tensor, int layers) {
+		int layer = layerOf(tensor);
+		if (layer < 0) {
+			return 0;
+		}
+		return (layers <= 1) ? 1 : (double) layer / (layers - 1);
+	}
+
+	/**
+	 * The recipe-level problems (method, base, term counts, parameter names), before any
+	 * tensor is looked at.
+	 */
+	static List<String> checkRecipe(Recipe recipe) {
+		List<String> problems = new ArrayList<>();
+		String name = recipe.method().wireName();
+		Spec spec = SPECS.get(name);
+		if (spec == null) {
+			problems.add("method: '" + name + "' is " + (NOT_YET.contains(name) ? "not implemented yet" : "unknown")
+					+ "; the mergekit dialect supports " + NAMES);
+			return problems;
+		}
+		int terms = recipe.terms().size();
+		if (spec.base() == Base.REQUIRED && recipe.baseModelId() == null) {
+			problems.add("baseModelId: is required by " + name);
+		}
+		if (spec.base() == Base.NONE && recipe.baseModelId() != null) {
+			problems.add("baseModelId: " + name + " takes no base model (mergekit would add it as a source"
+					+ " without parameters); list it as a term instead");
+		}
+		if (terms < spec.minTerms() || terms > spec.maxTerms()) {
+			String wanted = (spec.minTerms() == spec.maxTerms()) ? "exactly " + spec.minTerms()
+					: "at least " + spec.minTerms();
+			problems.add("terms: " + name + " takes " + wanted + " term(s) besides the base, not " + terms);
+		}
+		Set<String> known = new LinkedHashSet<>(spec.global().keySet());
+		known.addAll(spec.perTerm().keySet());
+		for (String parameter : recipe.parameters().keySet()) {
+			if (!known.contains(parameter)) {
+				problems.add("parameters." + parameter + ": not a parameter of " + name + " (it takes "
+						+ String.join(", ", known) + ")");
+			}
+		}
+		for (int i = 0; i < terms; i++) {
+			Recipe.Term term = recipe.terms().get(i);
+			for (String parameter : term.parameters().keySet()) {
+				if (!spec.perTerm().containsKey(parameter)) {
+					problems.add("terms[" + i + "].parameters." + parameter + ": not a per-term parameter of " + name
+							+ (spec.perTerm().isEmpty() ? ""
+									: " (it takes " + String.join(", ", spec.perTerm().keySet()) + ")"));
+				}
+			}
+			if (term.modelId() != null && term.modelId().equals(recipe.baseModelId())) {
+				problems.add("terms[" + i + "].modelId: is the base model itself; mergekit's " + name
+						+ " needs it as base_model only");
+			}
+			if (term.patchId() != null && recipe.baseModelId() == null) {
+				problems.add("terms[" + i + "].patchId: a patch needs a base model to apply to");
+			}
+		}
+		return problems;
+	}
+
+	/**
+	 * Resolves one tensor's parameters and checks their ranges; problems name the
+	 * parameter and the tensor.
+	 * @param present per term, whether it changes this tensor
+	 */
+	static Tuning resolve(Recipe recipe, TensorSpec tensor, double t, boolean[] present, Set<String> problems) {
+		Spec spec = SPECS.get(recipe.method().wireName());
+		String name = tensor.name();
+		Map<String, Double> global = new LinkedHashMap<>();
+		spec.global().forEach((parameter, fallback) -> {
+			Double value = evaluate(recipe.parameters().get(parameter), name, t);
+			value = (value != null) ? value : fallback;
+			if (value == null) {
+				problems.add("parameters." + parameter + ": is required by " + spec.name() + " (missing for tensor '"
+						+ name + "')");
+				value = Double.NaN;
+			}
+			global.put(parameter, value);
+		});
+		List<Map<String, Double>> terms = new ArrayList<>();
+		for (int i = 0; i < recipe.terms().size(); i++) {
+			Map<String, Double> values = new LinkedHashMap<>();
+			Recipe.Term term = recipe.terms().get(i);
+			int index = i;
+			spec.perTerm().forEach((parameter, fallback) -> {
+				Double value = evaluate(term.parameters().get(parameter), name, t);
+				value = (value != null) ? value : evaluate(recipe.parameters().get(parameter), name, t);
+				value = (value != null) ? value : fallback;
+				if (value == null) {
+					problems.add("terms[" + index + "].parameters." + parameter + ": is required by " + spec.name()
+							+ " (missing for tensor '" + name + "')");
+					value = Double.NaN;
+				}
+				values.put(parameter, value);
+			});
+			terms.add(values);
+		}
+		Tuning tuning = new Tuning(global, terms);
+		checkRanges(spec, tuning, tensor, present, problems);
+		return tuning;
+	}
+
+	private static Double evaluate(ParameterValue value, String tensor, double t) {
+		return (value != null) ? value.evaluate(tensor, t) : null;
+	}
+
+	private static void checkRanges(Spec spec, Tuning tuning, TensorSpec tensor, boolean[] present,
+			Set<String> problems) {
+		String at = " (tensor '" + tensor.name() + "')";
+		long elements = tensor.elementCount();
+		double weights = 0;
+		for (int i = 0; i < tuning.terms().size(); i++) {
+			Map<String, Double> term = tuning.terms().get(i);
+			if (present[i] && term.containsKey("weight")) {
+				weights += term.get("weight");
+			}
+			String field = "terms[" + i + "].parameters.";
+			if (spec.gta() && present[i]) {
+				double density = term.get("density");
+				if (!(density >= 0)) {
+					problems.add(field + "density: must be at least 0, not " + density + at);
+				}
+				if (spec.sparsifier() == Sparsifier.MAGNITUDE && density < 1 && (long) (density * elements) == 0) {
+					// mergekit asserts k > 0 and aborts the merge; we refuse up front.
+					problems.add(field + "density: " + density + " keeps no element of a " + elements
+							+ "-element tensor (int(density·numel) = 0)" + at);
+				}
+				if (spec.sparsifier() == Sparsifier.OUTLIERS) {
+					double gamma = term.get("gamma");
+					if (!(gamma >= 0 && gamma + Math.min(density, 1) <= 1)) {
+						problems.add(field + "gamma: must be in [0, 1 − density], not " + gamma + at);
+					}
+				}
+			}
+		}
+		switch (spec.name()) {
+			case "linear" -> {
+				if (tuning.flag("normalize") && weights == 0) {
+					problems.add("terms[].parameters.weight: the weights sum to 0, and normalize divides by"
+							+ " their sum" + at);
+				}
+			}
+			case "multislerp" -> {
+				if (tuning.flag("normalize_weights") && weights == 0) {
+					problems.add("terms[].parameters.weight: the weights sum to 0, and normalize_weights divides"
+							+ " by their sum" + at);
+				}
+				if (!(tuning.global("eps") > 0)) {
+					problems.add("parameters.eps: must be positive" + at);
+				}
+			}
+			case "karcher" -> {
+				double iterations = tuning.global("max_iter");
+				if (!(iterations >= 0 && iterations == Math.rint(iterations) && iterations <= 10_000)) {
+					problems.add("parameters.max_iter: must be a whole number in [0, 10000]" + at);
+				}
+				if (!(tuning.global("tol") > 0)) {
+					problems.add("parameters.tol: must be positive" + at);
+				}
+			}
+			case "nuslerp" -> {
+				if (tuning.flag("nuslerp_row_wise") && !tuning.flag("nuslerp_flatten")) {
+					problems.add("parameters.nuslerp_row_wise: true is not implemented yet" + at);
+				}
+			}
+			case "ram" -> {
+				if (!(tuning.global("epsilon") >= 0)) {
+					problems.add("parameters.epsilon: must be at least 0" + at);
+				}
+			}
+			default -> {
+			}
+		}
+	}
+
+}

@@ -1,0 +1,555 @@
+package dev.patchbay.composition;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+
+import dev.patchbay.composition.MergekitMethods.Sparsifier;
+import dev.patchbay.composition.MergekitMethods.Spec;
+import dev.patchbay.composition.MergekitMethods.Tuning;
+import dev.patchbay.engine.Workspace;
+import dev.patchbay.shared.UnprocessableException;
+
+import static dev.patchbay.composition.PlanExecutor.BASE;
+import static dev.patchbay.composition.PlanExecutor.FIRST_TERM;
+import static dev.patchbay.composition.PlanExecutor.MERGED;
+
+/**
+ * One tensor of a mergekit-method composition. Methods that need whole-tensor statistics
+ * (norms, dot products, L1 masses, top-k cuts) get them first in parallel passes over the
+ * chunks, each worker folding partial sums; every chunk is then an elementwise pass with
+ * per-tensor scalars. Vector-wise variants (nuslerp unflattened, model_stock filter_wise)
+ * work on the last dimension, which a chunk of rows always holds whole.
+ * <p>
+ * Every method whose result lies in the span of its inputs (slerp, nuslerp, multislerp,
+ * karcher, model_stock, linear) is computed as the Gram matrix of its inputs, scalar
+ * algebra on it, and one weighted sum: the same numbers as mergekit's, up to rounding.
+ */
+final class MergekitRun {
+
+	private final PlanExecutor.TensorRun run;
+
+	private final Spec spec;
+
+	private final Tuning tuning;
+
+	private final String tensor;
+
+	private final int terms;
+
+	/** Per term, its weight, 0 where the term leaves the tensor alone. */
+	private final float[] weights;
+
+	/** Per term, the random sparsifier's L1 rescale. */
+	private float[] scales;
+
+	/** The coefficients of the final weighted sum, when the method has one. */
+	private float[] coefficients;
+
+	private int[] slots;
+
+	private final boolean baseless;
+
+	MergekitRun(PlanExecutor.TensorRun run) {
+		this.run = run;
+		this.tuning = run.layout.tensor().tuning();
+		this.spec = MergekitMethods.SPECS
+			.get(run.layout.tensor().tuning() != null ? run.method().wireName() : "linear");
+		this.tensor = run.layout.tensor().output().name();
+		this.terms = run.terms.size();
+		this.baseless = run.baseless();
+		this.weights = new float[this.terms];
+		for (int i = 0; i < this.terms; i++) {
+			boolean present = run.terms.get(i) != null;
+			this.weights[i] = (present && this.tuning.terms().get(i).containsKey("weight"))
+					? (float) this.tuning.term(i, "weight") : 0f;
+		}
+		this.slots = run.termSlots();
+	}
+
+	/** The whole-tensor statistics the method needs, before any chunk is composed. */
+	void prepare() throws IOException {
+		switch (this.spec.name()) {
+			case "slerp" -> prepareSlerp();
+			case "nuslerp" -> {
+				if (this.tuning.flag("nuslerp_flatten")) {
+					prepareNuslerp();
+				}
+			}
+			case "multislerp" -> prepareMultislerp();
+			case "karcher" -> prepareKarcher();
+			case "model_stock" -> {
+				if (!this.tuning.flag("filter_wise")) {
+					prepareModelStock();
+				}
+			}
+			case "linear" -> {
+				double sum = 0;
+				for (float w : this.weights) {
+					sum += w;
+				}
+				this.coefficients = new float[this.terms];
+				for (int i = 0; i < this.terms; i++) {
+					this.coefficients[i] = this.tuning.flag("normalize") ? (float) (this.weights[i] / sum)
+							: this.weights[i];
+				}
+			}
+			default -> {
+				if (this.spec.gta()) {
+					prepareGta();
+				}
+			}
+		}
+	}
+
+	ByteBuffer compose(int chunk, ByteBuffer target) throws IOException {
+		Workspace workspace = this.run.workspaces.current();
+		int count = this.run.elementsOf(chunk);
+		boolean[] all = new boolean[this.terms];
+		java.util.Arrays.fill(all, true);
+		if (!this.run.fill(workspace, chunk, all)) {
+			// Deltas that read no base leave the base slot unloaded: load it for the
+			// output.
+			loadBase(workspace, chunk);
+		}
+		switch (this.spec.name()) {
+			case "linear" -> {
+				workspace.weightedSum(MERGED, this.slots, this.coefficients, count);
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "passthrough" -> {
+				workspace.weightedSum(MERGED, this.slots, new float[] { (float) this.tuning.term(0, "scale") }, count);
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "slerp", "karcher" -> {
+				// Points, not deltas: x = τ + b.
+				for (int slot : this.slots) {
+					workspace.add(slot, BASE, count);
+				}
+				workspace.weightedSum(MERGED, points(), this.coefficients, count);
+				return this.run.store(workspace, MERGED, -1, count, target);
+			}
+			case "nuslerp" -> {
+				if (this.tuning.flag("nuslerp_flatten")) {
+					workspace.weightedSum(MERGED, this.slots, this.coefficients, count);
+				}
+				else {
+					int length = lastDimension();
+					float[] vectorCoefficients = new float[count / length * 2];
+					double[] grams = new double[count / length * 4];
+					workspace.vectorGram(this.slots, count, length, grams);
+					for (int v = 0; v < count / length; v++) {
+						float[] c = nuslerpCoefficients(java.util.Arrays.copyOfRange(grams, v * 4, v * 4 + 4));
+						vectorCoefficients[v * 2] = c[0];
+						vectorCoefficients[v * 2 + 1] = c[1];
+					}
+					workspace.vectorWeightedSum(MERGED, this.slots, vectorCoefficients, count, length);
+				}
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "multislerp" -> {
+				workspace.weightedSum(MERGED, this.slots, this.coefficients, count);
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "model_stock" -> {
+				if (!this.tuning.flag("filter_wise")) {
+					workspace.weightedSum(MERGED, this.slots, this.coefficients, count);
+				}
+				else {
+					int length = lastDimension();
+					int n = this.terms;
+					int vectors = count / length;
+					double[] grams = new double[vectors * n * n];
+					workspace.vectorGram(this.slots, count, length, grams);
+					float[] vectorCoefficients = new float[vectors * n];
+					for (int v = 0; v < vectors; v++) {
+						float t = modelStockRatio(java.util.Arrays.copyOfRange(grams, v * n * n, (v + 1) * n * n));
+						for (int i = 0; i < n; i++) {
+							vectorCoefficients[v * n + i] = t / n;
+						}
+					}
+					workspace.vectorWeightedSum(MERGED, this.slots, vectorCoefficients, count, length);
+				}
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "nearswap" -> {
+				workspace.nearswap(this.slots[0], (float) this.tuning.global("t"), count);
+				return this.run.store(workspace, this.slots[0], BASE, count, target);
+			}
+			case "ram" -> {
+				workspace.ram(MERGED, this.slots, (float) this.tuning.global("epsilon"), count);
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			default -> {
+				sparsify(workspace, chunk, count);
+				combineGta(workspace, count);
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+		}
+	}
+
+	private void loadBase(Workspace workspace, int chunk) throws IOException {
+		this.run.loadBase(workspace, chunk);
+	}
+
+	private int lastDimension() {
+		List<Long> shape = this.run.layout.tensor().output().shape();
+		return Math.toIntExact(shape.get(shape.size() - 1));
+	}
+
+	/** The slots of the points a span method combines: the terms, then the base. */
+	private int[] points() {
+		if (this.spec.name().equals("karcher") && !this.baseless) {
+			int[] points = java.util.Arrays.copyOf(this.slots, this.terms + 1);
+			points[this.terms] = BASE;
+			return points;
+		}
+		if (this.spec.name().equals("slerp")) {
+			return new int[] { BASE, this.slots[0] };
+		}
+		return this.slots;
+	}
+
+	/** The Gram matrix of the given slots over the whole tensor, points or deltas. */
+	private double[] gram(int[] vectors, boolean asPoints) throws IOException {
+		int n = vectors.length;
+		double[] gram = new double[n * n];
+		boolean[] all = new boolean[this.terms];
+		java.util.Arrays.fill(all, true);
+		this.run.forEachChunk((workspace, chunk, state) -> {
+			int count = this.run.elementsOf(chunk);
+			if (!this.run.fill(workspace, chunk, all)) {
+				loadBase(workspace, chunk);
+			}
+			if (asPoints) {
+				for (int slot : this.slots) {
+					workspace.add(slot, BASE, count);
+				}
+			}
+			double[] partial = new double[n * n];
+			workspace.gram(vectors, count, partial);
+			synchronized (gram) {
+				for (int i = 0; i < gram.length; i++) {
+					gram[i] += partial[i];
+				}
+			}
+		}, (state) -> {
+		});
+		return gram;
+	}
+
+	// slerp: v0 = base, v1 = the model, on the whole flattened tensor (slerp.py).
+	private void prepareSlerp() throws IOException {
+		double[] g = gram(points(), true);
+		double n0 = Math.sqrt(g[0]);
+		double n1 = Math.sqrt(g[3]);
+		double dot = g[1] / ((n0 > 1e-8) ? n0 : 1) / ((n1 > 1e-8) ? n1 : 1);
+		double t = this.tuning.global("t");
+		if (Math.abs(dot) > 0.9995) {
+			this.coefficients = new float[] { (float) (1 - t), (float) t };
+			return;
+		}
+		double theta = Math.acos(dot);
+		double sin = Math.sin(theta);
+		this.coefficients = new float[] { (float) (Math.sin((1 - t) * theta) / sin),
+				(float) (Math.sin(t * theta) / sin) };
+	}
+
+	// nuslerp: t = w2 / (w1 + w2), slerp of the two task vectors (or models).
+	private void prepareNuslerp() throws IOException {
+		this.coefficients = nuslerpCoefficients(gram(this.slots, false));
+	}
+
+	private float[] nuslerpCoefficients(double[] g) {
+		double w1 = this.weights[0];
+		double w2 = this.weights[1];
+		double t = (Math.abs(w1 + w2) < 1e-6) ? 0.5 : w2 / (w1 + w2);
+		double n0 = Math.max(Math.sqrt(g[0]), 1e-7);
+		double n1 = Math.max(Math.sqrt(g[3]), 1e-7);
+		double cos = Math.max(-1, Math.min(1, g[1] / (n0 * n1)));
+		double theta = Math.acos(cos);
+		double sin = Math.sin(theta);
+		if (Math.abs(sin) < 1e-8) {
+			return new float[] { (float) (1 - t), (float) t };
+		}
+		return new float[] { (float) (Math.sin((1 - t) * theta) / sin), (float) (Math.sin(t * theta) / sin) };
+	}
+
+	// multislerp: the weighted mean of unit task vectors, renormalized to the weighted
+	// mean norm. Its tangent T = Σ w_i (u_i − (u_i·m̂) m̂) = m − ‖m‖ m̂ is zero exactly,
+	// so the result is m̂ · Σ w_i n_i.
+	private void prepareMultislerp() throws IOException {
+		double[] g = gram(this.slots, false);
+		int n = this.terms;
+		double eps = this.tuning.global("eps");
+		double[] w = new double[n];
+		double sum = 0;
+		for (int i = 0; i < n; i++) {
+			w[i] = this.weights[i];
+			sum += w[i];
+		}
+		double[] norms = new double[n];
+		double scale = 0;
+		for (int i = 0; i < n; i++) {
+			if (this.tuning.flag("normalize_weights")) {
+				w[i] /= sum;
+			}
+			norms[i] = Math.sqrt(g[i * n + i]);
+		}
+		for (int i = 0; i < n; i++) {
+			scale += w[i] * norms[i];
+		}
+		double mean = 0;
+		for (int i = 0; i < n; i++) {
+			for (int j = 0; j < n; j++) {
+				mean += w[i] * w[j] * g[i * n + j] / ((norms[i] + eps) * (norms[j] + eps));
+			}
+		}
+		mean = Math.sqrt(Math.max(mean, 0));
+		this.coefficients = new float[n];
+		// Relative guard: the mean of unit vectors is at most 1 long, so 1e-6 means the
+		// inputs cancel up to rounding, where mergekit's absolute 1e-8 normalizes noise.
+		if (mean < 1e-6) {
+			if (n != 2) {
+				throw new UnprocessableException("composition-degenerate", "Degenerate merge",
+						"terms[].parameters.weight: multislerp's weighted mean of the task vectors of tensor '"
+								+ this.tensor + "' is zero (antipodal inputs whose weights balance out)",
+						Map.of("tensor", this.tensor, "parameter", "weight"));
+			}
+			for (int i = 0; i < n; i++) {
+				this.coefficients[i] = (float) w[i];
+			}
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			this.coefficients[i] = (float) (scale * w[i] / ((norms[i] + eps) * mean));
+		}
+	}
+
+	// karcher: the Riemannian mean on the sphere, iterated in the span of the unit
+	// inputs (u = Σ a_k u_k), then scaled by the mean norm (karcher.py).
+	private void prepareKarcher() throws IOException {
+		int[] points = points();
+		int n = points.length;
+		double[] g = gram(points, true);
+		double tol = this.tuning.global("tol");
+		int iterations = (int) this.tuning.global("max_iter");
+		double[] norms = new double[n];
+		double[] h = new double[n * n];
+		for (int i = 0; i < n; i++) {
+			norms[i] = Math.sqrt(g[i * n + i]);
+		}
+		for (int i = 0; i < n; i++) {
+			for (int j = 0; j < n; j++) {
+				h[i * n + j] = (norms[i] > 0 && norms[j] > 0) ? g[i * n + j] / (norms[i] * norms[j]) : 0;
+			}
+		}
+		double alpha = 1.0 / n;
+		int valid = 0;
+		for (double norm : norms) {
+			valid += (norm > tol) ? 1 : 0;
+		}
+		this.coefficients = new float[n];
+		if (valid == 0) {
+			return;
+		}
+		double[] bar = new double[n];
+		for (int i = 0; i < n; i++) {
+			bar[i] = (norms[i] > tol) ? 1.0 / valid : 0;
+		}
+		double[] a = bar.clone();
+		double length = Math.sqrt(quadratic(h, a, a));
+		if (length < tol) {
+			java.util.Arrays.fill(a, 0);
+			for (int i = 0; i < n; i++) {
+				if (norms[i] > tol) {
+					a[i] = 1;
+					break;
+				}
+			}
+		}
+		else {
+			scale(a, 1 / length);
+		}
+		for (int iteration = 0; iteration < iterations; iteration++) {
+			double[] tangent = new double[n];
+			for (int i = 0; i < n; i++) {
+				if (norms[i] <= tol) {
+					continue;
+				}
+				double c = Math.max(-1, Math.min(1, row(h, i, a)));
+				double theta = Math.acos(c);
+				if (theta >= tol) {
+					double f = bar[i] * theta / Math.sin(theta);
+					tangent[i] += f;
+					for (int k = 0; k < n; k++) {
+						tangent[k] -= f * c * a[k];
+					}
+				}
+			}
+			double size = Math.sqrt(Math.max(quadratic(h, tangent, tangent), 0));
+			if (size < tol) {
+				break;
+			}
+			for (int k = 0; k < n; k++) {
+				a[k] = Math.cos(size) * a[k] + Math.sin(size) * tangent[k] / size;
+			}
+			scale(a, 1 / Math.sqrt(quadratic(h, a, a)));
+		}
+		double meanNorm = 0;
+		for (double norm : norms) {
+			meanNorm += alpha * norm;
+		}
+		for (int k = 0; k < n; k++) {
+			this.coefficients[k] = (norms[k] > 0) ? (float) (meanNorm * a[k] / norms[k]) : 0f;
+		}
+	}
+
+	private static double quadratic(double[] h, double[] x, double[] y) {
+		int n = x.length;
+		double sum = 0;
+		for (int i = 0; i < n; i++) {
+			for (int j = 0; j < n; j++) {
+				sum += x[i] * h[i * n + j] * y[j];
+			}
+		}
+		return sum;
+	}
+
+	private static double row(double[] h, int i, double[] a) {
+		int n = a.length;
+		double sum = 0;
+		for (int j = 0; j < n; j++) {
+			sum += h[i * n + j] * a[j];
+		}
+		return sum;
+	}
+
+	private static void scale(double[] a, double factor) {
+		for (int i = 0; i < a.length; i++) {
+			a[i] *= factor;
+		}
+	}
+
+	// model_stock: t = N·cos / (1 + (N − 1)·cos) from the mean pairwise cosine of the
+	// task vectors; out = b + t · mean(τ_i).
+	private void prepareModelStock() throws IOException {
+		float t = modelStockRatio(gram(this.slots, false));
+		this.coefficients = new float[this.terms];
+		java.util.Arrays.fill(this.coefficients, t / this.terms);
+	}
+
+	private float modelStockRatio(double[] g) {
+		int n = this.terms;
+		double cos = 0;
+		int pairs = 0;
+		for (int i = 0; i < n; i++) {
+			for (int j = i + 1; j < n; j++) {
+				double norms = Math.max(Math.sqrt(g[i * n + i]) * Math.sqrt(g[j * n + j]), 1e-6);
+				cos += Math.max(-1, Math.min(1, g[i * n + j] / norms));
+				pairs++;
+			}
+		}
+		cos /= pairs;
+		double denominator = 1 + (n - 1) * cos;
+		if (Math.abs(denominator) < 1e-6) {
+			throw new UnprocessableException("composition-degenerate", "Degenerate merge",
+					"terms: model_stock's task vectors of tensor '" + this.tensor + "' are antipodal (mean cosine "
+							+ cos + " = −1/(N−1)), where its interpolation ratio divides by zero",
+					Map.of("tensor", this.tensor, "parameter", "terms"));
+		}
+		return (float) (n * cos / denominator);
+	}
+
+	// The GTA family (generalized_task_arithmetic.py): sparsify each task vector,
+	// weight it, then sum or elect signs, normalize, scale by lambda.
+	private void prepareGta() throws IOException {
+		this.scales = new float[this.terms];
+		java.util.Arrays.fill(this.scales, 1f);
+		long elements = this.run.layout.elements();
+		if (this.spec.sparsifier() == Sparsifier.MAGNITUDE) {
+			long[] k = new long[this.terms];
+			for (int i = 0; i < this.terms; i++) {
+				double density = this.tuning.term(i, "density");
+				k[i] = (density >= 1) ? Long.MAX_VALUE : (long) (density * elements);
+			}
+			this.run.selectCuts(k);
+		}
+		if (this.spec.sparsifier() == Sparsifier.RANDOM && this.tuning.flag("rescale")) {
+			// L1 mass matching: ‖τ‖₁ / ‖m⊙τ‖₁ per term, the mask drawn again in the pass.
+			double[] before = new double[this.terms];
+			double[] after = new double[this.terms];
+			boolean[] all = new boolean[this.terms];
+			java.util.Arrays.fill(all, true);
+			this.run.forEachChunk((workspace, chunk, state) -> {
+				int count = this.run.elementsOf(chunk);
+				this.run.fill(workspace, chunk, all);
+				long first = first(chunk);
+				for (int i = 0; i < this.terms; i++) {
+					double density = this.tuning.term(i, "density");
+					double l1 = workspace.l1(this.slots[i], count);
+					if (density < 1) {
+						workspace.maskRandom(this.slots[i], count, density, seed(), this.run.keys[i], first, 1f);
+					}
+					double kept = workspace.l1(this.slots[i], count);
+					synchronized (before) {
+						before[i] += l1;
+						after[i] += kept;
+					}
+				}
+			}, (state) -> {
+			});
+			for (int i = 0; i < this.terms; i++) {
+				boolean rescaled = before[i] >= 1e-7 && after[i] >= 1e-7;
+				this.scales[i] = rescaled ? (float) (before[i] / after[i]) : 1f;
+			}
+		}
+	}
+
+	private long seed() {
+		return this.run.method().seed();
+	}
+
+	private long first(int chunk) {
+		return (long) chunk * this.run.layout.chunkRows() * this.run.layout.rowElements();
+	}
+
+	private void sparsify(Workspace workspace, int chunk, int count) {
+		for (int i = 0; i < this.terms; i++) {
+			double density = this.tuning.term(i, "density");
+			if (this.run.terms.get(i) == null || density >= 1) {
+				continue;
+			}
+			switch (this.spec.sparsifier()) {
+				case MAGNITUDE -> this.run.pruneByCut(workspace, i, chunk);
+				case RANDOM -> workspace.maskRandom(this.slots[i], count, density, seed(), this.run.keys[i],
+						first(chunk), this.scales[i]);
+				default -> {
+				}
+			}
+		}
+	}
+
+	private void combineGta(Workspace workspace, int count) {
+		boolean normalize = this.tuning.flag("normalize");
+		float lambda = (float) this.tuning.global("lambda");
+		if (this.spec.consensus()) {
+			workspace.consensusMerge(MERGED, this.slots, this.weights, normalize, lambda, count);
+			return;
+		}
+		double divisor = 0;
+		for (float w : this.weights) {
+			divisor += w;
+		}
+		if (!normalize || Math.abs(divisor) < 1e-8) {
+			divisor = 1;
+		}
+		float[] coefficients = new float[this.terms];
+		for (int i = 0; i < this.terms; i++) {
+			coefficients[i] = (float) (this.weights[i] * lambda / divisor);
+		}
+		workspace.weightedSum(MERGED, this.slots, coefficients, count);
+	}
+
+}
