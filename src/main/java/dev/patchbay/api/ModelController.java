@@ -41,9 +41,10 @@ class ModelController extends ArtifactController {
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
 			@RequestPart("weights") List<MultipartFile> weights,
 			@RequestPart(name = "index", required = false) MultipartFile index,
-			@RequestPart(name = "graph", required = false) MultipartFile graph) throws IOException {
+			@RequestPart(name = "graph", required = false) MultipartFile graph,
+			@RequestPart(name = "files", required = false) List<MultipartFile> files) throws IOException {
 		return created(this.ingest.registerModel(this.metadata.read(metadata), Uploads.of("weights", weights),
-				Uploads.of("index", index), Uploads.of("graph", graph)));
+				Uploads.of("index", index), Uploads.of("graph", graph), Uploads.folderFiles(files)));
 	}
 
 	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)

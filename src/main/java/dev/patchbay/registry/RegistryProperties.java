@@ -8,6 +8,8 @@ import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -15,10 +17,14 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param embeddedDatabase Embedded PostgreSQL used when no external datasource URL is
  * set.
+ * @param maxFolderFileSize Maximum size of each of a folder's other files (config,
+ * tokenizer, card) sent beside the weights in {@code files} parts.
+ * @param maxFolderFiles Maximum number of {@code files} parts in one upload.
  */
 @Validated
 @ConfigurationProperties("patchbay.registry")
-public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDatabase) {
+public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDatabase,
+		@NotNull @DefaultValue("64MB") DataSize maxFolderFileSize, @DefaultValue("500") @Min(0) int maxFolderFiles) {
 
 	/**
 	 * Embedded PostgreSQL settings.
