@@ -172,6 +172,56 @@ class Downloads implements DisposableBean {
 		}
 	}
 
+	/**
+	 * Sends a file of known size whose bytes may not exist yet (a shard of a composition
+	 * still computing), honouring {@code If-None-Match} and a single {@code Range}: the
+	 * body opens its source on a download thread, so no request thread waits for it.
+	 */
+	void deferred(long size, String etag, String filename, RangedBody body, HttpServletRequest request,
+			HttpServletResponse response) {
+		String quotedEtag = quote(etag);
+		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
+				request.getHeader(HttpHeaders.IF_NONE_MATCH));
+		response.setStatus(range.status().value());
+		response.setHeader(HttpHeaders.ETAG, quotedEtag);
+		response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
+		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
+		if (range.contentRange() != null) {
+			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
+		}
+		if (!range.hasBody()) {
+			return;
+		}
+		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
+		response.setContentLengthLong(range.to() - range.from());
+		if (hasBody(request)) {
+			stream(request, range.to() - range.from(), (out) -> body.writeTo(out, range.from(), range.to()), () -> {
+			});
+		}
+	}
+
+	/**
+	 * Sends a body of unknown length, chunked, such as a tar stream of a folder.
+	 */
+	void unsized(Body body, String contentType, String filename, HttpServletRequest request,
+			HttpServletResponse response) {
+		response.setStatus(HttpStatus.OK.value());
+		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
+		response.setContentType(contentType);
+		if (hasBody(request)) {
+			stream(request, -1, body, () -> {
+			});
+		}
+	}
+
+	/** Writes bytes [from, to) of a body. */
+	@FunctionalInterface
+	interface RangedBody {
+
+		void writeTo(OutputStream out, long from, long to) throws IOException;
+
+	}
+
 	/** Writes a response body. */
 	@FunctionalInterface
 	interface Body {
@@ -219,7 +269,7 @@ class Downloads implements DisposableBean {
 			ServletOutputStream target = async.getResponse().getOutputStream();
 			Counting out = new Counting(target);
 			body.writeTo(out);
-			if (out.count != length) {
+			if (length >= 0 && out.count != length) {
 				throw new IOException("body has " + out.count + " bytes, not the " + length + " announced");
 			}
 			target.flush();

@@ -41,11 +41,12 @@ class ModelController extends ArtifactController {
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
 			@RequestPart("weights") List<MultipartFile> weights,
 			@RequestPart(name = "index", required = false) MultipartFile index,
-			@RequestPart(name = "graph", required = false) MultipartFile graph, HttpServletRequest request)
+			@RequestPart(name = "graph", required = false) MultipartFile graph,
+			@RequestPart(name = "files", required = false) List<MultipartFile> files, HttpServletRequest request)
 			throws IOException {
-		Uploads.onlyParts(request, "metadata", "weights", "index", "graph");
+		Uploads.onlyParts(request, "metadata", "weights", "index", "graph", "files");
 		return created(this.ingest.registerModel(this.metadata.read(metadata), Uploads.of("weights", weights),
-				Uploads.of("index", index), Uploads.of("graph", graph)));
+				Uploads.of("index", index), Uploads.of("graph", graph), Uploads.folderFiles(files)));
 	}
 
 	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)

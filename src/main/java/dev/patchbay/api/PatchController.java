@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.UUID;
 
 import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
 
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -22,6 +23,7 @@ import dev.patchbay.api.Responses.ArtifactResponse;
 import dev.patchbay.composition.Derivations;
 import dev.patchbay.composition.DiffRequest;
 import dev.patchbay.composition.RwsRequest;
+import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.Ingest;
@@ -35,10 +37,14 @@ class PatchController extends ArtifactController {
 
 	private final Derivations derivations;
 
-	PatchController(Registry registry, MetadataReader metadata, Ingest ingest, Derivations derivations) {
+	private final Downloads downloads;
+
+	PatchController(Registry registry, MetadataReader metadata, Ingest ingest, Derivations derivations,
+			Downloads downloads) {
 		super(ArtifactType.PATCH, registry, metadata);
 		this.ingest = ingest;
 		this.derivations = derivations;
+		this.downloads = downloads;
 	}
 
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
@@ -46,10 +52,27 @@ class PatchController extends ArtifactController {
 			@RequestPart(name = "weights", required = false) List<MultipartFile> weights,
 			@RequestPart(name = "adapter_config", required = false) MultipartFile adapterConfig,
 			@RequestPart(name = "adapter_model", required = false) MultipartFile adapterModel,
-			HttpServletRequest request) throws IOException {
-		Uploads.onlyParts(request, "metadata", "weights", "adapter_config", "adapter_model");
+			@RequestPart(name = "files", required = false) List<MultipartFile> files, HttpServletRequest request)
+			throws IOException {
+		Uploads.onlyParts(request, "metadata", "weights", "adapter_config", "adapter_model", "files");
 		return created(this.ingest.registerPatch(this.metadata.read(metadata), Uploads.of("weights", weights),
-				Uploads.of("adapter_config", adapterConfig), Uploads.of("adapter_model", adapterModel)));
+				Uploads.of("adapter_config", adapterConfig), Uploads.of("adapter_model", adapterModel),
+				Uploads.folderFiles(files)));
+	}
+
+	/**
+	 * A patch's stored weights byte for byte: the safetensors file of a diff or
+	 * signature, the adapter model of a LoRA patch.
+	 */
+	@GetMapping("/{id}/weights")
+	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
+		ArtifactFile file = this.registry.get(ArtifactType.PATCH, id)
+			.files()
+			.stream()
+			.filter((candidate) -> candidate.role().equals("weights") || candidate.role().equals("adapter_model"))
+			.findFirst()
+			.orElseThrow();
+		this.downloads.file(this.registry.blob(file), file.digest(), id + ".safetensors", request, response);
 	}
 
 	@PostMapping(path = "/diff", consumes = MediaType.APPLICATION_JSON_VALUE)

@@ -33,6 +33,15 @@ final class Uploads {
 		return new Upload(part, safeName(file.getOriginalFilename(), part), file);
 	}
 
+	/**
+	 * A folder's files: each multipart filename is the file's relative path, kept as sent
+	 * (checked by the registry); a part without one is refused there.
+	 */
+	static List<Upload> folderFiles(List<MultipartFile> files) {
+		return (files == null) ? List.of()
+				: files.stream().map((file) -> new Upload("files", file.getOriginalFilename(), file)).toList();
+	}
+
 	static List<Upload> of(String part, List<MultipartFile> files) {
 		return (files == null) ? List.of() : files.stream().map((file) -> of(part, file)).toList();
 	}

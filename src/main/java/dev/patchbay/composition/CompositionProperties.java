@@ -28,6 +28,9 @@ import org.springframework.validation.annotation.Validated;
  * @param cacheSize Maximum size of the local cache of composition results; the least
  * recently used are evicted beyond it, except those being written or read.
  * @param maxTerms Maximum number of terms (patches) in one composition recipe.
+ * @param shardSize Maximum size of the tensor data in one weight shard of a model or
+ * composition downloaded as a folder, as {@code save_pretrained}'s
+ * {@code max_shard_size}.
  */
 @Validated
 @ConfigurationProperties("patchbay.composition")
@@ -36,5 +39,6 @@ public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int work
 		@NotNull @DefaultValue("500ms") Duration progressInterval,
 		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout,
 		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval, @NotNull Path cacheDirectory,
-		@NotNull @DefaultValue("20GB") DataSize cacheSize, @DefaultValue("64") @Min(1) int maxTerms) {
+		@NotNull @DefaultValue("20GB") DataSize cacheSize, @DefaultValue("64") @Min(1) int maxTerms,
+		@NotNull @DefaultValue("5GB") DataSize shardSize) {
 }

@@ -15,6 +15,8 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.function.Supplier;
 
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadFeature;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.dao.DataIntegrityViolationException;
@@ -42,6 +44,10 @@ public class Ingest {
 
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
+	private static final JsonMapper FOLDER_JSON = JsonMapper.builder()
+		.enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+		.build();
+
 	private final BlobStore blobs;
 
 	private final ArtifactRepository artifacts;
@@ -54,11 +60,11 @@ public class Ingest {
 
 	private final List<GraphValidator> graphValidators;
 
-	private final int maxAdapterRank;
+	private final RegistryProperties registry;
 
 	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
 			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators) {
-		this.maxAdapterRank = registry.maxAdapterRank();
+		this.registry = registry;
 		this.graphValidators = graphValidators;
 		this.blobs = blobs;
 		this.blobUsage = blobUsage;
@@ -75,6 +81,17 @@ public class Ingest {
 	 */
 	public ArtifactDetails registerModel(ArtifactMetadata metadata, List<Upload> weights, Upload index, Upload graph)
 			throws IOException {
+		return registerModel(metadata, weights, index, graph, List.of());
+	}
+
+	/**
+	 * Registers a model as a folder: the weights as above, and the folder's other files
+	 * (config, tokenizer, card), each under its relative path.
+	 * @throws dev.patchbay.shared.InvalidInputException if any file or path is malformed
+	 * @throws ArtifactConflictException if the name and version are taken
+	 */
+	public ArtifactDetails registerModel(ArtifactMetadata metadata, List<Upload> weights, Upload index, Upload graph,
+			List<Upload> files) throws IOException {
 		if (metadata.kind() != null) {
 			throw UploadRejectedException.forField("metadata.kind", "is only for patches");
 		}
@@ -83,6 +100,7 @@ public class Ingest {
 			if (graph != null) {
 				checkGraph(staging.add("graph", graph), tensors.stream().map(TensorLocation::spec).toList());
 			}
+			stageFolderFiles(staging, files, Set.of());
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
 			if (metadata.signature() != null) {
@@ -101,6 +119,16 @@ public class Ingest {
 	 */
 	public ArtifactDetails registerPatch(ArtifactMetadata metadata, List<Upload> weights, Upload adapterConfig,
 			Upload adapterModel) throws IOException {
+		return registerPatch(metadata, weights, adapterConfig, adapterModel, List.of());
+	}
+
+	/**
+	 * Registers a patch with the other files of its folder (a PEFT adapter's card, say),
+	 * each under its relative path.
+	 * @throws dev.patchbay.shared.InvalidInputException if a file or path is malformed
+	 */
+	public ArtifactDetails registerPatch(ArtifactMetadata metadata, List<Upload> weights, Upload adapterConfig,
+			Upload adapterModel, List<Upload> files) throws IOException {
 		if (metadata.kind() == null) {
 			throw UploadRejectedException.forField("metadata.kind", "is required: one of diff, rws, lora");
 		}
@@ -120,7 +148,7 @@ public class Ingest {
 				tensors = locate(model.header(), 1);
 				byte[] configBytes = readConfig(config);
 				LoraAdapter.parse(configBytes, tensors.stream().map(TensorLocation::spec).toList(),
-						this.maxAdapterRank);
+						this.registry.maxAdapterRank());
 				artifact.setConfig(new String(configBytes, StandardCharsets.UTF_8));
 			}
 			else {
@@ -131,6 +159,7 @@ public class Ingest {
 				}
 				tensors = locate(staging.add("weights", weights.get(0)).header(), 0);
 			}
+			stageFolderFiles(staging, files, Set.of(ArtifactFolders.ADAPTER_MODEL));
 			return save(artifact, staging, tensors, "metadata.name");
 		}
 	}
@@ -258,6 +287,42 @@ public class Ingest {
 		}
 		if (!problems.isEmpty()) {
 			throw GraphMismatchException.of(problems);
+		}
+	}
+
+	/**
+	 * Stages a folder's other files after every weight file, so that no tensor's file
+	 * ordinal moves. Each is bounded in size, and JSON files must parse.
+	 */
+	private void stageFolderFiles(Staging staging, List<Upload> files, Set<String> reserved) throws IOException {
+		if (files.size() > this.registry.maxFolderFiles()) {
+			throw UploadRejectedException.forField("files",
+					"has " + files.size() + " files; at most " + this.registry.maxFolderFiles() + " are accepted");
+		}
+		Set<String> paths = new HashSet<>();
+		for (Upload upload : files) {
+			String path = upload.filename();
+			String problem = upload.part().equals(path) ? FolderPaths.problem(null) : FolderPaths.problem(path);
+			if (problem == null && reserved.contains(path)) {
+				problem = "path '" + path + "' is sent as its own part";
+			}
+			if (problem == null && !paths.add(path)) {
+				problem = "path '" + path + "' is sent twice";
+			}
+			if (problem != null) {
+				throw UploadRejectedException.forField("files", problem);
+			}
+			// Beyond the limit, a 413 as for any other part.
+			StagedFile file = staging.add("file", upload, this.registry.maxFolderFileSize().toBytes());
+			if (path.endsWith(".json")) {
+				try {
+					FOLDER_JSON.readTree(file.blob().path().toFile());
+				}
+				catch (JacksonException ex) {
+					throw UploadRejectedException.forField("files",
+							"file '" + path + "' is not valid JSON: " + ex.getOriginalMessage());
+				}
+			}
 		}
 	}
 
@@ -426,9 +491,13 @@ public class Ingest {
 		private final List<StagedFile> files = new ArrayList<>();
 
 		StagedFile add(String role, Upload upload) throws IOException {
+			return add(role, upload, Ingest.this.maxUploadBytes);
+		}
+
+		StagedFile add(String role, Upload upload, long maxBytes) throws IOException {
 			try (InputStream in = upload.content().getInputStream()) {
 				return add(role, upload.part(), upload.filename(),
-						Ingest.this.blobs.stage(in, Ingest.this.maxUploadBytes));
+						Ingest.this.blobs.stage(in, Math.min(maxBytes, Ingest.this.maxUploadBytes)));
 			}
 		}
 

@@ -148,7 +148,9 @@ public class Registry {
 		}
 		List<TensorSpec> specs = model.getTensors().stream().map(TensorLocation::spec).toList();
 		List<SegmentedFile.Segment> segments = new ArrayList<>();
-		segments.add(new SegmentedFile.Bytes(SafetensorsWriter.header(specs, Map.of())));
+		// As save_pretrained writes it: without it, transformers refuses to load the
+		// file.
+		segments.add(new SegmentedFile.Bytes(SafetensorsWriter.header(specs, Map.of("format", "pt"))));
 		for (TensorLocation tensor : model.getTensors()) {
 			ArtifactFile file = model.getFiles().get(tensor.fileOrdinal());
 			segments.add(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), tensor.dataOffset(),
@@ -157,6 +159,15 @@ public class Registry {
 		String digests = shards.stream().map(ArtifactFile::digest).collect(Collectors.joining(","));
 		return new Weights(UUID.nameUUIDFromBytes(digests.getBytes(StandardCharsets.US_ASCII)).toString(),
 				new SegmentedFile(segments));
+	}
+
+	/**
+	 * One stored file of an artifact, ready to stream byte for byte.
+	 * @throws BlobNotFoundException if its blob is missing
+	 */
+	public SegmentedFile blob(ArtifactFile file) {
+		return new SegmentedFile(
+				List.of(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), 0, file.sizeBytes())));
 	}
 
 	/**

@@ -10,6 +10,7 @@ import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -19,11 +20,15 @@ import org.springframework.validation.annotation.Validated;
  * set.
  * @param maxAdapterRank Maximum rank {@code r} (and rank_pattern value) of an uploaded
  * LoRA adapter.
+ * @param maxFolderFileSize Maximum size of each of a folder's other files (config,
+ * tokenizer, card) sent beside the weights in {@code files} parts.
+ * @param maxFolderFiles Maximum number of {@code files} parts in one upload.
  */
 @Validated
 @ConfigurationProperties("patchbay.registry")
 public record RegistryProperties(@Valid @NotNull EmbeddedDatabase embeddedDatabase,
-		@DefaultValue("65536") @Min(1) int maxAdapterRank) {
+		@DefaultValue("65536") @Min(1) int maxAdapterRank, @NotNull @DefaultValue("64MB") DataSize maxFolderFileSize,
+		@DefaultValue("500") @Min(0) int maxFolderFiles) {
 
 	/**
 	 * Embedded PostgreSQL settings.

@@ -1,0 +1,192 @@
+package dev.patchbay.composition;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.stereotype.Service;
+
+import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.ArtifactFolders;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.Folder;
+import dev.patchbay.registry.FolderFile;
+import dev.patchbay.registry.ModelCard;
+import dev.patchbay.registry.ModelConfigs;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.Sha256;
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.SafetensorsWriter;
+import dev.patchbay.storage.SegmentedFile;
+import dev.patchbay.storage.ShardLayout;
+
+/**
+ * A composition as a Hugging Face folder: its base's files ({@code config.json} updated
+ * to the output), its weights as shards, each a generated header before a byte range of
+ * the one computed output file, the index, and a model card naming the base, the recipe
+ * and its digest. The layout follows from the plan alone, so a folder is listed, and
+ * sized, before it is computed; reading a shard waits for the output.
+ */
+@Service
+public class CompositionFolders {
+
+	/** How long a read of a shard waits for the composition to be computed. */
+	private static final Duration COMPUTE_WAIT = Duration.ofHours(12);
+
+	private static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+
+	private final CompositionRepository compositions;
+
+	private final Compositions service;
+
+	private final Planner planner;
+
+	private final Registry registry;
+
+	private final ArtifactFolders folders;
+
+	private final long shardSize;
+
+	CompositionFolders(CompositionRepository compositions, Compositions service, Planner planner, Registry registry,
+			ArtifactFolders folders, CompositionProperties properties) {
+		this.compositions = compositions;
+		this.service = service;
+		this.planner = planner;
+		this.registry = registry;
+		this.folders = folders;
+		this.shardSize = properties.shardSize().toBytes();
+	}
+
+	/** The most tensor bytes in one weight shard of any folder. */
+	public long shardSize() {
+		return this.shardSize;
+	}
+
+	/** The Hub repo id of a composition. */
+	public static String repoId(UUID id) {
+		return "compositions/" + id;
+	}
+
+	/**
+	 * @throws NotFoundException if no composition has the id
+	 */
+	public Folder folder(UUID id) {
+		Composition composition = find(id);
+		Recipe recipe = composition.recipe();
+		List<TensorSpec> outputs = this.planner.validate(recipe).outputSpecs();
+		long dataStart = SafetensorsWriter.header(outputs, Plan.METADATA).length;
+		ShardLayout layout = ShardLayout.of(outputs, this.shardSize);
+		List<FolderFile> files = new ArrayList<>(this.folders.companionFiles(referenceModel(composition), outputs));
+		for (ShardLayout.Shard shard : layout.shards()) {
+			String etag = Sha256.hex("composition-shard\n" + this.shardSize + "\n" + shard.name() + "\n"
+					+ composition.getRecipeDigest());
+			files.add(new FolderFile(shard.name(), shard.size(), etag, null, true, () -> {
+				Compositions.Result result = this.service.awaitResult(id, COMPUTE_WAIT);
+				return new FolderFile.Opened(new SegmentedFile(List.of(new SegmentedFile.Bytes(shard.header()),
+						new SegmentedFile.FileRegion(result.path(), dataStart + shard.dataOffset(), shard.dataSize()))),
+						result::close);
+			}));
+		}
+		if (layout.sharded()) {
+			files.add(ArtifactFolders.generated(ShardLayout.INDEX_FILE, layout.indexJson()));
+		}
+		files.add(ArtifactFolders.generated(ModelCard.PATH, card(composition, files).render()));
+		return new Folder(Sha256.hex("composition\n" + composition.getRecipeDigest()).substring(0, 40), files);
+	}
+
+	/**
+	 * Markdown describing a composition's recipe, for the card of a model materialized
+	 * from it; empty if the composition is gone.
+	 */
+	public Optional<String> recipeMarkdown(UUID id) {
+		return this.compositions.findById(id).map(this::recipeMarkdown);
+	}
+
+	private ModelCard card(Composition composition, List<FolderFile> files) {
+		ArtifactDetails base = this.registry.get(ArtifactType.MODEL, referenceModel(composition));
+		StringBuilder body = new StringBuilder("Composed by Patchbay as composition `").append(composition.getId())
+			.append("`: the base model and ")
+			.append(composition.getTerms().size())
+			.append((composition.getTerms().size() == 1) ? " patch" : " patches")
+			.append(" merged with `")
+			.append(composition.getMethod())
+			.append("`.\n\n")
+			.append(recipeMarkdown(composition))
+			.append("\n## Lineage\n\n- base: ")
+			.append(ArtifactFolders.describe(base.name(), base.version(), base.id()))
+			.append('\n');
+		for (Composition.Term term : composition.getTerms()) {
+			if (term.patchId() == null) {
+				ArtifactDetails model = this.registry.get(ArtifactType.MODEL, term.modelId());
+				body.append("- model, weight ")
+					.append(term.weight())
+					.append(": ")
+					.append(ArtifactFolders.describe(model.name(), model.version(), model.id()))
+					.append('\n');
+				continue;
+			}
+			ArtifactDetails patch = this.registry.get(ArtifactType.PATCH, term.patchId());
+			body.append("- ")
+				.append(patch.kind().wireName())
+				.append(" patch, weight ")
+				.append(term.weight())
+				.append(": ")
+				.append(ArtifactFolders.describe(patch.name(), patch.version(), patch.id()))
+				.append('\n');
+		}
+		boolean transformers = files.stream().anyMatch((file) -> file.path().equals(ModelConfigs.PATH));
+		return new ModelCard(ArtifactFolders.repoId(base.name()), "merge", transformers ? "transformers" : null,
+				List.of("patchbay", "merge", composition.getMethod()), "Composition " + composition.getId(),
+				body.toString());
+	}
+
+	private String recipeMarkdown(Composition composition) {
+		Recipe recipe = composition.recipe();
+		Map<String, Object> json = new LinkedHashMap<>();
+		json.put("baseModelId", recipe.baseModelId());
+		json.put("method", recipe.method().wireName());
+		json.put("dialect", recipe.dialect().toString().toLowerCase(java.util.Locale.ROOT));
+		json.put("terms", recipe.terms().stream().map((term) -> {
+			Map<String, Object> entry = new LinkedHashMap<>();
+			entry.put((term.patchId() != null) ? "patchId" : "modelId",
+					(term.patchId() != null) ? term.patchId() : term.modelId());
+			entry.put("weight", term.weight());
+			if (!term.parameters().isEmpty()) {
+				entry.put("parameters", term.parameters().toString());
+			}
+			return entry;
+		}).toList());
+		if (!recipe.parameters().isEmpty()) {
+			json.put("parameters", recipe.parameters().toString());
+		}
+		if (recipe.outputDtype() != null) {
+			json.put("outputDtype", recipe.outputDtype().name());
+		}
+		return "## Recipe\n\n```json\n" + PRETTY.writeValueAsString(json) + "\n```\n\nRecipe digest: `"
+				+ composition.getRecipeDigest() + "`\n";
+	}
+
+	/**
+	 * The model whose files and name a result carries: its base, or for a method without
+	 * one (linear, karcher, …) its first model term.
+	 */
+	private static UUID referenceModel(Composition composition) {
+		return (composition.getBaseModelId() != null) ? composition.getBaseModelId()
+				: composition.getTerms().get(0).modelId();
+	}
+
+	private Composition find(UUID id) {
+		return this.compositions.findById(id)
+			.orElseThrow(() -> new NotFoundException("composition-not-found", "Composition not found",
+					"no composition has id " + id, Map.of("id", id.toString())));
+	}
+
+}
