@@ -48,6 +48,9 @@ class Composition {
 
 	private boolean materialize;
 
+	/** Whether a result holding NaN or an infinity is refused. */
+	private boolean safeMerge = true;
+
 	/** The dialect of a mergekit recipe; null for PEFT. */
 	private String dialect;
 
@@ -100,6 +103,7 @@ class Composition {
 		this.seed = recipe.method().seed();
 		this.outputDtype = recipe.outputDtype();
 		this.materialize = recipe.materialize();
+		this.safeMerge = recipe.safeMerge();
 		this.status = CompositionStatus.PENDING;
 		this.tensorsTotal = tensorsTotal;
 		this.bytesTotal = bytesTotal;
@@ -120,10 +124,12 @@ class Composition {
 			.toList();
 		if (this.dialect != null) {
 			return new Recipe(this.baseModelId, terms, new MergeMethod.Mergekit(this.method, this.seed),
-					this.outputDtype, this.materialize, Recipe.Dialect.MERGEKIT, parse(this.parameters));
+					this.outputDtype, this.materialize, Recipe.Dialect.MERGEKIT, parse(this.parameters),
+					this.safeMerge);
 		}
 		MergeMethod merge = MergeMethod.of(this.method, this.density, this.majoritySign, this.seed);
-		return new Recipe(this.baseModelId, terms, merge, this.outputDtype, this.materialize);
+		return new Recipe(this.baseModelId, terms, merge, this.outputDtype, this.materialize, Recipe.Dialect.PEFT,
+				java.util.Map.of(), this.safeMerge);
 	}
 
 	private static java.util.Map<String, ParameterValue> parse(String parameters) {

@@ -19,12 +19,15 @@ import tools.jackson.databind.JsonNode;
  * @param outputDtype dtype of floating-point output tensors; defaults to each base
  * tensor's dtype
  * @param materialize whether to register the result as a model
+ * @param safeMerge whether a result holding NaN or an infinity is refused (default true,
+ * as PEFT's {@code safe_merge}); false stores it as computed
  * @param dialect what the method names mean: {@code peft} (default) or {@code mergekit}
  * @param parameters the method's parameters, each a number, boolean, gradient or list of
  * {@code {filter, value}}
  */
 public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
-		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters) {
+		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
+		Boolean safeMerge) {
 
 	/**
 	 * One patch, or one whole model, of the recipe.

@@ -113,15 +113,29 @@ public class Compositions {
 	 */
 	private CompositionView reuse(Composition composition, Recipe recipe) throws IOException {
 		if (recipe.materialize() && !composition.isMaterialize()) {
-			UUID modelId = (composition.getStatus() == CompositionStatus.READY)
-					? this.jobs.materializeReady(composition) : null;
-			this.transactions.executeWithoutResult((status) -> {
-				Composition current = this.compositions.findById(composition.getId()).orElseThrow();
-				current.requestMaterialization();
-				if (modelId != null) {
-					current.materialized(modelId);
-				}
-			});
+			// Decided under the row's lock, on its current status: of concurrent requests
+			// one materializes a ready result (or marks a running one, which its job then
+			// materializes under the same lock), and the others find it done.
+			try {
+				this.transactions.executeWithoutResult((status) -> {
+					Composition current = this.compositions.lockById(composition.getId()).orElseThrow();
+					if (current.isMaterialize()) {
+						return;
+					}
+					current.requestMaterialization();
+					if (current.getStatus() == CompositionStatus.READY) {
+						try {
+							current.materialized(this.jobs.materializeReady(current));
+						}
+						catch (IOException ex) {
+							throw new UncheckedIOException(ex);
+						}
+					}
+				});
+			}
+			catch (UncheckedIOException ex) {
+				throw ex.getCause();
+			}
 		}
 		return get(composition.getId());
 	}

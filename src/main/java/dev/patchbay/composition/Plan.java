@@ -15,11 +15,12 @@ import dev.patchbay.storage.SafetensorsWriter;
  * @param weights one weight per term
  * @param baseless whether the recipe has no base model: the base reads as zeros, each
  * tensor's shape being the first term's
+ * @param finite whether an output value that is NaN or infinite fails the composition
  */
-record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights, boolean baseless) {
+record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights, boolean baseless, boolean finite) {
 
 	Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights) {
-		this(tensors, method, weights, false);
+		this(tensors, method, weights, false, true);
 	}
 
 	static final Map<String, String> METADATA = Map.of("format", "pt");

@@ -407,7 +407,8 @@ final class PlanExecutor {
 		/** Encodes a chunk, refusing NaN and infinities. */
 		ByteBuffer store(Workspace workspace, int slot, int addend, int count, ByteBuffer target) {
 			try {
-				return workspace.store(slot, addend, count, this.layout.tensor().output().dtype(), target, true);
+				return workspace.store(slot, addend, count, this.layout.tensor().output().dtype(), target,
+						PlanExecutor.this.plan.finite());
 			}
 			catch (NonFiniteException ex) {
 				String name = this.layout.tensor().output().name();

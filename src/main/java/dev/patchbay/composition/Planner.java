@@ -174,7 +174,7 @@ class Planner {
 		for (int i = 0; i < weights.length; i++) {
 			weights[i] = (float) recipe.terms().get(i).weight();
 		}
-		return new Plan(tensors, recipe.method(), weights, baseless);
+		return new Plan(tensors, recipe.method(), weights, baseless, recipe.safeMerge());
 	}
 
 	/**
@@ -335,6 +335,10 @@ class Planner {
 				.append(recipe.dialect())
 				.append(";parameters=")
 				.append(ParameterValue.canonical(recipe.parameters()));
+		}
+		if (!recipe.safeMerge()) {
+			// Appended only here, so that safe recipes keep their digests.
+			canonical.append("\nsafeMerge=false");
 		}
 		return Sha256.hex(canonical.toString());
 	}

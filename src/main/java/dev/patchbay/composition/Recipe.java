@@ -21,12 +21,13 @@ import dev.patchbay.shared.InvalidInputException;
  * @param materialize whether to register the result as a model
  * @param dialect what the method's name means
  * @param parameters the method's parameters, for the mergekit dialect
+ * @param safeMerge whether a result holding NaN or an infinity is refused
  */
 record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
-		Dialect dialect, Map<String, ParameterValue> parameters) {
+		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge) {
 
 	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize) {
-		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of());
+		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true);
 	}
 
 	/**
@@ -100,7 +101,8 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				.orElseThrow(() -> invalid("outputDtype", "must be one of F32, F16, BF16, F64"));
 		}
 		return new Recipe(request.baseModelId(), List.copyOf(terms), method(request), outputDtype,
-				Boolean.TRUE.equals(request.materialize()));
+				Boolean.TRUE.equals(request.materialize()), Dialect.PEFT, Map.of(),
+				!Boolean.FALSE.equals(request.safeMerge()));
 	}
 
 	/**
@@ -143,7 +145,8 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		return new Recipe(request.baseModelId(), List.copyOf(terms),
 				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
 				outputDtype(request), Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
-				ParameterValue.parseAll(request.parameters(), "parameters"));
+				ParameterValue.parseAll(request.parameters(), "parameters"),
+				!Boolean.FALSE.equals(request.safeMerge()));
 	}
 
 	private static DType outputDtype(CompositionRequest request) {

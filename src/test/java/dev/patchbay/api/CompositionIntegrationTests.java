@@ -207,6 +207,32 @@ class CompositionIntegrationTests {
 	}
 
 	@Test
+	void concurrentRequestsToMaterializeAReadyResultRegisterOneModel() {
+		String base = model("mat-race-base", Fixtures.path("lora_llama/base.safetensors"));
+		String patch = this.api.uploadLora("mat-race-adapter", "lora_llama/adapter");
+		Map<String, Object> recipe = Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch)));
+		String id = this.api.compose(recipe);
+		this.api.awaitReady(id, TIMEOUT);
+		Map<String, Object> materialized = new LinkedHashMap<>(recipe);
+		materialized.put("materialize", true);
+		List<CompletableFuture<Response>> requests = new ArrayList<>();
+		for (int i = 0; i < 16; i++) {
+			requests.add(CompletableFuture.supplyAsync(() -> this.api.postJson("/api/v1/compositions", materialized)));
+		}
+		for (CompletableFuture<Response> request : requests) {
+			Response response = request.join();
+			assertThat(response.code()).as(new String(response.body())).isEqualTo(200);
+			assertThat(response.json().get("id").asString()).isEqualTo(id);
+		}
+		String modelId = this.api.get("/api/v1/compositions/" + id).json().get("resultModelId").asString();
+		assertThat(modelId).isNotEmpty();
+		JsonNode models = this.api.get("/api/v1/models?size=200").json().get("items");
+		assertThat(models.valueStream()
+			.filter((model) -> model.path("compositionId").asString("").equals(id))
+			.map((model) -> model.get("id").asString())).containsExactly(modelId);
+	}
+
+	@Test
 	void aRecipeIncompatibleInTwoTensorsGetsOne422NamingBoth() {
 		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "two-bad-base")).file("weights",
 				Fixtures.path("lora_llama/base.safetensors")));
@@ -278,6 +304,14 @@ class CompositionIntegrationTests {
 		assertThat(composition.get("error").get("detail").asString()).contains("'model.norm.weight'");
 		assertThat(composition.get("resultModelId").isNull()).isTrue();
 		assertThat(this.api.get("/api/v1/compositions/" + id + "/weights").code()).isEqualTo(409);
+		// Opting out of the safe merge stores the result as computed: a new recipe.
+		String unsafe = this.api.compose(Map.of("baseModelId", base, "terms",
+				List.of(Map.of("patchId", diff, "weight", 1e9)), "safeMerge", false));
+		assertThat(unsafe).isNotEqualTo(id);
+		this.api.awaitReady(unsafe, TIMEOUT);
+		float[] norm = Fixtures.floats(this.api.get("/api/v1/compositions/" + unsafe + "/weights").body())
+			.get("model.norm.weight");
+		assertThat(norm).containsOnly(Float.POSITIVE_INFINITY);
 	}
 
 	private JsonNode awaitFinished(String id) {
