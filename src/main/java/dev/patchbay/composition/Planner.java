@@ -232,9 +232,16 @@ class Planner {
 			Map<String, TensorLocation> tensors = patch.tensorsByName();
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
 				TensorRows magnitude = (module.magnitude() != null) ? rows(patch, tensors, module.magnitude()) : null;
-				deltas.put(module.targetTensor(),
-						new TermDelta.Lora(rows(patch, tensors, module.a()), rows(patch, tensors, module.b()),
-								magnitude, (float) module.scale(), adapter.config().fanInFanOut()));
+				float scale = (float) module.scale();
+				deltas.put(module.targetTensor(), switch (module.layout()) {
+					case CP -> new TermDelta.CpLora(rows(patch, tensors, module.cp().out()),
+							rows(patch, tensors, module.cp().in()), rows(patch, tensors, module.cp().kh()),
+							rows(patch, tensors, module.cp().kw()), magnitude, scale);
+					case LORALIB_CONV -> new TermDelta.LoralibConv(rows(patch, tensors, module.a()),
+							rows(patch, tensors, module.b()), module.loralibKernel(), scale);
+					case LINEAR, CONV -> new TermDelta.Lora(rows(patch, tensors, module.a()),
+							rows(patch, tensors, module.b()), magnitude, scale, adapter.config().fanInFanOut());
+				});
 			}
 			for (LoraAdapter.SavedTensor saved : adapter.modulesToSave()) {
 				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));
