@@ -499,6 +499,16 @@ final class PlanExecutor {
 							this.layout.rowElements(), true);
 				}
 			}
+			else if (delta instanceof TermDelta.LoraBias bias) {
+				// A bias is one short vector: scaled on the host.
+				float[] values = this.inputs.floats(bias.bias());
+				float[] scaled = new float[count];
+				long first = row * this.layout.rowElements();
+				for (int i = 0; i < count; i++) {
+					scaled[i] = values[Math.toIntExact(first + i)] * bias.scale();
+				}
+				workspace.load(slot, scaled, count);
+			}
 			else if (delta instanceof TermDelta.LoralibConv loralib) {
 				// Weight rows [row, row + rows) are rows [row·k, (row + rows)·k) of B·A.
 				int k = loralib.kernel();

@@ -239,9 +239,17 @@ class Planner {
 							rows(patch, tensors, module.cp().kw()), magnitude, scale);
 					case LORALIB_CONV -> new TermDelta.LoralibConv(rows(patch, tensors, module.a()),
 							rows(patch, tensors, module.b()), module.loralibKernel(), scale);
+					// An embedding's delta is (B·A)ᵀ: rows are columns of A, as with
+					// fan_in_fan_out.
+					case EMBEDDING -> new TermDelta.Lora(rows(patch, tensors, module.a()),
+							rows(patch, tensors, module.b()), null, scale, true);
 					case LINEAR, CONV -> new TermDelta.Lora(rows(patch, tensors, module.a()),
 							rows(patch, tensors, module.b()), magnitude, scale, adapter.config().fanInFanOut());
 				});
+				if (module.bias() != null) {
+					deltas.put(module.module() + ".bias",
+							new TermDelta.LoraBias(rows(patch, tensors, module.bias()), scale));
+				}
 			}
 			for (LoraAdapter.SavedTensor saved : adapter.modulesToSave()) {
 				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));

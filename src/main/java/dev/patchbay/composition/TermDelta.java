@@ -120,6 +120,13 @@ sealed interface TermDelta {
 	}
 
 	/**
+	 * PEFT's {@code lora_bias}: lora_B's bias, scaled like the module's weight delta, is
+	 * the delta on the module's bias.
+	 */
+	record LoraBias(TensorRows bias, float scale) implements TermDelta {
+	}
+
+	/**
 	 * A whole model as a term: its task vector, model − base, computed chunk by chunk and
 	 * never stored. Rows past the base's (a larger vocabulary) are not read.
 	 */

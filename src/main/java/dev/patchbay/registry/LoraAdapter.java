@@ -95,6 +95,9 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		Map<String, String> parts = new LinkedHashMap<>();
 		parts.put(".lora_A.weight", "A");
 		parts.put(".lora_B.weight", "B");
+		parts.put(".lora_B.bias", "bias");
+		parts.put(".lora_embedding_A", "eA");
+		parts.put(".lora_embedding_B", "eB");
 		parts.put(".lora_magnitude_vector.weight", "m");
 		parts.put(".lora_magnitude_vector", "m");
 		for (String factor : CpFactors.NAMES) {
@@ -151,7 +154,8 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		}
 		CpFactors cp = new CpFactors(factors.get(0), factors.get(1), factors.get(2), factors.get(3));
 		double alpha = config.alphaFor(module);
-		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), null, null, magnitude, Layout.CP, cp);
+		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), null, null, magnitude, Layout.CP, cp,
+				null);
 	}
 
 	private static void checkMagnitude(AdapterConfig config, String module, TensorSpec magnitude, long outChannels,
@@ -200,7 +204,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		double alpha = config.alphaFor(module);
 		// k = 1 is a linear layer (loralib's Linear has the same factors).
 		Layout layout = (kernel == 1) ? Layout.LINEAR : Layout.LORALIB_CONV;
-		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), a, b, null, layout, null);
+		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), a, b, null, layout, null, null);
 	}
 
 	private static LoraModule checkModule(AdapterConfig config, String module, Map<String, TensorSpec> parts,
@@ -208,10 +212,21 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		if (config.cp()) {
 			return checkCpModule(config, module, parts, problems);
 		}
-		TensorSpec a = parts.get("A");
-		TensorSpec b = parts.get("B");
+		boolean embedding = parts.containsKey("eA") || parts.containsKey("eB");
+		TensorSpec a = parts.get(embedding ? "eA" : "A");
+		TensorSpec b = parts.get(embedding ? "eB" : "B");
 		TensorSpec magnitude = parts.get("m");
+		TensorSpec bias = parts.get("bias");
 		int before = problems.size();
+		if (bias != null && !config.loraBias()) {
+			problems.add(AdapterProblem.tensor(bias.name(), "is a lora_B bias but lora_bias is not set"));
+		}
+		else if (bias != null && (bias.shape().size() != 1 || b != null && bias.elementCount() != b.shape().get(0))) {
+			problems.add(AdapterProblem.tensor(bias.name(), "has shape " + bias.shape() + "; expected [out]"));
+		}
+		if (embedding && (parts.containsKey("A") || parts.containsKey("B") || magnitude != null)) {
+			problems.add(AdapterProblem.tensor(module, "mixes lora_embedding_A/B with other LoRA factors"));
+		}
 		for (String factor : CpFactors.NAMES) {
 			if (parts.containsKey(factor)) {
 				problems.add(AdapterProblem.tensor(parts.get(factor).name(),
@@ -219,10 +234,11 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			}
 		}
 		if (a == null || b == null) {
-			problems.add(AdapterProblem.tensor(module, "has lora_" + ((a == null) ? "A" : "B") + " missing"));
+			problems.add(AdapterProblem.tensor(module,
+					"has lora_" + (embedding ? "embedding_" : "") + ((a == null) ? "A" : "B") + " missing"));
 			return null;
 		}
-		if (config.loralibConv() && a.shape().size() == 2) {
+		if (config.loralibConv() && a.shape().size() == 2 && !embedding) {
 			return checkLoralibModule(config, module, a, b, magnitude, problems);
 		}
 		if (!config.isTarget(module)) {
@@ -250,7 +266,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		}
 		double alpha = config.alphaFor(module);
 		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), a, b, magnitude,
-				conv ? Layout.CONV : Layout.LINEAR, null);
+				embedding ? Layout.EMBEDDING : conv ? Layout.CONV : Layout.LINEAR, null, bias);
 	}
 
 	/**
@@ -277,9 +293,11 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 	 * @param magnitude DoRA magnitude vector, null for plain LoRA
 	 * @param layout how the factors make the delta
 	 * @param cp CP-LoRA's factors, null for the other layouts
+	 * @param bias lora_B's bias ({@code lora_bias}), whose scaled values are a delta on
+	 * the module's bias; or null
 	 */
 	public record LoraModule(String module, int rank, double alpha, double scale, TensorSpec a, TensorSpec b,
-			TensorSpec magnitude, Layout layout, CpFactors cp) {
+			TensorSpec magnitude, Layout layout, CpFactors cp, TensorSpec bias) {
 
 		/** The base tensor this module patches. */
 		public String targetTensor() {
@@ -309,6 +327,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 				}
 				case CONV ->
 					List.of(this.b.shape().get(0), this.a.shape().get(1), this.a.shape().get(2), this.a.shape().get(3));
+				case EMBEDDING -> List.of(this.a.shape().get(1), this.b.shape().get(0));
 				case LINEAR -> fanInFanOut ? List.of(this.a.shape().get(1), this.b.shape().get(0))
 						: List.of(this.b.shape().get(0), this.a.shape().get(1));
 			};
@@ -324,6 +343,12 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 
 		/** PEFT's conv layer: A [r, in, kh, kw], B [out, r, 1, 1]. */
 		CONV,
+
+		/**
+		 * PEFT's embedding: lora_embedding_A [r, vocab], lora_embedding_B [dim, r],
+		 * {@code ΔW = s·(B·A)ᵀ}.
+		 */
+		EMBEDDING,
 
 		/** loralib's ConvLoRA: {@code ΔW = s·(B·A).view(out, in, k, k)}. */
 		LORALIB_CONV,
@@ -366,10 +391,12 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 	 * @param cp {@code peft_type: CP_LORA}: every module is CP-decomposed
 	 * @param loralibConv {@code conv_layout: loralib}: 2-D factors of a conv weight are
 	 * loralib's
+	 * @param loraBias lora_B has a bias, a delta on the module's bias
 	 */
 	public record AdapterConfig(int r, double loraAlpha, List<String> targetModules, String targetRegex,
 			boolean useRslora, boolean useDora, boolean fanInFanOut, Map<String, Integer> rankPattern,
-			Map<String, Double> alphaPattern, List<String> modulesToSave, boolean cp, boolean loralibConv) {
+			Map<String, Double> alphaPattern, List<String> modulesToSave, boolean cp, boolean loralibConv,
+			boolean loraBias) {
 
 		static AdapterConfig parse(byte[] json, List<AdapterProblem> problems, int maxRank) {
 			JsonNode root;
@@ -455,7 +482,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			else if (!saveNode.isMissingNode() && !saveNode.isNull()) {
 				problems.add(AdapterProblem.field("modules_to_save", "must be a list of module names"));
 			}
-			for (String flag : List.of("use_rslora", "use_dora", "fan_in_fan_out")) {
+			for (String flag : List.of("use_rslora", "use_dora", "fan_in_fan_out", "lora_bias")) {
 				JsonNode node = root.path(flag);
 				if (!node.isMissingNode() && !node.isNull() && !node.isBoolean()) {
 					problems.add(AdapterProblem.field(flag, "must be true or false"));
@@ -466,7 +493,8 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			}
 			return new AdapterConfig(r, alpha, List.copyOf(targets), regex, root.path("use_rslora").asBoolean(false),
 					root.path("use_dora").asBoolean(false), root.path("fan_in_fan_out").asBoolean(false), rankPattern,
-					alphaPattern, modulesToSave, "CP_LORA".equals(peftType), loralib);
+					alphaPattern, modulesToSave, "CP_LORA".equals(peftType), loralib,
+					root.path("lora_bias").asBoolean(false));
 		}
 
 		/** alpha/r, or alpha/sqrt(r) for rsLoRA. */

@@ -245,6 +245,9 @@ public class Registry {
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
 				checkShape(modelTensors, module.targetTensor(), module.baseShape(adapter.config().fanInFanOut()), false,
 						problems);
+				if (module.bias() != null) {
+					checkShape(modelTensors, module.module() + ".bias", module.bias().shape(), false, problems);
+				}
 			}
 			adapter.modulesToSave()
 				.forEach((saved) -> checkShape(modelTensors, saved.target(), saved.tensor().shape(), false, problems));
