@@ -23,6 +23,8 @@ import org.springframework.web.multipart.MultipartFile;
 import dev.patchbay.api.Responses.ArtifactResponse;
 import dev.patchbay.composition.Derivations;
 import dev.patchbay.composition.DiffRequest;
+import dev.patchbay.composition.LoraCombinationRequest;
+import dev.patchbay.composition.LoraCombinations;
 import dev.patchbay.composition.LoraExtractionRequest;
 import dev.patchbay.composition.LoraExtractions;
 import dev.patchbay.composition.RwsRequest;
@@ -44,10 +46,13 @@ class PatchController extends ArtifactController {
 
 	private final LoraExtractions extractions;
 
+	private final LoraCombinations combinations;
+
 	PatchController(Registry registry, MetadataReader metadata, Ingest ingest, Derivations derivations,
-			Downloads downloads, LoraExtractions extractions) {
+			Downloads downloads, LoraExtractions extractions, LoraCombinations combinations) {
 		super(ArtifactType.PATCH, registry, metadata);
 		this.extractions = extractions;
+		this.combinations = combinations;
 		this.ingest = ingest;
 		this.derivations = derivations;
 		this.downloads = downloads;
@@ -97,6 +102,12 @@ class PatchController extends ArtifactController {
 		return ResponseEntity.status(created.getStatusCode())
 			.headers(created.getHeaders())
 			.body(new ExtractionResponse(created.getBody(), extraction.modules()));
+	}
+
+	/** A LoRA patch combined from LoRA patches. */
+	@PostMapping(path = "/lora-combination", consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<ArtifactResponse> loraCombination(@RequestBody LoraCombinationRequest request) throws IOException {
+		return created(this.combinations.combine(request));
 	}
 
 	/**

@@ -1,9 +1,6 @@
 package dev.patchbay.composition;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -35,11 +32,9 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.RegistryProperties;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.registry.Upload;
-import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
-import dev.patchbay.storage.SafetensorsWriter;
 
 /**
  * Extracts LoRA adapters by truncated SVD, following {@code mergekit-extract-lora}'s
@@ -94,7 +89,8 @@ public class LoraExtractions {
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		boolean embeddings = Boolean.TRUE.equals(request.embeddings());
-		boolean distribute = !Boolean.FALSE.equals(request.distributeScale());
+		LowRank.Split split = Boolean.FALSE.equals(request.distributeScale()) ? LowRank.Split.RIGHT
+				: LowRank.Split.DISTRIBUTE;
 		boolean skip = Boolean.TRUE.equals(request.skipUndecomposable());
 
 		Map<String, Map<String, String>> modules = modules(sources.tensorNames());
@@ -134,9 +130,9 @@ public class LoraExtractions {
 			int columns = delta.length / rows;
 			// lm_head is a Linear; the input embeddings are nn.Embedding.
 			boolean embedding = module.endsWith("embed_tokens") || module.endsWith("wte");
-			LowRank.Factorization factors = embedding ? LowRank.factor(transpose(delta, rows, columns), columns, rows,
-					request.rank(), epsilon, distribute)
-					: LowRank.factor(delta, rows, columns, request.rank(), epsilon, distribute);
+			LowRank.Factorization factors = embedding
+					? LowRank.factor(transpose(delta, rows, columns), columns, rows, request.rank(), epsilon, split)
+					: LowRank.factor(delta, rows, columns, request.rank(), epsilon, split);
 			if (factors.rank() == 0) {
 				report.add(new ModuleReport(module, "skipped", 0, 0.0));
 				continue;
@@ -205,7 +201,7 @@ public class LoraExtractions {
 		if (bias) {
 			config.put("lora_bias", true);
 		}
-		byte[] model = safetensors(out, shapes);
+		byte[] model = LoraCombinations.safetensors(out, shapes);
 		ArtifactDetails details = this.ingest.registerPatch(metadata, List.of(),
 				new Upload("adapter_config", "adapter_config.json",
 						new ByteArrayResource(this.json.writeValueAsBytes(config))),
@@ -265,24 +261,6 @@ public class LoraExtractions {
 
 	private static long[] longs(List<Long> shape) {
 		return shape.stream().mapToLong(Long::longValue).toArray();
-	}
-
-	private static byte[] safetensors(Map<String, float[]> tensors, Map<String, long[]> shapes) throws IOException {
-		// Sorted by name, as safetensors' own writer orders them.
-		List<String> names = new ArrayList<>(new TreeSet<>(tensors.keySet()));
-		List<TensorSpec> specs = names.stream()
-			.map((name) -> TensorSpec.of(name, DType.F32, shapes.get(name)))
-			.toList();
-		ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-		try (SafetensorsWriter writer = new SafetensorsWriter(bytes, specs, Map.of("format", "pt"))) {
-			for (String name : names) {
-				float[] values = tensors.get(name);
-				ByteBuffer buffer = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-				buffer.asFloatBuffer().put(values);
-				writer.write(buffer);
-			}
-		}
-		return bytes.toByteArray();
 	}
 
 	private Sources sources(LoraExtractionRequest request) {

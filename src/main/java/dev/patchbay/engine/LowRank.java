@@ -18,10 +18,10 @@ public final class LowRank {
 	 * Factors a row-major {@code rows × columns} matrix M as B·A with B [rows, rank] and
 	 * A [rank, columns], keeping the {@code maxRank} largest singular values (of those
 	 * above {@code epsilon} when it is positive), as {@code mergekit-extract-lora} does.
-	 * @param distributeScale whether √S goes to each factor (else S goes to A)
+	 * @param split where the singular values go
 	 */
 	public static Factorization factor(float[] matrix, int rows, int columns, int maxRank, double epsilon,
-			boolean distributeScale) {
+			Split split) {
 		boolean wide = columns > rows;
 		// Work on a tall m × n matrix stored by columns: M, or Mᵀ when M is wide.
 		int m = wide ? columns : rows;
@@ -96,8 +96,12 @@ public final class LowRank {
 				// A zero direction adds nothing; its factors stay zero.
 				continue;
 			}
-			double left = distributeScale ? Math.sqrt(s) : 1;
-			double right = distributeScale ? Math.sqrt(s) : s;
+			double left = switch (split) {
+				case DISTRIBUTE -> Math.sqrt(s);
+				case LEFT -> s;
+				case RIGHT -> 1;
+			};
+			double right = s / left;
 			// The tall matrix is U·S·Vᵀ: column i of u is s·U_i. For a wide M, M =
 			// V·S·Uᵀ.
 			double[] leftVector = wide ? v[i] : u[i];
@@ -129,6 +133,20 @@ public final class LowRank {
 			x[i] = cos * xi - sin * yi;
 			y[i] = sin * xi + cos * yi;
 		}
+	}
+
+	/** Where the singular values S of U·S·Vᵀ go. */
+	public enum Split {
+
+		/** B = U·√S, A = √S·Vᵀ: mergekit-extract-lora's default. */
+		DISTRIBUTE,
+
+		/** B = U·S, A = Vᵀ: PEFT's {@code add_weighted_adapter}. */
+		LEFT,
+
+		/** B = U, A = S·Vᵀ. */
+		RIGHT
+
 	}
 
 	/**

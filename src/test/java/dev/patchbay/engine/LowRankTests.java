@@ -11,8 +11,8 @@ import static org.assertj.core.api.Assertions.within;
 class LowRankTests {
 
 	@ParameterizedTest
-	@CsvSource({ "12, 7, true", "7, 12, true", "9, 9, false", "12, 7, false", "7, 12, false" })
-	void aRankDeficientMatrixIsReproducedAndItsTailEnergyIsZero(int rows, int columns, boolean distribute) {
+	@CsvSource({ "12, 7, DISTRIBUTE", "7, 12, DISTRIBUTE", "9, 9, RIGHT", "12, 7, LEFT", "7, 12, RIGHT" })
+	void aRankDeficientMatrixIsReproducedAndItsTailEnergyIsZero(int rows, int columns, String split) {
 		// M = X·Y of rank 3: three factors keep all of it.
 		Random random = new Random(rows * 31 + columns);
 		float[] x = gaussian(random, rows * 3);
@@ -25,7 +25,7 @@ class LowRankTests {
 				}
 			}
 		}
-		LowRank.Factorization full = LowRank.factor(m, rows, columns, 3, 0, distribute);
+		LowRank.Factorization full = LowRank.factor(m, rows, columns, 3, 0, LowRank.Split.valueOf(split));
 		assertThat(full.rank()).isEqualTo(3);
 		assertThat(full.energyKept()).isCloseTo(1.0, within(1e-9));
 		float[] product = product(full, rows, columns);
@@ -33,8 +33,8 @@ class LowRankTests {
 			assertThat(product[i]).isCloseTo(m[i], within(1e-4f));
 		}
 		// sv_epsilon drops the zero singular values even when the rank asks for more.
-		assertThat(LowRank.factor(m, rows, columns, 6, 1e-3, distribute).rank()).isEqualTo(3);
-		LowRank.Factorization one = LowRank.factor(m, rows, columns, 1, 0, distribute);
+		assertThat(LowRank.factor(m, rows, columns, 6, 1e-3, LowRank.Split.valueOf(split)).rank()).isEqualTo(3);
+		LowRank.Factorization one = LowRank.factor(m, rows, columns, 1, 0, LowRank.Split.valueOf(split));
 		assertThat(one.energyKept()).isStrictlyBetween(0.0, 1.0);
 	}
 
