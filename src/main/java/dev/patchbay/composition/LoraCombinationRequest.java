@@ -11,7 +11,7 @@ import java.util.UUID;
  * @param name the patch name
  * @param version an optional version
  * @param terms the adapters and their weights
- * @param combination {@code cat} or {@code svd}
+ * @param combination {@code cat}, {@code linear} or {@code svd}
  * @param rank for {@code svd}, the rank kept (default: the largest source rank)
  * @param labels optional labels
  */

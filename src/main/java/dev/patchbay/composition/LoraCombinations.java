@@ -50,7 +50,7 @@ public class LoraCombinations {
 
 	private static final String PREFIX = "base_model.model.";
 
-	private static final Set<String> COMBINATIONS = Set.of("cat", "svd");
+	private static final Set<String> COMBINATIONS = Set.of("cat", "linear", "svd");
 
 	private final Registry registry;
 
@@ -76,7 +76,7 @@ public class LoraCombinations {
 		require("name", request.name());
 		require("combination", request.combination());
 		if (!COMBINATIONS.contains(request.combination())) {
-			throw invalid("combination", "'" + request.combination() + "' is not supported; one of cat, svd");
+			throw invalid("combination", "'" + request.combination() + "' is not supported; one of cat, linear, svd");
 		}
 		if (request.terms() == null || request.terms().isEmpty()) {
 			throw invalid("terms", "must name at least one LoRA patch");
@@ -100,10 +100,16 @@ public class LoraCombinations {
 				modules.computeIfAbsent(module.module(), (name) -> new ArrayList<>()).add(new Module(t, module));
 			}
 		}
+		boolean linear = request.combination().equals("linear");
+		if (linear && sources.stream().mapToInt(Source::rank).distinct().count() > 1) {
+			throw new UnprocessableException("unequal-ranks", "Ranks differ",
+					"linear combines the factors themselves, so every adapter needs the same rank; use cat or svd",
+					Map.of("field", "combination"));
+		}
 		int rank = svd
 				? ((request.rank() != null) ? request.rank()
 						: sources.stream().mapToInt(Source::rank).max().orElseThrow())
-				: sources.stream().mapToInt(Source::rank).sum();
+				: linear ? sources.get(0).rank() : sources.stream().mapToInt(Source::rank).sum();
 		Map<String, float[]> out = new LinkedHashMap<>();
 		Map<String, long[]> shapes = new LinkedHashMap<>();
 		Set<String> targets = new TreeSet<>();
@@ -155,6 +161,30 @@ public class LoraCombinations {
 					System.arraycopy(factors.b(), o * factors.rank(), b, o * rank, factors.rank());
 				}
 				System.arraycopy(factors.a(), 0, a, 0, factors.a().length);
+			}
+			else if (linear) {
+				// PEFT's factor space: A′ = Σ sign(wᵢsᵢ)·√|wᵢsᵢ|·Aᵢ, B′ = Σ √|wᵢsᵢ|·Bᵢ.
+				// Exact
+				// for one adapter only: the product has cross terms Bᵢ·Aⱼ.
+				for (Module module : entry.getValue()) {
+					Source source = sources.get(module.term());
+					float[] moduleA = source.read(module.module().a());
+					float[] moduleB = source.read(module.module().b());
+					int r = module.module().rank();
+					double weighted = source.weight() * module.module().scale();
+					float root = (float) Math.sqrt(Math.abs(weighted));
+					float signed = (float) Math.signum(weighted) * root;
+					for (int k = 0; k < r; k++) {
+						for (int i = 0; i < columns; i++) {
+							a[k * columns + i] += signed * moduleA[k * columns + i];
+						}
+					}
+					for (int o = 0; o < rows; o++) {
+						for (int k = 0; k < r; k++) {
+							b[o * rank + k] += root * moduleB[o * r + k];
+						}
+					}
+				}
 			}
 			else {
 				int offset = 0;

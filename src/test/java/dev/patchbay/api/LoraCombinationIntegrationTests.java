@@ -44,6 +44,11 @@ class LoraCombinationIntegrationTests {
 				// PEFT inherits use_rslora (√8 too large); the exact sum is the target.
 				Arguments.of("peft_cat_rslora_pair", List.of("ad_rs", "ad_rs2"), List.of(1.0, 1.0),
 						Map.of("combination", "cat"), "source_delta", 1e-5),
+				// Factor space as PEFT defines it, cross terms included.
+				Arguments.of("peft_linear_factor_space", List.of("ad1", "ad2"), List.of(0.7, 0.3),
+						Map.of("combination", "linear"), "expected_delta", 1e-5),
+				Arguments.of("peft_linear_negative_weight", List.of("ad1", "ad2"), List.of(1.0, -0.5),
+						Map.of("combination", "linear"), "expected_delta", 1e-5),
 				Arguments.of("peft_svd", List.of("ad1", "ad2"), List.of(1.0, 0.5), Map.of("combination", "svd"),
 						"expected_delta_pr3111", 1e-4),
 				Arguments.of("peft_svd_full_rank", List.of("ad1", "ad2"), List.of(1.0, 0.5),
