@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.List;
 import java.util.UUID;
 
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
@@ -22,6 +23,10 @@ import org.springframework.web.multipart.MultipartFile;
 import dev.patchbay.api.Responses.ArtifactResponse;
 import dev.patchbay.composition.Derivations;
 import dev.patchbay.composition.DiffRequest;
+import dev.patchbay.composition.LoraCombinationRequest;
+import dev.patchbay.composition.LoraCombinations;
+import dev.patchbay.composition.LoraExtractionRequest;
+import dev.patchbay.composition.LoraExtractions;
 import dev.patchbay.composition.RwsRequest;
 import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
@@ -39,9 +44,15 @@ class PatchController extends ArtifactController {
 
 	private final Downloads downloads;
 
+	private final LoraExtractions extractions;
+
+	private final LoraCombinations combinations;
+
 	PatchController(Registry registry, MetadataReader metadata, Ingest ingest, Derivations derivations,
-			Downloads downloads) {
+			Downloads downloads, LoraExtractions extractions, LoraCombinations combinations) {
 		super(ArtifactType.PATCH, registry, metadata);
+		this.extractions = extractions;
+		this.combinations = combinations;
 		this.ingest = ingest;
 		this.derivations = derivations;
 		this.downloads = downloads;
@@ -78,6 +89,32 @@ class PatchController extends ArtifactController {
 	@PostMapping(path = "/diff", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ArtifactResponse> diff(@RequestBody DiffRequest request) throws IOException {
 		return created(this.derivations.diff(request));
+	}
+
+	/**
+	 * A LoRA patch extracted by truncated SVD, with the per-module report beside the
+	 * patch's fields.
+	 */
+	@PostMapping(path = "/lora-extraction", consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<ExtractionResponse> loraExtraction(@RequestBody LoraExtractionRequest request) throws IOException {
+		LoraExtractions.Extraction extraction = this.extractions.extract(request);
+		ResponseEntity<ArtifactResponse> created = created(extraction.patch());
+		return ResponseEntity.status(created.getStatusCode())
+			.headers(created.getHeaders())
+			.body(new ExtractionResponse(created.getBody(), extraction.modules()));
+	}
+
+	/** A LoRA patch combined from LoRA patches. */
+	@PostMapping(path = "/lora-combination", consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<ArtifactResponse> loraCombination(@RequestBody LoraCombinationRequest request) throws IOException {
+		return created(this.combinations.combine(request));
+	}
+
+	/**
+	 * An extracted adapter: the patch, and per module its outcome, rank and the fraction
+	 * of its delta's energy kept.
+	 */
+	record ExtractionResponse(@JsonUnwrapped ArtifactResponse patch, List<LoraExtractions.ModuleReport> extraction) {
 	}
 
 	@PostMapping(path = "/rws", consumes = MediaType.APPLICATION_JSON_VALUE)

@@ -137,7 +137,10 @@ final class PlanExecutor {
 		boolean copied = tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec());
 		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor())
 				|| (perVector(tensor) && shape.size() < 2);
-		boolean lowRank = tensor.terms().stream().anyMatch((term) -> term instanceof TermDelta.Lora);
+		boolean lowRank = tensor.terms()
+			.stream()
+			.anyMatch((term) -> term instanceof TermDelta.Lora || term instanceof TermDelta.CpLora
+					|| term instanceof TermDelta.LoralibConv);
 		long rowsPerChunk = this.chunkElements / Math.max(1, rowElements);
 		if (rows > rowsPerChunk && !lowRank) {
 			rowsPerChunk = Math.min(rowsPerChunk, ELEMENTWISE_CHUNK_ELEMENTS / Math.max(1, rowElements));
@@ -213,7 +216,17 @@ final class PlanExecutor {
 			for (int term = 0; term < this.terms.size(); term++) {
 				if (this.terms.get(term) instanceof TermDelta.Lora lora) {
 					float[] magnitudes = (lora.magnitude() != null) ? inputs.floats(lora.magnitude()) : null;
-					this.factors[term] = new Factors(inputs.floats(lora.a()), inputs.floats(lora.b()), magnitudes);
+					this.factors[term] = new Factors(inputs.floats(lora.a()), inputs.floats(lora.b()), magnitudes, null,
+							null);
+				}
+				else if (this.terms.get(term) instanceof TermDelta.CpLora cp) {
+					float[] magnitudes = (cp.magnitude() != null) ? inputs.floats(cp.magnitude()) : null;
+					this.factors[term] = new Factors(inputs.floats(cp.in()), inputs.floats(cp.out()), magnitudes,
+							inputs.floats(cp.kh()), inputs.floats(cp.kw()));
+				}
+				else if (this.terms.get(term) instanceof TermDelta.LoralibConv loralib) {
+					this.factors[term] = new Factors(inputs.floats(loralib.a()), inputs.floats(loralib.b()), null, null,
+							null);
 				}
 				else if (this.terms.get(term) instanceof TermDelta.Quantized quantized) {
 					this.ranges[term] = new Ranges(
@@ -476,6 +489,35 @@ final class PlanExecutor {
 			else if (delta instanceof TermDelta.Lora lora) {
 				lowRank(workspace, slot, lora, this.factors[term], row, rows);
 			}
+			else if (delta instanceof TermDelta.CpLora cp) {
+				Factors factors = this.factors[term];
+				workspace.cpLowRank(slot, factors.b(), Math.toIntExact(row), rows,
+						Math.toIntExact(cp.out().rowElements()), factors.a(), Math.toIntExact(cp.in().rows()),
+						factors.kh(), Math.toIntExact(cp.kh().rows()), factors.kw(), Math.toIntExact(cp.kw().rows()),
+						cp.scale());
+				if (factors.magnitudes() != null) {
+					workspace.doraRescale(slot, BASE, factors.magnitudes(), Math.toIntExact(row), rows,
+							this.layout.rowElements(), true);
+				}
+			}
+			else if (delta instanceof TermDelta.LoraBias bias) {
+				// A bias is one short vector: scaled on the host.
+				float[] values = this.inputs.floats(bias.bias());
+				float[] scaled = new float[count];
+				long first = row * this.layout.rowElements();
+				for (int i = 0; i < count; i++) {
+					scaled[i] = values[Math.toIntExact(first + i)] * bias.scale();
+				}
+				workspace.load(slot, scaled, count);
+			}
+			else if (delta instanceof TermDelta.LoralibConv loralib) {
+				// Weight rows [row, row + rows) are rows [row·k, (row + rows)·k) of B·A.
+				int k = loralib.kernel();
+				Factors factors = this.factors[term];
+				workspace.lowRank(slot, factors.b(), Math.toIntExact(row * k), rows * k,
+						Math.toIntExact(loralib.a().rows()), factors.a(), Math.toIntExact(loralib.a().rowElements()),
+						loralib.scale());
+			}
 		}
 
 		private void lowRank(Workspace workspace, int slot, TermDelta.Lora lora, Factors factors, long row, int rows) {
@@ -539,8 +581,11 @@ final class PlanExecutor {
 
 	}
 
-	/** LoRA factors, read once per tensor. */
-	private record Factors(float[] a, float[] b, float[] magnitudes) {
+	/**
+	 * LoRA factors, read once per tensor; a CP-LoRA's are in (as a), out (as b), kh and
+	 * kw.
+	 */
+	private record Factors(float[] a, float[] b, float[] magnitudes, float[] kh, float[] kw) {
 	}
 
 	/** A quantized signature's scales and minima for one tensor's channels. */

@@ -232,9 +232,24 @@ class Planner {
 			Map<String, TensorLocation> tensors = patch.tensorsByName();
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
 				TensorRows magnitude = (module.magnitude() != null) ? rows(patch, tensors, module.magnitude()) : null;
-				deltas.put(module.targetTensor(),
-						new TermDelta.Lora(rows(patch, tensors, module.a()), rows(patch, tensors, module.b()),
-								magnitude, (float) module.scale(), adapter.config().fanInFanOut()));
+				float scale = (float) module.scale();
+				deltas.put(module.targetTensor(), switch (module.layout()) {
+					case CP -> new TermDelta.CpLora(rows(patch, tensors, module.cp().out()),
+							rows(patch, tensors, module.cp().in()), rows(patch, tensors, module.cp().kh()),
+							rows(patch, tensors, module.cp().kw()), magnitude, scale);
+					case LORALIB_CONV -> new TermDelta.LoralibConv(rows(patch, tensors, module.a()),
+							rows(patch, tensors, module.b()), module.loralibKernel(), scale);
+					// An embedding's delta is (B·A)ᵀ: rows are columns of A, as with
+					// fan_in_fan_out.
+					case EMBEDDING -> new TermDelta.Lora(rows(patch, tensors, module.a()),
+							rows(patch, tensors, module.b()), null, scale, true);
+					case LINEAR, CONV -> new TermDelta.Lora(rows(patch, tensors, module.a()),
+							rows(patch, tensors, module.b()), magnitude, scale, adapter.config().fanInFanOut());
+				});
+				if (module.bias() != null) {
+					deltas.put(module.module() + ".bias",
+							new TermDelta.LoraBias(rows(patch, tensors, module.bias()), scale));
+				}
 			}
 			for (LoraAdapter.SavedTensor saved : adapter.modulesToSave()) {
 				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));

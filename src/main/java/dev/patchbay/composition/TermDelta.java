@@ -86,6 +86,47 @@ sealed interface TermDelta {
 	}
 
 	/**
+	 * A CP-LoRA module:
+	 * {@code ΔW[o, i, h, w] = s·Σ_r out[o, r]·in[i, r]·kh[h, r]·kw[w, r]}, and with a
+	 * magnitude vector its DoRA variant, rescaled per output channel as {@link Lora} is.
+	 *
+	 * @param out lora_cp_out, [out, r]
+	 * @param in lora_cp_in, [in, r]
+	 * @param kh lora_cp_kh, [kh, r]
+	 * @param kw lora_cp_kw, [kw, r]
+	 * @param magnitude DoRA magnitudes, or null
+	 * @param scale alpha/r or alpha/sqrt(r)
+	 */
+	record CpLora(TensorRows out, TensorRows in, TensorRows kh, TensorRows kw, TensorRows magnitude,
+			float scale) implements TermDelta {
+
+		@Override
+		public boolean needsBase() {
+			return this.magnitude != null;
+		}
+
+	}
+
+	/**
+	 * A loralib ConvLoRA module: {@code ΔW = s·(B·A).view(out, in, k, k)}, so rows [o·k,
+	 * (o + 1)·k) of B·A, laid end to end, are row o of the weight.
+	 *
+	 * @param a lora_A, [r·k, in·k]
+	 * @param b lora_B, [out·k, r·k]
+	 * @param kernel k
+	 * @param scale alpha/r or alpha/sqrt(r)
+	 */
+	record LoralibConv(TensorRows a, TensorRows b, int kernel, float scale) implements TermDelta {
+	}
+
+	/**
+	 * PEFT's {@code lora_bias}: lora_B's bias, scaled like the module's weight delta, is
+	 * the delta on the module's bias.
+	 */
+	record LoraBias(TensorRows bias, float scale) implements TermDelta {
+	}
+
+	/**
 	 * A whole model as a term: its task vector, model − base, computed chunk by chunk and
 	 * never stored. Rows past the base's (a larger vocabulary) are not read.
 	 */

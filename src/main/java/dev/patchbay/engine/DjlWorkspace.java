@@ -80,6 +80,27 @@ final class DjlWorkspace implements Workspace {
 	}
 
 	@Override
+	public void cpLowRank(int slot, float[] out, int first, int rows, int rank, float[] in, int inChannels, float[] kh,
+			int height, float[] kw, int width, float scale) {
+		try (NDScope scope = new NDScope()) {
+			// a[r, i, h, w] = in[i, r]·kh[h, r]·kw[w, r] by broadcasting, then one
+			// matmul.
+			NDArray a = factor(in, inChannels, rank).reshape(rank, inChannels, 1, 1)
+				.mul(factor(kh, height, rank).reshape(rank, 1, height, 1))
+				.mul(factor(kw, width, rank).reshape(rank, 1, 1, width))
+				.reshape(rank, (long) inChannels * height * width);
+			float[] outRows = java.util.Arrays.copyOfRange(out, first * rank, (first + rows) * rank);
+			NDArray product = this.manager.create(outRows, new Shape(rows, rank)).matMul(a);
+			keep(slot, product.muli(scale).reshape(rows * (long) inChannels * height * width));
+		}
+	}
+
+	/** A row-major [length, rank] factor, transposed to [rank, length]. */
+	private NDArray factor(float[] values, int length, int rank) {
+		return this.manager.create(FloatBuffer.wrap(values, 0, length * rank), new Shape(length, rank)).transpose();
+	}
+
+	@Override
 	public void lowRankTransposed(int slot, float[] b, int columns, int rank, float[] a, int inner, int first, int rows,
 			float scale) {
 		try (NDScope scope = new NDScope()) {

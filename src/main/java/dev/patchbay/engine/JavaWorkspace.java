@@ -33,6 +33,11 @@ final class JavaWorkspace implements Workspace {
 
 	private float[] factorsOf;
 
+	/** CP-LoRA's flattened right factor, and the in factor it was built from. */
+	private float[] cpProduct;
+
+	private float[] cpFactorsOf;
+
 	private double[] norms = new double[0];
 
 	JavaWorkspace(int capacity, int slots) {
@@ -73,6 +78,39 @@ final class JavaWorkspace implements Workspace {
 			this.factorsOf = a;
 		}
 		scaledProduct(b, first * rank, rows, rank, this.factorRows, columns, scale, this.slots[slot]);
+	}
+
+	@Override
+	public void cpLowRank(int slot, float[] out, int first, int rows, int rank, float[] in, int inChannels, float[] kh,
+			int height, float[] kw, int width, float scale) {
+		if (in != this.cpFactorsOf) {
+			// The Khatri-Rao product of in, kh and kw is the same for every chunk: it is
+			// the A of an ordinary low-rank product, [rank, in·kh·kw].
+			this.cpProduct = khatriRao(rank, in, inChannels, kh, height, kw, width);
+			this.cpFactorsOf = in;
+		}
+		lowRank(slot, out, first, rows, rank, this.cpProduct, inChannels * height * width, scale);
+	}
+
+	/**
+	 * {@code a[r, (i, h, w)] = in[i, r] · kh[h, r] · kw[w, r]}, row-major: the right
+	 * factor of a CP decomposition flattened like a conv kernel's rows.
+	 */
+	static float[] khatriRao(int rank, float[] in, int inChannels, float[] kh, int height, float[] kw, int width) {
+		int columns = inChannels * height * width;
+		float[] a = new float[rank * columns];
+		for (int r = 0; r < rank; r++) {
+			int j = r * columns;
+			for (int i = 0; i < inChannels; i++) {
+				for (int h = 0; h < height; h++) {
+					float ih = in[i * rank + r] * kh[h * rank + r];
+					for (int w = 0; w < width; w++) {
+						a[j++] = ih * kw[w * rank + r];
+					}
+				}
+			}
+		}
+		return a;
 	}
 
 	@Override

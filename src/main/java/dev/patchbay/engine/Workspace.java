@@ -44,6 +44,14 @@ public interface Workspace extends AutoCloseable {
 	void lowRank(int slot, float[] b, int first, int rows, int rank, float[] a, int columns, float scale);
 
 	/**
+	 * {@code slot[o, i, h, w] = scale · Σ_r out[first + o, r] · in[i, r] · kh[h, r] · kw[w, r]}
+	 * for row-major factors out [outChannels, rank], in [inChannels, rank], kh [height,
+	 * rank] and kw [width, rank]: rows of a CP-decomposed convolution delta (CP-LoRA).
+	 */
+	void cpLowRank(int slot, float[] out, int first, int rows, int rank, float[] in, int inChannels, float[] kh,
+			int height, float[] kw, int width, float scale);
+
+	/**
 	 * {@code slot = (scale · B · A[:, first : first + rows])ᵀ} for B [columns, rank] and
 	 * A [rank, inner]: rows of a LoRA delta on a weight stored [in, out] (PEFT's
 	 * {@code fan_in_fan_out}).

@@ -19,7 +19,9 @@ import dev.patchbay.shared.TensorSpec;
  * A PEFT LoRA-family adapter ({@code adapter_config.json} plus
  * {@code adapter_model.safetensors}) checked for consistency: every module has A and B of
  * the configured rank, DoRA modules have magnitudes, and every target matches some
- * module.
+ * module. Besides PEFT's layouts it reads two conv layouts no library defines a format
+ * for: CP-LoRA ({@code peft_type: CP_LORA}, four factors per module) and loralib's
+ * ConvLoRA ({@code conv_layout: loralib}).
  *
  * @param config the parsed config
  * @param modules the adapted modules, in tensor order
@@ -86,26 +88,158 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		return new LoraAdapter(config, List.copyOf(modules), List.copyOf(modulesToSave));
 	}
 
+	/** Tensor-name suffixes of a module's parts, and the part each one is. */
+	private static final Map<String, String> PARTS = partsBySuffix();
+
+	private static Map<String, String> partsBySuffix() {
+		Map<String, String> parts = new LinkedHashMap<>();
+		parts.put(".lora_A.weight", "A");
+		parts.put(".lora_B.weight", "B");
+		parts.put(".lora_B.bias", "bias");
+		parts.put(".lora_embedding_A", "eA");
+		parts.put(".lora_embedding_B", "eB");
+		parts.put(".lora_magnitude_vector.weight", "m");
+		parts.put(".lora_magnitude_vector", "m");
+		for (String factor : CpFactors.NAMES) {
+			parts.put(".lora_cp_" + factor + ".weight", factor);
+		}
+		return parts;
+	}
+
 	private static Optional<String[]> splitLoraKey(String key) {
-		for (String suffix : List.of(".lora_A.weight", ".lora_B.weight", ".lora_magnitude_vector.weight",
-				".lora_magnitude_vector")) {
-			if (key.endsWith(suffix)) {
-				String part = suffix.startsWith(".lora_A") ? "A" : suffix.startsWith(".lora_B") ? "B" : "m";
-				return Optional.of(new String[] { key.substring(0, key.length() - suffix.length()), part });
+		for (Map.Entry<String, String> suffix : PARTS.entrySet()) {
+			if (key.endsWith(suffix.getKey())) {
+				return Optional
+					.of(new String[] { key.substring(0, key.length() - suffix.getKey().length()), suffix.getValue() });
 			}
 		}
 		return Optional.empty();
 	}
 
+	/**
+	 * A CP-LoRA module: four [n, r] factors and an optional magnitude; lora_A and lora_B
+	 * do not belong in it.
+	 */
+	private static LoraModule checkCpModule(AdapterConfig config, String module, Map<String, TensorSpec> parts,
+			List<AdapterProblem> problems) {
+		int before = problems.size();
+		if (!config.isTarget(module)) {
+			problems.add(AdapterProblem.tensor(module, "module '" + module + "' is not in target_modules"));
+		}
+		int rank = config.rankFor(module);
+		List<TensorSpec> factors = new ArrayList<>();
+		for (String factor : CpFactors.NAMES) {
+			TensorSpec tensor = parts.get(factor);
+			if (tensor == null) {
+				problems.add(AdapterProblem.tensor(module, "has lora_cp_" + factor + " missing (CP_LORA has "
+						+ "lora_cp_out, lora_cp_in, lora_cp_kh and lora_cp_kw)"));
+			}
+			else if (tensor.shape().size() != 2 || tensor.shape().get(1) != rank) {
+				problems.add(AdapterProblem.tensor(tensor.name(),
+						"has shape " + tensor.shape() + "; expected [n, " + rank + "]"));
+			}
+			factors.add(tensor);
+		}
+		for (String part : List.of("A", "B")) {
+			if (parts.containsKey(part)) {
+				problems.add(AdapterProblem.tensor(parts.get(part).name(), "is a lora_" + part
+						+ " tensor, which a CP_LORA adapter does not have; its factors are lora_cp_*"));
+			}
+		}
+		TensorSpec magnitude = parts.get("m");
+		checkMagnitude(config, module, magnitude, (factors.get(0) != null) ? factors.get(0).shape().get(0) : -1,
+				problems);
+		if (problems.size() > before) {
+			return null;
+		}
+		CpFactors cp = new CpFactors(factors.get(0), factors.get(1), factors.get(2), factors.get(3));
+		double alpha = config.alphaFor(module);
+		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), null, null, magnitude, Layout.CP, cp,
+				null);
+	}
+
+	private static void checkMagnitude(AdapterConfig config, String module, TensorSpec magnitude, long outChannels,
+			List<AdapterProblem> problems) {
+		if (config.useDora() != (magnitude != null)) {
+			problems
+				.add(AdapterProblem.tensor(module, config.useDora() ? "has no lora_magnitude_vector but use_dora is set"
+						: "has a lora_magnitude_vector but use_dora is not set"));
+		}
+		else if (magnitude != null && outChannels >= 0 && magnitude.elementCount() != outChannels) {
+			problems.add(AdapterProblem.tensor(magnitude.name(),
+					"has " + magnitude.elementCount() + " elements; expected one per output channel, " + outChannels));
+		}
+	}
+
+	/**
+	 * A loralib ConvLoRA module: A [r·k, in·k] and B [out·k, r·k], whose product viewed
+	 * as [out, in, k, k] is the delta.
+	 */
+	private static LoraModule checkLoralibModule(AdapterConfig config, String module, TensorSpec a, TensorSpec b,
+			TensorSpec magnitude, List<AdapterProblem> problems) {
+		int before = problems.size();
+		if (!config.isTarget(module)) {
+			problems.add(AdapterProblem.tensor(a.name(), "module '" + module + "' is not in target_modules"));
+		}
+		int rank = config.rankFor(module);
+		if (a.shape().size() != 2 || b.shape().size() != 2) {
+			problems.add(AdapterProblem.tensor(module, "has lora_A " + a.shape() + " and lora_B " + b.shape()
+					+ "; conv_layout loralib expects " + "[r·k, in·k] and [out·k, r·k]"));
+			return null;
+		}
+		long rows = a.shape().get(0);
+		long kernel = rows / rank;
+		if (rows % rank != 0 || kernel == 0 || a.shape().get(1) % kernel != 0) {
+			problems.add(AdapterProblem.tensor(a.name(),
+					"has shape " + a.shape() + "; conv_layout loralib expects [r·k, in·k] with r = " + rank));
+		}
+		else if (b.shape().get(1) != rows || b.shape().get(0) % kernel != 0) {
+			problems.add(AdapterProblem.tensor(b.name(),
+					"has shape " + b.shape() + "; expected [out·" + kernel + ", " + rows + "]"));
+		}
+		checkMagnitude(config, module, magnitude, -1, problems);
+		if (problems.size() > before) {
+			return null;
+		}
+		double alpha = config.alphaFor(module);
+		// k = 1 is a linear layer (loralib's Linear has the same factors).
+		Layout layout = (kernel == 1) ? Layout.LINEAR : Layout.LORALIB_CONV;
+		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), a, b, null, layout, null, null);
+	}
+
 	private static LoraModule checkModule(AdapterConfig config, String module, Map<String, TensorSpec> parts,
 			List<AdapterProblem> problems) {
-		TensorSpec a = parts.get("A");
-		TensorSpec b = parts.get("B");
+		if (config.cp()) {
+			return checkCpModule(config, module, parts, problems);
+		}
+		boolean embedding = parts.containsKey("eA") || parts.containsKey("eB");
+		TensorSpec a = parts.get(embedding ? "eA" : "A");
+		TensorSpec b = parts.get(embedding ? "eB" : "B");
 		TensorSpec magnitude = parts.get("m");
+		TensorSpec bias = parts.get("bias");
 		int before = problems.size();
+		if (bias != null && !config.loraBias()) {
+			problems.add(AdapterProblem.tensor(bias.name(), "is a lora_B bias but lora_bias is not set"));
+		}
+		else if (bias != null && (bias.shape().size() != 1 || b != null && bias.elementCount() != b.shape().get(0))) {
+			problems.add(AdapterProblem.tensor(bias.name(), "has shape " + bias.shape() + "; expected [out]"));
+		}
+		if (embedding && (parts.containsKey("A") || parts.containsKey("B") || magnitude != null)) {
+			problems.add(AdapterProblem.tensor(module, "mixes lora_embedding_A/B with other LoRA factors"));
+		}
+		for (String factor : CpFactors.NAMES) {
+			if (parts.containsKey(factor)) {
+				problems.add(AdapterProblem.tensor(parts.get(factor).name(),
+						"is a CP factor, but peft_type is not CP_LORA"));
+			}
+		}
 		if (a == null || b == null) {
-			problems.add(AdapterProblem.tensor(module, "has lora_" + ((a == null) ? "A" : "B") + " missing"));
+			problems.add(AdapterProblem.tensor(module,
+					"has lora_" + (embedding ? "embedding_" : "") + ((a == null) ? "A" : "B") + " missing"));
 			return null;
+		}
+		if (config.loralibConv() && a.shape().size() == 2 && !embedding) {
+			return checkLoralibModule(config, module, a, b, magnitude, problems);
 		}
 		if (!config.isTarget(module)) {
 			problems.add(AdapterProblem.tensor(a.name(), "module '" + module + "' is not in target_modules"));
@@ -126,21 +260,13 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			problems.add(AdapterProblem.tensor(b.name(),
 					"has shape " + b.shape() + "; expected [out, " + rank + ((conv) ? ", 1, 1]" : "]")));
 		}
-		if (config.useDora() != (magnitude != null)) {
-			problems
-				.add(AdapterProblem.tensor(module, config.useDora() ? "has no lora_magnitude_vector but use_dora is set"
-						: "has a lora_magnitude_vector but use_dora is not set"));
-		}
-		else if (magnitude != null && bShapeOk && magnitude.elementCount() != b.shape().get(0)) {
-			problems.add(AdapterProblem.tensor(magnitude.name(), "has " + magnitude.elementCount()
-					+ " elements; expected one per output channel, " + b.shape().get(0)));
-		}
+		checkMagnitude(config, module, magnitude, bShapeOk ? b.shape().get(0) : -1, problems);
 		if (problems.size() > before) {
 			return null;
 		}
 		double alpha = config.alphaFor(module);
-		double scale = config.useRslora() ? alpha / Math.sqrt(rank) : alpha / rank;
-		return new LoraModule(module, rank, alpha, scale, a, b, magnitude);
+		return new LoraModule(module, rank, alpha, config.scale(alpha, rank), a, b, magnitude,
+				embedding ? Layout.EMBEDDING : conv ? Layout.CONV : Layout.LINEAR, null, bias);
 	}
 
 	/**
@@ -160,12 +286,18 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 	 * @param rank r for this module (after rank_pattern)
 	 * @param alpha lora_alpha for this module (after alpha_pattern)
 	 * @param scale alpha/r, or alpha/sqrt(r) for rsLoRA
-	 * @param a lora_A: [r, in] or [r, in, kh, kw]
-	 * @param b lora_B: [out, r] or [out, r, 1, 1]
+	 * @param a lora_A: [r, in] or [r, in, kh, kw], or loralib's [r·k, in·k]; null for
+	 * CP-LoRA
+	 * @param b lora_B: [out, r] or [out, r, 1, 1], or loralib's [out·k, r·k]; null for
+	 * CP-LoRA
 	 * @param magnitude DoRA magnitude vector, null for plain LoRA
+	 * @param layout how the factors make the delta
+	 * @param cp CP-LoRA's factors, null for the other layouts
+	 * @param bias lora_B's bias ({@code lora_bias}), whose scaled values are a delta on
+	 * the module's bias; or null
 	 */
 	public record LoraModule(String module, int rank, double alpha, double scale, TensorSpec a, TensorSpec b,
-			TensorSpec magnitude) {
+			TensorSpec magnitude, Layout layout, CpFactors cp, TensorSpec bias) {
 
 		/** The base tensor this module patches. */
 		public String targetTensor() {
@@ -173,8 +305,73 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 		}
 
 		public boolean isConv() {
-			return this.a.shape().size() == 4;
+			return this.layout != Layout.LINEAR;
 		}
+
+		/** loralib's kernel size k, from A's r·k rows; 1 for the other layouts. */
+		public int loralibKernel() {
+			return (this.layout == Layout.LORALIB_CONV) ? Math.toIntExact(this.a.shape().get(0) / this.rank) : 1;
+		}
+
+		/**
+		 * The base weight shape the module implies: [out, in] (or [in, out] with
+		 * fan_in_fan_out) for linear layers, [out, in, kh, kw] for convolutions.
+		 */
+		public List<Long> baseShape(boolean fanInFanOut) {
+			return switch (this.layout) {
+				case CP -> List.of(this.cp.out().shape().get(0), this.cp.in().shape().get(0),
+						this.cp.kh().shape().get(0), this.cp.kw().shape().get(0));
+				case LORALIB_CONV -> {
+					long k = loralibKernel();
+					yield List.of(this.b.shape().get(0) / k, this.a.shape().get(1) / k, k, k);
+				}
+				case CONV ->
+					List.of(this.b.shape().get(0), this.a.shape().get(1), this.a.shape().get(2), this.a.shape().get(3));
+				case EMBEDDING -> List.of(this.a.shape().get(1), this.b.shape().get(0));
+				case LINEAR -> fanInFanOut ? List.of(this.a.shape().get(1), this.b.shape().get(0))
+						: List.of(this.b.shape().get(0), this.a.shape().get(1));
+			};
+		}
+
+	}
+
+	/** How a module's factors make its delta. */
+	public enum Layout {
+
+		/** PEFT's linear layer: {@code ΔW = s·B·A}. */
+		LINEAR,
+
+		/** PEFT's conv layer: A [r, in, kh, kw], B [out, r, 1, 1]. */
+		CONV,
+
+		/**
+		 * PEFT's embedding: lora_embedding_A [r, vocab], lora_embedding_B [dim, r],
+		 * {@code ΔW = s·(B·A)ᵀ}.
+		 */
+		EMBEDDING,
+
+		/** loralib's ConvLoRA: {@code ΔW = s·(B·A).view(out, in, k, k)}. */
+		LORALIB_CONV,
+
+		/**
+		 * CP-LoRA: {@code ΔW[o, i, h, w] = s·Σ_r out[o, r]·in[i, r]·kh[h, r]·kw[w, r]}.
+		 */
+		CP
+
+	}
+
+	/**
+	 * The factors of a CP-LoRA module, each [n, r]: {@code lora_cp_out.weight},
+	 * {@code lora_cp_in.weight}, {@code lora_cp_kh.weight} and {@code lora_cp_kw.weight}.
+	 *
+	 * @param out one row per output channel
+	 * @param in one row per input channel
+	 * @param kh one row per kernel row
+	 * @param kw one row per kernel column
+	 */
+	public record CpFactors(TensorSpec out, TensorSpec in, TensorSpec kh, TensorSpec kw) {
+
+		static final List<String> NAMES = List.of("out", "in", "kh", "kw");
 
 	}
 
@@ -191,10 +388,15 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 	 * @param rankPattern per-module ranks, keyed by module-name suffix or regex
 	 * @param alphaPattern per-module alphas, keyed likewise
 	 * @param modulesToSave modules saved whole
+	 * @param cp {@code peft_type: CP_LORA}: every module is CP-decomposed
+	 * @param loralibConv {@code conv_layout: loralib}: 2-D factors of a conv weight are
+	 * loralib's
+	 * @param loraBias lora_B has a bias, a delta on the module's bias
 	 */
 	public record AdapterConfig(int r, double loraAlpha, List<String> targetModules, String targetRegex,
 			boolean useRslora, boolean useDora, boolean fanInFanOut, Map<String, Integer> rankPattern,
-			Map<String, Double> alphaPattern, List<String> modulesToSave) {
+			Map<String, Double> alphaPattern, List<String> modulesToSave, boolean cp, boolean loralibConv,
+			boolean loraBias) {
 
 		static AdapterConfig parse(byte[] json, List<AdapterProblem> problems, int maxRank) {
 			JsonNode root;
@@ -214,8 +416,24 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			if (!peftTypeNode.isMissingNode() && !peftTypeNode.isNull() && !peftTypeNode.isString()) {
 				problems.add(AdapterProblem.field("peft_type", "must be a string"));
 			}
-			else if (!"LORA".equals(peftType)) {
-				problems.add(AdapterProblem.field("peft_type", "'" + peftType + "' is not supported; only LORA"));
+			else if (!"LORA".equals(peftType) && !"CP_LORA".equals(peftType)) {
+				problems.add(AdapterProblem.field("peft_type",
+						"'" + peftType + "' is not supported; only LORA and CP_LORA"));
+			}
+			JsonNode layoutNode = root.path("conv_layout");
+			boolean loralib = false;
+			if (layoutNode.isString() && layoutNode.asString().equals("loralib")) {
+				loralib = true;
+				if ("CP_LORA".equals(peftType)) {
+					problems.add(AdapterProblem.field("conv_layout", "does not apply to a CP_LORA adapter"));
+				}
+				if (root.path("use_dora").asBoolean(false)) {
+					problems.add(AdapterProblem.field("conv_layout", "loralib has no DoRA variant; unset use_dora"));
+				}
+			}
+			else if (!layoutNode.isMissingNode() && !layoutNode.isNull()
+					&& !(layoutNode.isString() && layoutNode.asString().equals("peft"))) {
+				problems.add(AdapterProblem.field("conv_layout", "must be 'peft' (the default) or 'loralib'"));
 			}
 			Integer r = rank(root.get("r"), "r", maxRank, problems);
 			Double alpha = finite(root.get("lora_alpha"), "lora_alpha", problems);
@@ -264,7 +482,7 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			else if (!saveNode.isMissingNode() && !saveNode.isNull()) {
 				problems.add(AdapterProblem.field("modules_to_save", "must be a list of module names"));
 			}
-			for (String flag : List.of("use_rslora", "use_dora", "fan_in_fan_out")) {
+			for (String flag : List.of("use_rslora", "use_dora", "fan_in_fan_out", "lora_bias")) {
 				JsonNode node = root.path(flag);
 				if (!node.isMissingNode() && !node.isNull() && !node.isBoolean()) {
 					problems.add(AdapterProblem.field(flag, "must be true or false"));
@@ -275,7 +493,13 @@ public record LoraAdapter(AdapterConfig config, List<LoraModule> modules, List<S
 			}
 			return new AdapterConfig(r, alpha, List.copyOf(targets), regex, root.path("use_rslora").asBoolean(false),
 					root.path("use_dora").asBoolean(false), root.path("fan_in_fan_out").asBoolean(false), rankPattern,
-					alphaPattern, modulesToSave);
+					alphaPattern, modulesToSave, "CP_LORA".equals(peftType), loralib,
+					root.path("lora_bias").asBoolean(false));
+		}
+
+		/** alpha/r, or alpha/sqrt(r) for rsLoRA. */
+		double scale(double alpha, int rank) {
+			return this.useRslora ? alpha / Math.sqrt(rank) : alpha / rank;
 		}
 
 		private static Integer rank(JsonNode node, String field, int maxRank, List<AdapterProblem> problems) {

@@ -243,8 +243,11 @@ public class Registry {
 		LoraAdapter adapter = patch.adapter();
 		if (adapter != null) {
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
-				checkShape(modelTensors, module.targetTensor(), baseShapeFor(module, adapter.config().fanInFanOut()),
-						false, problems);
+				checkShape(modelTensors, module.targetTensor(), module.baseShape(adapter.config().fanInFanOut()), false,
+						problems);
+				if (module.bias() != null) {
+					checkShape(modelTensors, module.module() + ".bias", module.bias().shape(), false, problems);
+				}
 			}
 			adapter.modulesToSave()
 				.forEach((saved) -> checkShape(modelTensors, saved.target(), saved.tensor().shape(), false, problems));
@@ -274,19 +277,6 @@ public class Registry {
 			.forEach((entry) -> logical.add(new TensorSpec(entry.getKey(), DType.F32,
 					entry.getValue().path("shape").valueStream().map(JsonNode::asLong).toList())));
 		return logical;
-	}
-
-	/**
-	 * The base weight shape a LoRA module implies: [out, in] (or [in, out] with
-	 * fan_in_fan_out) for linear layers, [out, in, kh, kw] for convolutions.
-	 */
-	private static List<Long> baseShapeFor(LoraAdapter.LoraModule module, boolean fanInFanOut) {
-		List<Long> a = module.a().shape();
-		long out = module.b().shape().get(0);
-		if (module.isConv()) {
-			return List.of(out, a.get(1), a.get(2), a.get(3));
-		}
-		return fanInFanOut ? List.of(a.get(1), out) : List.of(out, a.get(1));
 	}
 
 	private static void checkShape(Map<String, TensorSpec> model, String name, List<Long> expected,

@@ -81,6 +81,50 @@ abstract class TensorBackendContract {
 		assertThat(merged).as("modules merged").isGreaterThan(1);
 	}
 
+	@ParameterizedTest
+	@ValueSource(strings = { "cp_lora_r4", "cp_lora_r6_rslora", "cp_dora_r4" })
+	void mergesCpDecomposedConvAdaptersExactlyAsTheirReference(String fixture) {
+		String dir = "conv_adapters_seed4/";
+		Map<String, float[]> base = Fixtures.floats(Fixtures.path(dir + "base.safetensors"));
+		Map<String, long[]> shapes = Fixtures.shapes(Fixtures.path(dir + "base.safetensors"));
+		Map<String, float[]> adapter = Fixtures
+			.floats(Fixtures.path(dir + fixture + "/adapter/adapter_model.safetensors"));
+		Map<String, float[]> expected = Fixtures.floats(Fixtures.path(dir + fixture + "/expected_merged.safetensors"));
+		JsonNode config = JSON.readTree(Fixtures.path(dir + fixture + "/adapter/adapter_config.json").toFile());
+		int r = config.get("r").asInt();
+		double alpha = config.get("lora_alpha").asDouble();
+		float scale = (float) (config.path("use_rslora").asBoolean() ? alpha / Math.sqrt(r) : alpha / r);
+		for (String module : config.get("target_modules").valueStream().map(JsonNode::asString).toList()) {
+			String target = module + ".weight";
+			long[] shape = shapes.get(target);
+			int rows = (int) shape[0];
+			int columns = base.get(target).length / rows;
+			String prefix = "base_model.model." + module + ".";
+			float[] magnitudes = adapter.get(prefix + "lora_magnitude_vector");
+			try (Workspace workspace = backend().workspace(rows * columns, 2)) {
+				// Two chunks of rows, as the executor cuts them.
+				int half = rows / 2;
+				float[] result = new float[rows * columns];
+				for (int[] chunk : new int[][] { { 0, half }, { half, rows - half } }) {
+					workspace.load(0,
+							f32(Arrays.copyOfRange(base.get(target), chunk[0] * columns,
+									(chunk[0] + chunk[1]) * columns)),
+							DType.F32, chunk[1] * columns, chunk[1] * columns);
+					workspace.cpLowRank(1, adapter.get(prefix + "lora_cp_out.weight"), chunk[0], chunk[1], r,
+							adapter.get(prefix + "lora_cp_in.weight"), (int) shape[1],
+							adapter.get(prefix + "lora_cp_kh.weight"), (int) shape[2],
+							adapter.get(prefix + "lora_cp_kw.weight"), (int) shape[3], scale);
+					if (magnitudes != null) {
+						workspace.doraRescale(1, 0, magnitudes, chunk[0], chunk[1], columns, true);
+					}
+					System.arraycopy(stored(workspace, 0, 1, chunk[1] * columns), 0, result, chunk[0] * columns,
+							chunk[1] * columns);
+				}
+				assertClose(result, expected.get(target), fixture + " " + target);
+			}
+		}
+	}
+
 	private static String aNameOfB(String module) {
 		return "base_model.model." + module + ".lora_B.weight";
 	}

@@ -45,6 +45,38 @@ class LoraAdapterTests {
 	}
 
 	@Test
+	void cpLoraModulesImplyTheirKernelShapeAndRsLoraScale() throws IOException {
+		LoraAdapter adapter = fixture("conv_adapters_seed4/cp_lora_r6_rslora/adapter");
+		LoraModule dec = adapter.modules()
+			.stream()
+			.filter((m) -> m.module().equals("dec.0.conv"))
+			.findFirst()
+			.orElseThrow();
+		assertThat(dec.layout()).isEqualTo(LoraAdapter.Layout.CP);
+		assertThat(dec.baseShape(false)).containsExactly(16L, 32L, 1L, 3L);
+		assertThat(dec.scale()).isEqualTo(12 / Math.sqrt(6));
+	}
+
+	@Test
+	void loralibModulesImplyASquareKernelFromTheirFactorRows() throws IOException {
+		LoraAdapter adapter = fixture("conv_adapters_seed4/loralib_conv_r2/adapter");
+		assertThat(adapter.modules()).extracting(LoraModule::layout).containsOnly(LoraAdapter.Layout.LORALIB_CONV);
+		assertThat(adapter.modules()).extracting(LoraModule::loralibKernel).containsOnly(3);
+		assertThat(adapter.modules().get(1).baseShape(false)).containsExactly(32L, 16L, 3L, 3L);
+	}
+
+	@Test
+	void aLoralibLayoutWithDoraIsRefused() {
+		String config = """
+				{"r": 1, "lora_alpha": 1, "target_modules": ["c"], "conv_layout": "loralib", "use_dora": true}""";
+		assertThatExceptionOfType(AdapterConfigException.class)
+			.isThrownBy(() -> LoraAdapter.parse(config.getBytes(),
+					List.of(TensorSpec.of("base_model.model.c.lora_A.weight", DType.F32, 3, 6),
+							TensorSpec.of("base_model.model.c.lora_B.weight", DType.F32, 6, 3))))
+			.withMessageContaining("conv_layout");
+	}
+
+	@Test
 	void rankAndAlphaPatternsOverrideDefaultsPerModule() {
 		String config = """
 				{"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"],

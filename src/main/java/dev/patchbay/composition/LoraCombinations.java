@@ -1,0 +1,363 @@
+package dev.patchbay.composition;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+import jakarta.validation.ConstraintViolation;
+import jakarta.validation.Validator;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
+
+import org.springframework.core.io.ByteArrayResource;
+import org.springframework.stereotype.Service;
+
+import dev.patchbay.engine.LowRank;
+import dev.patchbay.registry.ArtifactContent;
+import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.ArtifactMetadata;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.Ingest;
+import dev.patchbay.registry.LoraAdapter;
+import dev.patchbay.registry.PatchKind;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.Upload;
+import dev.patchbay.shared.DType;
+import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.SafetensorsWriter;
+
+/**
+ * Combines LoRA patches into one, in factor space without a base model: {@code cat}
+ * concatenates the ranks (exact), {@code svd} re-factors Σ wᵢ·ΔWᵢ to a rank. Unlike
+ * PEFT's {@code add_weighted_adapter} at 5d602fdb, the svd types weigh each delta by wᵢ
+ * alone (PR #3111: {@code get_delta_weight} already holds sᵢ), the result never inherits
+ * {@code use_rslora} (its scaling is exactly 1), {@code lora_B} biases are combined, and
+ * DoRA sources are refused. Each module's factors (and for svd its delta) are held whole.
+ */
+@Service
+public class LoraCombinations {
+
+	private static final String PREFIX = "base_model.model.";
+
+	private static final Set<String> COMBINATIONS = Set.of("cat", "linear", "svd");
+
+	private final Registry registry;
+
+	private final Ingest ingest;
+
+	private final JsonMapper json;
+
+	private final Validator validator;
+
+	LoraCombinations(Registry registry, Ingest ingest, JsonMapper json, Validator validator) {
+		this.registry = registry;
+		this.ingest = ingest;
+		this.json = json;
+		this.validator = validator;
+	}
+
+	/**
+	 * Combines and registers the adapter.
+	 * @throws InvalidInputException naming the invalid field
+	 * @throws UnprocessableException if the sources cannot be combined
+	 */
+	public ArtifactDetails combine(LoraCombinationRequest request) throws IOException {
+		require("name", request.name());
+		require("combination", request.combination());
+		if (!COMBINATIONS.contains(request.combination())) {
+			throw invalid("combination", "'" + request.combination() + "' is not supported; one of cat, linear, svd");
+		}
+		if (request.terms() == null || request.terms().isEmpty()) {
+			throw invalid("terms", "must name at least one LoRA patch");
+		}
+		boolean svd = request.combination().equals("svd");
+		if (!svd && request.rank() != null) {
+			throw invalid("rank", "applies to svd only");
+		}
+		if (request.rank() != null && request.rank() < 1) {
+			throw invalid("rank", "must be at least 1");
+		}
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
+				null, null, request.labels(), null));
+		List<Source> sources = new ArrayList<>();
+		for (int t = 0; t < request.terms().size(); t++) {
+			sources.add(source(request.terms().get(t), t));
+		}
+		Map<String, List<Module>> modules = new TreeMap<>();
+		for (int t = 0; t < sources.size(); t++) {
+			for (LoraAdapter.LoraModule module : sources.get(t).adapter().adapter().modules()) {
+				modules.computeIfAbsent(module.module(), (name) -> new ArrayList<>()).add(new Module(t, module));
+			}
+		}
+		boolean linear = request.combination().equals("linear");
+		if (linear && sources.stream().mapToInt(Source::rank).distinct().count() > 1) {
+			throw new UnprocessableException("unequal-ranks", "Ranks differ",
+					"linear combines the factors themselves, so every adapter needs the same rank; use cat or svd",
+					Map.of("field", "combination"));
+		}
+		int rank = svd
+				? ((request.rank() != null) ? request.rank()
+						: sources.stream().mapToInt(Source::rank).max().orElseThrow())
+				: linear ? sources.get(0).rank() : sources.stream().mapToInt(Source::rank).sum();
+		Map<String, float[]> out = new LinkedHashMap<>();
+		Map<String, long[]> shapes = new LinkedHashMap<>();
+		Set<String> targets = new TreeSet<>();
+		boolean bias = false;
+		for (Map.Entry<String, List<Module>> entry : modules.entrySet()) {
+			String name = entry.getKey();
+			LoraAdapter.LoraModule first = entry.getValue().get(0).module();
+			List<Long> aShape = first.a().shape();
+			List<Long> bShape = first.b().shape();
+			int rows = Math.toIntExact(bShape.get(0));
+			int columns = Math.toIntExact(first.a().elementCount() / aShape.get(0));
+			for (Module module : entry.getValue()) {
+				if (module.module().layout() != first.layout()
+						|| !module.module()
+							.a()
+							.shape()
+							.subList(1, aShape.size())
+							.equals(aShape.subList(1, aShape.size()))
+						|| !module.module().b().shape().get(0).equals(bShape.get(0))) {
+					throw new UnprocessableException("incompatible-adapters", "Adapters do not fit together",
+							"module '" + name + "' has different shapes or layouts in the adapters",
+							Map.of("field", "terms[" + module.term() + "]"));
+				}
+			}
+			float[] a = new float[rank * columns];
+			float[] b = new float[rows * rank];
+			if (svd) {
+				float[] delta = new float[rows * columns];
+				for (Module module : entry.getValue()) {
+					Source source = sources.get(module.term());
+					float[] moduleA = source.read(module.module().a());
+					float[] moduleB = source.read(module.module().b());
+					int r = module.module().rank();
+					// PR #3111: ΔWᵢ = sᵢ·Bᵢ·Aᵢ weighted by wᵢ alone.
+					float factor = (float) (source.weight() * module.module().scale());
+					for (int o = 0; o < rows; o++) {
+						for (int i = 0; i < columns; i++) {
+							float sum = 0;
+							for (int k = 0; k < r; k++) {
+								sum += moduleB[o * r + k] * moduleA[k * columns + i];
+							}
+							delta[o * columns + i] += factor * sum;
+						}
+					}
+				}
+				LowRank.Factorization factors = LowRank.factor(delta, rows, columns, rank, 0, LowRank.Split.LEFT);
+				// Zero-padded to the adapter's rank, so that one r serves every module.
+				for (int o = 0; o < rows; o++) {
+					System.arraycopy(factors.b(), o * factors.rank(), b, o * rank, factors.rank());
+				}
+				System.arraycopy(factors.a(), 0, a, 0, factors.a().length);
+			}
+			else if (linear) {
+				// PEFT's factor space: A′ = Σ sign(wᵢsᵢ)·√|wᵢsᵢ|·Aᵢ, B′ = Σ √|wᵢsᵢ|·Bᵢ.
+				// Exact
+				// for one adapter only: the product has cross terms Bᵢ·Aⱼ.
+				for (Module module : entry.getValue()) {
+					Source source = sources.get(module.term());
+					float[] moduleA = source.read(module.module().a());
+					float[] moduleB = source.read(module.module().b());
+					int r = module.module().rank();
+					double weighted = source.weight() * module.module().scale();
+					float root = (float) Math.sqrt(Math.abs(weighted));
+					float signed = (float) Math.signum(weighted) * root;
+					for (int k = 0; k < r; k++) {
+						for (int i = 0; i < columns; i++) {
+							a[k * columns + i] += signed * moduleA[k * columns + i];
+						}
+					}
+					for (int o = 0; o < rows; o++) {
+						for (int k = 0; k < r; k++) {
+							b[o * rank + k] += root * moduleB[o * r + k];
+						}
+					}
+				}
+			}
+			else {
+				int offset = 0;
+				int next = 0;
+				for (int t = 0; t < sources.size(); t++) {
+					Module module = (next < entry.getValue().size() && entry.getValue().get(next).term() == t)
+							? entry.getValue().get(next++) : null;
+					if (module != null) {
+						Source source = sources.get(t);
+						float[] moduleA = source.read(module.module().a());
+						float[] moduleB = source.read(module.module().b());
+						int r = module.module().rank();
+						float factor = (float) (source.weight() * module.module().scale());
+						for (int k = 0; k < r; k++) {
+							for (int i = 0; i < columns; i++) {
+								a[(offset + k) * columns + i] = factor * moduleA[k * columns + i];
+							}
+						}
+						for (int o = 0; o < rows; o++) {
+							System.arraycopy(moduleB, o * r, b, o * rank + offset, r);
+						}
+					}
+					// An adapter without the module leaves zero rows and columns.
+					offset += sources.get(t).rank();
+				}
+			}
+			float[] combinedBias = combinedBias(entry.getValue(), sources, rows);
+			boolean embedding = first.layout() == LoraAdapter.Layout.EMBEDDING;
+			String aName = PREFIX + name + (embedding ? ".lora_embedding_A" : ".lora_A.weight");
+			String bName = PREFIX + name + (embedding ? ".lora_embedding_B" : ".lora_B.weight");
+			List<Long> newA = new ArrayList<>(aShape);
+			newA.set(0, (long) rank);
+			List<Long> newB = new ArrayList<>(bShape);
+			newB.set(1, (long) rank);
+			out.put(aName, a);
+			shapes.put(aName, longs(newA));
+			out.put(bName, b);
+			shapes.put(bName, longs(newB));
+			if (combinedBias != null) {
+				out.put(PREFIX + name + ".lora_B.bias", combinedBias);
+				shapes.put(PREFIX + name + ".lora_B.bias", new long[] { rows });
+				bias = true;
+			}
+			targets.add(name.substring(name.lastIndexOf('.') + 1));
+		}
+		LoraAdapter.AdapterConfig firstConfig = sources.get(0).adapter().adapter().config();
+		ObjectNode config = this.json.createObjectNode();
+		config.put("peft_type", "LORA");
+		config.put("r", rank);
+		config.put("lora_alpha", rank);
+		config.putPOJO("target_modules", List.copyOf(targets));
+		// The combined scaling is exactly 1: rsLoRA is not inherited (PEFT #3761).
+		config.put("use_rslora", false);
+		config.put("use_dora", false);
+		config.put("lora_bias", bias);
+		config.put("fan_in_fan_out", firstConfig.fanInFanOut());
+		config.putPOJO("rank_pattern", Map.of());
+		config.putPOJO("alpha_pattern", Map.of());
+		config.put("lora_dropout", 0.0);
+		config.put("inference_mode", true);
+		byte[] model = safetensors(out, shapes);
+		return this.ingest.registerPatch(metadata, List.of(),
+				new Upload("adapter_config", "adapter_config.json",
+						new ByteArrayResource(this.json.writeValueAsBytes(config))),
+				new Upload("adapter_model", "adapter_model.safetensors", new ByteArrayResource(model)));
+	}
+
+	/** Σ wᵢ·sᵢ·bᵢ over the sources whose module has a lora_B bias, or null if none. */
+	private static float[] combinedBias(List<Module> modules, List<Source> sources, int rows) throws IOException {
+		float[] combined = null;
+		for (Module module : modules) {
+			if (module.module().bias() == null) {
+				continue;
+			}
+			combined = (combined != null) ? combined : new float[rows];
+			Source source = sources.get(module.term());
+			float[] values = source.read(module.module().bias());
+			float factor = (float) (source.weight() * module.module().scale());
+			for (int o = 0; o < rows; o++) {
+				combined[o] += factor * values[o];
+			}
+		}
+		return combined;
+	}
+
+	private Source source(LoraCombinationRequest.Term term, int index) {
+		String field = "terms[" + index + "]";
+		if (term == null || term.patchId() == null) {
+			throw invalid(field + ".patchId", "is required");
+		}
+		if (term.weight() == null || !Double.isFinite(term.weight())) {
+			throw invalid(field + ".weight", "must be a finite number");
+		}
+		ArtifactContent patch = this.registry.content(ArtifactType.PATCH, term.patchId());
+		if (patch.details().kind() != PatchKind.LORA) {
+			throw invalid(field + ".patchId", "names a " + patch.details().kind() + " patch; expected a LoRA patch");
+		}
+		LoraAdapter adapter = patch.adapter();
+		if (adapter.config().useDora()) {
+			throw new UnprocessableException("dora-combination", "DoRA adapters cannot be combined",
+					"patch " + term.patchId() + " is DoRA; its magnitude vectors have no combined counterpart",
+					Map.of("field", field + ".patchId"));
+		}
+		if (!adapter.modulesToSave().isEmpty()) {
+			throw new UnprocessableException("modules-to-save-combination", "Saved modules cannot be combined",
+					"patch " + term.patchId() + " has modules_to_save, which have no weighted combination",
+					Map.of("field", field + ".patchId"));
+		}
+		for (LoraAdapter.LoraModule module : adapter.modules()) {
+			if (module.layout() == LoraAdapter.Layout.CP || module.layout() == LoraAdapter.Layout.LORALIB_CONV) {
+				throw new UnprocessableException("unsupported-layout", "Conv adapter layouts cannot be combined",
+						"module '" + module.module() + "' of patch " + term.patchId()
+								+ " is CP-LoRA or loralib; only PEFT's layouts combine",
+						Map.of("field", field + ".patchId"));
+			}
+		}
+		int rank = adapter.modules().stream().mapToInt(LoraAdapter.LoraModule::rank).max().orElse(0);
+		return new Source(patch, term.weight(), Math.max(rank, adapter.config().r()));
+	}
+
+	private static long[] longs(List<Long> shape) {
+		return shape.stream().mapToLong(Long::longValue).toArray();
+	}
+
+	static byte[] safetensors(Map<String, float[]> tensors, Map<String, long[]> shapes) throws IOException {
+		List<String> names = new ArrayList<>(new TreeSet<>(tensors.keySet()));
+		List<TensorSpec> specs = names.stream()
+			.map((name) -> TensorSpec.of(name, DType.F32, shapes.get(name)))
+			.toList();
+		ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+		try (SafetensorsWriter writer = new SafetensorsWriter(bytes, specs, Map.of("format", "pt"))) {
+			for (String name : names) {
+				float[] values = tensors.get(name);
+				ByteBuffer buffer = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+				buffer.asFloatBuffer().put(values);
+				writer.write(buffer);
+			}
+		}
+		return bytes.toByteArray();
+	}
+
+	private ArtifactMetadata checked(ArtifactMetadata metadata) {
+		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
+		if (!violations.isEmpty()) {
+			ConstraintViolation<ArtifactMetadata> first = violations.iterator().next();
+			throw invalid(first.getPropertyPath().toString(), first.getMessage());
+		}
+		return metadata;
+	}
+
+	private static void require(String field, Object value) {
+		if (value == null || (value instanceof String text && text.isBlank())) {
+			throw invalid(field, "is required");
+		}
+	}
+
+	private static InvalidInputException invalid(String field, String reason) {
+		return new InvalidInputException("invalid-combination", "Invalid LoRA combination request",
+				field + ": " + reason, Map.of("field", field));
+	}
+
+	/** A source adapter, its weight, and its rank (the largest of its modules). */
+	private record Source(ArtifactContent adapter, double weight, int rank) {
+
+		float[] read(TensorSpec spec) throws IOException {
+			TensorLocation tensor = this.adapter.tensorsByName().get(spec.name());
+			return new TensorRows(this.adapter.fileOf(tensor), tensor).readAll();
+		}
+
+	}
+
+	/** One source's module, with the index of its term. */
+	private record Module(int term, LoraAdapter.LoraModule module) {
+	}
+
+}
