@@ -84,7 +84,17 @@ final class MergekitConfig {
 		}
 		else {
 			for (int i = 0; i < models.size(); i++) {
-				terms.add(term("models[" + i + "]", models.get(i)));
+				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
+				if (base == null || !base.equals(term.modelId())) {
+					terms.add(term);
+				}
+				else if (term.parameters() != null) {
+					// mergekit lists the base among the models (its arcee_fusion and
+					// slerp
+					// examples do); it is the base only, and its parameters would be
+					// moot.
+					problem("models[" + i + "].parameters", "are the base model's; it takes none here");
+				}
 			}
 		}
 		Map<String, JsonNode> parameters = parameters("parameters", config.get("parameters"));

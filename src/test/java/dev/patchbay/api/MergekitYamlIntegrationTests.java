@@ -76,10 +76,6 @@ class MergekitYamlIntegrationTests {
 				  int8_mask: true
 				dtype: float16
 				""".formatted(this.prefix, this.prefix, this.ids.get("C"), this.prefix);
-		Response created = this.api.postRaw("/api/v1/compositions", "application/yaml",
-				yaml.getBytes(StandardCharsets.UTF_8));
-		assertThat(created.code()).as(new String(created.body(), StandardCharsets.UTF_8)).isEqualTo(201);
-		String fromYaml = created.json().get("id").asString();
 		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "ties", "baseModelId",
 				this.ids.get("base"), "outputDtype", "F16", "parameters", Map.of("normalize", true, "int8_mask", true),
 				"terms",
@@ -89,19 +85,77 @@ class MergekitYamlIntegrationTests {
 								Map.of("density", 0.5, "weight", List.of(0, 0.3, 0.7, 1))),
 						Map.of("modelId", this.ids.get("C"), "parameters", Map.of("density", 0.33, "weight",
 								List.of(Map.of("filter", "mlp", "value", 0.5), Map.of("value", 0))))));
-		Response json = this.api.postJson("/api/v1/compositions", recipe);
-		assertThat(json.code()).isIn(200, 201);
-		String fromJson = json.json().get("id").asString();
-		this.api.awaitReady(fromYaml, TIMEOUT);
-		this.api.awaitReady(fromJson, TIMEOUT);
-		byte[] weights = this.api.get("/api/v1/compositions/" + fromYaml + "/weights").body();
-		assertThat(weights).isEqualTo(this.api.get("/api/v1/compositions/" + fromJson + "/weights").body());
+		byte[] weights = assertSameComposition(yaml, recipe);
 		assertThat(Fixtures.header(weights).get("model.layers.0.self_attn.q_proj.weight").get("dtype").asString())
 			.isEqualTo("F16");
 		// Not the base: the terms changed it.
 		assertThat(Fixtures.floats(weights).get("model.layers.0.self_attn.q_proj.weight"))
 			.isNotEqualTo(Fixtures.floats(Fixtures.path("methods_seed4/inputs/base.safetensors"))
 				.get("model.layers.0.self_attn.q_proj.weight"));
+	}
+
+	/**
+	 * mergekit's examples/linear.yml: three weighted models, no base, float16 out
+	 * (orca_mini → A, WizardLM → B, Platypus2 → C).
+	 */
+	@Test
+	void composesMergekitsLinearExampleAsTheSameJsonRecipe() {
+		String yaml = """
+				models:
+				  - model: %1$sA
+				    parameters:
+				      weight: 1.0
+				  - model: %1$sB
+				    parameters:
+				      weight: 0.3
+				  - model: %1$sC
+				    parameters:
+				      weight: 0.5
+				merge_method: linear
+				dtype: float16
+				""".formatted(this.prefix);
+		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "linear", "outputDtype", "F16", "terms",
+				List.of(Map.of("modelId", this.ids.get("A"), "parameters", Map.of("weight", 1.0)),
+						Map.of("modelId", this.ids.get("B"), "parameters", Map.of("weight", 0.3)),
+						Map.of("modelId", this.ids.get("C"), "parameters", Map.of("weight", 0.5))));
+		assertSameComposition(yaml, recipe);
+	}
+
+	/**
+	 * mergekit's examples/arcee_fusion.yml, which lists its base among the models
+	 * (model_a → base, model_b → A); bfloat16 out.
+	 */
+	@Test
+	void composesMergekitsArceeFusionExampleWithItsBaseListedAmongTheModels() {
+		String yaml = """
+				models:
+				  - model: %1$sbase
+				  - model: %1$sA
+				merge_method: arcee_fusion
+				base_model: %1$sbase
+				dtype: bfloat16
+				""".formatted(this.prefix);
+		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "arcee_fusion", "baseModelId",
+				this.ids.get("base"), "outputDtype", "BF16", "terms", List.of(Map.of("modelId", this.ids.get("A"))));
+		byte[] weights = assertSameComposition(yaml, recipe);
+		assertThat(Fixtures.header(weights).get("model.embed_tokens.weight").get("dtype").asString()).isEqualTo("BF16");
+	}
+
+	/** Composes the config and the JSON recipe, and returns their (equal) weights. */
+	private byte[] assertSameComposition(String yaml, Map<String, Object> recipe) {
+		Response created = this.api.postRaw("/api/v1/compositions", "application/yaml",
+				yaml.getBytes(StandardCharsets.UTF_8));
+		assertThat(created.code()).as(new String(created.body(), StandardCharsets.UTF_8)).isEqualTo(201);
+		String fromYaml = created.json().get("id").asString();
+		Response json = this.api.postJson("/api/v1/compositions", recipe);
+		assertThat(json.code()).isIn(200, 201);
+		String fromJson = json.json().get("id").asString();
+		this.api.awaitReady(fromYaml, TIMEOUT);
+		this.api.awaitReady(fromJson, TIMEOUT);
+		byte[] weights = this.api.get("/api/v1/compositions/" + fromYaml + "/weights").body();
+		assertThat(weights).isNotEmpty()
+			.isEqualTo(this.api.get("/api/v1/compositions/" + fromJson + "/weights").body());
+		return weights;
 	}
 
 	@Test
