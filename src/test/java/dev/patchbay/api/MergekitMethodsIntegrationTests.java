@@ -138,6 +138,42 @@ class MergekitMethodsIntegrationTests {
 		}
 	}
 
+	/**
+	 * {@code rescale} restores a magnitude-pruned task vector's L1 mass, as mergekit's
+	 * {@code rescaled_masked_tensor} does for every sparsifier (METHODS.md §1.6).
+	 */
+	@org.junit.jupiter.api.Test
+	void magnitudePrunedTermsHonourRescale() {
+		String model = this.api.upload("/api/v1/models", multipart(Map.of("name", "rescale-A")).file("weights",
+				Fixtures.path("methods_seed4/inputs/A.safetensors")));
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "rescale-base")).file("weights",
+				Fixtures.path("methods_seed4/inputs/base.safetensors")));
+		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "ties", "baseModelId", base, "parameters",
+				Map.of("rescale", true), "terms",
+				List.of(Map.of("modelId", model, "parameters", Map.of("weight", 0.7, "density", 0.5))));
+		Response created = this.api.postJson("/api/v1/compositions", recipe);
+		assertThat(created.code()).as(created.json().toString()).isIn(200, 201);
+		String composition = created.json().get("id").asString();
+		this.api.awaitReady(composition, TIMEOUT);
+		Map<String, float[]> out = Fixtures
+			.floats(this.api.get("/api/v1/compositions/" + composition + "/weights").body());
+		Map<String, float[]> a = Fixtures.floats(Fixtures.path("methods_seed4/inputs/A.safetensors"));
+		Map<String, float[]> b = Fixtures.floats(Fixtures.path("methods_seed4/inputs/base.safetensors"));
+		out.forEach((name, values) -> {
+			double kept = 0;
+			double whole = 0;
+			int changed = 0;
+			for (int i = 0; i < values.length; i++) {
+				// One term under normalize: the weight cancels, out − b = τ'.
+				kept += Math.abs(values[i] - b.get(name)[i]);
+				whole += Math.abs(a.get(name)[i] - b.get(name)[i]);
+				changed += (values[i] != b.get(name)[i]) ? 1 : 0;
+			}
+			assertThat(kept).as(name).isCloseTo(whole, org.assertj.core.api.Assertions.within(1e-4 * whole));
+			assertThat(changed).as(name).isEqualTo(values.length / 2);
+		});
+	}
+
 	/** Refused with a 4xx at once, or by a failed composition, naming the parameter. */
 	private void assertRefused(Response created) {
 		if (created.code() >= 400) {
