@@ -36,7 +36,16 @@ class CompositionController {
 
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<CompositionView> create(@RequestBody CompositionRequest request) throws IOException {
-		Compositions.Created created = this.compositions.create(request);
+		return respond(this.compositions.create(request));
+	}
+
+	/** A mergekit config as the body. */
+	@PostMapping(consumes = { MediaType.APPLICATION_YAML_VALUE, "application/x-yaml" })
+	ResponseEntity<CompositionView> createFromMergekit(@RequestBody String yaml) throws IOException {
+		return respond(this.compositions.createFromMergekit(yaml));
+	}
+
+	private static ResponseEntity<CompositionView> respond(Compositions.Created created) {
 		if (!created.created()) {
 			return ResponseEntity.ok(created.view());
 		}

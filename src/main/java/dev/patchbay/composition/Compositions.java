@@ -81,6 +81,14 @@ public class Compositions {
 	 * patch
 	 * @throws CompositionInvalidException listing every incompatible tensor
 	 */
+	/**
+	 * Creates a composition from a mergekit config (YAML) whose models are registered
+	 * models; keys it cannot honour are refused by name.
+	 */
+	public Created createFromMergekit(String yaml) throws IOException {
+		return create(new MergekitConfig(this.registry).translate(yaml));
+	}
+
 	public Created create(CompositionRequest request) throws IOException {
 		Recipe recipe = Recipe.from(request, this.properties.maxTerms());
 		Planner.Validated validated = this.planner.validate(recipe);

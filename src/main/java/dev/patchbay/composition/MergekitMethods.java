@@ -32,7 +32,7 @@ final class MergekitMethods {
 	/** How the GTA family sparsifies each task vector before combining. */
 	enum Sparsifier {
 
-		NONE, MAGNITUDE, RANDOM, OUTLIERS
+		NONE, MAGNITUDE, RANDOM, OUTLIERS, DELLA
 
 	}
 
@@ -72,6 +72,12 @@ final class MergekitMethods {
 		gta(specs, "dare_ties", Sparsifier.RANDOM, true, 0, 1, null, null);
 		gta(specs, "breadcrumbs", Sparsifier.OUTLIERS, false, 0, 0, "gamma", 0.01);
 		gta(specs, "breadcrumbs_ties", Sparsifier.OUTLIERS, true, 0, 0, "gamma", 0.01);
+		gta(specs, "della", Sparsifier.DELLA, true, 1, 1, "epsilon", 0.15);
+		gta(specs, "della_linear", Sparsifier.DELLA, false, 0, 1, "epsilon", 0.15);
+		// sce weighs the models by their task vectors' mean square: no per-model weight.
+		specs.put("sce",
+				new Spec("sce", Base.REQUIRED, 1, MANY, map("select_topk", 1.0, "int8_mask", 0.0), map(), null, false));
+		specs.put("arcee_fusion", new Spec("arcee_fusion", Base.REQUIRED, 1, 1, map(), map(), null, false));
 		specs.put("slerp", new Spec("slerp", Base.REQUIRED, 1, 1, map("t", null), map(), null, false));
 		specs.put("nuslerp", new Spec("nuslerp", Base.OPTIONAL, 2, 2,
 				map("nuslerp_flatten", 1.0, "nuslerp_row_wise", 0.0), map("weight", null), null, false));
@@ -89,12 +95,6 @@ final class MergekitMethods {
 
 	/** The supported methods' names, for messages. */
 	static final String NAMES = String.join(", ", SPECS.keySet());
-
-	/**
-	 * mergekit methods not implemented yet: refused by name, so that a recipe never
-	 * silently means something else.
-	 */
-	static final Set<String> NOT_YET = Set.of("della", "della_linear", "sce", "arcee_fusion");
 
 	private static void gta(Map<String, Spec> specs, String name, Sparsifier sparsifier, boolean consensus,
 			double normalize, double rescale, String extra, Double extraDefault) {
@@ -167,8 +167,7 @@ final class MergekitMethods {
 		String name = recipe.method().wireName();
 		Spec spec = SPECS.get(name);
 		if (spec == null) {
-			problems.add("method: '" + name + "' is " + (NOT_YET.contains(name) ? "not implemented yet" : "unknown")
-					+ "; the mergekit dialect supports " + NAMES);
+			problems.add("method: '" + name + "' is unknown; the mergekit dialect supports " + NAMES);
 			return problems;
 		}
 		int terms = recipe.terms().size();
@@ -280,9 +279,18 @@ final class MergekitMethods {
 							+ "-element tensor (int(density·numel) = 0)" + at);
 				}
 				if (spec.sparsifier() == Sparsifier.OUTLIERS) {
+					// Above 1 − density, mergekit drops fewer top magnitudes (n_top +
+					// n_bot).
 					double gamma = term.get("gamma");
-					if (!(gamma >= 0 && gamma + Math.min(density, 1) <= 1)) {
-						problems.add(field + "gamma: must be in [0, 1 − density], not " + gamma + at);
+					if (!(gamma >= 0 && gamma <= 1)) {
+						problems.add(field + "gamma: must be in [0, 1], not " + gamma + at);
+					}
+				}
+				if (spec.sparsifier() == Sparsifier.DELLA && density > 0 && density < 1) {
+					double epsilon = term.get("epsilon");
+					if (!(density - epsilon > 0 && density + epsilon < 1)) {
+						problems.add(field + "epsilon: density ± epsilon must lie in (0, 1), not " + density + " ± "
+								+ epsilon + at);
 					}
 				}
 			}
@@ -315,6 +323,13 @@ final class MergekitMethods {
 			case "nuslerp" -> {
 				if (tuning.flag("nuslerp_row_wise") && !tuning.flag("nuslerp_flatten")) {
 					problems.add("parameters.nuslerp_row_wise: true is not implemented yet" + at);
+				}
+			}
+			case "sce" -> {
+				// mergekit's select_topk ≤ 0 returns tensors with an extra model axis.
+				if (!(tuning.global("select_topk") > 0)) {
+					problems.add("parameters.select_topk: must be above 0 (1 keeps every position), not "
+							+ tuning.global("select_topk") + at);
 				}
 			}
 			case "ram" -> {

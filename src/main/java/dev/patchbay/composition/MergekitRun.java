@@ -8,6 +8,7 @@ import java.util.Map;
 import dev.patchbay.composition.MergekitMethods.Sparsifier;
 import dev.patchbay.composition.MergekitMethods.Spec;
 import dev.patchbay.composition.MergekitMethods.Tuning;
+import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.shared.UnprocessableException;
 
@@ -48,6 +49,24 @@ final class MergekitRun {
 	private float[] coefficients;
 
 	private int[] slots;
+
+	/** breadcrumbs: per term, the cut of the magnitudes kept and per chunk its ties. */
+	private TopK.Cut[] keepCuts;
+
+	private long[][] keepTies;
+
+	/** breadcrumbs: per term, the cut of the top magnitudes dropped, and its ties. */
+	private TopK.Cut[] dropCuts;
+
+	private long[][] dropTies;
+
+	/** sce: the cut of the variances kept, and per chunk its ties. */
+	private TopK.Cut varianceCut;
+
+	private long[] varianceTies;
+
+	/** arcee_fusion: the importance at or above which a delta is kept. */
+	private float threshold;
 
 	private final boolean baseless;
 
@@ -95,6 +114,8 @@ final class MergekitRun {
 							: this.weights[i];
 				}
 			}
+			case "sce" -> prepareSce();
+			case "arcee_fusion" -> prepareFusion();
 			default -> {
 				if (this.spec.gta()) {
 					prepareGta();
@@ -180,6 +201,16 @@ final class MergekitRun {
 			case "ram" -> {
 				workspace.ram(MERGED, this.slots, (float) this.tuning.global("epsilon"), count);
 				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "sce" -> {
+				selectByVariance(workspace, chunk, count);
+				workspace.sceMerge(MERGED, this.slots, this.coefficients, count);
+				return this.run.store(workspace, MERGED, BASE, count, target);
+			}
+			case "arcee_fusion" -> {
+				workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength());
+				workspace.keepAtLeast(this.slots[0], MERGED, this.threshold, count);
+				return this.run.store(workspace, this.slots[0], BASE, count, target);
 			}
 			default -> {
 				sparsify(workspace, chunk, count);
@@ -476,35 +507,234 @@ final class MergekitRun {
 			}
 			this.run.selectCuts(k);
 		}
-		if (this.spec.sparsifier() == Sparsifier.RANDOM && this.tuning.flag("rescale")) {
-			// L1 mass matching: ‖τ‖₁ / ‖m⊙τ‖₁ per term, the mask drawn again in the pass.
-			double[] before = new double[this.terms];
-			double[] after = new double[this.terms];
-			boolean[] all = new boolean[this.terms];
-			java.util.Arrays.fill(all, true);
+		if (this.spec.sparsifier() == Sparsifier.OUTLIERS) {
+			prepareOutliers(elements);
+		}
+		if (this.spec.sparsifier() != Sparsifier.NONE && this.tuning.flag("rescale")) {
+			rescale();
+		}
+	}
+
+	// magnitude_outliers keeps the ascending ranks [n_bot, N − n_top): the top N − n_bot
+	// magnitudes without the top n_top. mergekit slices [n_bot : −n_top], which is empty
+	// when n_top = 0 and drops the whole delta; we keep the intended ranks.
+	private void prepareOutliers(long elements) throws IOException {
+		long[] keep = new long[this.terms];
+		long[] drop = new long[this.terms];
+		for (int i = 0; i < this.terms; i++) {
+			double density = this.tuning.term(i, "density");
+			if (density >= 1) {
+				keep[i] = Long.MAX_VALUE;
+				continue;
+			}
+			long target = (long) (density * elements);
+			long top = (long) (this.tuning.term(i, "gamma") * elements);
+			long bottom = elements - target - top;
+			if (bottom < 0) {
+				top += bottom;
+				bottom = 0;
+			}
+			keep[i] = elements - bottom;
+			drop[i] = top;
+		}
+		int chunks = this.run.layout.chunks();
+		this.keepCuts = new TopK.Cut[this.terms];
+		this.keepTies = new long[this.terms][chunks];
+		this.run.selectCuts(keep);
+		saveCuts(this.keepCuts, this.keepTies);
+		this.dropCuts = new TopK.Cut[this.terms];
+		this.dropTies = new long[this.terms][chunks];
+		this.run.selectCuts(drop);
+		saveCuts(this.dropCuts, this.dropTies);
+	}
+
+	private void saveCuts(TopK.Cut[] cuts, long[][] ties) {
+		for (int i = 0; i < this.terms; i++) {
+			cuts[i] = this.run.cut(i);
+			for (int chunk = 0; chunk < ties[i].length; chunk++) {
+				ties[i][chunk] = this.run.keepAtCut(i, chunk);
+			}
+		}
+	}
+
+	// L1 mass matching: ‖τ‖₁ / ‖m⊙τ‖₁ per term, the mask drawn again in the pass.
+	private void rescale() throws IOException {
+		double[] before = new double[this.terms];
+		double[] after = new double[this.terms];
+		boolean[] all = new boolean[this.terms];
+		java.util.Arrays.fill(all, true);
+		this.run.forEachChunk((workspace, chunk, state) -> {
+			int count = this.run.elementsOf(chunk);
+			this.run.fill(workspace, chunk, all);
+			for (int i = 0; i < this.terms; i++) {
+				double l1 = workspace.l1(this.slots[i], count);
+				sparsify(workspace, i, chunk, count, 1f);
+				double kept = workspace.l1(this.slots[i], count);
+				synchronized (before) {
+					before[i] += l1;
+					after[i] += kept;
+				}
+			}
+		}, (state) -> {
+		});
+		for (int i = 0; i < this.terms; i++) {
+			boolean rescaled = before[i] >= 1e-7 && after[i] >= 1e-7;
+			this.scales[i] = rescaled ? (float) (before[i] / after[i]) : 1f;
+		}
+	}
+
+	// sce: with select_topk < 1, only the positions of the largest variance across the
+	// task vectors count (the same for every model); each model then weighs by its
+	// mean square, and signs are elected on the unweighted task vectors.
+	private void prepareSce() throws IOException {
+		double topk = this.tuning.global("select_topk");
+		long elements = this.run.layout.elements();
+		boolean[] all = new boolean[this.terms];
+		java.util.Arrays.fill(all, true);
+		if (topk < 1) {
+			long[] zeros = new long[1];
 			this.run.forEachChunk((workspace, chunk, state) -> {
 				int count = this.run.elementsOf(chunk);
 				this.run.fill(workspace, chunk, all);
-				long first = first(chunk);
-				for (int i = 0; i < this.terms; i++) {
-					double density = this.tuning.term(i, "density");
-					double l1 = workspace.l1(this.slots[i], count);
-					if (density < 1) {
-						workspace.maskRandom(this.slots[i], count, density, seed(), this.run.keys[i], first, 1f);
-					}
-					double kept = workspace.l1(this.slots[i], count);
-					synchronized (before) {
-						before[i] += l1;
-						after[i] += kept;
-					}
+				workspace.variance(MERGED, this.slots, count);
+				long zero = workspace.countAt(MERGED, count, 0);
+				synchronized (zeros) {
+					zeros[0] += zero;
 				}
 			}, (state) -> {
 			});
-			for (int i = 0; i < this.terms; i++) {
-				boolean rescaled = before[i] >= 1e-7 && after[i] >= 1e-7;
-				this.scales[i] = rescaled ? (float) (before[i] / after[i]) : 1f;
+			// A k of 0 keeps nothing, so the output is the base (mergekit returns a
+			// tensor with an extra model axis there).
+			long k = (long) ((elements - zeros[0]) * topk);
+			this.varianceCut = scoreCuts(new long[] { k }, (workspace, chunk, count) -> {
+				this.run.fill(workspace, chunk, all);
+				workspace.variance(MERGED, this.slots, count);
+			})[0];
+			this.varianceTies = new long[this.run.layout.chunks()];
+			java.util.Arrays.fill(this.varianceTies, Long.MAX_VALUE);
+			if (!this.varianceCut.keepsAllTies()) {
+				long[] atCut = new long[this.varianceTies.length];
+				this.run.forEachChunk((workspace, chunk, state) -> {
+					int count = this.run.elementsOf(chunk);
+					this.run.fill(workspace, chunk, all);
+					workspace.variance(MERGED, this.slots, count);
+					atCut[chunk] = workspace.countAt(MERGED, count, this.varianceCut.bits());
+				}, (state) -> {
+				});
+				long remaining = this.varianceCut.ties();
+				for (int chunk = 0; chunk < atCut.length; chunk++) {
+					this.varianceTies[chunk] = Math.min(remaining, atCut[chunk]);
+					remaining -= this.varianceTies[chunk];
+				}
 			}
 		}
+		double[] squares = new double[this.terms];
+		this.run.forEachChunk((workspace, chunk, state) -> {
+			int count = this.run.elementsOf(chunk);
+			this.run.fill(workspace, chunk, all);
+			selectByVariance(workspace, chunk, count);
+			for (int i = 0; i < this.terms; i++) {
+				double[] square = new double[1];
+				workspace.gram(new int[] { this.slots[i] }, count, square);
+				synchronized (squares) {
+					squares[i] += square[0];
+				}
+			}
+		}, (state) -> {
+		});
+		double total = 0;
+		for (int i = 0; i < this.terms; i++) {
+			total += squares[i] / elements;
+		}
+		this.coefficients = new float[this.terms];
+		for (int i = 0; i < this.terms; i++) {
+			this.coefficients[i] = (Math.abs(total) < 1e-6) ? 1f / this.terms : (float) (squares[i] / elements / total);
+		}
+	}
+
+	/** Masks a chunk's loaded task vectors to the positions of the selected variances. */
+	private void selectByVariance(Workspace workspace, int chunk, int count) {
+		if (this.varianceCut == null) {
+			return;
+		}
+		workspace.variance(MERGED, this.slots, count);
+		workspace.pruneMagnitude(MERGED, count, this.varianceCut.bits(), this.varianceTies[chunk]);
+		for (int slot : this.slots) {
+			// Kept positions have a positive variance: the cut is above the zeros.
+			workspace.keepAtLeast(slot, MERGED, Float.MIN_VALUE, count);
+		}
+	}
+
+	// arcee_fusion: importance |Δ| · KL(softmax(x) ‖ softmax(b)) per row; deltas whose
+	// importance reaches Q(.5) + 1.5 · (Q(.75) − Q(.25)) are kept. Quantiles are exact
+	// order statistics, where mergekit samples 1e6 elements of larger tensors.
+	private void prepareFusion() throws IOException {
+		long n = this.run.layout.elements();
+		double[] alphas = { 0.25, 0.5, 0.75 };
+		long[] k = new long[alphas.length];
+		for (int i = 0; i < alphas.length; i++) {
+			k[i] = n - (long) Math.floor(alphas[i] * (n - 1));
+		}
+		boolean[] all = new boolean[this.terms];
+		java.util.Arrays.fill(all, true);
+		TopK.Cut[] cuts = scoreCuts(k, (workspace, chunk, count) -> {
+			if (!this.run.fill(workspace, chunk, all)) {
+				loadBase(workspace, chunk);
+			}
+			workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength());
+		});
+		float q25 = Float.intBitsToFloat(cuts[0].bits());
+		float q50 = Float.intBitsToFloat(cuts[1].bits());
+		float q75 = Float.intBitsToFloat(cuts[2].bits());
+		this.threshold = q50 + 1.5f * (q75 - q25);
+	}
+
+	/** The length of the vectors a softmax runs along: the last dimension. */
+	private int vectorLength() {
+		List<Long> shape = this.run.layout.tensor().output().shape();
+		return (shape.size() < 2) ? Math.toIntExact(this.run.layout.elements()) : lastDimension();
+	}
+
+	/** Computes a chunk's scores into the MERGED slot. */
+	@FunctionalInterface
+	private interface Scores {
+
+		void compute(Workspace workspace, int chunk, int count) throws IOException;
+
+	}
+
+	/**
+	 * The top-k cuts of a non-negative score, computed per chunk, by as many parallel
+	 * passes as the selections need.
+	 */
+	private TopK.Cut[] scoreCuts(long[] k, Scores scores) throws IOException {
+		long n = this.run.layout.elements();
+		TopK.Selection[] selections = new TopK.Selection[k.length];
+		for (int i = 0; i < k.length; i++) {
+			selections[i] = TopK.select(n, k[i]);
+		}
+		while (java.util.Arrays.stream(selections).anyMatch((selection) -> !selection.done())) {
+			this.run.forEachChunk((workspace, chunk, state) -> {
+				TopK.Histogram[] histograms = state.histograms(selections);
+				int count = this.run.elementsOf(chunk);
+				scores.compute(workspace, chunk, count);
+				for (int i = 0; i < selections.length; i++) {
+					if (histograms[i] != null) {
+						workspace.histogram(MERGED, count, histograms[i]);
+					}
+				}
+			}, (state) -> state.foldInto(selections));
+			for (TopK.Selection selection : selections) {
+				if (!selection.done()) {
+					selection.endPass();
+				}
+			}
+		}
+		TopK.Cut[] cuts = new TopK.Cut[k.length];
+		for (int i = 0; i < k.length; i++) {
+			cuts[i] = selections[i].cut();
+		}
+		return cuts;
 	}
 
 	private long seed() {
@@ -517,18 +747,59 @@ final class MergekitRun {
 
 	private void sparsify(Workspace workspace, int chunk, int count) {
 		for (int i = 0; i < this.terms; i++) {
-			double density = this.tuning.term(i, "density");
-			if (this.run.terms.get(i) == null || density >= 1) {
-				continue;
-			}
-			switch (this.spec.sparsifier()) {
-				case MAGNITUDE -> this.run.pruneByCut(workspace, i, chunk);
-				case RANDOM -> workspace.maskRandom(this.slots[i], count, density, seed(), this.run.keys[i],
-						first(chunk), this.scales[i]);
-				default -> {
+			sparsify(workspace, i, chunk, count, this.scales[i]);
+		}
+	}
+
+	/** Sparsifies one term's task vector in a chunk, multiplying the kept elements. */
+	private void sparsify(Workspace workspace, int i, int chunk, int count, float scale) {
+		double density = this.tuning.term(i, "density");
+		if (this.run.terms.get(i) == null || density >= 1) {
+			return;
+		}
+		int slot = this.slots[i];
+		switch (this.spec.sparsifier()) {
+			case MAGNITUDE -> {
+				if (scale == 1f) {
+					this.run.pruneByCut(workspace, i, chunk);
+				}
+				else {
+					workspace.pruneOutliers(slot, count, this.run.cut(i).bits(), this.run.keepAtCut(i, chunk),
+							TopK.Cut.NONE.bits(), 0, scale);
 				}
 			}
+			case RANDOM -> workspace.maskRandom(slot, count, density, seed(), this.run.keys[i], first(chunk), scale);
+			case OUTLIERS -> workspace.pruneOutliers(slot, count, this.keepCuts[i].bits(), this.keepTies[i][chunk],
+					this.dropCuts[i].bits(), this.dropTies[i][chunk], scale);
+			case DELLA -> {
+				if (density <= 0) {
+					workspace.maskRandom(slot, count, 0, seed(), this.run.keys[i], first(chunk), 0f);
+				}
+				else {
+					int[] ranked = rankedBlock();
+					workspace.maskRanked(slot, count, ranked[0], ranked[1], density, this.tuning.term(i, "epsilon"),
+							seed(), this.run.keys[i], first(chunk), scale);
+				}
+			}
+			default -> {
+			}
 		}
+	}
+
+	/**
+	 * DELLA's ranking blocks: the length of dim 1 and the elements after it (a 1-D tensor
+	 * is one row, as mergekit unsqueezes it).
+	 */
+	private int[] rankedBlock() {
+		List<Long> shape = this.run.layout.tensor().output().shape();
+		if (shape.size() < 2) {
+			return new int[] { Math.toIntExact(this.run.layout.elements()), 1 };
+		}
+		long inner = 1;
+		for (int d = 2; d < shape.size(); d++) {
+			inner *= shape.get(d);
+		}
+		return new int[] { Math.toIntExact(shape.get(1)), Math.toIntExact(inner) };
 	}
 
 	private void combineGta(Workspace workspace, int count) {

@@ -160,6 +160,9 @@ final class PlanExecutor {
 		return switch (this.plan.method().wireName()) {
 			case "nuslerp" -> !tensor.tuning().flag("nuslerp_flatten");
 			case "model_stock" -> tensor.tuning().flag("filter_wise");
+			// della ranks along dim 1 and arcee_fusion takes a softmax along the last
+			// dimension: a 1-D tensor is one vector for both.
+			case "della", "della_linear", "arcee_fusion" -> true;
 			default -> false;
 		};
 	}
@@ -377,6 +380,16 @@ final class PlanExecutor {
 
 		void loadBase(Workspace workspace, int chunk) throws IOException {
 			load(workspace, BASE, this.layout.tensor().base(), chunk);
+		}
+
+		/** A term's magnitude cut from the last {@link #selectCuts(long[])}. */
+		TopK.Cut cut(int term) {
+			return this.cuts[term];
+		}
+
+		/** How many of a term's elements at its cut a chunk keeps. */
+		long keepAtCut(int term, int chunk) {
+			return (this.keepAtCut[term] != null) ? this.keepAtCut[term][chunk] : Long.MAX_VALUE;
 		}
 
 		/** Prunes a term's slot by its magnitude cut, for one chunk. */

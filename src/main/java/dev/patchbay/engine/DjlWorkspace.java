@@ -298,6 +298,78 @@ final class DjlWorkspace implements Workspace {
 		}
 	}
 
+	@Override
+	public void pruneOutliers(int slot, int count, int keepBits, long keepAtCut, int dropBits, long dropAtCut,
+			float scale) {
+		// Ties split in index order: a sequential rule, done on the host.
+		float[] values = download(slot, count);
+		JavaWorkspace.pruneOutliers(values, count, keepBits, keepAtCut, dropBits, dropAtCut, scale);
+		upload(slot, values, count);
+	}
+
+	@Override
+	public void maskRanked(int slot, int count, int length, int inner, double density, double epsilon, long seed,
+			long key, long first, float scale) {
+		// Ranks with ties in index order and the counter stream: both on the host.
+		float[] values = download(slot, count);
+		JavaWorkspace.maskRanked(values, count, length, inner, density, epsilon, seed, key, first, scale);
+		upload(slot, values, count);
+	}
+
+	@Override
+	public void variance(int out, int[] terms, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray sum = this.manager.zeros(new Shape(count));
+			for (int term : terms) {
+				sum.addi(this.slots[term]);
+			}
+			NDArray mean = sum.divi(terms.length);
+			NDArray squares = this.manager.zeros(new Shape(count));
+			for (int term : terms) {
+				NDArray d = this.slots[term].sub(mean);
+				squares.addi(d.mul(d));
+			}
+			keep(out, squares.divi(terms.length));
+		}
+	}
+
+	@Override
+	public void keepAtLeast(int slot, int scores, float threshold, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray mask = this.slots[scores].gte(threshold).toType(DataType.FLOAT32, false);
+			keep(slot, this.slots[slot].mul(mask));
+		}
+	}
+
+	@Override
+	public void sceMerge(int out, int[] terms, float[] weights, int count) {
+		try (NDScope scope = new NDScope()) {
+			NDArray total = this.manager.zeros(new Shape(count));
+			for (int term : terms) {
+				total.addi(this.slots[term]);
+			}
+			NDArray majority = total.gte(0f).toType(DataType.FLOAT32, false).muli(2f).subi(1f);
+			NDArray mixed = this.manager.zeros(new Shape(count));
+			NDArray divisor = this.manager.zeros(new Shape(count));
+			for (int t = 0; t < terms.length; t++) {
+				NDArray agree = this.slots[terms[t]].sign().eq(majority).toType(DataType.FLOAT32, false);
+				mixed.addi(this.slots[terms[t]].mul(agree).muli(weights[t]));
+				divisor.addi(agree.muli(weights[t]));
+			}
+			keep(out, mixed.divi(divisor.maximum(1e-6f)));
+		}
+	}
+
+	@Override
+	public void fusionImportance(int out, int delta, int base, int count, int length) {
+		// The divergence is summed in double on the host, as the Java backend does, so
+		// that the quantile cuts taken on it agree across backends.
+		float[][] copies = hostCopies(new int[] { delta, base }, count);
+		float[] importance = new float[count];
+		JavaWorkspace.fusionImportance(importance, copies[0], copies[1], count, length);
+		upload(out, importance, count);
+	}
+
 	private float[][] hostCopies(int[] slots, int count) {
 		float[][] copies = new float[slots.length][];
 		for (int i = 0; i < slots.length; i++) {

@@ -514,6 +514,151 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
+	public void pruneOutliers(int slot, int count, int keepBits, long keepAtCut, int dropBits, long dropAtCut,
+			float scale) {
+		pruneOutliers(this.slots[slot], count, keepBits, keepAtCut, dropBits, dropAtCut, scale);
+	}
+
+	static void pruneOutliers(float[] x, int count, int keepBits, long keepAtCut, int dropBits, long dropAtCut,
+			float scale) {
+		long keptTies = 0;
+		long droppedTies = 0;
+		for (int j = 0; j < count; j++) {
+			int bits = TopK.magnitudeBits(x[j]);
+			boolean inKeep = keepBits != TopK.Cut.NONE.bits()
+					&& (bits > keepBits || (bits == keepBits && keptTies++ < keepAtCut));
+			boolean inDrop = dropBits != TopK.Cut.NONE.bits()
+					&& (bits > dropBits || (bits == dropBits && droppedTies++ < dropAtCut));
+			x[j] = (inKeep && !inDrop) ? x[j] * scale : 0f;
+		}
+	}
+
+	@Override
+	public void maskRanked(int slot, int count, int length, int inner, double density, double epsilon, long seed,
+			long key, long first, float scale) {
+		maskRanked(this.slots[slot], count, length, inner, density, epsilon, seed, key, first, scale);
+	}
+
+	static void maskRanked(float[] x, int count, int length, int inner, double density, double epsilon, long seed,
+			long key, long first, float scale) {
+		// Sorting (magnitude bits, position) pairs ranks ties in index order.
+		long[] order = new long[length];
+		for (int block = 0; block < count; block += length * inner) {
+			for (int q = 0; q < inner; q++) {
+				for (int r = 0; r < length; r++) {
+					order[r] = ((long) TopK.magnitudeBits(x[block + r * inner + q]) << 32) | r;
+				}
+				Arrays.sort(order);
+				for (int rank = 0; rank < length; rank++) {
+					int j = block + (int) order[rank] * inner + q;
+					// A single element has the middle rank (mergekit divides 0 by 0
+					// there).
+					double p = (length > 1) ? density - epsilon + 2 * epsilon * rank / (length - 1) : density;
+					boolean keep = CounterRandom.uniform(seed, key, first + j) < p;
+					x[j] = keep ? x[j] * scale : 0f;
+				}
+			}
+		}
+	}
+
+	@Override
+	public void variance(int out, int[] terms, int count) {
+		float[][] vectors = new float[terms.length][];
+		for (int i = 0; i < terms.length; i++) {
+			vectors[i] = this.slots[terms[i]];
+		}
+		variance(this.slots[out], vectors, count);
+	}
+
+	static void variance(float[] out, float[][] terms, int count) {
+		for (int j = 0; j < count; j++) {
+			float mean = 0;
+			for (float[] term : terms) {
+				mean += term[j];
+			}
+			mean /= terms.length;
+			float squares = 0;
+			for (float[] term : terms) {
+				float d = term[j] - mean;
+				squares += d * d;
+			}
+			out[j] = squares / terms.length;
+		}
+	}
+
+	@Override
+	public void keepAtLeast(int slot, int scores, float threshold, int count) {
+		keepAtLeast(this.slots[slot], this.slots[scores], threshold, count);
+	}
+
+	static void keepAtLeast(float[] x, float[] scores, float threshold, int count) {
+		for (int j = 0; j < count; j++) {
+			x[j] = (scores[j] >= threshold) ? x[j] : 0f;
+		}
+	}
+
+	@Override
+	public void sceMerge(int out, int[] terms, float[] weights, int count) {
+		float[][] vectors = new float[terms.length][];
+		for (int i = 0; i < terms.length; i++) {
+			vectors[i] = this.slots[terms[i]];
+		}
+		sceMerge(this.slots[out], vectors, weights, count);
+	}
+
+	static void sceMerge(float[] merged, float[][] deltas, float[] weights, int count) {
+		for (int j = 0; j < count; j++) {
+			float total = 0;
+			for (float[] delta : deltas) {
+				total += delta[j];
+			}
+			float majority = (total >= 0) ? 1f : -1f;
+			float mixed = 0;
+			float divisor = 0;
+			for (int t = 0; t < deltas.length; t++) {
+				if (Math.signum(deltas[t][j]) == majority) {
+					mixed += weights[t] * deltas[t][j];
+					divisor += weights[t];
+				}
+			}
+			merged[j] = mixed / Math.max(divisor, 1e-6f);
+		}
+	}
+
+	@Override
+	public void fusionImportance(int out, int delta, int base, int count, int length) {
+		fusionImportance(this.slots[out], this.slots[delta], this.slots[base], count, length);
+	}
+
+	static void fusionImportance(float[] out, float[] delta, float[] base, int count, int length) {
+		for (int start = 0; start < count; start += length) {
+			double maxX = Double.NEGATIVE_INFINITY;
+			double maxB = Double.NEGATIVE_INFINITY;
+			for (int j = start; j < start + length; j++) {
+				maxX = Math.max(maxX, (double) base[j] + delta[j]);
+				maxB = Math.max(maxB, base[j]);
+			}
+			double sumX = 0;
+			double sumB = 0;
+			for (int j = start; j < start + length; j++) {
+				sumX += Math.exp((double) base[j] + delta[j] - maxX);
+				sumB += Math.exp(base[j] - maxB);
+			}
+			double kl = 0;
+			for (int j = start; j < start + length; j++) {
+				double p = Math.exp((double) base[j] + delta[j] - maxX) / sumX + 1e-8;
+				double q = Math.exp(base[j] - maxB) / sumB + 1e-8;
+				kl += p * Math.log(p / q);
+			}
+			// Both measures carry the same mass, so KL ≥ 0 up to rounding.
+			float divergence = (float) Math.max(kl, 0);
+			for (int j = start; j < start + length; j++) {
+				out[j] = Math.abs(delta[j]) * divergence;
+			}
+		}
+	}
+
+	@Override
 	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite) {
 		return TensorData.encodeSum(this.slots[slot], (addend >= 0) ? this.slots[addend] : null, count, dtype, target,
 				this.words, finite);

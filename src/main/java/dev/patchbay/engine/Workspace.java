@@ -154,6 +154,47 @@ public interface Workspace extends AutoCloseable {
 	void ram(int out, int[] terms, float epsilon, int count);
 
 	/**
+	 * mergekit's {@code magnitude_outliers} (breadcrumbs): keeps the elements inside the
+	 * top-k cut {@code keepBits} but outside the smaller top-k cut {@code dropBits}, so
+	 * that both the largest and the smallest magnitudes go, and multiplies the kept ones
+	 * by {@code scale}. Of the elements exactly at a cut, the first {@code keepAtCut}
+	 * (resp. {@code dropAtCut}) in index order are inside it.
+	 */
+	void pruneOutliers(int slot, int count, int keepBits, long keepAtCut, int dropBits, long dropAtCut, float scale);
+
+	/**
+	 * mergekit's {@code della_magprune}: the slot holds blocks of {@code length × inner}
+	 * elements (a tensor's dim 1 and the dims after it). Along dim 1, for every block and
+	 * inner position, the element of ascending magnitude rank r among n is kept with
+	 * probability {@code density − ε + 2ε · r / (n − 1)}, drawn from the counter stream
+	 * at (seed, key, first + i), and kept ones are multiplied by {@code scale}. Equal
+	 * magnitudes rank in index order; a dim 1 of size 1 keeps with probability
+	 * {@code density}.
+	 */
+	void maskRanked(int slot, int count, int length, int inner, double density, double epsilon, long seed, long key,
+			long first, float scale);
+
+	/** {@code out} = the population variance of the terms, per element (sce's score). */
+	void variance(int out, int[] terms, int count);
+
+	/** Zeroes the slot's elements whose score is below the threshold. */
+	void keepAtLeast(int slot, int scores, float threshold, int count);
+
+	/**
+	 * mergekit's sce merge of task vectors: the majority sign is that of their unweighted
+	 * sum (+ for 0), and {@code out = Σ_agreeing w_t τ_t / max(Σ_agreeing w_t, 1e-6)};
+	 * zeros agree with neither sign.
+	 */
+	void sceMerge(int out, int[] terms, float[] weights, int count);
+
+	/**
+	 * arcee_fusion's importance of a task vector τ on base b, per vector of
+	 * {@code length} contiguous elements: {@code out = |τ| · KL(p ‖ q)} with
+	 * {@code p = softmax(b + τ) + 1e-8} and {@code q = softmax(b) + 1e-8}.
+	 */
+	void fusionImportance(int out, int delta, int base, int count, int length);
+
+	/**
 	 * Encodes {@code slot + addend} (or the slot alone when {@code addend < 0}) as
 	 * {@code dtype} into the target, rounding to nearest even when narrowing. The slot
 	 * may be overwritten.

@@ -228,6 +228,88 @@ abstract class TensorBackendContract {
 	}
 
 	@Test
+	void breadcrumbsDropsTheLargestAndTheSmallestMagnitudesWithTiesInIndexOrder() {
+		float[] values = { 5, -4, 3, -2, 1, 0.5f, -0.25f, 0 };
+		try (Workspace workspace = backend().workspace(values.length, 1)) {
+			workspace.load(0, values, values.length);
+			// Inside the top 6 (cut 0.5), outside the top 2 (cut 4); kept ones doubled.
+			workspace.pruneOutliers(0, values.length, Float.floatToRawIntBits(0.5f), Long.MAX_VALUE,
+					Float.floatToRawIntBits(4f), Long.MAX_VALUE, 2f);
+			assertThat(stored(workspace, 0, -1, values.length)).containsExactly(0, 0, 6, -4, 2, 1, 0, 0);
+			workspace.load(0, new float[] { 3, -3, 3, 1, 0.5f }, 5);
+			// The first 3 is the one inside the drop cut; the 0.5 is below the keep cut.
+			workspace.pruneOutliers(0, 5, Float.floatToRawIntBits(1f), Long.MAX_VALUE, Float.floatToRawIntBits(3f), 1,
+					1f);
+			assertThat(stored(workspace, 0, -1, 5)).containsExactly(0, -3, 3, 1, 0);
+			workspace.load(0, new float[] { 3, 1 }, 2);
+			workspace.pruneOutliers(0, 2, TopK.Cut.ALL.bits(), Long.MAX_VALUE, TopK.Cut.NONE.bits(), 0, 1f);
+			assertThat(stored(workspace, 0, -1, 2)).as("nothing to drop").containsExactly(3, 1);
+		}
+	}
+
+	@Test
+	void dellaKeepsByMagnitudeRankAlongDimOneWithTheCounterStream() {
+		// Two blocks of [3 (dim 1), 2 (inner)]: along dim 1 at each inner position, the
+		// smallest magnitude has p = d − ε = 0, the largest p = d + ε = 1, the middle
+		// p = d = 0.5, decided by the counter stream at its flat index.
+		float[] values = { 1, -6, -3, 5, 2, 4, /* block 2 */ -9, 1, 8, 3, 7, 2 };
+		int[] smallest = { 0, 5, 10, 7 };
+		int[] largest = { 2, 1, 6, 9 };
+		int[] middle = { 4, 3, 8, 11 };
+		long key = CounterRandom.key("w", 0);
+		try (Workspace workspace = backend().workspace(values.length, 1)) {
+			workspace.load(0, values, values.length);
+			workspace.maskRanked(0, values.length, 3, 2, 0.5, 0.5, 11, key, 100, 3f);
+			float[] masked = stored(workspace, 0, -1, values.length);
+			for (int j : smallest) {
+				assertThat(masked[j]).as("smallest at %d", j).isZero();
+			}
+			for (int j : largest) {
+				assertThat(masked[j]).as("largest at %d", j).isEqualTo(3 * values[j]);
+			}
+			for (int j : middle) {
+				boolean kept = CounterRandom.uniform(11, key, 100 + j) < 0.5;
+				assertThat(masked[j]).as("middle at %d", j).isEqualTo(kept ? 3 * values[j] : 0f);
+			}
+		}
+	}
+
+	@Test
+	void sceSelectsByVarianceAndMergesOnUnweightedSigns() {
+		int[] terms = { 2, 3 };
+		try (Workspace workspace = backend().workspace(3, 4)) {
+			workspace.load(2, new float[] { 1, -1, 0 }, 3);
+			workspace.load(3, new float[] { 3, 2, 0 }, 3);
+			workspace.variance(1, terms, 3);
+			assertThat(stored(workspace, 1, -1, 3)).containsExactly(1f, 2.25f, 0f);
+			workspace.keepAtLeast(2, 1, 1.5f, 3);
+			assertThat(stored(workspace, 2, -1, 3)).containsExactly(0f, -1f, 0f);
+			// Unweighted sums 1, -2, 6 elect +, -, +; weighting would elect - at 0.
+			workspace.load(2, new float[] { 2, -3, 2 }, 3);
+			workspace.load(3, new float[] { -1, 1, 4 }, 3);
+			workspace.sceMerge(1, terms, new float[] { 0.25f, 0.75f }, 3);
+			assertThat(stored(workspace, 1, -1, 3)).containsExactly(2f, -3f, 3.5f);
+			workspace.load(2, new float[] { 1 }, 1);
+			workspace.load(3, new float[] { 1 }, 1);
+			workspace.sceMerge(1, terms, new float[] { 0f, 0f }, 1);
+			assertThat(stored(workspace, 1, -1, 1)).as("divisor clamped at 1e-6").containsExactly(0f);
+		}
+	}
+
+	@Test
+	void arceeFusionImportanceIsTheDeltaTimesTheRowsSoftmaxDivergence() {
+		float ln3 = (float) Math.log(3);
+		try (Workspace workspace = backend().workspace(6, 3)) {
+			workspace.load(0, new float[] { 0, 0, 1, 2, 0, 0 }, 6);
+			// Row 1: a shift of the base leaves the softmax alone: no divergence.
+			workspace.load(2, new float[] { 0, 0, 5, 5, ln3, 0 }, 6);
+			workspace.fusionImportance(1, 2, 0, 6, 2);
+			double kl = 0.75 * Math.log(1.5) + 0.25 * Math.log(0.5);
+			assertClose(stored(workspace, 1, -1, 6), new float[] { 0, 0, 0, 0, (float) (ln3 * kl), 0 }, "importance");
+		}
+	}
+
+	@Test
 	void mergekitRandomMaskIsDareStreamWithAGivenScale() {
 		int n = 200;
 		long key = CounterRandom.key("w", 1);

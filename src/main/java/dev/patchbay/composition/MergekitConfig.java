@@ -1,0 +1,242 @@
+package dev.patchbay.composition;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.MappingIterator;
+import tools.jackson.databind.node.JsonNodeFactory;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
+
+import dev.patchbay.composition.CompositionInvalidException.Problem;
+import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.ArtifactFilter;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.Registry;
+
+/**
+ * A mergekit config (YAML, mergekit's {@code MergeConfiguration}) translated to a
+ * mergekit-dialect request. Models are registered models named {@code name},
+ * {@code name@version} or by id; every key is honoured or refused by name, all problems
+ * in one 422.
+ */
+final class MergekitConfig {
+
+	private static final YAMLMapper YAML = YAMLMapper.builder().build();
+
+	/** Keys refused by name: valid mergekit, not supported here yet. */
+	private static final Map<String, String> NOT_YET = Map.of("slices",
+			"layer slices (frankenmerges) are not supported yet; list whole models under models", "modules",
+			"per-module configs are not supported yet", "tokenizer_source",
+			"tokenizer merging is not supported; compositions carry weights only", "tokenizer",
+			"tokenizer merging is not supported; compositions carry weights only", "chat_template",
+			"chat templates are not supported; compositions carry weights only", "name",
+			"named (multi-document) configs are not supported yet");
+
+	private static final Set<String> KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype",
+			"out_dtype");
+
+	private static final Map<String, String> DTYPES = Map.of("float32", "F32", "float16", "F16", "bfloat16", "BF16",
+			"float64", "F64");
+
+	private final Registry registry;
+
+	private final List<Problem> problems = new ArrayList<>();
+
+	MergekitConfig(Registry registry) {
+		this.registry = registry;
+	}
+
+	/** Parses and translates a config, or throws one 422 listing every problem. */
+	CompositionRequest translate(String yaml) {
+		JsonNode config = parse(yaml);
+		config.propertyNames().forEach((key) -> {
+			if (NOT_YET.containsKey(key)) {
+				problem(key, NOT_YET.get(key));
+			}
+			else if (!KEYS.contains(key)) {
+				problem(key, "is not a key of a mergekit config");
+			}
+		});
+		String method = null;
+		if (config.path("merge_method").isString()) {
+			method = config.get("merge_method").asString();
+		}
+		else {
+			problem("merge_method", "is required (a method name)");
+		}
+		UUID base = config.has("base_model") ? model("base_model", config.get("base_model")) : null;
+		List<CompositionRequest.Term> terms = new ArrayList<>();
+		JsonNode models = config.path("models");
+		if (!models.isArray() || models.isEmpty()) {
+			if (!config.has("slices")) {
+				problem("models", "is required: a list of {model, parameters}");
+			}
+		}
+		else {
+			for (int i = 0; i < models.size(); i++) {
+				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
+				if (base == null || !base.equals(term.modelId())) {
+					terms.add(term);
+				}
+				else if (term.parameters() != null) {
+					// mergekit lists the base among the models (its arcee_fusion and
+					// slerp
+					// examples do); it is the base only, and its parameters would be
+					// moot.
+					problem("models[" + i + "].parameters", "are the base model's; it takes none here");
+				}
+			}
+		}
+		Map<String, JsonNode> parameters = parameters("parameters", config.get("parameters"));
+		String outputDtype = null;
+		// We compute in float32 always; dtype then only sets the output, as in mergekit
+		// when out_dtype is absent.
+		for (String key : List.of("dtype", "out_dtype")) {
+			if (config.has(key)) {
+				String dtype = DTYPES.get(config.get(key).asString("").toLowerCase(Locale.ROOT));
+				if (dtype == null) {
+					problem(key, "must be one of " + String.join(", ", DTYPES.keySet()));
+				}
+				else if (key.equals("out_dtype") || outputDtype == null) {
+					outputDtype = dtype;
+				}
+			}
+		}
+		if (!this.problems.isEmpty()) {
+			throw CompositionInvalidException.of(this.problems);
+		}
+		return new CompositionRequest(base, terms, method, null, null, null, outputDtype, null, "mergekit", parameters);
+	}
+
+	private JsonNode parse(String yaml) {
+		List<JsonNode> documents = new ArrayList<>();
+		try (MappingIterator<JsonNode> iterator = YAML.readerFor(JsonNode.class).readValues(yaml)) {
+			while (iterator.hasNextValue()) {
+				documents.add(iterator.nextValue());
+			}
+		}
+		catch (JacksonException ex) {
+			problem("yaml", "is not valid YAML: " + ex.getOriginalMessage());
+			throw CompositionInvalidException.of(this.problems);
+		}
+		if (documents.size() != 1 || !documents.get(0).isObject()) {
+			problem("yaml",
+					(documents.size() > 1)
+							? "holds " + documents.size() + " documents; multi-document configs are not supported yet"
+							: "must be one mapping (a mergekit config)");
+			throw CompositionInvalidException.of(this.problems);
+		}
+		return documents.get(0);
+	}
+
+	private CompositionRequest.Term term(String field, JsonNode entry) {
+		if (!entry.isObject()) {
+			problem(field, "must be a mapping {model, parameters}");
+			return new CompositionRequest.Term(null, null, null, null);
+		}
+		entry.propertyNames().forEach((key) -> {
+			if (!key.equals("model") && !key.equals("parameters")) {
+				problem(field + "." + key, "is not a key of a model entry (model, parameters)");
+			}
+		});
+		UUID model = entry.has("model") ? model(field + ".model", entry.get("model")) : null;
+		if (!entry.has("model")) {
+			problem(field + ".model", "is required");
+		}
+		return new CompositionRequest.Term(null, null, model,
+				parameters(field + ".parameters", entry.get("parameters")));
+	}
+
+	private Map<String, JsonNode> parameters(String field, JsonNode node) {
+		if (node == null || node.isNull()) {
+			return null;
+		}
+		if (!node.isObject()) {
+			problem(field, "must be a mapping of parameter names to values");
+			return null;
+		}
+		Map<String, JsonNode> parameters = new LinkedHashMap<>();
+		node.properties().forEach((entry) -> parameters.put(entry.getKey(), numbers(entry.getValue())));
+		return parameters;
+	}
+
+	/**
+	 * YAML 1.1 reads some numbers ({@code 1e-26}) as strings, as mergekit's loader does.
+	 */
+	private static JsonNode numbers(JsonNode value) {
+		if (value.isString()) {
+			try {
+				return JsonNodeFactory.instance.numberNode(Double.parseDouble(value.asString()));
+			}
+			catch (NumberFormatException ex) {
+				return value;
+			}
+		}
+		if (value.isArray()) {
+			var array = JsonNodeFactory.instance.arrayNode();
+			value.forEach((element) -> array.add(numbers(element)));
+			return array;
+		}
+		if (value.isObject()) {
+			var object = JsonNodeFactory.instance.objectNode();
+			value.properties().forEach((entry) -> object.set(entry.getKey(), numbers(entry.getValue())));
+			return object;
+		}
+		return value;
+	}
+
+	/**
+	 * A registered model: an id, {@code name} (its latest version) or
+	 * {@code name@version}.
+	 */
+	private UUID model(String field, JsonNode node) {
+		if (!node.isString() || node.asString().isBlank()) {
+			problem(field, "must name a registered model (name, name@version or id)");
+			return null;
+		}
+		String reference = node.asString();
+		if (reference.contains("+")) {
+			problem(field, "'" + reference + "': LoRA references (model+lora) are not supported; upload the"
+					+ " adapter as a patch");
+			return null;
+		}
+		try {
+			UUID id = UUID.fromString(reference);
+			if (this.registry.exists(ArtifactType.MODEL, id)) {
+				return id;
+			}
+		}
+		catch (IllegalArgumentException ex) {
+			// Not an id: a name.
+		}
+		int at = reference.lastIndexOf('@');
+		String name = (at > 0) ? reference.substring(0, at) : reference;
+		String version = (at > 0) ? reference.substring(at + 1) : null;
+		List<ArtifactDetails> versions = this.registry
+			.list(ArtifactType.MODEL, new ArtifactFilter(name, null, null),
+					PageRequest.of(0, 200, Sort.by(Sort.Direction.DESC, "createdAt")))
+			.getContent();
+		for (ArtifactDetails details : versions) {
+			if (version == null || version.equals(details.version())) {
+				return details.id();
+			}
+		}
+		problem(field, "'" + reference + "' is not a registered model");
+		return null;
+	}
+
+	private void problem(String field, String message) {
+		this.problems.add(new Problem(null, null, null, field + ": " + message, null, null));
+	}
+
+}
