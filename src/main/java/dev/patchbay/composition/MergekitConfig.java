@@ -115,7 +115,8 @@ final class MergekitConfig {
 		if (!this.problems.isEmpty()) {
 			throw CompositionInvalidException.of(this.problems);
 		}
-		return new CompositionRequest(base, terms, method, null, null, null, outputDtype, null, "mergekit", parameters);
+		return new CompositionRequest(base, terms, method, null, null, null, outputDtype, null, "mergekit", parameters,
+				null);
 	}
 
 	private JsonNode parse(String yaml) {
