@@ -4,15 +4,12 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 import com.google.re2j.Pattern;
-import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -22,7 +19,6 @@ import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
-import dev.patchbay.registry.ClientRegex;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.PatchKind;
@@ -381,32 +377,12 @@ public class Derivations {
 
 	}
 
-	/** Client regexes, compiled so that none can hang or exhaust the server. */
 	private static List<Pattern> patterns(String field, List<String> regexes) {
-		List<Pattern> patterns = new ArrayList<>();
-		if (regexes != null) {
-			for (int i = 0; i < regexes.size(); i++) {
-				try {
-					patterns.add(ClientRegex.compile(regexes.get(i)));
-				}
-				catch (IllegalArgumentException ex) {
-					throw invalid(field + "[" + i + "]", ex.getMessage());
-				}
-			}
-		}
-		return patterns;
+		return DerivedRequests.patterns(field, regexes, Derivations::invalid);
 	}
 
-	/** The derived patch's name, version and labels, checked as an upload's metadata. */
 	private ArtifactMetadata checked(ArtifactMetadata metadata) {
-		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
-		if (!violations.isEmpty()) {
-			ConstraintViolation<ArtifactMetadata> first = violations.stream()
-				.min(Comparator.comparing((violation) -> violation.getPropertyPath().toString()))
-				.orElseThrow();
-			throw invalid(first.getPropertyPath().toString(), first.getMessage());
-		}
-		return metadata;
+		return DerivedRequests.checked(this.validator, metadata, Derivations::invalid);
 	}
 
 	private static DType floatDtype(String field, String name) {
@@ -416,9 +392,7 @@ public class Derivations {
 	}
 
 	private static void require(String field, Object value) {
-		if (value == null || (value instanceof String text && text.isBlank())) {
-			throw invalid(field, "is required");
-		}
+		DerivedRequests.require(field, value, Derivations::invalid);
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {

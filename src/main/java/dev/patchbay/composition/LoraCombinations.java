@@ -12,7 +12,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 
-import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
@@ -327,18 +326,11 @@ public class LoraCombinations {
 	}
 
 	private ArtifactMetadata checked(ArtifactMetadata metadata) {
-		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
-		if (!violations.isEmpty()) {
-			ConstraintViolation<ArtifactMetadata> first = violations.iterator().next();
-			throw invalid(first.getPropertyPath().toString(), first.getMessage());
-		}
-		return metadata;
+		return DerivedRequests.checked(this.validator, metadata, LoraCombinations::invalid);
 	}
 
 	private static void require(String field, Object value) {
-		if (value == null || (value instanceof String text && text.isBlank())) {
-			throw invalid(field, "is required");
-		}
+		DerivedRequests.require(field, value, LoraCombinations::invalid);
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {

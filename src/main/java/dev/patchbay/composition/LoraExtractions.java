@@ -12,7 +12,6 @@ import java.util.TreeSet;
 import java.util.UUID;
 
 import com.google.re2j.Pattern;
-import jakarta.validation.ConstraintViolation;
 import jakarta.validation.Validator;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
@@ -25,7 +24,6 @@ import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
-import dev.patchbay.registry.ClientRegex;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
@@ -33,7 +31,6 @@ import dev.patchbay.registry.RegistryProperties;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.InvalidInputException;
-import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -283,33 +280,15 @@ public class LoraExtractions {
 	}
 
 	private static List<Pattern> patterns(String field, List<String> regexes) {
-		List<Pattern> patterns = new ArrayList<>();
-		if (regexes != null) {
-			for (int i = 0; i < regexes.size(); i++) {
-				try {
-					patterns.add(ClientRegex.compile(regexes.get(i)));
-				}
-				catch (IllegalArgumentException ex) {
-					throw invalid(field + "[" + i + "]", ex.getMessage());
-				}
-			}
-		}
-		return patterns;
+		return DerivedRequests.patterns(field, regexes, LoraExtractions::invalid);
 	}
 
 	private ArtifactMetadata checked(ArtifactMetadata metadata) {
-		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
-		if (!violations.isEmpty()) {
-			ConstraintViolation<ArtifactMetadata> first = violations.iterator().next();
-			throw invalid(first.getPropertyPath().toString(), first.getMessage());
-		}
-		return metadata;
+		return DerivedRequests.checked(this.validator, metadata, LoraExtractions::invalid);
 	}
 
 	private static void require(String field, Object value) {
-		if (value == null || (value instanceof String text && text.isBlank())) {
-			throw invalid(field, "is required");
-		}
+		DerivedRequests.require(field, value, LoraExtractions::invalid);
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
