@@ -95,7 +95,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
 		// KServe's probes are the protocol's health endpoints, and carry no key either.
 		if (path.equals("/actuator/health") || path.startsWith("/actuator/health/") || path.startsWith("/v2/health/")
 				|| path.equals("/openapi.yaml") || path.equals("/swagger-ui.html") || path.startsWith("/swagger-ui/")
-				|| path.equals("/v3/api-docs") || path.startsWith("/v3/api-docs/")) {
+				|| path.startsWith("/webjars/swagger-ui/")) {
 			return Optional.empty();
 		}
 		if (path.equals("/api/v1/keys") || path.startsWith("/api/v1/keys/")) {
