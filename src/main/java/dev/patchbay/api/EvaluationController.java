@@ -2,6 +2,7 @@ package dev.patchbay.api;
 
 import java.util.UUID;
 
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -36,7 +37,9 @@ class EvaluationController {
 		if (!Boolean.TRUE.equals(request.async())) {
 			return ResponseEntity.ok(view);
 		}
+		// A hint for pollers: evaluations of the test sets here take seconds.
 		return ResponseEntity.accepted()
+			.header(HttpHeaders.RETRY_AFTER, "1")
 			.location(
 					ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(view.id()).toUri())
 			.body(view);
