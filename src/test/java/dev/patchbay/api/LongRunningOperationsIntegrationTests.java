@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.jdbc.core.simple.JdbcClient;
 
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
@@ -26,6 +27,9 @@ class LongRunningOperationsIntegrationTests {
 
 	@Autowired
 	ApiClient api;
+
+	@Autowired
+	JdbcClient database;
 
 	@Test
 	void compositionsAreListedNewestFirstByStatusAndPaged() {
@@ -69,9 +73,24 @@ class LongRunningOperationsIntegrationTests {
 				"inputs", "images_clean", "labels", "labels", "async", true));
 		assertThat(started.code()).as(new String(started.body())).isEqualTo(202);
 		assertThat(started.header("Retry-After")).containsExactly("1");
-		assertThat(started.header("Location")).singleElement()
-			.asString()
-			.endsWith("/api/v1/evaluations/" + started.json().get("id").asString());
+		String id = started.json().get("id").asString();
+		assertThat(started.header("Location")).singleElement().asString().endsWith("/api/v1/evaluations/" + id);
+		long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+		JsonNode stored = this.api.get("/api/v1/evaluations/" + id).json();
+		while (stored.get("status").asString().equals("running")) {
+			assertThat(System.nanoTime()).as("finished within 30 s").isLessThan(deadline);
+			stored = this.api.get("/api/v1/evaluations/" + id).json();
+		}
+		assertThat(stored.get("status").asString()).isEqualTo("done");
+		assertThat(stored.get("count").asLong()).isEqualTo(597);
+		// Stored in PostgreSQL, not in this replica's memory.
+		assertThat(this.database.sql("select status from evaluation where id = :id")
+			.param("id", java.util.UUID.fromString(id))
+			.query(String.class)
+			.single()).isEqualTo("done");
+		assertThat(ids(this.api.get("/api/v1/evaluations?status=done&size=200").json())).contains(id);
+		assertThat(ids(this.api.get("/api/v1/evaluations?status=running&size=200").json())).doesNotContain(id);
+		assertThat(this.api.get("/api/v1/evaluations?status=ready").code()).isEqualTo(400);
 	}
 
 	private static List<String> ids(JsonNode page) {
