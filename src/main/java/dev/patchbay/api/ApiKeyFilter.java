@@ -26,8 +26,9 @@ import dev.patchbay.shared.UnauthenticatedException;
 /**
  * Checks the API key of every request against the role its endpoint needs. Reading and
  * inference need {@code reader}, every other write needs {@code publisher}, key
- * management needs {@code admin}. Health probes and the API docs stay open, so that
- * orchestrators can probe and a person can load Swagger UI to enter a key.
+ * management needs {@code admin}. Health probes (actuator's and KServe's) and the API
+ * docs stay open, so that orchestrators can probe and a person can load Swagger UI to
+ * enter a key.
  */
 @Component
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
@@ -91,9 +92,10 @@ class ApiKeyFilter extends OncePerRequestFilter {
 
 	/** The role a request needs, or empty for the open endpoints. */
 	static Optional<Role> requiredRole(String method, String path) {
-		if (path.equals("/actuator/health") || path.startsWith("/actuator/health/") || path.equals("/openapi.yaml")
-				|| path.equals("/swagger-ui.html") || path.startsWith("/swagger-ui/") || path.equals("/v3/api-docs")
-				|| path.startsWith("/v3/api-docs/")) {
+		// KServe's probes are the protocol's health endpoints, and carry no key either.
+		if (path.equals("/actuator/health") || path.startsWith("/actuator/health/") || path.startsWith("/v2/health/")
+				|| path.equals("/openapi.yaml") || path.equals("/swagger-ui.html") || path.startsWith("/swagger-ui/")
+				|| path.startsWith("/webjars/swagger-ui/")) {
 			return Optional.empty();
 		}
 		if (path.equals("/api/v1/keys") || path.startsWith("/api/v1/keys/")) {

@@ -1,11 +1,17 @@
 package dev.patchbay.api;
 
 import java.io.IOException;
+import java.util.Arrays;
+import java.util.Map;
 import java.util.UUID;
 
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
 
+import org.springframework.data.domain.PageRequest;
+import org.springframework.data.domain.Sort;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -14,12 +20,16 @@ import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
+import dev.patchbay.api.Responses.PageResponse;
 import dev.patchbay.composition.CompositionRequest;
+import dev.patchbay.composition.CompositionStatus;
 import dev.patchbay.composition.CompositionView;
 import dev.patchbay.composition.Compositions;
+import dev.patchbay.shared.InvalidInputException;
 
 @RestController
 @RequestMapping("/api/v1/compositions")
@@ -32,6 +42,28 @@ class CompositionController {
 	CompositionController(Compositions compositions, Downloads downloads) {
 		this.compositions = compositions;
 		this.downloads = downloads;
+	}
+
+	/** Newest first, optionally of one status. */
+	@GetMapping
+	PageResponse<CompositionView> list(@RequestParam(required = false) String status,
+			@RequestParam(defaultValue = "0") @Min(0) int page,
+			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
+		return PageResponse.from(this.compositions.list(statusOf(status),
+				PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt"))));
+	}
+
+	private static CompositionStatus statusOf(String status) {
+		if (status == null) {
+			return null;
+		}
+		return Arrays.stream(CompositionStatus.values())
+			.filter((candidate) -> candidate.wireName().equals(status))
+			.findFirst()
+			.orElseThrow(() -> new InvalidInputException("invalid-parameter", "Invalid parameter",
+					"status: must be one of "
+							+ Arrays.stream(CompositionStatus.values()).map(CompositionStatus::wireName).toList(),
+					Map.of("field", "status")));
 	}
 
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)

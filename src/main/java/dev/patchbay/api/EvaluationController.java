@@ -1,7 +1,14 @@
 package dev.patchbay.api;
 
+import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+
+import org.springframework.data.domain.PageRequest;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -9,18 +16,23 @@ import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
+import dev.patchbay.api.Responses.PageResponse;
 import dev.patchbay.inference.EvaluationRequest;
 import dev.patchbay.inference.EvaluationView;
 import dev.patchbay.inference.Evaluations;
+import dev.patchbay.shared.InvalidInputException;
 
 @RestController
 @RequestMapping("/api/v1/evaluations")
 class EvaluationController {
 
 	private final Evaluations evaluations;
+
+	private static final List<String> STATUSES = List.of("running", "done", "failed");
 
 	EvaluationController(Evaluations evaluations) {
 		this.evaluations = evaluations;
@@ -36,10 +48,24 @@ class EvaluationController {
 		if (!Boolean.TRUE.equals(request.async())) {
 			return ResponseEntity.ok(view);
 		}
+		// A hint for pollers: evaluations of the test sets here take seconds.
 		return ResponseEntity.accepted()
+			.header(HttpHeaders.RETRY_AFTER, "1")
 			.location(
 					ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(view.id()).toUri())
 			.body(view);
+	}
+
+	/** Newest first, optionally of one status. */
+	@GetMapping
+	PageResponse<EvaluationView> list(@RequestParam(required = false) String status,
+			@RequestParam(defaultValue = "0") @Min(0) int page,
+			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
+		if (status != null && !STATUSES.contains(status)) {
+			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
+					"status: must be one of " + STATUSES, Map.of("field", "status"));
+		}
+		return PageResponse.from(this.evaluations.list(status, PageRequest.of(page, size)));
 	}
 
 	@GetMapping("/{id}")

@@ -1,11 +1,17 @@
 package dev.patchbay.api;
 
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 import jakarta.servlet.http.HttpServletRequest;
 
+import org.springframework.boot.availability.ApplicationAvailability;
+import org.springframework.boot.availability.ReadinessState;
+import org.springframework.core.env.Environment;
+import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -18,19 +24,41 @@ import dev.patchbay.inference.ModelMetadataResponse;
 
 /**
  * The KServe v2 (Open Inference Protocol) REST endpoints. {@code id} is a model id or a
- * composition id. Errors here use the protocol's {@code {"error": "..."}} body (see
- * ProblemHandler).
+ * composition id, whose one version is {@link Inference#VERSION}. Errors here use the
+ * protocol's {@code {"error": "..."}} body (see ProblemHandler).
  */
 @RestController
 @RequestMapping("/v2")
 class KServeController {
 
-	static final String PATH_PREFIX = "/v2/";
+	static final String PATH = "/v2";
+
+	private static final String SERVER_NAME = "patchbay";
 
 	private final Inference inference;
 
-	KServeController(Inference inference) {
+	private final ApplicationAvailability availability;
+
+	private final String version;
+
+	KServeController(Inference inference, ApplicationAvailability availability, Environment environment) {
 		this.inference = inference;
+		this.availability = availability;
+		// Set from the jar's manifest by Spring Boot; absent when run from classes.
+		this.version = environment.getProperty("spring.application.version", "unknown");
+	}
+
+	/** Whether a request URI is under the protocol's root, so gets its error body. */
+	static boolean isV2(String requestUri) {
+		return requestUri.equals(PATH) || requestUri.startsWith(PATH + "/");
+	}
+
+	/**
+	 * Server metadata. No protocol extension (model repository, statistics) is offered.
+	 */
+	@GetMapping
+	ServerMetadata server() {
+		return new ServerMetadata(SERVER_NAME, this.version, List.of());
 	}
 
 	@GetMapping("/health/live")
@@ -38,14 +66,39 @@ class KServeController {
 		return Map.of("live", true);
 	}
 
+	/** Ready as the application's readiness state says, so both probes agree. */
 	@GetMapping("/health/ready")
-	Map<String, Boolean> ready() {
-		return Map.of("ready", true);
+	ResponseEntity<Map<String, Boolean>> ready() {
+		boolean ready = this.availability.getReadinessState() == ReadinessState.ACCEPTING_TRAFFIC;
+		return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
+			.body(Map.of("ready", ready));
 	}
 
 	@GetMapping("/models/{id}")
 	ModelMetadataResponse metadata(@PathVariable String id) {
 		return this.inference.metadata(id);
+	}
+
+	@GetMapping("/models/{id}/versions/{version}")
+	ModelMetadataResponse metadata(@PathVariable String id, @PathVariable String version) {
+		this.inference.requireVersion(id, version);
+		return this.inference.metadata(id);
+	}
+
+	/**
+	 * The protocol says readiness by status: 200 when ready, a 4xx when not, both with
+	 * the same body.
+	 */
+	@GetMapping("/models/{id}/ready")
+	ResponseEntity<ModelReady> modelReady(@PathVariable String id) {
+		boolean ready = this.inference.ready(id);
+		return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.BAD_REQUEST).body(new ModelReady(id, ready));
+	}
+
+	@GetMapping("/models/{id}/versions/{version}/ready")
+	ResponseEntity<ModelReady> modelReady(@PathVariable String id, @PathVariable String version) {
+		this.inference.requireVersion(id, version);
+		return modelReady(id);
 	}
 
 	/**
@@ -54,6 +107,32 @@ class KServeController {
 	@PostMapping(path = "/models/{id}/infer", consumes = MediaType.APPLICATION_JSON_VALUE)
 	InferenceResponse infer(@PathVariable String id, HttpServletRequest request) throws IOException {
 		return this.inference.infer(id, request.getInputStream(), request.getContentLengthLong());
+	}
+
+	@PostMapping(path = "/models/{id}/versions/{version}/infer", consumes = MediaType.APPLICATION_JSON_VALUE)
+	InferenceResponse infer(@PathVariable String id, @PathVariable String version, HttpServletRequest request)
+			throws IOException {
+		this.inference.requireVersion(id, version);
+		return infer(id, request);
+	}
+
+	/**
+	 * KServe v2 server metadata.
+	 *
+	 * @param name the server's name
+	 * @param version the server's version
+	 * @param extensions the protocol extensions it supports
+	 */
+	record ServerMetadata(String name, String version, List<String> extensions) {
+	}
+
+	/**
+	 * KServe v2 model readiness.
+	 *
+	 * @param name the model or composition id
+	 * @param ready whether inference on it runs now
+	 */
+	record ModelReady(String name, boolean ready) {
 	}
 
 }

@@ -73,22 +73,25 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	@ExceptionHandler(PatchbayException.class)
 	ResponseEntity<?> handleDomain(PatchbayException ex, HttpServletRequest request) {
 		HttpStatus status = statusOf(ex);
-		boolean authentication = status == HttpStatus.UNAUTHORIZED || status == HttpStatus.FORBIDDEN;
-		if (!authentication && request.getRequestURI().startsWith(KServeController.PATH_PREFIX)) {
+		if (KServeController.isV2(request.getRequestURI())) {
 			// The Open Inference Protocol defines its own error body; shape errors are
 			// 400 there.
 			HttpStatus v2Status = (status == HttpStatus.UNPROCESSABLE_CONTENT) ? HttpStatus.BAD_REQUEST : status;
-			return ResponseEntity.status(v2Status)
-				.contentType(MediaType.APPLICATION_JSON)
+			return challenged(ResponseEntity.status(v2Status), status).contentType(MediaType.APPLICATION_JSON)
 				.body(Map.of("error", ex.getMessage()));
 		}
 		ProblemDetail problem = problem(status, ex.type(), ex.title(), ex.getMessage());
 		ex.properties().forEach(problem::setProperty);
-		ResponseEntity.BodyBuilder response = ResponseEntity.status(problem.getStatus());
+		return challenged(ResponseEntity.status(problem.getStatus()), status)
+			.contentType(MediaType.APPLICATION_PROBLEM_JSON)
+			.body(problem);
+	}
+
+	private static ResponseEntity.BodyBuilder challenged(ResponseEntity.BodyBuilder response, HttpStatus status) {
 		if (status == HttpStatus.UNAUTHORIZED) {
 			response.header(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"patchbay\"");
 		}
-		return response.contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
+		return response;
 	}
 
 	/**
@@ -118,13 +121,18 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	}
 
 	@ExceptionHandler(Exception.class)
-	ResponseEntity<ProblemDetail> handleUnexpected(Exception ex) {
+	ResponseEntity<?> handleUnexpected(Exception ex, HttpServletRequest request) {
 		if (isDiskFull(ex)) {
 			return insufficientStorage(ex);
 		}
 		logger.error("Unexpected failure", ex);
-		ProblemDetail problem = problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal error",
-				"the server failed to complete the request; it has been logged");
+		String detail = "the server failed to complete the request; it has been logged";
+		if (KServeController.isV2(request.getRequestURI())) {
+			return ResponseEntity.internalServerError()
+				.contentType(MediaType.APPLICATION_JSON)
+				.body(Map.of("error", detail));
+		}
+		ProblemDetail problem = problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal error", detail);
 		return ResponseEntity.internalServerError().body(problem);
 	}
 
@@ -186,7 +194,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	@SuppressWarnings("unchecked")
 	private static <T extends ResponseEntity<?>> T invalid(HttpServletRequest request, String type, String title,
 			JsonErrors.Located located) {
-		if (request.getRequestURI().startsWith(KServeController.PATH_PREFIX)) {
+		if (KServeController.isV2(request.getRequestURI())) {
 			return (T) ResponseEntity.badRequest()
 				.contentType(MediaType.APPLICATION_JSON)
 				.body(Map.of("error", located.message()));
@@ -233,10 +241,22 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		return cause;
 	}
 
-	/** Spring MVC's own problems (405, 415, malformed JSON) get the request id too. */
+	/**
+	 * Spring MVC's own problems (404 without a route, 405, 415) get the request id too,
+	 * or the v2 error body under /v2.
+	 */
 	@Override
 	protected ResponseEntity<Object> handleExceptionInternal(Exception ex, Object body, HttpHeaders headers,
 			HttpStatusCode statusCode, WebRequest request) {
+		if (request instanceof ServletWebRequest servlet
+				&& KServeController.isV2(servlet.getRequest().getRequestURI())) {
+			String detail = (body instanceof ProblemDetail problem && problem.getDetail() != null) ? problem.getDetail()
+					: String.valueOf(ex.getMessage());
+			return ResponseEntity.status(statusCode)
+				.headers(headers)
+				.contentType(MediaType.APPLICATION_JSON)
+				.body(Map.of("error", detail));
+		}
 		if (body instanceof ProblemDetail problem) {
 			withRequestId(problem);
 		}

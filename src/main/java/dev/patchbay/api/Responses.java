@@ -62,8 +62,12 @@ final class Responses {
 	record PageResponse<T>(List<T> items, int page, int size, long totalItems, int totalPages) {
 
 		static PageResponse<ArtifactResponse> of(Page<ArtifactDetails> page) {
-			return new PageResponse<>(page.getContent().stream().map(ArtifactResponse::of).toList(), page.getNumber(),
-					page.getSize(), page.getTotalElements(), page.getTotalPages());
+			return from(page.map(ArtifactResponse::of));
+		}
+
+		static <T> PageResponse<T> from(Page<T> page) {
+			return new PageResponse<>(page.getContent(), page.getNumber(), page.getSize(), page.getTotalElements(),
+					page.getTotalPages());
 		}
 
 	}

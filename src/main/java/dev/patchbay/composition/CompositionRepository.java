@@ -6,6 +6,8 @@ import java.util.UUID;
 
 import jakarta.persistence.LockModeType;
 
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.Pageable;
 import org.springframework.data.jpa.repository.JpaRepository;
 import org.springframework.data.jpa.repository.Lock;
 import org.springframework.data.jpa.repository.Modifying;
@@ -15,6 +17,8 @@ import org.springframework.transaction.annotation.Transactional;
 interface CompositionRepository extends JpaRepository<Composition, UUID> {
 
 	Optional<Composition> findByRecipeDigest(String recipeDigest);
+
+	Page<Composition> findByStatus(CompositionStatus status, Pageable pageable);
 
 	/** Locks the row, so a result is recorded only while its lease is still held. */
 	@Lock(LockModeType.PESSIMISTIC_WRITE)

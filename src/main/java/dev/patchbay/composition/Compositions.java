@@ -17,6 +17,8 @@ import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.Pageable;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.support.TransactionTemplate;
 
@@ -146,6 +148,13 @@ public class Compositions {
 			}
 		}
 		return get(composition.getId());
+	}
+
+	/** One page of compositions in the page's order, of one status or, when null, all. */
+	public Page<CompositionView> list(CompositionStatus status, Pageable pageable) {
+		Page<Composition> page = (status != null) ? this.compositions.findByStatus(status, pageable)
+				: this.compositions.findAll(pageable);
+		return page.map(this::view);
 	}
 
 	/**

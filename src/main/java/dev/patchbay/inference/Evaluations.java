@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.LinkedHashMap;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -15,6 +18,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.PageImpl;
+import org.springframework.data.domain.Pageable;
+import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 
 import dev.patchbay.engine.HostTensor;
@@ -31,15 +38,13 @@ import dev.patchbay.engine.TensorData;
 /**
  * Measures classification accuracy of a model or composition on a dataset, batch by
  * batch, so memory holds one batch whatever the dataset size. Evaluations run on a
- * worker; a caller may wait for the result or poll its progress. The most recent
- * evaluations are kept in memory.
+ * worker; a caller may wait for the result or poll its progress. Progress and results are
+ * stored in PostgreSQL after every batch, so every replica answers for them.
  */
 @Service
 public class Evaluations implements AutoCloseable {
 
 	private static final Logger logger = LoggerFactory.getLogger(Evaluations.class);
-
-	private static final int KEPT = 200;
 
 	private final LoadedModels models;
 
@@ -55,18 +60,15 @@ public class Evaluations implements AutoCloseable {
 		return thread;
 	});
 
-	private final Map<UUID, Progress> evaluations = new LinkedHashMap<>() {
-		@Override
-		protected boolean removeEldestEntry(Map.Entry<UUID, Progress> eldest) {
-			return size() > KEPT;
-		}
-	};
+	private final JdbcClient jdbc;
 
-	Evaluations(LoadedModels models, Registry registry, InferenceProperties properties, JsonMapper json) {
+	Evaluations(LoadedModels models, Registry registry, InferenceProperties properties, JsonMapper json,
+			JdbcClient jdbc) {
 		this.models = models;
 		this.registry = registry;
 		this.properties = properties;
 		this.json = json;
+		this.jdbc = jdbc;
 	}
 
 	/**
@@ -120,9 +122,9 @@ public class Evaluations implements AutoCloseable {
 							+ " elements per batch (patchbay.inference.max-request-elements)");
 		}
 		Progress progress = new Progress(UUID.randomUUID(), rows);
-		synchronized (this.evaluations) {
-			this.evaluations.put(progress.id, progress);
-		}
+		this.jdbc.sql("""
+				insert into evaluation (id, status, examples_done, examples_total, correct, created_at)
+				values (:id, 'running', 0, :total, 0, now())""").param("id", progress.id).param("total", rows).update();
 		if (Boolean.TRUE.equals(request.async())) {
 			this.worker.execute(() -> {
 				try {
@@ -150,17 +152,63 @@ public class Evaluations implements AutoCloseable {
 	}
 
 	/**
-	 * @throws NotFoundException if no recent evaluation has the id
+	 * Reads the stored evaluation, whichever replica runs or ran it.
+	 * @throws NotFoundException if no evaluation has the id
 	 */
 	public EvaluationView get(UUID id) {
-		synchronized (this.evaluations) {
-			Progress progress = this.evaluations.get(id);
-			if (progress == null) {
-				throw new NotFoundException("evaluation-not-found", "Evaluation not found",
-						"no recent evaluation has id " + id, Map.of("id", id.toString()));
-			}
-			return progress.view();
+		return this.jdbc.sql("select * from evaluation where id = :id")
+			.param("id", id)
+			.query(this::view)
+			.optional()
+			.orElseThrow(() -> new NotFoundException("evaluation-not-found", "Evaluation not found",
+					"no evaluation has id " + id, Map.of("id", id.toString())));
+	}
+
+	/**
+	 * Evaluations newest first, of one status ({@code running}, {@code done},
+	 * {@code failed}) or, when null, all.
+	 */
+	public Page<EvaluationView> list(String status, Pageable pageable) {
+		String where = (status != null) ? " where status = :status" : "";
+		Map<String, Object> params = new HashMap<>();
+		if (status != null) {
+			params.put("status", status);
 		}
+		long total = this.jdbc.sql("select count(*) from evaluation" + where).params(params).query(Long.class).single();
+		List<EvaluationView> page = this.jdbc
+			.sql("select * from evaluation" + where + " order by created_at desc, id limit :limit offset :offset")
+			.params(params)
+			.param("limit", pageable.getPageSize())
+			.param("offset", pageable.getOffset())
+			.query(this::view)
+			.list();
+		return new PageImpl<>(page, pageable, total);
+	}
+
+	private EvaluationView view(ResultSet row, int number) throws SQLException {
+		String status = row.getString("status");
+		long total = row.getLong("examples_total");
+		boolean done = status.equals("done");
+		long duration = row.getLong("duration_ms");
+		Long durationMs = row.wasNull() ? null : duration;
+		String error = row.getString("error");
+		return new EvaluationView(row.getObject("id", UUID.class), status, row.getLong("examples_done"), total,
+				done ? (double) row.getLong("correct") / Math.max(1, total) : null, done ? total : null, durationMs,
+				(error != null) ? this.json.readTree(error) : null);
+	}
+
+	/** Writes the progress where every replica reads it. */
+	private void store(Progress progress) {
+		this.jdbc.sql("""
+				update evaluation set status = :status, examples_done = :done, correct = :correct,
+				duration_ms = :duration, error = :error where id = :id""")
+			.param("status", progress.status)
+			.param("done", progress.done)
+			.param("correct", progress.correct)
+			.param("duration", progress.durationMs, Types.BIGINT)
+			.param("error", (progress.error != null) ? progress.error.toString() : null, Types.VARCHAR)
+			.param("id", progress.id)
+			.update();
 	}
 
 	private void run(Progress progress, String target, ArtifactContent dataset, TensorLocation inputs,
@@ -194,8 +242,10 @@ public class Evaluations implements AutoCloseable {
 				}
 				correct += countCorrect(output, expected, row, n);
 				progress.advance(n, correct);
+				store(progress);
 			}
 			progress.finish(System.nanoTime() - started);
+			store(progress);
 			logger.info("Evaluation {} of {}: accuracy {} on {} rows", progress.id, target,
 					(double) correct / Math.max(1, progress.total), progress.total);
 		}
@@ -224,6 +274,7 @@ public class Evaluations implements AutoCloseable {
 				: "the evaluation failed: " + ex.getMessage();
 		progress.fail(this.json.valueToTree(Map.of("type", "https://patchbay.dev/problems/evaluation-failed", "title",
 				"Evaluation failed", "detail", detail)));
+		store(progress);
 	}
 
 	private static long countCorrect(HostTensor output, long[] labels, long firstRow, int rows) {

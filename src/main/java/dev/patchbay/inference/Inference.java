@@ -3,12 +3,14 @@ package dev.patchbay.inference;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import org.springframework.stereotype.Service;
 
 import dev.patchbay.engine.HostTensor;
 import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.GraphSignature.Declaration;
+import dev.patchbay.shared.NotFoundException;
 
 /**
  * KServe v2 (Open Inference Protocol) inference on registered models and compositions:
@@ -17,6 +19,12 @@ import dev.patchbay.registry.GraphSignature.Declaration;
  */
 @Service
 public class Inference {
+
+	/**
+	 * The one version of every model and composition: their weights never change, a new
+	 * upload is a new id.
+	 */
+	public static final String VERSION = "1";
 
 	/** Declared when a model has no signature: one input of unknown shape. */
 	private static final List<ModelMetadataResponse.TensorMetadata> UNDECLARED = List
@@ -38,11 +46,35 @@ public class Inference {
 	public ModelMetadataResponse metadata(String id) {
 		GraphSignature signature = this.models.signature(id);
 		if (signature == null) {
-			return new ModelMetadataResponse(id, List.of("1"), "pytorch_torchscript", UNDECLARED,
+			return new ModelMetadataResponse(id, List.of(VERSION), "pytorch_torchscript", UNDECLARED,
 					List.of(new ModelMetadataResponse.TensorMetadata("output__0", "FP32", List.of(-1L))));
 		}
-		return new ModelMetadataResponse(id, List.of("1"), "pytorch_torchscript", declared(signature.inputs()),
+		return new ModelMetadataResponse(id, List.of(VERSION), "pytorch_torchscript", declared(signature.inputs()),
 				declared((signature.outputs() != null) ? signature.outputs() : List.of()));
+	}
+
+	/**
+	 * Checks that a model or composition has the version a path names.
+	 * @throws dev.patchbay.shared.NotFoundException if the id names no model or
+	 * composition, or the version is not one of its versions
+	 */
+	public void requireVersion(String id, String version) {
+		this.models.signature(id);
+		if (!VERSION.equals(version)) {
+			throw new NotFoundException("model-version-not-found", "Model version not found",
+					"model " + id + " has no version '" + version + "'; its versions are [" + VERSION + "]",
+					Map.of("id", id, "version", version));
+		}
+	}
+
+	/**
+	 * Whether inference on the id runs now: a model with a graph, or a computed
+	 * composition whose base has one.
+	 * @throws dev.patchbay.shared.NotFoundException if the id names no model or
+	 * composition
+	 */
+	public boolean ready(String id) {
+		return this.models.ready(id);
 	}
 
 	private static List<ModelMetadataResponse.TensorMetadata> declared(List<Declaration> declarations) {
@@ -57,7 +89,7 @@ public class Inference {
 	 * @param body the request body, KServe v2 JSON
 	 * @param contentLength the declared body length, or -1
 	 * @throws InferenceInputException naming the input at fault for a wrong name,
-	 * datatype, shape or value
+	 * datatype, shape or value, or the output asked for that the model does not have
 	 * @throws dev.patchbay.shared.PayloadTooLargeException beyond
 	 * {@code patchbay.inference.max-request-size} or {@code max-request-elements}
 	 */
@@ -87,7 +119,7 @@ public class Inference {
 				results
 					.add(TensorCodec.encode((i < names.size()) ? names.get(i).name() : "output__" + i, outputs.get(i)));
 			}
-			return new InferenceResponse(id, request.id(), results);
+			return new InferenceResponse(id, request.id(), selected(results, request.outputs()));
 		}
 	}
 
@@ -125,6 +157,23 @@ public class Inference {
 			}
 		}
 		return ordered;
+	}
+
+	/** The outputs asked for, in the order asked; all of them when none were named. */
+	private static List<InferenceTensor> selected(List<InferenceTensor> outputs, List<String> names) {
+		if (names == null) {
+			return outputs;
+		}
+		List<InferenceTensor> selected = new ArrayList<>();
+		for (String name : names) {
+			selected.add(outputs.stream()
+				.filter((output) -> output.name().equals(name))
+				.findFirst()
+				.orElseThrow(() -> InferenceInputException.forField("outputs[" + name + "]",
+						"is not an output of this model; its outputs are "
+								+ outputs.stream().map(InferenceTensor::name).toList())));
+		}
+		return selected;
 	}
 
 	private static boolean shapeFits(List<Long> declared, List<Long> actual) {

@@ -32,6 +32,8 @@ final class InferenceBodyReader {
 
 	private static final List<String> INPUT_FIELDS = List.of("data", "datatype", "name", "parameters", "shape");
 
+	private static final List<String> OUTPUT_FIELDS = List.of("name", "parameters");
+
 	private final long maxElements;
 
 	private InferenceBodyReader(long maxElements) {
@@ -54,8 +56,10 @@ final class InferenceBodyReader {
 	 *
 	 * @param id the request id to echo, or null
 	 * @param inputs the inputs in request order
+	 * @param outputs the names of the outputs asked for, in request order, or null for
+	 * all of them
 	 */
-	record Request(String id, List<Input> inputs) {
+	record Request(String id, List<Input> inputs, List<String> outputs) {
 	}
 
 	/**
@@ -77,6 +81,7 @@ final class InferenceBodyReader {
 		}
 		String id = null;
 		List<Input> inputs = null;
+		List<String> outputs = null;
 		long elements = 0;
 		while (parser.nextToken() == JsonToken.PROPERTY_NAME) {
 			String field = known(parser.currentName(), REQUEST_FIELDS, "");
@@ -94,14 +99,50 @@ final class InferenceBodyReader {
 						inputs.add(input);
 					}
 				}
-				// Every output is returned, so a selection of outputs changes nothing.
+				case "outputs" -> outputs = outputs(parser);
 				default -> parser.skipChildren();
 			}
 		}
 		if (inputs == null || inputs.isEmpty()) {
 			throw InferenceInputException.forField("inputs", "at least one input is required");
 		}
-		return new Request(id, inputs);
+		return new Request(id, inputs, outputs);
+	}
+
+	private static List<String> outputs(JsonParser parser) {
+		if (parser.currentToken() == JsonToken.VALUE_NULL) {
+			return null;
+		}
+		if (parser.currentToken() != JsonToken.START_ARRAY) {
+			throw InferenceInputException.forField("outputs", "must be a list of {\"name\": ...} objects");
+		}
+		List<String> names = new ArrayList<>();
+		while (parser.nextToken() != JsonToken.END_ARRAY) {
+			String field = "outputs[" + names.size() + "]";
+			if (parser.currentToken() != JsonToken.START_OBJECT) {
+				throw InferenceInputException.forField(field, "must be an object with a name");
+			}
+			String name = null;
+			while (parser.nextToken() == JsonToken.PROPERTY_NAME) {
+				String property = known(parser.currentName(), OUTPUT_FIELDS, field + ".");
+				parser.nextToken();
+				if (property.equals("name")) {
+					name = string(parser, field + ".name");
+				}
+				else {
+					parser.skipChildren();
+				}
+			}
+			if (name == null) {
+				throw InferenceInputException.forField(field + ".name", "is required");
+			}
+			if (names.contains(name)) {
+				throw InferenceInputException.forField(field + ".name", "'" + name + "' is asked for twice");
+			}
+			names.add(name);
+		}
+		// Clients send an empty list to mean no selection, as the protocol's own do.
+		return names.isEmpty() ? null : names;
 	}
 
 	private Input input(JsonParser parser, String field, long elementBudget) {

@@ -21,6 +21,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.stereotype.Component;
 
+import dev.patchbay.composition.CompositionStatus;
 import dev.patchbay.composition.CompositionView;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.engine.GraphModel;
@@ -165,6 +166,28 @@ class LoadedModels implements AutoCloseable {
 			return signatureOf(this.registry.manifest(ArtifactType.MODEL, uuid));
 		}
 		return signatureOf(this.registry.manifest(ArtifactType.MODEL, composition(id, uuid).baseModelId()));
+	}
+
+	/**
+	 * Whether an id serves inference without waiting or failing: a model with a graph, or
+	 * a ready composition whose base has one.
+	 * @throws NotFoundException if the id names no model or composition
+	 */
+	boolean ready(String id) {
+		UUID uuid = parse(id);
+		UUID modelId = uuid;
+		if (!this.registry.exists(ArtifactType.MODEL, uuid)) {
+			CompositionView composition = composition(id, uuid);
+			if (composition.status() != CompositionStatus.READY || composition.baseModelId() == null) {
+				return false;
+			}
+			modelId = composition.baseModelId();
+		}
+		return this.registry.manifest(ArtifactType.MODEL, modelId)
+			.details()
+			.files()
+			.stream()
+			.anyMatch((file) -> file.role().equals("graph"));
 	}
 
 	private Entry load(String id) {
