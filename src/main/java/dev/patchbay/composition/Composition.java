@@ -3,6 +3,8 @@ package dev.patchbay.composition;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 
 import jakarta.persistence.CollectionTable;
@@ -109,7 +111,7 @@ class Composition {
 		this.bytesTotal = bytesTotal;
 		this.createdAt = Instant.now();
 		if (recipe.dialect() != Recipe.Dialect.PEFT) {
-			this.dialect = recipe.dialect().name().toLowerCase(java.util.Locale.ROOT);
+			this.dialect = recipe.dialect().name().toLowerCase(Locale.ROOT);
 			this.parameters = ParameterValue.canonical(recipe.parameters());
 		}
 		recipe.terms()
@@ -129,12 +131,12 @@ class Composition {
 		}
 		MergeMethod merge = MergeMethod.of(this.method, this.density, this.majoritySign, this.seed);
 		return new Recipe(this.baseModelId, terms, merge, this.outputDtype, this.materialize, Recipe.Dialect.PEFT,
-				java.util.Map.of(), this.safeMerge);
+				Map.of(), this.safeMerge);
 	}
 
 	private static java.util.Map<String, ParameterValue> parse(String parameters) {
 		if (parameters == null) {
-			return java.util.Map.of();
+			return Map.of();
 		}
 		tools.jackson.databind.JsonNode node = tools.jackson.databind.json.JsonMapper.shared().readTree(parameters);
 		java.util.Map<String, tools.jackson.databind.JsonNode> values = new java.util.LinkedHashMap<>();

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -153,7 +154,7 @@ public class CompositionFolders {
 		Map<String, Object> json = new LinkedHashMap<>();
 		json.put("baseModelId", recipe.baseModelId());
 		json.put("method", recipe.method().wireName());
-		json.put("dialect", recipe.dialect().toString().toLowerCase(java.util.Locale.ROOT));
+		json.put("dialect", recipe.dialect().toString().toLowerCase(Locale.ROOT));
 		json.put("terms", recipe.terms().stream().map((term) -> {
 			Map<String, Object> entry = new LinkedHashMap<>();
 			entry.put((term.patchId() != null) ? "patchId" : "modelId",

@@ -6,6 +6,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -212,7 +213,7 @@ final class PlanExecutor {
 			this.workspaces = workspaces;
 			this.terms = layout.tensor().terms();
 			this.all = new boolean[this.terms.size()];
-			java.util.Arrays.fill(this.all, true);
+			Arrays.fill(this.all, true);
 			this.factors = new Factors[this.terms.size()];
 			this.ranges = new Ranges[this.terms.size()];
 			this.keys = new long[this.terms.size()];
@@ -279,7 +280,7 @@ final class PlanExecutor {
 		private void selectCuts() throws IOException {
 			double density = PlanExecutor.this.plan.method().density();
 			long[] k = new long[this.terms.size()];
-			java.util.Arrays.fill(k, (long) (density * this.layout.elements()));
+			Arrays.fill(k, (long) (density * this.layout.elements()));
 			selectCuts(k);
 		}
 

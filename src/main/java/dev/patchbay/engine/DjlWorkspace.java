@@ -3,6 +3,7 @@ package dev.patchbay.engine;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -50,7 +51,7 @@ final class DjlWorkspace implements Workspace {
 	@Override
 	public void load(int slot, ByteBuffer data, DType dtype, int count, int length) {
 		TensorData.decode(data, dtype, this.host, count, this.words);
-		java.util.Arrays.fill(this.host, count, length, 0f);
+		Arrays.fill(this.host, count, length, 0f);
 		upload(slot, this.host, length);
 	}
 
@@ -72,7 +73,7 @@ final class DjlWorkspace implements Workspace {
 	@Override
 	public void lowRank(int slot, float[] b, int first, int rows, int rank, float[] a, int columns, float scale) {
 		try (NDScope scope = new NDScope()) {
-			float[] bRows = java.util.Arrays.copyOfRange(b, first * rank, (first + rows) * rank);
+			float[] bRows = Arrays.copyOfRange(b, first * rank, (first + rows) * rank);
 			NDArray product = this.manager.create(bRows, new Shape(rows, rank))
 				.matMul(this.manager.create(FloatBuffer.wrap(a, 0, rank * columns), new Shape(rank, columns)));
 			keep(slot, product.muli(scale).reshape(rows * (long) columns));
@@ -89,7 +90,7 @@ final class DjlWorkspace implements Workspace {
 				.mul(factor(kh, height, rank).reshape(rank, 1, height, 1))
 				.mul(factor(kw, width, rank).reshape(rank, 1, 1, width))
 				.reshape(rank, (long) inChannels * height * width);
-			float[] outRows = java.util.Arrays.copyOfRange(out, first * rank, (first + rows) * rank);
+			float[] outRows = Arrays.copyOfRange(out, first * rank, (first + rows) * rank);
 			NDArray product = this.manager.create(outRows, new Shape(rows, rank)).matMul(a);
 			keep(slot, product.muli(scale).reshape(rows * (long) inChannels * height * width));
 		}
@@ -121,8 +122,7 @@ final class DjlWorkspace implements Workspace {
 			int axis = channelsAreRows ? 1 : 0;
 			NDArray norms = v.square().sum(new int[] { axis }, true).sqrt();
 			NDArray m = channelsAreRows
-					? this.manager.create(java.util.Arrays.copyOfRange(magnitudes, firstRow, firstRow + rows),
-							new Shape(rows, 1))
+					? this.manager.create(Arrays.copyOfRange(magnitudes, firstRow, firstRow + rows), new Shape(rows, 1))
 					: this.manager.create(FloatBuffer.wrap(magnitudes, 0, columns), new Shape(1, columns));
 			keep(delta, v.muli(m.div(norms)).subi(w).reshape(rows * (long) columns));
 		}
@@ -373,7 +373,7 @@ final class DjlWorkspace implements Workspace {
 	private float[][] hostCopies(int[] slots, int count) {
 		float[][] copies = new float[slots.length][];
 		for (int i = 0; i < slots.length; i++) {
-			copies[i] = java.util.Arrays.copyOf(download(slots[i], count), count);
+			copies[i] = Arrays.copyOf(download(slots[i], count), count);
 		}
 		return copies;
 	}
