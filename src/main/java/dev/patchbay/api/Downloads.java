@@ -105,15 +105,7 @@ class Downloads implements DisposableBean {
 			HttpServletResponse response, Runnable done) {
 		String quotedEtag = quote(etag);
 		long size = file.size();
-		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
-				request.getHeader(HttpHeaders.IF_NONE_MATCH));
-		response.setStatus(range.status().value());
-		response.setHeader(HttpHeaders.ETAG, quotedEtag);
-		response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
-		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
-		if (range.contentRange() != null) {
-			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
-		}
+		ByteRangeDownload range = rangeHeaders(size, quotedEtag, filename, request, response);
 		if (!range.hasBody()) {
 			done.run();
 			return;
@@ -180,15 +172,7 @@ class Downloads implements DisposableBean {
 	void deferred(long size, String etag, String filename, RangedBody body, HttpServletRequest request,
 			HttpServletResponse response) {
 		String quotedEtag = quote(etag);
-		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
-				request.getHeader(HttpHeaders.IF_NONE_MATCH));
-		response.setStatus(range.status().value());
-		response.setHeader(HttpHeaders.ETAG, quotedEtag);
-		response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
-		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
-		if (range.contentRange() != null) {
-			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
-		}
+		ByteRangeDownload range = rangeHeaders(size, quotedEtag, filename, request, response);
 		if (!range.hasBody()) {
 			return;
 		}
@@ -296,6 +280,24 @@ class Downloads implements DisposableBean {
 			// The container already ended the request after the connection was closed.
 			logger.debug("Download request already ended", ex);
 		}
+	}
+
+	/**
+	 * Decides the range of a download and sets its status and headers: the ETag, the
+	 * ranges accepted, the file name and, for a partial answer, the Content-Range.
+	 */
+	private static ByteRangeDownload rangeHeaders(long size, String quotedEtag, String filename,
+			HttpServletRequest request, HttpServletResponse response) {
+		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
+				request.getHeader(HttpHeaders.IF_NONE_MATCH));
+		response.setStatus(range.status().value());
+		response.setHeader(HttpHeaders.ETAG, quotedEtag);
+		response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
+		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
+		if (range.contentRange() != null) {
+			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
+		}
+		return range;
 	}
 
 	/** HEAD gets the headers only; the body would be discarded anyway. */
