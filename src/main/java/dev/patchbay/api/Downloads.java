@@ -76,19 +76,10 @@ class Downloads implements DisposableBean {
 
 	/**
 	 * Sends a file with a strong {@code ETag}, honouring {@code If-None-Match} and a
-	 * single {@code Range}.
-	 */
-	void file(SegmentedFile file, String etag, String filename, HttpServletRequest request,
-			HttpServletResponse response) {
-		file(file, etag, filename, request, response, () -> {
-		});
-	}
-
-	/**
-	 * The same, calling {@code done} once the source is no longer needed: when the body
-	 * has been copied, or at once when there is none or Tomcat's sendfile takes over.
-	 * Sendfile opens the file as soon as the handler returns, and an open file survives
-	 * its deletion, so only that instant is unguarded.
+	 * single {@code Range}, calling {@code done} once the source is no longer needed (its
+	 * pins may go): when the body has been copied, or at once when there is none or
+	 * Tomcat's sendfile takes over. Sendfile opens the file as soon as the handler
+	 * returns, and an open file survives its deletion, so only that instant is unguarded.
 	 */
 	void file(SegmentedFile file, String etag, String filename, HttpServletRequest request,
 			HttpServletResponse response, Runnable done) {

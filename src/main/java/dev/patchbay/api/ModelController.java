@@ -59,7 +59,7 @@ class ModelController extends ArtifactController {
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
 		Registry.Weights weights = this.registry.weights(id);
-		this.downloads.file(weights.file(), weights.etag(), id + ".safetensors", request, response);
+		this.downloads.file(weights.file(), weights.etag(), id + ".safetensors", request, response, weights::close);
 	}
 
 }

@@ -31,6 +31,7 @@ import dev.patchbay.composition.RwsRequest;
 import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.CompatibilityReport;
+import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
 
@@ -83,7 +84,8 @@ class PatchController extends ArtifactController {
 			.filter((candidate) -> candidate.role().equals("weights") || candidate.role().equals("adapter_model"))
 			.findFirst()
 			.orElseThrow();
-		this.downloads.file(this.registry.blob(file), file.digest(), id + ".safetensors", request, response);
+		FolderFile.Opened blob = this.registry.blob(file);
+		this.downloads.file(blob.file(), file.digest(), id + ".safetensors", request, response, blob::close);
 	}
 
 	@PostMapping(path = "/diff", consumes = MediaType.APPLICATION_JSON_VALUE)

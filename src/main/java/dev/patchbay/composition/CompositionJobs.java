@@ -38,7 +38,7 @@ import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.PatchbayException;
-import dev.patchbay.storage.BlobStore;
+import dev.patchbay.storage.BlobPins;
 
 /**
  * Computes compositions on a bounded pool of workers. The database is the queue
@@ -66,8 +66,6 @@ class CompositionJobs implements AutoCloseable {
 	private final CompositionRepository compositions;
 
 	private final Planner planner;
-
-	private final BlobStore blobs;
 
 	private final Ingest ingest;
 
@@ -101,15 +99,14 @@ class CompositionJobs implements AutoCloseable {
 
 	private volatile boolean closing;
 
-	CompositionJobs(CompositionRepository compositions, Planner planner, BlobStore blobs, Ingest ingest,
-			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json,
-			MeterRegistry meters, CompositionQueue queue, ResultCache cache, TensorEngine engine) {
+	CompositionJobs(CompositionRepository compositions, Planner planner, Ingest ingest, Registry registry,
+			TransactionTemplate transactions, CompositionProperties properties, JsonMapper json, MeterRegistry meters,
+			CompositionQueue queue, ResultCache cache, TensorEngine engine) {
 		this.engine = engine;
 		this.meters = meters;
 		this.cache = cache;
 		this.compositions = compositions;
 		this.planner = planner;
-		this.blobs = blobs;
 		this.ingest = ingest;
 		this.registry = registry;
 		this.transactions = transactions;
@@ -192,8 +189,8 @@ class CompositionJobs implements AutoCloseable {
 		Composition composition = this.compositions.findById(id).orElseThrow();
 		long started = System.nanoTime();
 		LiveOutput output = null;
-		try {
-			Plan plan = this.planner.plan(composition.recipe());
+		try (BlobPins pins = this.registry.pins()) {
+			Plan plan = this.planner.plan(composition.recipe(), pins);
 			if (plan.outputBytes() != composition.getBytesTotal()) {
 				throw new IllegalStateException("the plan's output has " + plan.outputBytes()
 						+ " bytes but the recipe was validated with " + composition.getBytesTotal());
@@ -205,19 +202,9 @@ class CompositionJobs implements AutoCloseable {
 					String digest = execute(plan, entry, output,
 							(tensorsDone) -> this.compositions.recordProgress(id, tensorsDone, entry.written()));
 					// Readers have every byte by now; what follows is off their path.
-					boolean persisted = composition.isMaterialize();
-					if (persisted) {
-						persist(entry.path(), digest);
-					}
 					boolean recorded = finish(id, (current) -> {
-						UUID modelId = null;
-						if (current.isMaterialize()) {
-							// Asked to be materialized while computing.
-							if (!persisted) {
-								persist(entry.path(), digest);
-							}
-							modelId = materialize(current, digest);
-						}
+						// Asked to be materialized before or while computing.
+						UUID modelId = current.isMaterialize() ? materialize(current, entry.path(), digest) : null;
 						current.succeeded(digest, modelId);
 					});
 					long elapsed = System.nanoTime() - started;
@@ -359,8 +346,8 @@ class CompositionJobs implements AutoCloseable {
 	private void recompute(Composition composition, ResultCache.Writer entry, LiveOutput output) {
 		long started = System.nanoTime();
 		try (entry) {
-			try {
-				Plan plan = this.planner.plan(composition.recipe());
+			try (BlobPins pins = this.registry.pins()) {
+				Plan plan = this.planner.plan(composition.recipe(), pins);
 				execute(plan, entry, output, (tensorsDone) -> {
 				});
 				long elapsed = System.nanoTime() - started;
@@ -383,16 +370,6 @@ class CompositionJobs implements AutoCloseable {
 			// never served as the result.
 			logger.error("Recomputing composition {} failed", composition.getId(), ex);
 			record("refill-failed", System.nanoTime() - started, 0);
-		}
-	}
-
-	/**
-	 * Stores a result durably in the blob store (fsync and rename, or the S3 upload), as
-	 * a registered model needs.
-	 */
-	private void persist(Path result, String digest) throws IOException {
-		if (!this.blobs.exists(digest)) {
-			this.blobs.commit(this.blobs.stage(result, digest));
 		}
 	}
 
@@ -457,8 +434,7 @@ class CompositionJobs implements AutoCloseable {
 				throw new IOException("composition " + composition.getId() + " was not recomputed within "
 						+ MATERIALIZE_WAIT + " to be materialized");
 			}
-			persist(result.path(), composition.getResultDigest());
-			return materialize(composition, composition.getResultDigest());
+			return materialize(composition, result.path(), composition.getResultDigest());
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
@@ -467,10 +443,11 @@ class CompositionJobs implements AutoCloseable {
 	}
 
 	/**
-	 * Registers a composition's result, already in the blob store, as a model with its
-	 * lineage and its base's graph.
+	 * Registers a composition's result as a model with its lineage and its base's graph,
+	 * storing it durably (fsync and rename, or the S3 upload) under the registry's lock
+	 * on its digest.
 	 */
-	private UUID materialize(Composition composition, String digest) throws IOException {
+	private UUID materialize(Composition composition, Path result, String digest) throws IOException {
 		// Without a base model (linear, karcher, …) the first term names the result.
 		UUID baseId = (composition.getBaseModelId() != null) ? composition.getBaseModelId()
 				: composition.getTerms().get(0).modelId();
@@ -485,7 +462,8 @@ class CompositionJobs implements AutoCloseable {
 					: new LineageEdge(term.patchId(), "patch")));
 		ArtifactMetadata metadata = new ArtifactMetadata(null, baseName + "+composition-" + composition.getId(), null,
 				base.family(), baseId, Map.of("patchbay.dev/composition", composition.getId().toString()), null);
-		return this.ingest.registerStoredModel(metadata, digest, "model.safetensors", lineage, composition.getId())
+		return this.ingest
+			.registerStoredModel(metadata, result, digest, "model.safetensors", lineage, composition.getId())
 			.id();
 	}
 

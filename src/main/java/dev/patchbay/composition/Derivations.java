@@ -29,6 +29,7 @@ import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobOutput;
+import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsWriter;
 import dev.patchbay.storage.StagedBlob;
@@ -88,6 +89,12 @@ public class Derivations {
 	 * @throws UnprocessableException if no tensor differs
 	 */
 	public ArtifactDetails diff(DiffRequest request) throws IOException {
+		try (BlobPins pins = this.registry.pins()) {
+			return diff(request, pins);
+		}
+	}
+
+	private ArtifactDetails diff(DiffRequest request, BlobPins pins) throws IOException {
 		require("name", request.name());
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
@@ -96,8 +103,8 @@ public class Derivations {
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
-		ArtifactContent base = this.registry.content(ArtifactType.MODEL, request.baseModelId());
-		ArtifactContent finetuned = this.registry.content(ArtifactType.MODEL, request.finetunedModelId());
+		ArtifactContent base = this.registry.content(ArtifactType.MODEL, request.baseModelId(), pins);
+		ArtifactContent finetuned = this.registry.content(ArtifactType.MODEL, request.finetunedModelId(), pins);
 		Map<String, TensorLocation> baseTensors = base.tensorsByName();
 		List<TensorSpec> specs = new ArrayList<>();
 		List<TensorRows[]> sources = new ArrayList<>();
@@ -205,6 +212,12 @@ public class Derivations {
 	 * @throws UnprocessableException if a selected tensor is missing or differs in shape
 	 */
 	public ArtifactDetails rws(RwsRequest request) throws IOException {
+		try (BlobPins pins = this.registry.pins()) {
+			return rws(request, pins);
+		}
+	}
+
+	private ArtifactDetails rws(RwsRequest request, BlobPins pins) throws IOException {
 		require("name", request.name());
 		require("cleanModelId", request.cleanModelId());
 		require("robustModelId", request.robustModelId());
@@ -229,10 +242,10 @@ public class Derivations {
 			quantizer = new Quantizer(bits);
 			perChannel = granularity.equals("channel");
 		}
-		ArtifactContent clean = this.registry.content(ArtifactType.MODEL, request.cleanModelId());
-		ArtifactContent robust = this.registry.content(ArtifactType.MODEL, request.robustModelId());
+		ArtifactContent clean = this.registry.content(ArtifactType.MODEL, request.cleanModelId(), pins);
+		ArtifactContent robust = this.registry.content(ArtifactType.MODEL, request.robustModelId(), pins);
 		ArtifactContent pretrained = (request.pretrainedModelId() != null)
-				? this.registry.content(ArtifactType.MODEL, request.pretrainedModelId()) : null;
+				? this.registry.content(ArtifactType.MODEL, request.pretrainedModelId(), pins) : null;
 		List<TensorLocation> selected = clean.tensors()
 			.stream()
 			.filter((tensor) -> tensor.spec().dtype().isFloatingPoint())

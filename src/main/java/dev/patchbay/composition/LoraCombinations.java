@@ -34,6 +34,7 @@ import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.SafetensorsWriter;
 
 /**
@@ -72,6 +73,12 @@ public class LoraCombinations {
 	 * @throws UnprocessableException if the sources cannot be combined
 	 */
 	public ArtifactDetails combine(LoraCombinationRequest request) throws IOException {
+		try (BlobPins pins = this.registry.pins()) {
+			return combine(request, pins);
+		}
+	}
+
+	private ArtifactDetails combine(LoraCombinationRequest request, BlobPins pins) throws IOException {
 		require("name", request.name());
 		require("combination", request.combination());
 		if (!COMBINATIONS.contains(request.combination())) {
@@ -91,7 +98,7 @@ public class LoraCombinations {
 				null, null, request.labels(), null));
 		List<Source> sources = new ArrayList<>();
 		for (int t = 0; t < request.terms().size(); t++) {
-			sources.add(source(request.terms().get(t), t));
+			sources.add(source(request.terms().get(t), t, pins));
 		}
 		Map<String, List<Module>> modules = new TreeMap<>();
 		for (int t = 0; t < sources.size(); t++) {
@@ -269,7 +276,7 @@ public class LoraCombinations {
 		return combined;
 	}
 
-	private Source source(LoraCombinationRequest.Term term, int index) {
+	private Source source(LoraCombinationRequest.Term term, int index, BlobPins pins) {
 		String field = "terms[" + index + "]";
 		if (term == null || term.patchId() == null) {
 			throw invalid(field + ".patchId", "is required");
@@ -277,7 +284,7 @@ public class LoraCombinations {
 		if (term.weight() == null || !Double.isFinite(term.weight())) {
 			throw invalid(field + ".weight", "must be a finite number");
 		}
-		ArtifactContent patch = this.registry.content(ArtifactType.PATCH, term.patchId());
+		ArtifactContent patch = this.registry.content(ArtifactType.PATCH, term.patchId(), pins);
 		if (patch.details().kind() != PatchKind.LORA) {
 			throw invalid(field + ".patchId", "names a " + patch.details().kind() + " patch; expected a LoRA patch");
 		}

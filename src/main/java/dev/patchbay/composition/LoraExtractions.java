@@ -32,6 +32,7 @@ import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.BlobPins;
 
 /**
  * Extracts LoRA adapters by truncated SVD, following {@code mergekit-extract-lora}'s
@@ -71,6 +72,12 @@ public class LoraExtractions {
 	 * @throws UnprocessableException if nothing can be extracted
 	 */
 	public Extraction extract(LoraExtractionRequest request) throws IOException {
+		try (BlobPins pins = this.registry.pins()) {
+			return extract(request, pins);
+		}
+	}
+
+	private Extraction extract(LoraExtractionRequest request, BlobPins pins) throws IOException {
 		require("name", request.name());
 		require("rank", request.rank());
 		if (request.rank() < 1 || request.rank() > this.maxRank) {
@@ -80,7 +87,7 @@ public class LoraExtractions {
 		if (!Double.isFinite(epsilon) || epsilon < 0) {
 			throw invalid("svEpsilon", "must be a finite number of at least 0");
 		}
-		Sources sources = sources(request);
+		Sources sources = sources(request, pins);
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
 				null, sources.baseModelId(), request.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
@@ -260,23 +267,23 @@ public class LoraExtractions {
 		return shape.stream().mapToLong(Long::longValue).toArray();
 	}
 
-	private Sources sources(LoraExtractionRequest request) {
+	private Sources sources(LoraExtractionRequest request, BlobPins pins) {
 		if (request.diffPatchId() != null) {
 			if (request.baseModelId() != null || request.finetunedModelId() != null) {
 				throw invalid("diffPatchId", "is exclusive with baseModelId and finetunedModelId");
 			}
-			ArtifactContent diff = this.registry.content(ArtifactType.PATCH, request.diffPatchId());
+			ArtifactContent diff = this.registry.content(ArtifactType.PATCH, request.diffPatchId(), pins);
 			if (diff.details().kind() != PatchKind.DIFF) {
 				throw invalid("diffPatchId", "names a " + diff.details().kind() + " patch; expected a diff patch");
 			}
 			ArtifactContent base = (diff.details().baseModelId() != null)
-					? this.registry.content(ArtifactType.MODEL, diff.details().baseModelId()) : null;
+					? this.registry.content(ArtifactType.MODEL, diff.details().baseModelId(), pins) : null;
 			return new Sources(null, diff, base);
 		}
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
-		return new Sources(this.registry.content(ArtifactType.MODEL, request.finetunedModelId()), null,
-				this.registry.content(ArtifactType.MODEL, request.baseModelId()));
+		return new Sources(this.registry.content(ArtifactType.MODEL, request.finetunedModelId(), pins), null,
+				this.registry.content(ArtifactType.MODEL, request.baseModelId(), pins));
 	}
 
 	private static List<Pattern> patterns(String field, List<String> regexes) {

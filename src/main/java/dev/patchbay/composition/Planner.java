@@ -7,7 +7,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -26,6 +25,7 @@ import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.Sha256;
 import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.BlobPins;
 
 /**
  * Turns a recipe into a plan, checking everything first: unknown ids are 404s, and every
@@ -76,15 +76,17 @@ class Planner {
 
 	/**
 	 * Builds the executable plan, with the local files of every input (downloading them
-	 * from S3 if need be), checking the recipe again on the way.
+	 * from S3 if need be) pinned until {@code pins} close, checking the recipe again on
+	 * the way.
 	 * @throws dev.patchbay.registry.ArtifactNotFoundException if an input was deleted
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
-	Plan plan(Recipe recipe) {
-		ArtifactContent base = (recipe.baseModelId() != null) ? local(ArtifactType.MODEL, recipe.baseModelId()) : null;
+	Plan plan(Recipe recipe, BlobPins pins) {
+		ArtifactContent base = (recipe.baseModelId() != null)
+				? this.registry.content(ArtifactType.MODEL, recipe.baseModelId(), pins) : null;
 		List<ArtifactContent> terms = recipe.terms()
 			.stream()
-			.map((term) -> this.registry.local(manifest(term)))
+			.map((term) -> this.registry.local(manifest(term), pins))
 			.toList();
 		return assemble(recipe, base, terms);
 	}
@@ -92,10 +94,6 @@ class Planner {
 	private ArtifactContent manifest(Recipe.Term term) {
 		return (term.modelId() != null) ? this.registry.manifest(ArtifactType.MODEL, term.modelId())
 				: this.registry.manifest(ArtifactType.PATCH, term.patchId());
-	}
-
-	private ArtifactContent local(ArtifactType type, UUID id) {
-		return this.registry.local(this.registry.manifest(type, id));
 	}
 
 	private Plan assemble(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {

@@ -33,6 +33,7 @@ import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
+import dev.patchbay.storage.BlobPins;
 import dev.patchbay.engine.TensorData;
 
 /**
@@ -78,6 +79,18 @@ public class Evaluations implements AutoCloseable {
 	 * @throws NotFoundException for an unknown model, composition or dataset
 	 */
 	public EvaluationView evaluate(EvaluationRequest request) {
+		// The dataset's blobs stay pinned until the evaluation ends, on whichever thread.
+		BlobPins pins = this.registry.pins();
+		try {
+			return evaluate(request, pins);
+		}
+		catch (RuntimeException ex) {
+			pins.close();
+			throw ex;
+		}
+	}
+
+	private EvaluationView evaluate(EvaluationRequest request, BlobPins pins) {
 		if ((request.modelId() == null) == (request.compositionId() == null)) {
 			throw InferenceInputException.forField("modelId", "give exactly one of modelId and compositionId");
 		}
@@ -89,7 +102,7 @@ public class Evaluations implements AutoCloseable {
 			throw InferenceInputException.forField("batchSize", "must be between 1 and "
 					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
 		}
-		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId());
+		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
 		TensorLocation inputs = tensor(dataset, "inputs", request.inputs());
 		TensorLocation labels = tensor(dataset, "labels", request.labels());
 		if (!inputs.spec().dtype().isFloatingPoint()) {
@@ -127,7 +140,7 @@ public class Evaluations implements AutoCloseable {
 				values (:id, 'running', 0, :total, 0, now())""").param("id", progress.id).param("total", rows).update();
 		if (Boolean.TRUE.equals(request.async())) {
 			this.worker.execute(() -> {
-				try {
+				try (pins) {
 					run(progress, target, dataset, inputs, labels, batchSize);
 				}
 				catch (IOException | RuntimeException ex) {
@@ -136,7 +149,7 @@ public class Evaluations implements AutoCloseable {
 			});
 		}
 		else {
-			try {
+			try (pins) {
 				run(progress, target, dataset, inputs, labels, batchSize);
 			}
 			catch (IOException ex) {

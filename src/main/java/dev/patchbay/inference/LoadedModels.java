@@ -34,6 +34,7 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.SafetensorsHeader;
 import dev.patchbay.storage.SafetensorsReader;
 import dev.patchbay.engine.TensorData;
@@ -239,13 +240,14 @@ class LoadedModels implements AutoCloseable {
 	 * closed.
 	 */
 	private record Source(UUID modelId, Path graph, Path weights, Map<String, TensorEntry> tensors,
-			GraphSignature signature, Compositions.Result result) implements AutoCloseable {
+			GraphSignature signature, Compositions.Result result, BlobPins pins) implements AutoCloseable {
 
 		@Override
 		public void close() {
 			if (this.result != null) {
 				this.result.close();
 			}
+			this.pins.close();
 		}
 
 	}
@@ -255,9 +257,20 @@ class LoadedModels implements AutoCloseable {
 	 * the composition's result.
 	 */
 	private Source source(String id) {
+		BlobPins pins = this.registry.pins();
+		try {
+			return source(id, pins);
+		}
+		catch (RuntimeException ex) {
+			pins.close();
+			throw ex;
+		}
+	}
+
+	private Source source(String id, BlobPins pins) {
 		UUID uuid = parse(id);
 		if (this.registry.exists(ArtifactType.MODEL, uuid)) {
-			ArtifactContent model = this.registry.content(ArtifactType.MODEL, uuid);
+			ArtifactContent model = this.registry.content(ArtifactType.MODEL, uuid, pins);
 			Map<String, TensorEntry> tensors = new LinkedHashMap<>();
 			Path weights = null;
 			for (TensorLocation tensor : model.tensors()) {
@@ -271,16 +284,17 @@ class LoadedModels implements AutoCloseable {
 						"inference on sharded models is not supported yet; compose or re-upload it as one file",
 						Map.of("id", id));
 			}
-			return new Source(uuid, graphOf(model), weights, tensors, signatureOf(model), null);
+			return new Source(uuid, graphOf(model), weights, tensors, signatureOf(model), null, pins);
 		}
 		CompositionView composition = composition(id, uuid);
-		ArtifactContent base = this.registry.content(ArtifactType.MODEL, composition.baseModelId());
+		ArtifactContent base = this.registry.content(ArtifactType.MODEL, composition.baseModelId(), pins);
 		Compositions.Result result = this.compositions.awaitResult(uuid, this.properties.compositionWait());
 		try {
 			SafetensorsHeader header = SafetensorsReader.readHeader(result.path(), id);
 			Map<String, TensorEntry> tensors = new LinkedHashMap<>();
 			header.tensors().forEach((tensor) -> tensors.put(tensor.name(), tensor));
-			return new Source(base.details().id(), graphOf(base), result.path(), tensors, signatureOf(base), result);
+			return new Source(base.details().id(), graphOf(base), result.path(), tensors, signatureOf(base), result,
+					pins);
 		}
 		catch (IOException | RuntimeException ex) {
 			result.close();

@@ -1,5 +1,8 @@
 package dev.patchbay.registry;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -10,6 +13,7 @@ import org.springframework.transaction.annotation.Transactional;
 
 import dev.patchbay.shared.Sha256;
 import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SegmentedFile;
 import dev.patchbay.storage.ShardLayout;
@@ -117,9 +121,29 @@ public class ArtifactFolders {
 	}
 
 	private FolderFile stored(String path, ArtifactFile file) {
-		return new FolderFile(path, file.sizeBytes(), file.digest(), file.digest(), false, () -> FolderFile.Opened
-			.of(new SegmentedFile(
-					List.of(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), 0, file.sizeBytes())))));
+		return new FolderFile(path, file.sizeBytes(), file.digest(), file.digest(), false,
+				() -> opened(List.of(new Region(file.digest(), 0, file.sizeBytes())), null));
+	}
+
+	/**
+	 * Regions of stored blobs after an optional generated header, the blobs pinned until
+	 * the reader closes it.
+	 */
+	private FolderFile.Opened opened(List<Region> regions, byte[] header) {
+		BlobPins pins = new BlobPins(this.blobs);
+		try {
+			List<SegmentedFile.Segment> segments = new ArrayList<>();
+			if (header != null) {
+				segments.add(new SegmentedFile.Bytes(header));
+			}
+			regions.forEach((region) -> segments
+				.add(new SegmentedFile.FileRegion(pins.path(region.digest()), region.offset(), region.length())));
+			return new FolderFile.Opened(new SegmentedFile(segments), pins::close);
+		}
+		catch (RuntimeException ex) {
+			pins.close();
+			throw ex;
+		}
 	}
 
 	/** Shards made from regions of the stored files: adjacent tensors are one region. */
@@ -148,14 +172,8 @@ public class ArtifactFolders {
 				}
 			}
 			String etag = Sha256.hex("shard\n" + shardSize + "\n" + shard.name() + "\n" + digests);
-			files.add(new FolderFile(shard.name(), shard.size(), etag, null, false, () -> {
-				List<SegmentedFile.Segment> segments = new ArrayList<>();
-				segments.add(new SegmentedFile.Bytes(shard.header()));
-				regions.forEach(
-						(region) -> segments.add(new SegmentedFile.FileRegion(this.blobs.localPath(region.digest()),
-								region.offset(), region.length())));
-				return FolderFile.Opened.of(new SegmentedFile(segments));
-			}));
+			files.add(new FolderFile(shard.name(), shard.size(), etag, null, false,
+					() -> opened(regions, shard.header())));
 		}
 		if (layout.sharded()) {
 			files.add(generated(ShardLayout.INDEX_FILE, layout.indexJson()));
@@ -232,11 +250,11 @@ public class ArtifactFolders {
 	}
 
 	private byte[] readSmall(ArtifactFile file) {
-		try {
-			return java.nio.file.Files.readAllBytes(this.blobs.localPath(file.digest()));
+		try (BlobPins pins = new BlobPins(this.blobs)) {
+			return Files.readAllBytes(pins.path(file.digest()));
 		}
-		catch (java.io.IOException ex) {
-			throw new java.io.UncheckedIOException(ex);
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
 		}
 	}
 

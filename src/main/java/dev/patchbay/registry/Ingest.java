@@ -195,13 +195,14 @@ public class Ingest {
 	}
 
 	/**
-	 * Registers a model over a blob that is already stored, such as a composition's
-	 * result: no bytes are copied.
+	 * Registers a model whose weights are a local file, such as a composition's result in
+	 * the cache, storing the file as a blob unless identical bytes already are.
+	 * @param content the safetensors file
+	 * @param digest its sha256, already known
 	 */
-	public ArtifactDetails registerStoredModel(ArtifactMetadata metadata, String digest, String fileName,
+	public ArtifactDetails registerStoredModel(ArtifactMetadata metadata, Path content, String digest, String fileName,
 			List<LineageEdge> lineage, UUID compositionId) throws IOException {
-		Path path = this.blobs.localPath(digest);
-		SafetensorsHeader header = SafetensorsReader.readHeader(path, fileName);
+		SafetensorsHeader header = SafetensorsReader.readHeader(content, fileName);
 		if (this.artifacts.existsWithNameAndVersion(ArtifactType.MODEL, metadata.name(), metadata.version())) {
 			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version(),
 					"name");
@@ -210,26 +211,55 @@ public class Ingest {
 				metadata.family(), metadata.labels());
 		artifact.setBaseModelId(metadata.baseModelId());
 		artifact.setDerivation(lineage, compositionId);
-		return this.transactions.execute((status) -> {
-			// A racing delete of another artifact with these bytes either went first
-			// (the blob is gone: refuse) or waits until this row is visible.
-			this.blobUsage.lock(List.of(digest));
-			if (!this.blobs.exists(digest)) {
-				throw BlobNotFoundException.forDigest(digest);
+		boolean[] created = { false };
+		// Copied and hashed before the lock, as that is the slow part; only the rename
+		// (or the S3 upload) happens under it.
+		try (StagedBlob staged = this.blobs.exists(digest) ? null : this.blobs.stage(content, digest)) {
+			return unchecked(() -> this.transactions.execute((status) -> {
+				// A racing delete of another artifact with these bytes either went
+				// first (the blob is committed again here) or waits until this row is
+				// visible.
+				this.blobUsage.lock(List.of(digest));
+				if (!this.blobs.exists(digest)) {
+					if (staged != null) {
+						created[0] = commit(staged);
+					}
+					else {
+						try (StagedBlob late = stage(content, digest)) {
+							created[0] = commit(late);
+						}
+					}
+				}
+				List<ArtifactFile> files = new ArrayList<>();
+				files.add(new ArtifactFile("weights", fileName, digest, header.fileSize()));
+				if (metadata.baseModelId() != null) {
+					// A derived model keeps its base's graph and signature: same
+					// architecture, new weights.
+					Artifact base = this.artifacts.findByIdAndType(metadata.baseModelId(), ArtifactType.MODEL)
+						.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, metadata.baseModelId()));
+					base.getFiles().stream().filter((file) -> file.role().equals("graph")).forEach(files::add);
+					artifact.setConfig(base.getConfig());
+				}
+				artifact.setContent(files, locate(header, 0));
+				return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
+			}));
+		}
+		catch (IOException | RuntimeException ex) {
+			if (created[0]) {
+				this.blobUsage.deleteIfUnused(digest);
 			}
-			List<ArtifactFile> files = new ArrayList<>();
-			files.add(new ArtifactFile("weights", fileName, digest, header.fileSize()));
-			if (metadata.baseModelId() != null) {
-				// A derived model keeps its base's graph and signature: same
-				// architecture, new weights.
-				Artifact base = this.artifacts.findByIdAndType(metadata.baseModelId(), ArtifactType.MODEL)
-					.orElseThrow(() -> ArtifactNotFoundException.forId(ArtifactType.MODEL, metadata.baseModelId()));
-				base.getFiles().stream().filter((file) -> file.role().equals("graph")).forEach(files::add);
-				artifact.setConfig(base.getConfig());
-			}
-			artifact.setContent(files, locate(header, 0));
-			return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
-		});
+			throw ex;
+		}
+	}
+
+	/** Stages a local file under the lock, when its blob went after the first look. */
+	private StagedBlob stage(Path content, String digest) {
+		try {
+			return this.blobs.stage(content, digest);
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
 	}
 
 	/**

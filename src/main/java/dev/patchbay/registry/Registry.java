@@ -28,6 +28,7 @@ import dev.patchbay.registry.CompatibilityReport.Problem;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.BlobNotFoundException;
+import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsWriter;
 import dev.patchbay.storage.SegmentedFile;
@@ -92,12 +93,21 @@ public class Registry {
 	}
 
 	/**
+	 * Pins for one reader's blobs, to pass to {@link #content} or {@link #local} and
+	 * close when the reader is done with the files.
+	 */
+	public BlobPins pins() {
+		return new BlobPins(this.blobs);
+	}
+
+	/**
 	 * An artifact's tensors with the local files that hold them, for computing on. With
 	 * S3 this downloads every file not cached locally.
+	 * @param pins hold the files in place until they close
 	 * @throws ArtifactNotFoundException if no artifact of that type has the id
 	 */
-	public ArtifactContent content(ArtifactType type, UUID id) {
-		return local(manifest(type, id));
+	public ArtifactContent content(ArtifactType type, UUID id, BlobPins pins) {
+		return local(manifest(type, id), pins);
 	}
 
 	/**
@@ -118,12 +128,12 @@ public class Registry {
 	/**
 	 * Resolves a manifest's files to local paths, outside any transaction since with S3
 	 * it may download them.
+	 * @param pins hold the files in place until they close
 	 * @throws BlobNotFoundException if a file's blob is missing
 	 */
 	@Transactional(propagation = Propagation.NOT_SUPPORTED)
-	public ArtifactContent local(ArtifactContent manifest) {
-		return manifest
-			.withFiles(manifest.details().files().stream().map((file) -> this.blobs.localPath(file.digest())).toList());
+	public ArtifactContent local(ArtifactContent manifest, BlobPins pins) {
+		return manifest.withFiles(manifest.details().files().stream().map((file) -> pins.path(file.digest())).toList());
 	}
 
 	/**
@@ -136,47 +146,72 @@ public class Registry {
 	/**
 	 * A model's weights as one safetensors file. A single-file model is its stored blob,
 	 * byte for byte; a sharded model gets a new header followed by each shard's tensor
-	 * bytes.
+	 * bytes. The blobs stay pinned until the result is closed.
 	 */
 	public Weights weights(UUID modelId) {
 		Artifact model = find(ArtifactType.MODEL, modelId);
 		List<ArtifactFile> shards = model.getFiles().stream().filter((file) -> file.role().equals("weights")).toList();
-		if (shards.size() == 1) {
-			ArtifactFile file = shards.get(0);
-			return new Weights(file.digest(), new SegmentedFile(
-					List.of(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), 0, file.sizeBytes()))));
+		BlobPins pins = pins();
+		try {
+			if (shards.size() == 1) {
+				ArtifactFile file = shards.get(0);
+				return new Weights(file.digest(),
+						new SegmentedFile(
+								List.of(new SegmentedFile.FileRegion(pins.path(file.digest()), 0, file.sizeBytes()))),
+						pins);
+			}
+			List<TensorSpec> specs = model.getTensors().stream().map(TensorLocation::spec).toList();
+			List<SegmentedFile.Segment> segments = new ArrayList<>();
+			// As save_pretrained writes it: without it, transformers refuses to load the
+			// file.
+			segments.add(new SegmentedFile.Bytes(SafetensorsWriter.header(specs, Map.of("format", "pt"))));
+			for (TensorLocation tensor : model.getTensors()) {
+				ArtifactFile file = model.getFiles().get(tensor.fileOrdinal());
+				segments.add(new SegmentedFile.FileRegion(pins.path(file.digest()), tensor.dataOffset(),
+						tensor.spec().byteSize()));
+			}
+			String digests = shards.stream().map(ArtifactFile::digest).collect(Collectors.joining(","));
+			return new Weights(UUID.nameUUIDFromBytes(digests.getBytes(StandardCharsets.US_ASCII)).toString(),
+					new SegmentedFile(segments), pins);
 		}
-		List<TensorSpec> specs = model.getTensors().stream().map(TensorLocation::spec).toList();
-		List<SegmentedFile.Segment> segments = new ArrayList<>();
-		// As save_pretrained writes it: without it, transformers refuses to load the
-		// file.
-		segments.add(new SegmentedFile.Bytes(SafetensorsWriter.header(specs, Map.of("format", "pt"))));
-		for (TensorLocation tensor : model.getTensors()) {
-			ArtifactFile file = model.getFiles().get(tensor.fileOrdinal());
-			segments.add(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), tensor.dataOffset(),
-					tensor.spec().byteSize()));
+		catch (RuntimeException ex) {
+			pins.close();
+			throw ex;
 		}
-		String digests = shards.stream().map(ArtifactFile::digest).collect(Collectors.joining(","));
-		return new Weights(UUID.nameUUIDFromBytes(digests.getBytes(StandardCharsets.US_ASCII)).toString(),
-				new SegmentedFile(segments));
 	}
 
 	/**
-	 * One stored file of an artifact, ready to stream byte for byte.
+	 * One stored file of an artifact, ready to stream byte for byte, pinned until closed.
 	 * @throws BlobNotFoundException if its blob is missing
 	 */
-	public SegmentedFile blob(ArtifactFile file) {
-		return new SegmentedFile(
-				List.of(new SegmentedFile.FileRegion(this.blobs.localPath(file.digest()), 0, file.sizeBytes())));
+	public FolderFile.Opened blob(ArtifactFile file) {
+		BlobPins pins = pins();
+		try {
+			return new FolderFile.Opened(
+					new SegmentedFile(
+							List.of(new SegmentedFile.FileRegion(pins.path(file.digest()), 0, file.sizeBytes()))),
+					pins::close);
+		}
+		catch (RuntimeException ex) {
+			pins.close();
+			throw ex;
+		}
 	}
 
 	/**
-	 * A model's weights ready to stream.
+	 * A model's weights ready to stream, pinned until closed.
 	 *
 	 * @param etag a strong validator: changes whenever the bytes would
 	 * @param file the bytes
+	 * @param pins what holds the bytes in place
 	 */
-	public record Weights(String etag, SegmentedFile file) {
+	public record Weights(String etag, SegmentedFile file, BlobPins pins) implements AutoCloseable {
+
+		@Override
+		public void close() {
+			this.pins.close();
+		}
+
 	}
 
 	/**

@@ -9,6 +9,9 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -24,10 +27,12 @@ import org.springframework.util.unit.DataSize;
 
 import dev.patchbay.PatchbayApplication;
 import dev.patchbay.support.ApiClient;
+import dev.patchbay.support.Fixtures;
 import dev.patchbay.support.TestDatabase;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * The S3 store against a real S3-compatible server: S3Proxy, started here as its own
@@ -180,23 +185,50 @@ class S3BlobStoreIntegrationTests extends BlobStoreContract {
 	@Test
 	void theServiceConfiguredForS3KeepsUploadsInTheBucket() throws IOException {
 		Path model = Path.of("src/test/resources/fixtures/lora_llama/base.safetensors");
-		String[] args = { "--server.port=0", "--patchbay.data-dir=" + this.temp.resolve("service"),
-				"--patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY, "--patchbay.storage.type=s3",
-				"--patchbay.storage.s3.bucket=" + BUCKET, "--patchbay.storage.s3.prefix=" + this.prefix,
-				"--patchbay.storage.s3.endpoint=" + endpoint, "--patchbay.storage.s3.path-style-access=true",
-				"--patchbay.storage.s3.access-key-id=test-access-key",
-				"--patchbay.storage.s3.secret-access-key=test-secret-key" };
-		try (ConfigurableApplicationContext service = new SpringApplicationBuilder(PatchbayApplication.class,
-				TestDatabase.class)
-			.run(args)) {
+		try (ConfigurableApplicationContext service = service("service")) {
 			ApiClient api = new ApiClient(service.getEnvironment());
 			String id = api.upload("/api/v1/models",
-					ApiClient.multipart(java.util.Map.of("name", "s3-model")).file("weights", model));
+					ApiClient.multipart(Map.of("name", "s3-model")).file("weights", model));
 			String key = this.prefix + sha256(Files.readAllBytes(model));
 			assertThat(s3.headObject((head) -> head.bucket(BUCKET).key(key)).contentLength())
 				.isEqualTo(Files.size(model));
 			assertThat(api.get("/api/v1/models/" + id + "/weights").body()).isEqualTo(Files.readAllBytes(model));
 		}
+	}
+
+	/**
+	 * Each input evicts the one fetched before it from a cache smaller than either,
+	 * unless the composition pins what it has resolved until it has read it.
+	 */
+	@Test
+	void aCompositionPinsItsInputsInALocalCacheTooSmallForThem() throws IOException {
+		Path fixture = Path.of("src/test/resources/fixtures/lora_llama");
+		try (ConfigurableApplicationContext service = service("pinned", "--patchbay.storage.s3.cache-size=1KB")) {
+			ApiClient api = new ApiClient(service.getEnvironment());
+			String base = api.upload("/api/v1/models", ApiClient.multipart(Map.of("name", "s3-pinned-base"))
+				.file("weights", fixture.resolve("base.safetensors")));
+			String lora = api.uploadLora("s3-pinned-lora", "lora_llama/adapter");
+			String id = api
+				.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora, "weight", 1.0))));
+			Map<String, float[]> merged = Fixtures.floats(api.get("/api/v1/compositions/" + id + "/weights").body());
+			Map<String, float[]> expected = Fixtures.floats(fixture.resolve("expected_merged.safetensors"));
+			assertThat(merged).containsOnlyKeys(expected.keySet());
+			expected.forEach(
+					(name, values) -> assertThat(merged.get(name)).as(name).containsExactly(values, within(1e-5f)));
+		}
+	}
+
+	private ConfigurableApplicationContext service(String dataDir, String... extra) {
+		List<String> args = new ArrayList<>(
+				List.of("--server.port=0", "--patchbay.data-dir=" + this.temp.resolve(dataDir),
+						"--patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY, "--patchbay.storage.type=s3",
+						"--patchbay.storage.s3.bucket=" + BUCKET, "--patchbay.storage.s3.prefix=" + this.prefix,
+						"--patchbay.storage.s3.endpoint=" + endpoint, "--patchbay.storage.s3.path-style-access=true",
+						"--patchbay.storage.s3.access-key-id=test-access-key",
+						"--patchbay.storage.s3.secret-access-key=test-secret-key"));
+		args.addAll(List.of(extra));
+		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class)
+			.run(args.toArray(String[]::new));
 	}
 
 	private BlobStore store(Path root, DataSize cacheSize) throws IOException {
