@@ -1,0 +1,10 @@
+/**
+ * Recipes and their execution: validation and planning against the registry, the shared
+ * queue of compositions in PostgreSQL, the chunked executor over the engine, the result
+ * cache and materialization, and the derivations (diffs, signatures, LoRA extraction and
+ * combination).
+ */
+@ApplicationModule(allowedDependencies = { "shared", "storage", "engine", "registry" })
+package dev.patchbay.composition;
+
+import org.springframework.modulith.ApplicationModule;
