@@ -25,6 +25,7 @@ import dev.patchbay.support.Fixtures;
 import dev.patchbay.support.IntegrationTest;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The contract is usable, not just valid: a Java client generated from openapi.yaml by
@@ -68,17 +69,12 @@ class ContractClientIntegrationTests {
 		assertThat(read.getFinishedAt()).isNotNull();
 	}
 
-	private static Composition awaitFinished(CompositionsApi compositions, UUID id, Duration timeout)
-			throws InterruptedException {
-		long deadline = System.nanoTime() + timeout.toNanos();
-		Composition composition = compositions.getComposition(id);
-		while (composition.getStatus() == Composition.StatusEnum.PENDING
-				|| composition.getStatus() == Composition.StatusEnum.RUNNING) {
-			assertThat(System.nanoTime()).as("finished within " + timeout).isLessThan(deadline);
-			Thread.sleep(50);
-			composition = compositions.getComposition(id);
-		}
-		return composition;
+	private static Composition awaitFinished(CompositionsApi compositions, UUID id, Duration timeout) {
+		return await("composition " + id + " finished").atMost(timeout)
+			.pollInterval(Duration.ofMillis(50))
+			.until(() -> compositions.getComposition(id),
+					(composition) -> composition.getStatus() != Composition.StatusEnum.PENDING
+							&& composition.getStatus() != Composition.StatusEnum.RUNNING);
 	}
 
 	private static File fixture(String path) {

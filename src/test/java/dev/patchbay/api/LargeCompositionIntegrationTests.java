@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +32,7 @@ import dev.patchbay.support.IntegrationTest;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Composes a 1 GiB model end to end through HTTP and checks that the anonymous memory it
@@ -111,10 +113,11 @@ class LargeCompositionIntegrationTests {
 	}
 
 	/** Frees the gigabytes this test stored, once the composition has finished. */
-	private void deleteWhenDone(String composition, String adapter, String model) throws InterruptedException {
-		for (int i = 0; i < 600 && this.api.delete("/api/v1/compositions/" + composition).code() == 409; i++) {
-			Thread.sleep(50);
-		}
+	private void deleteWhenDone(String composition, String adapter, String model) {
+		// 409 while it is still running.
+		await("composition " + composition + " deleted").atMost(Duration.ofSeconds(30))
+			.pollInterval(Duration.ofMillis(50))
+			.until(() -> this.api.delete("/api/v1/compositions/" + composition).code() != 409);
 		assertThat(this.api.delete("/api/v1/patches/" + adapter).code()).isEqualTo(204);
 		assertThat(this.api.delete("/api/v1/models/" + model).code()).isEqualTo(204);
 	}

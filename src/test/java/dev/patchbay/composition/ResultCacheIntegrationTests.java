@@ -7,9 +7,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -33,6 +33,7 @@ import dev.patchbay.support.IntegrationTest;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The result cache in the running service, with a cache far smaller than one result (so
@@ -78,7 +79,7 @@ class ResultCacheIntegrationTests {
 			digest = Sha256.hex(streamed);
 			assertThat(Fixtures.floats(streamed).keySet())
 				.isEqualTo(Fixtures.floats(Fixtures.path("lora_llama/expected_merged.safetensors")).keySet());
-			assertThat(poll(() -> store.waiting() == 1)).as("persisting began, after the download").isTrue();
+			awaitUntil("persisting began, after the download", () -> store.waiting() == 1);
 			JsonNode during = this.api.get("/api/v1/compositions/" + id).json();
 			assertThat(during.get("status").asString()).isEqualTo("running");
 			assertThat(during.get("resultModelId").isNull()).as(during.toString()).isTrue();
@@ -105,13 +106,13 @@ class ResultCacheIntegrationTests {
 		String key = created.get("recipeDigest").asString();
 		byte[] first = this.api.get("/api/v1/compositions/" + id + "/weights").body();
 		this.api.awaitReady(id, TIMEOUT);
-		assertThat(poll(() -> !this.cache.contains(key))).as("evicted once nothing uses it").isTrue();
+		awaitUntil("evicted once nothing uses it", () -> !this.cache.contains(key));
 
 		long refills = refills();
 		try (Compositions.Result pinned = this.compositions.awaitResult(java.util.UUID.fromString(id), TIMEOUT)) {
 			long before = refills;
 			// Counted just after the bytes are released to readers.
-			assertThat(poll(() -> refills() == before + 1)).as("recomputed into the cache").isTrue();
+			awaitUntil("recomputed into the cache", () -> refills() == before + 1);
 			String other = this.api
 				.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", patch, "weight", 0.5))));
 			this.api.get("/api/v1/compositions/" + other + "/weights").body();
@@ -126,7 +127,7 @@ class ResultCacheIntegrationTests {
 		long before = refills();
 		byte[] again = this.api.get("/api/v1/compositions/" + id + "/weights").body();
 		assertThat(again).isEqualTo(first);
-		assertThat(poll(() -> refills() == before + 1)).isTrue();
+		awaitUntil("recomputed into the cache", () -> refills() == before + 1);
 		assertThat(refills()).isEqualTo(before + 1);
 	}
 
@@ -135,21 +136,8 @@ class ResultCacheIntegrationTests {
 		return (timer != null) ? timer.count() : 0;
 	}
 
-	private static boolean poll(BooleanSupplier condition) {
-		long deadline = System.nanoTime() + TIMEOUT.toNanos();
-		while (System.nanoTime() < deadline) {
-			if (condition.getAsBoolean()) {
-				return true;
-			}
-			try {
-				Thread.sleep(20);
-			}
-			catch (InterruptedException ex) {
-				Thread.currentThread().interrupt();
-				return false;
-			}
-		}
-		return condition.getAsBoolean();
+	private static void awaitUntil(String what, Callable<Boolean> condition) {
+		await(what).atMost(TIMEOUT).pollInterval(Duration.ofMillis(20)).until(condition);
 	}
 
 	/** Wraps the service's blob store so that a test can hold its commits back. */

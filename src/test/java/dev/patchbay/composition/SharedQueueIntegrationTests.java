@@ -28,6 +28,7 @@ import dev.patchbay.support.TestDatabase;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Two instances of the service, each a full application context with its own server and
@@ -102,11 +103,10 @@ class SharedQueueIntegrationTests {
 		boolean firstComputed = computations(this.first) == 1;
 		ConfigurableApplicationContext computing = firstComputed ? this.first : this.second;
 		ConfigurableApplicationContext refilling = firstComputed ? this.second : this.first;
-		long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-		while (refills(refilling) < 1 && System.nanoTime() < deadline) {
-			// Counted just after the bytes are released to the reader.
-			Thread.sleep(10);
-		}
+		// Counted just after the bytes are released to the reader.
+		await("the refill counted").atMost(Duration.ofSeconds(10))
+			.pollInterval(Duration.ofMillis(10))
+			.until(() -> refills(refilling) >= 1);
 		assertThat(refills(refilling)).isEqualTo(1);
 		assertThat(refills(computing)).isZero();
 		ApiClient refilled = firstComputed ? this.other : this.api;
@@ -135,10 +135,12 @@ class SharedQueueIntegrationTests {
 			.param("id", UUID.fromString(id))
 			.update()).isEqualTo(1);
 
-		Thread.sleep(LEASE.toMillis() / 3);
-		assertThat(this.other.get("/api/v1/compositions/" + id).json().get("status").asString())
-			.as("a live lease is respected")
-			.isEqualTo("running");
+		// A live lease is respected: running throughout, untouched by the other instance.
+		await("a live lease respected").during(LEASE.dividedBy(3))
+			.atMost(LEASE.dividedBy(2))
+			.pollInterval(Duration.ofMillis(100))
+			.until(() -> this.other.get("/api/v1/compositions/" + id).json().get("status").asString(),
+					"running"::equals);
 		this.other.awaitReady(id, LEASE.plusSeconds(60));
 		assertThat(this.other.get("/api/v1/compositions/" + id + "/weights").body()).isEqualTo(result);
 		assertThat(database.sql("select claimed_by from composition where id = :id")

@@ -14,6 +14,10 @@ import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
 
+import org.awaitility.core.ConditionTimeoutException;
+
+import static org.awaitility.Awaitility.await;
+
 /**
  * The packaged application in a JVM of its own, on a given data directory and the
  * embedded PostgreSQL, so that a test can kill it as an OOM killer or a node failure
@@ -52,13 +56,17 @@ final class ChildService implements AutoCloseable {
 			.redirectOutput(log.toFile())
 			.start();
 		ChildService service = new ChildService(process, port, log);
-		long deadline = System.nanoTime() + timeout.toNanos();
-		while (!service.healthy()) {
-			if (!process.isAlive() || System.nanoTime() > deadline) {
-				process.destroyForcibly().waitFor();
-				throw new IllegalStateException("the service did not become healthy:\n" + service.output());
-			}
-			Thread.sleep(200);
+		try {
+			await().atMost(timeout)
+				.pollInterval(Duration.ofMillis(200))
+				.until(() -> !process.isAlive() || service.healthy());
+		}
+		catch (ConditionTimeoutException ex) {
+			// Reported below with the service's output.
+		}
+		if (!process.isAlive() || !service.healthy()) {
+			process.destroyForcibly().waitFor();
+			throw new IllegalStateException("the service did not become healthy:\n" + service.output());
 		}
 		return service;
 	}
@@ -132,10 +140,13 @@ final class ChildService implements AutoCloseable {
 		this.process.destroyForcibly().waitFor();
 	}
 
-	static void awaitExit(ProcessHandle process, Duration timeout) throws InterruptedException {
-		long deadline = System.nanoTime() + timeout.toNanos();
-		while (process.isAlive() && System.nanoTime() < deadline) {
-			Thread.sleep(50);
+	/** Waits for a process to exit; the caller asserts on it. */
+	static void awaitExit(ProcessHandle process, Duration timeout) {
+		try {
+			await().atMost(timeout).pollInterval(Duration.ofMillis(50)).until(() -> !process.isAlive());
+		}
+		catch (ConditionTimeoutException ex) {
+			// Still alive: the caller's assertion says what that means.
 		}
 	}
 

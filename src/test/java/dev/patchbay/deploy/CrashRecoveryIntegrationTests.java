@@ -23,6 +23,7 @@ import tools.jackson.databind.json.JsonMapper;
 import dev.patchbay.support.Fixtures;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * kill -9 of the packaged application at chosen points, then a restart on the same data
@@ -146,16 +147,11 @@ class CrashRecoveryIntegrationTests {
 		return socket;
 	}
 
-	private Path awaitStagedPart() throws Exception {
-		long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-		while (System.nanoTime() < deadline) {
-			Optional<Path> part = stagedParts().stream().findFirst();
-			if (part.isPresent()) {
-				return part.get();
-			}
-			Thread.sleep(50);
-		}
-		throw new AssertionError("no staged part appeared under " + this.data.resolve("blobs/tmp"));
+	private Path awaitStagedPart() {
+		return await("a staged part under " + this.data.resolve("blobs/tmp")).atMost(Duration.ofSeconds(20))
+			.pollInterval(Duration.ofMillis(50))
+			.until(() -> stagedParts().stream().findFirst(), Optional::isPresent)
+			.get();
 	}
 
 	/** Files staged by requests: everything but the staging areas' lock files. */

@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.json.JsonMapper;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * No Docker engine runs here, so the Dockerfile is read as data and what it builds is
@@ -95,14 +97,10 @@ class DockerfileIntegrationTests {
 			List<String> healthcheck = DOCKERFILE.execForm("cpu", "HEALTHCHECK");
 			assertThat(healthcheck.subList(0, 2)).containsExactly("bash", "-c");
 			String probe = healthcheck.get(2).replace("127.0.0.1/8080", "127.0.0.1/" + port);
-			boolean healthy = false;
-			for (int attempt = 0; attempt < 120 && !healthy && process.isAlive(); attempt++) {
-				healthy = new ProcessBuilder("bash", "-c", probe).start().waitFor() == 0;
-				if (!healthy) {
-					Thread.sleep(500);
-				}
-			}
-			assertThat(healthy).as(Files.readString(log)).isTrue();
+			await("the healthcheck passing or the service exiting").atMost(Duration.ofSeconds(60))
+				.pollInterval(Duration.ofMillis(500))
+				.until(() -> !process.isAlive() || new ProcessBuilder("bash", "-c", probe).start().waitFor() == 0);
+			assertThat(process.isAlive()).as(Files.readString(log)).isTrue();
 			assertThat(Files.readString(log)).contains("Tensor engine: PyTorch 2.7.1 on cpu()")
 				.doesNotContain("Downloading");
 			HttpResponse<String> keys = HttpClient.newHttpClient()

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The embedded PostgreSQL on its own: real binaries in a temporary directory.
@@ -101,11 +102,9 @@ class EmbeddedDatabaseIntegrationTests {
 		}
 		assertThat(this.temp.resolve("pg/postmaster.pid")).doesNotExist();
 		// pg_ctl waits for the pid file to go; the process itself exits a moment later.
-		long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-		while (server.isAlive() && System.nanoTime() < deadline) {
-			Thread.sleep(20);
-		}
-		assertThat(server.isAlive()).isFalse();
+		await("the server exited").atMost(Duration.ofSeconds(10))
+			.pollInterval(Duration.ofMillis(20))
+			.until(() -> !server.isAlive());
 	}
 
 	private static void assertRefusesWithoutThePassword(EmbeddedDatabase database) {

@@ -9,6 +9,7 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +34,7 @@ import dev.patchbay.support.TestDatabase;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
 import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The S3 store against a real S3-compatible server: S3Proxy, started here as its own
@@ -240,21 +242,21 @@ class S3BlobStoreIntegrationTests extends BlobStoreContract {
 				"test-secret-key", DataSize.ofMegabytes(5), cacheSize);
 	}
 
-	private static void awaitListening(int port) throws InterruptedException {
-		long deadline = System.nanoTime() + 60_000_000_000L;
-		while (System.nanoTime() < deadline) {
-			if (!server.isAlive()) {
-				throw new IllegalStateException("S3Proxy exited with " + server.exitValue());
-			}
-			try (Socket socket = new Socket()) {
-				socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
-				return;
-			}
-			catch (IOException ex) {
-				Thread.sleep(100);
-			}
-		}
-		throw new IllegalStateException("S3Proxy did not listen on port " + port);
+	private static void awaitListening(int port) {
+		await("S3Proxy listening on port " + port).atMost(Duration.ofSeconds(60))
+			.pollInterval(Duration.ofMillis(100))
+			.until(() -> {
+				if (!server.isAlive()) {
+					throw new IllegalStateException("S3Proxy exited with " + server.exitValue());
+				}
+				try (Socket socket = new Socket()) {
+					socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+					return true;
+				}
+				catch (IOException ex) {
+					return false;
+				}
+			});
 	}
 
 }

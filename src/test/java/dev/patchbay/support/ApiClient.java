@@ -34,6 +34,7 @@ import org.springframework.util.MultiValueMap;
 import org.springframework.web.client.RestClient;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Drives the real server over HTTP. Never throws on error statuses: tests assert on them.
@@ -143,22 +144,12 @@ public class ApiClient {
 
 	/** Waits for a composition to finish and expects it ready. */
 	public JsonNode awaitReady(String id, Duration timeout) {
-		long deadline = System.nanoTime() + timeout.toNanos();
-		while (System.nanoTime() < deadline) {
-			JsonNode composition = get("/api/v1/compositions/" + id).json();
-			if (!composition.get("status").asString().matches("pending|running")) {
-				assertThat(composition.get("status").asString()).as(composition.toString()).isEqualTo("ready");
-				return composition;
-			}
-			try {
-				Thread.sleep(50);
-			}
-			catch (InterruptedException ex) {
-				Thread.currentThread().interrupt();
-				throw new IllegalStateException(ex);
-			}
-		}
-		throw new AssertionError("composition " + id + " did not finish within " + timeout);
+		JsonNode composition = await("composition " + id + " finished").atMost(timeout)
+			.pollInterval(Duration.ofMillis(50))
+			.until(() -> get("/api/v1/compositions/" + id).json(),
+					(current) -> !current.get("status").asString().matches("pending|running"));
+		assertThat(composition.get("status").asString()).as(composition.toString()).isEqualTo("ready");
+		return composition;
 	}
 
 	/**
