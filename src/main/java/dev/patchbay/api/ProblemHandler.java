@@ -34,10 +34,12 @@ import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExcep
 
 import dev.patchbay.shared.ConflictException;
 import dev.patchbay.shared.ForbiddenException;
+import dev.patchbay.shared.InsufficientResourcesException;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.PayloadTooLargeException;
+import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.shared.UnauthenticatedException;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.StorageProperties;
@@ -59,7 +61,8 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 			HttpStatus.BAD_REQUEST, NotFoundException.class, HttpStatus.NOT_FOUND, ConflictException.class,
 			HttpStatus.CONFLICT, UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT,
 			PayloadTooLargeException.class, HttpStatus.PAYLOAD_TOO_LARGE, UnauthenticatedException.class,
-			HttpStatus.UNAUTHORIZED, ForbiddenException.class, HttpStatus.FORBIDDEN);
+			HttpStatus.UNAUTHORIZED, ForbiddenException.class, HttpStatus.FORBIDDEN, ServiceBusyException.class,
+			HttpStatus.SERVICE_UNAVAILABLE, InsufficientResourcesException.class, HttpStatus.INSUFFICIENT_STORAGE);
 
 	/** What the JVM reports for ENOSPC; no exception type of its own says so. */
 	private static final String DISK_FULL = "No space left on device";
@@ -77,19 +80,24 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 			// The Open Inference Protocol defines its own error body; shape errors are
 			// 400 there.
 			HttpStatus v2Status = (status == HttpStatus.UNPROCESSABLE_CONTENT) ? HttpStatus.BAD_REQUEST : status;
-			return challenged(ResponseEntity.status(v2Status), status).contentType(MediaType.APPLICATION_JSON)
+			return headers(ResponseEntity.status(v2Status), status, ex).contentType(MediaType.APPLICATION_JSON)
 				.body(Map.of("error", ex.getMessage()));
 		}
 		ProblemDetail problem = problem(status, ex.type(), ex.title(), ex.getMessage());
 		ex.properties().forEach(problem::setProperty);
-		return challenged(ResponseEntity.status(problem.getStatus()), status)
+		return headers(ResponseEntity.status(problem.getStatus()), status, ex)
 			.contentType(MediaType.APPLICATION_PROBLEM_JSON)
 			.body(problem);
 	}
 
-	private static ResponseEntity.BodyBuilder challenged(ResponseEntity.BodyBuilder response, HttpStatus status) {
+	/** The challenge of a 401, and when to come back after a 503. */
+	private static ResponseEntity.BodyBuilder headers(ResponseEntity.BodyBuilder response, HttpStatus status,
+			PatchbayException ex) {
 		if (status == HttpStatus.UNAUTHORIZED) {
 			response.header(HttpHeaders.WWW_AUTHENTICATE, "Bearer realm=\"patchbay\"");
+		}
+		if (ex instanceof ServiceBusyException busy) {
+			response.header(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, busy.retryAfter().toSeconds())));
 		}
 		return response;
 	}

@@ -12,10 +12,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 import io.micrometer.core.instrument.Counter;
@@ -38,6 +40,7 @@ import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.PatchbayException;
+import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.storage.BlobPins;
 
 /**
@@ -77,7 +80,7 @@ class CompositionJobs implements AutoCloseable {
 
 	private final JsonMapper json;
 
-	private final ExecutorService workers;
+	private final ThreadPoolExecutor workers;
 
 	private final Map<UUID, LiveOutput> live = new ConcurrentHashMap<>();
 
@@ -113,11 +116,13 @@ class CompositionJobs implements AutoCloseable {
 		this.properties = properties;
 		this.json = json;
 		this.queue = queue;
-		this.workers = Executors.newFixedThreadPool(properties.workers(), (task) -> {
-			Thread thread = new Thread(task, "composition-worker");
-			thread.setDaemon(true);
-			return thread;
-		});
+		// Bounded: a task refused here waits in the database's queue instead.
+		this.workers = new ThreadPoolExecutor(properties.workers(), properties.workers(), 0, TimeUnit.MILLISECONDS,
+				new ArrayBlockingQueue<>(4 * properties.workers() + 16), (task) -> {
+					Thread thread = new Thread(task, "composition-worker");
+					thread.setDaemon(true);
+					return thread;
+				});
 		this.scheduler = Executors.newSingleThreadScheduledExecutor((task) -> {
 			Thread thread = new Thread(task, "composition-queue");
 			thread.setDaemon(true);
@@ -139,17 +144,23 @@ class CompositionJobs implements AutoCloseable {
 
 	/** Asks for a composition just created here to be computed soon. */
 	void submit(UUID id) {
-		this.workers.execute(() -> {
-			if (this.queue.claim(id)) {
-				run(id);
-			}
-		});
+		try {
+			this.workers.execute(() -> {
+				if (this.queue.claim(id)) {
+					run(id);
+				}
+			});
+		}
+		catch (RejectedExecutionException ex) {
+			// Busy: it stays pending, and the poller claims it when a worker is free.
+		}
 	}
 
 	private void claimWhileIdle() {
 		try {
 			Optional<UUID> next;
-			while (this.claimed.size() < this.properties.workers() && (next = this.queue.claimNext()).isPresent()) {
+			while (this.claimed.size() < this.properties.workers() && this.workers.getQueue().remainingCapacity() > 0
+					&& (next = this.queue.claimNext()).isPresent()) {
 				UUID id = next.get();
 				this.claimed.add(id);
 				this.workers.execute(() -> run(id));
@@ -275,6 +286,12 @@ class CompositionJobs implements AutoCloseable {
 			catch (RuntimeException ex) {
 				this.refills.remove(id);
 				entry.close();
+				if (ex instanceof RejectedExecutionException) {
+					throw new ServiceBusyException("compositions-busy", "Workers busy",
+							"every composition worker is busy, and composition " + id
+									+ " must be recomputed to be read here; try again later",
+							this.properties.pollInterval().multipliedBy(5), Map.of("id", id.toString()));
+				}
 				throw ex;
 			}
 			return output;

@@ -31,6 +31,8 @@ import org.springframework.validation.annotation.Validated;
  * @param shardSize Maximum size of the tensor data in one weight shard of a model or
  * composition downloaded as a folder, as {@code save_pretrained}'s
  * {@code max_shard_size}.
+ * @param maxQueued Maximum number of compositions waiting for a worker, across every
+ * instance; beyond it a new recipe is refused with 503 and {@code Retry-After}.
  */
 @Validated
 @ConfigurationProperties("patchbay.composition")
@@ -40,5 +42,5 @@ public record CompositionProperties(@DefaultValue("1") @Min(1) @Max(64) int work
 		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout,
 		@NotNull @DurationMin(millis = 50) @DefaultValue("2s") Duration pollInterval, @NotNull Path cacheDirectory,
 		@NotNull @DefaultValue("20GB") DataSize cacheSize, @DefaultValue("64") @Min(1) int maxTerms,
-		@NotNull @DefaultValue("5GB") DataSize shardSize) {
+		@NotNull @DefaultValue("5GB") DataSize shardSize, @DefaultValue("1000") @Min(1) int maxQueued) {
 }

@@ -20,6 +20,8 @@ interface CompositionRepository extends JpaRepository<Composition, UUID> {
 
 	Page<Composition> findByStatus(CompositionStatus status, Pageable pageable);
 
+	long countByStatus(CompositionStatus status);
+
 	/** Locks the row, so a result is recorded only while its lease is still held. */
 	@Lock(LockModeType.PESSIMISTIC_WRITE)
 	@Query("select c from Composition c where c.id = :id")

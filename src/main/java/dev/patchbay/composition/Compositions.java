@@ -25,6 +25,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.ConflictException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.storage.SegmentedFile;
 
 /**
@@ -97,6 +98,13 @@ public class Compositions {
 		Optional<Composition> existing = this.compositions.findByRecipeDigest(validated.recipeDigest());
 		if (existing.isPresent()) {
 			return new Created(reuse(existing.get(), recipe), false);
+		}
+		if (this.compositions.countByStatus(CompositionStatus.PENDING) >= this.properties.maxQueued()) {
+			// Counted, not locked: concurrent requests may pass the bound by a few.
+			throw new ServiceBusyException("compositions-busy", "Too many queued compositions",
+					"the queue holds " + this.properties.maxQueued()
+							+ " compositions waiting for a worker (patchbay.composition.max-queued); try again later",
+					this.properties.pollInterval().multipliedBy(5), Map.of("limit", this.properties.maxQueued()));
 		}
 		Composition composition = new Composition(recipe, validated.recipeDigest(), validated.tensors(),
 				validated.outputBytes());

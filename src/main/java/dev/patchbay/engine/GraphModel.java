@@ -24,6 +24,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.InsufficientResourcesException;
 
 /**
  * A TorchScript graph loaded through DJL whose parameters can be replaced by name, e.g.
@@ -31,6 +32,13 @@ import dev.patchbay.shared.DType;
  * serialized on the instance, so concurrent requests are safe.
  */
 public final class GraphModel implements AutoCloseable {
+
+	/**
+	 * How PyTorch's allocators say they failed: CUDA's caching allocator, and the CPU
+	 * allocator (which names itself) for host memory.
+	 */
+	private static final List<String> OUT_OF_MEMORY = List.of("out of memory", "DefaultCPUAllocator",
+			"can't allocate memory");
 
 	private final Model model;
 
@@ -105,6 +113,7 @@ public final class GraphModel implements AutoCloseable {
 	/**
 	 * Runs the graph's forward pass on positional inputs.
 	 * @throws IllegalArgumentException if the graph rejects the inputs (shape or dtype)
+	 * @throws InsufficientResourcesException if host or device memory ran out
 	 */
 	public synchronized List<HostTensor> forward(List<HostTensor> inputs) {
 		try (NDManager manager = this.model.getNDManager().newSubManager()) {
@@ -125,8 +134,27 @@ public final class GraphModel implements AutoCloseable {
 			return results;
 		}
 		catch (EngineException ex) {
-			throw new IllegalArgumentException(firstLine(ex.getMessage()), ex);
+			throw failure(ex);
 		}
+		catch (OutOfMemoryError ex) {
+			// Direct buffers for the inputs and outputs are host memory beyond the heap.
+			throw outOfMemory(ex);
+		}
+	}
+
+	/**
+	 * What an engine failure of a forward pass means for the caller: memory that ran out
+	 * is the server's capacity, not a fault of the inputs, which PyTorch reports alike.
+	 */
+	static RuntimeException failure(EngineException ex) {
+		String message = String.valueOf(ex.getMessage());
+		boolean outOfMemory = OUT_OF_MEMORY.stream().anyMatch(message::contains);
+		return outOfMemory ? outOfMemory(ex) : new IllegalArgumentException(firstLine(ex.getMessage()), ex);
+	}
+
+	private static InsufficientResourcesException outOfMemory(Throwable ex) {
+		return new InsufficientResourcesException("engine-out-of-memory", "Out of memory",
+				"the engine ran out of memory for this request: " + firstLine(ex.getMessage()), Map.of(), ex);
 	}
 
 	private static String firstLine(String message) {

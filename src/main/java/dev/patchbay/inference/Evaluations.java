@@ -7,12 +7,16 @@ import java.nio.ByteOrder;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +37,7 @@ import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
+import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.storage.BlobPins;
 import dev.patchbay.engine.TensorData;
 
@@ -47,6 +52,11 @@ public class Evaluations implements AutoCloseable {
 
 	private static final Logger logger = LoggerFactory.getLogger(Evaluations.class);
 
+	/**
+	 * When a refused evaluation may be asked again: a batch or two of the running one.
+	 */
+	private static final Duration RETRY_AFTER = Duration.ofSeconds(5);
+
 	private final LoadedModels models;
 
 	private final Registry registry;
@@ -55,11 +65,8 @@ public class Evaluations implements AutoCloseable {
 
 	private final JsonMapper json;
 
-	private final ExecutorService worker = Executors.newSingleThreadExecutor((task) -> {
-		Thread thread = new Thread(task, "evaluation-worker");
-		thread.setDaemon(true);
-		return thread;
-	});
+	/** Asynchronous evaluations, one at a time, with a bounded queue in front. */
+	private final ExecutorService worker;
 
 	private final JdbcClient jdbc;
 
@@ -70,6 +77,12 @@ public class Evaluations implements AutoCloseable {
 		this.properties = properties;
 		this.json = json;
 		this.jdbc = jdbc;
+		this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+				new ArrayBlockingQueue<>(properties.maxQueuedEvaluations()), (task) -> {
+					Thread thread = new Thread(task, "evaluation-worker");
+					thread.setDaemon(true);
+					return thread;
+				});
 	}
 
 	/**
@@ -139,14 +152,24 @@ public class Evaluations implements AutoCloseable {
 				insert into evaluation (id, status, examples_done, examples_total, correct, created_at)
 				values (:id, 'running', 0, :total, 0, now())""").param("id", progress.id).param("total", rows).update();
 		if (Boolean.TRUE.equals(request.async())) {
-			this.worker.execute(() -> {
-				try (pins) {
-					run(progress, target, dataset, inputs, labels, batchSize);
-				}
-				catch (IOException | RuntimeException ex) {
-					failed(progress, ex);
-				}
-			});
+			try {
+				this.worker.execute(() -> {
+					try (pins) {
+						run(progress, target, dataset, inputs, labels, batchSize);
+					}
+					catch (IOException | RuntimeException ex) {
+						failed(progress, ex);
+					}
+				});
+			}
+			catch (RejectedExecutionException ex) {
+				// Refused whole: the row goes, so the refusal leaves no trace.
+				this.jdbc.sql("delete from evaluation where id = :id").param("id", progress.id).update();
+				throw new ServiceBusyException("evaluations-busy", "Too many evaluations",
+						"the queue of asynchronous evaluations is full (" + this.properties.maxQueuedEvaluations()
+								+ ", patchbay.inference.max-queued-evaluations); try again later",
+						RETRY_AFTER, Map.of("limit", this.properties.maxQueuedEvaluations()));
+			}
 		}
 		else {
 			try (pins) {
