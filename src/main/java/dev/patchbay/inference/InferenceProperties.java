@@ -25,6 +25,8 @@ import org.springframework.validation.annotation.Validated;
  * @param maxRequestSize Maximum size of a KServe v2 inference request body.
  * @param maxRequestElements Maximum number of tensor elements in one inference request,
  * all inputs together, and in one evaluation batch.
+ * @param maxSweepPoints Maximum number of weight combinations (grid points) one strength
+ * sweep may evaluate.
  */
 @Validated
 @ConfigurationProperties("patchbay.inference")
@@ -32,5 +34,6 @@ public record InferenceProperties(@NotNull @DefaultValue("2GB") DataSize cacheSi
 		@NotNull @DefaultValue("10m") Duration compositionWait, @DefaultValue("256") @Min(1) int evaluationBatchSize,
 		@DefaultValue("4096") @Min(1) int maxEvaluationBatchSize,
 		@NotNull @DefaultValue("32MB") DataSize maxRequestSize,
-		@DefaultValue("8388608") @Min(1) @Max(Integer.MAX_VALUE - 8) long maxRequestElements) {
+		@DefaultValue("8388608") @Min(1) @Max(Integer.MAX_VALUE - 8) long maxRequestElements,
+		@DefaultValue("256") @Min(1) @Max(1_000_000) int maxSweepPoints) {
 }
