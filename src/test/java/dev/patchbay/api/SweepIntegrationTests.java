@@ -216,6 +216,26 @@ class SweepIntegrationTests {
 	}
 
 	@Test
+	void twoTermsOfOneSignatureAddTheirWeightsAndTheGridVariesTheLastTermFastest() throws Exception {
+		Map<String, Object> request = sweep(ALPHAS, Map.of("objective", Map.of("maximize", "min")));
+		request.put("terms", List.of(Map.of("patchId", this.signature, "weights", List.of(0.5)),
+				Map.of("patchId", this.signature, "weights", List.of(0.5, 1.0))));
+		Response created = this.api.postJson("/api/v1/sweeps", request);
+		assertThat(created.code()).as(created.json().toString()).isEqualTo(202);
+		JsonNode results = awaitDone(created.json().get("id").asString()).get("results");
+		assertThat(results).hasSize(2);
+		// 0.5·v + 0.5·v is α = 1.0, and 0.5·v + 1.0·v is α = 1.5.
+		for (int i = 0; i < 2; i++) {
+			assertThat(results.get(i).get("weights").get(1).asDouble()).isEqualTo(List.of(0.5, 1.0).get(i));
+			JsonNode row = this.reference.get("v1+rws_noise_full_a" + List.of(1.0, 1.5).get(i));
+			for (String split : SPLITS) {
+				assertThat(results.get(i).get("accuracy").get("images_" + split).asDouble())
+					.isCloseTo(row.get(split).asDouble(), within(0.002));
+			}
+		}
+	}
+
+	@Test
 	void invalidSweepsAreRefusedNamingTheFieldAndLeaveNoTrace() {
 		long before = this.api.get("/api/v1/sweeps").json().get("totalItems").asLong();
 		List<Double> seventeen = new ArrayList<>();
