@@ -246,6 +246,8 @@ public class Sweeps implements AutoCloseable {
 	private void run(UUID id, SweepRequest request, List<double[]> grid, ArtifactContent dataset,
 			List<TensorLocation> splits, TensorLocation labels, int batchSize) throws IOException {
 		long started = System.nanoTime();
+		long loading;
+		long applying = 0;
 		this.jdbc.sql("update sweep set status = 'running' where id = :id").param("id", id).update();
 		MergedDeltas.Prepared prepared = this.deltas.prepare(recipe(request, grid.get(0)));
 		try (GraphModel model = this.models.loadPrivately(request.baseModelId())) {
@@ -259,8 +261,11 @@ public class Sweeps implements AutoCloseable {
 				}
 			}
 			long[] expected = Evaluations.readLabels(dataset, labels);
+			long loaded = System.nanoTime();
 			for (int point = 0; point < grid.size(); point++) {
+				long pointStarted = System.nanoTime();
 				prepared.run(grid.get(point), model::applyDelta);
+				applying += System.nanoTime() - pointStarted;
 				Map<String, Double> accuracy = new LinkedHashMap<>();
 				for (int i = 0; i < splits.size(); i++) {
 					TensorLocation split = splits.get(i);
@@ -271,13 +276,17 @@ public class Sweeps implements AutoCloseable {
 				}
 				store(id, point, grid.get(point), accuracy);
 			}
+			loading = loaded - started;
 		}
 		long durationMs = (System.nanoTime() - started) / 1_000_000;
 		this.jdbc.sql("update sweep set status = 'done', duration_ms = :duration where id = :id")
 			.param("duration", durationMs)
 			.param("id", id)
 			.update();
-		logger.info("Sweep {}: {} grid points on {} splits in {} ms", id, grid.size(), splits.size(), durationMs);
+		logger.info(
+				"Sweep {}: {} grid points on {} splits in {} ms ({} ms planning and loading the base, {} ms"
+						+ " applying deltas)",
+				id, grid.size(), splits.size(), durationMs, loading / 1_000_000, applying / 1_000_000);
 	}
 
 	/** One grid point's result, and the progress with it. */
