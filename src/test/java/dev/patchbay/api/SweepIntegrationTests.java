@@ -276,6 +276,14 @@ class SweepIntegrationTests {
 		assertThat(this.api.postJson("/api/v1/sweeps", unknownPatch).code()).isEqualTo(404);
 		assertThat(this.api.get("/api/v1/sweeps/" + this.dataset).code()).isEqualTo(404);
 
+		String graphless = this.api.upload("/api/v1/models", multipart(Map.of("name", "sweep-base-without-graph"))
+			.file("weights", Fixtures.path("digits/base_v1.safetensors")));
+		Map<String, Object> noGraph = sweep(ALPHAS, Map.of());
+		noGraph.put("baseModelId", graphless);
+		Response refused = this.api.postJson("/api/v1/sweeps", noGraph);
+		assertThat(refused.code()).as(refused.json().toString()).isEqualTo(422);
+		assertThat(refused.json().get("field").asString()).isEqualTo("baseModelId");
+
 		assertThat(this.api.get("/api/v1/sweeps").json().get("totalItems").asLong()).isEqualTo(before);
 	}
 
