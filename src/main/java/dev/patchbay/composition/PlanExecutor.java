@@ -73,7 +73,22 @@ final class PlanExecutor {
 
 	final int[] termSlots;
 
+	/** Whether each tensor is written as its merged delta alone, without the base. */
+	private final boolean deltasOnly;
+
 	PlanExecutor(Plan plan, TensorEngine engine, int chunkElements) {
+		this(plan, engine, chunkElements, false);
+	}
+
+	/**
+	 * An executor that writes each tensor's merged delta rather than base plus delta, for
+	 * a caller that holds the base already (a sweep); PEFT-dialect methods only.
+	 */
+	PlanExecutor(Plan plan, TensorEngine engine, int chunkElements, boolean deltasOnly) {
+		if (deltasOnly && plan.method() instanceof MergeMethod.Mergekit) {
+			throw new IllegalArgumentException("mergekit methods compute whole tensors, not deltas");
+		}
+		this.deltasOnly = deltasOnly;
 		this.plan = plan;
 		this.engine = engine;
 		this.chunkElements = chunkElements;
@@ -403,7 +418,8 @@ final class PlanExecutor {
 		private ByteBuffer compose(int chunk, ByteBuffer target) throws IOException {
 			Workspace workspace = this.workspaces.current();
 			int count = elementsOf(chunk);
-			if (!fill(workspace, chunk, this.all)) {
+			// The base is read only when a term's delta needs it, or when it is written.
+			if (!fill(workspace, chunk, this.all) && !PlanExecutor.this.deltasOnly) {
 				load(workspace, BASE, this.layout.tensor().base(), chunk);
 			}
 			MergeMethod method = PlanExecutor.this.plan.method();
@@ -427,6 +443,9 @@ final class PlanExecutor {
 			}
 			else {
 				workspace.weightedSum(MERGED, PlanExecutor.this.termSlots, weights, count);
+			}
+			if (PlanExecutor.this.deltasOnly) {
+				return store(workspace, MERGED, -1, count, target);
 			}
 			return store(workspace, BASE, MERGED, count, target);
 		}

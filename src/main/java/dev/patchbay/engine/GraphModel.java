@@ -46,6 +46,13 @@ public final class GraphModel implements AutoCloseable {
 
 	private final Map<String, Parameter> parameters = new LinkedHashMap<>();
 
+	/**
+	 * Copies of parameters as they were before the first {@link #applyDelta}, kept on the
+	 * model's device, so that each delta applies to the base and never to a previous
+	 * delta.
+	 */
+	private final Map<String, NDArray> bases = new LinkedHashMap<>();
+
 	GraphModel(Model model) {
 		this.model = model;
 		this.block = model.getBlock();
@@ -107,6 +114,32 @@ public final class GraphModel implements AutoCloseable {
 		try (NDManager manager = this.model.getNDManager().newSubManager()) {
 			target.set(new NDIndex("..."),
 					manager.create(values, target.getShape()).toType(target.getDataType(), false));
+		}
+	}
+
+	/**
+	 * Sets a parameter to its base value plus a delta. The base is the value the
+	 * parameter held before the first delta applied to it; it stays resident on the
+	 * model's device (the GPU when there is one), so only the delta crosses over.
+	 * @throws IllegalArgumentException for an unknown name or a wrong element count
+	 */
+	public synchronized void applyDelta(String name, float[] delta) {
+		Parameter parameter = this.parameters.get(name);
+		if (parameter == null) {
+			throw new IllegalArgumentException("the graph has no parameter '" + name + "'");
+		}
+		NDArray target = parameter.getArray();
+		if (target.size() != delta.length) {
+			throw new IllegalArgumentException(
+					"parameter '" + name + "' has " + target.size() + " elements, not " + delta.length);
+		}
+		// The copy belongs to the parameter's manager, so it is closed with the model.
+		NDArray base = this.bases.computeIfAbsent(name, (key) -> target.duplicate());
+		try (NDManager manager = this.model.getNDManager().newSubManager()) {
+			// The short-lived operand comes first, so the sum belongs to the sub-manager.
+			NDArray merged = manager.create(delta, target.getShape()).toType(target.getDataType(), false);
+			merged.addi(base);
+			target.set(new NDIndex("..."), merged);
 		}
 	}
 

@@ -28,6 +28,7 @@ import org.springframework.data.domain.Pageable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 
+import dev.patchbay.engine.GraphModel;
 import dev.patchbay.engine.HostTensor;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
@@ -116,37 +117,15 @@ public class Evaluations implements AutoCloseable {
 					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
 		}
 		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
-		TensorLocation inputs = tensor(dataset, "inputs", request.inputs());
-		TensorLocation labels = tensor(dataset, "labels", request.labels());
-		if (!inputs.spec().dtype().isFloatingPoint()) {
-			throw InferenceInputException.forField("inputs", "tensor '" + inputs.name() + "' is not floating-point");
-		}
-		if (labels.spec().dtype() != DType.I64 && labels.spec().dtype() != DType.I32) {
-			throw InferenceInputException.forField("labels", "tensor '" + labels.name() + "' must be I64 or I32");
-		}
-		List<Long> shape = inputs.spec().shape();
-		if (shape.size() < 2) {
-			throw InferenceInputException.forField("inputs", "tensor '" + inputs.name() + "' has shape " + shape
-					+ "; evaluation inputs are [rows, features...], of rank 2 or more");
-		}
-		long rows = shape.get(0);
-		if (labels.spec().shape().size() != 1 || labels.spec().shape().get(0) != rows) {
-			throw InferenceInputException.forField("labels",
-					"tensor '" + labels.name() + "' must hold one label per input row (" + rows + ")");
-		}
+		TensorLocation inputs = inputsOf(dataset, "inputs", request.inputs());
+		long rows = inputs.spec().shape().get(0);
+		TensorLocation labels = labelsOf(dataset, "labels", request.labels(), rows);
 		String target = (request.modelId() != null) ? request.modelId().toString() : request.compositionId().toString();
 		// Resolve now, so that an unknown id is a 404 of this request rather than a
 		// failed evaluation.
 		GraphSignature signature = this.models.signature(target);
-		checkAgainstSignature(inputs, signature);
-		long rowElements = shape.stream().skip(1).reduce(1L, Math::multiplyExact);
-		long batchElements = Math.min(batchSize, Math.max(1, rows)) * rowElements;
-		if (batchElements > this.properties.maxRequestElements()) {
-			throw InferenceInputException.forField("batchSize",
-					batchSize + " rows of " + rowElements + " elements exceed the limit of "
-							+ this.properties.maxRequestElements()
-							+ " elements per batch (patchbay.inference.max-request-elements)");
-		}
+		checkAgainstSignature(inputs, "inputs", signature);
+		checkBatch(inputs, batchSize, this.properties);
 		Progress progress = new Progress(UUID.randomUUID(), rows);
 		this.jdbc.sql("""
 				insert into evaluation (id, status, examples_done, examples_total, correct, created_at)
@@ -251,35 +230,12 @@ public class Evaluations implements AutoCloseable {
 			TensorLocation labels, int batchSize) throws IOException {
 		long started = System.nanoTime();
 		try (LoadedModels.Lease lease = this.models.lease(target)) {
-			List<Long> shape = inputs.spec().shape();
-			long rowElements = 1;
-			for (int i = 1; i < shape.size(); i++) {
-				rowElements *= shape.get(i);
-			}
 			long[] expected = readLabels(dataset, labels);
-			long correct = 0;
-			float[] batch = new float[Math.toIntExact(Math.min(batchSize, progress.total) * rowElements)];
-			for (long row = 0; row < progress.total; row += batchSize) {
-				int n = (int) Math.min(batchSize, progress.total - row);
-				int count = Math.toIntExact(n * rowElements);
-				TensorData.readFloats(dataset.fileOf(inputs), inputs.dataOffset(), inputs.spec().dtype(),
-						row * rowElements, batch, count);
-				long[] batchShape = shape.stream().mapToLong(Long::longValue).toArray();
-				batchShape[0] = n;
-				HostTensor output;
-				try {
-					output = lease.model()
-						.forward(List
-							.of(new HostTensor(DType.F32, batchShape, TensorData.encode(batch, count, DType.F32))))
-						.get(0);
-				}
-				catch (IllegalArgumentException ex) {
-					throw InferenceInputException.forField("inputs", "the graph rejected them: " + ex.getMessage());
-				}
-				correct += countCorrect(output, expected, row, n);
-				progress.advance(n, correct);
-				store(progress);
-			}
+			long correct = countCorrect(lease.model(), dataset, inputs, "inputs", expected, batchSize,
+					(rows, correctSoFar) -> {
+						progress.advance(rows, correctSoFar);
+						store(progress);
+					});
 			progress.finish(System.nanoTime() - started);
 			store(progress);
 			logger.info("Evaluation {} of {}: accuracy {} on {} rows", progress.id, target,
@@ -287,8 +243,103 @@ public class Evaluations implements AutoCloseable {
 		}
 	}
 
+	/** Told after each batch how many rows it held and how many are correct so far. */
+	@FunctionalInterface
+	interface BatchDone {
+
+		void accept(int rows, long correct);
+
+	}
+
+	/**
+	 * Feeds a dataset tensor to a graph batch by batch, so memory holds one batch, and
+	 * counts the rows whose arg-max output equals the label.
+	 * @param field the request field that named the inputs, for problems
+	 */
+	static long countCorrect(GraphModel model, ArtifactContent dataset, TensorLocation inputs, String field,
+			long[] labels, int batchSize, BatchDone done) throws IOException {
+		List<Long> shape = inputs.spec().shape();
+		long total = shape.get(0);
+		long rowElements = 1;
+		for (int i = 1; i < shape.size(); i++) {
+			rowElements *= shape.get(i);
+		}
+		long correct = 0;
+		float[] batch = new float[Math.toIntExact(Math.min(batchSize, total) * rowElements)];
+		for (long row = 0; row < total; row += batchSize) {
+			int n = (int) Math.min(batchSize, total - row);
+			int count = Math.toIntExact(n * rowElements);
+			TensorData.readFloats(dataset.fileOf(inputs), inputs.dataOffset(), inputs.spec().dtype(), row * rowElements,
+					batch, count);
+			long[] batchShape = shape.stream().mapToLong(Long::longValue).toArray();
+			batchShape[0] = n;
+			HostTensor output;
+			try {
+				output = model
+					.forward(List.of(new HostTensor(DType.F32, batchShape, TensorData.encode(batch, count, DType.F32))))
+					.get(0);
+			}
+			catch (IllegalArgumentException ex) {
+				throw InferenceInputException.forField(field, "the graph rejected them: " + ex.getMessage());
+			}
+			correct += countCorrect(output, labels, row, n, field);
+			done.accept(n, correct);
+		}
+		return correct;
+	}
+
+	/**
+	 * The dataset tensor a request names as inputs: floating-point, [rows, features...].
+	 * @throws InferenceInputException naming the field
+	 */
+	static TensorLocation inputsOf(ArtifactContent dataset, String field, String name) {
+		TensorLocation inputs = tensor(dataset, field, name);
+		if (!inputs.spec().dtype().isFloatingPoint()) {
+			throw InferenceInputException.forField(field, "tensor '" + inputs.name() + "' is not floating-point");
+		}
+		List<Long> shape = inputs.spec().shape();
+		if (shape.size() < 2) {
+			throw InferenceInputException.forField(field, "tensor '" + inputs.name() + "' has shape " + shape
+					+ "; evaluation inputs are [rows, features...], of rank 2 or more");
+		}
+		return inputs;
+	}
+
+	/**
+	 * The dataset tensor a request names as labels: integer, one per input row.
+	 * @throws InferenceInputException naming the field
+	 */
+	static TensorLocation labelsOf(ArtifactContent dataset, String field, String name, long rows) {
+		TensorLocation labels = tensor(dataset, field, name);
+		if (labels.spec().dtype() != DType.I64 && labels.spec().dtype() != DType.I32) {
+			throw InferenceInputException.forField(field, "tensor '" + labels.name() + "' must be I64 or I32");
+		}
+		if (labels.spec().shape().size() != 1 || labels.spec().shape().get(0) != rows) {
+			throw InferenceInputException.forField(field,
+					"tensor '" + labels.name() + "' must hold one label per input row (" + rows + ")");
+		}
+		return labels;
+	}
+
+	/**
+	 * A batch of the inputs must fit the per-request element limit.
+	 * @throws InferenceInputException naming batchSize
+	 */
+	static void checkBatch(TensorLocation inputs, int batchSize, InferenceProperties properties) {
+		List<Long> shape = inputs.spec().shape();
+		long rows = shape.get(0);
+		long rowElements = shape.stream().skip(1).reduce(1L, Math::multiplyExact);
+		long batchElements = Math.min(batchSize, Math.max(1, rows)) * rowElements;
+		if (batchElements > properties.maxRequestElements()) {
+			throw InferenceInputException.forField("batchSize",
+					batchSize + " rows of " + rowElements + " elements exceed the limit of "
+							+ properties.maxRequestElements()
+							+ " elements per batch (patchbay.inference.max-request-elements)");
+		}
+	}
+
 	/** A dataset the graph's declared input cannot take is refused before any batch. */
-	private static void checkAgainstSignature(TensorLocation inputs, GraphSignature signature) {
+	static void checkAgainstSignature(TensorLocation inputs, String field, GraphSignature signature) {
 		if (signature == null || signature.inputs().isEmpty() || signature.inputs().get(0).shape() == null) {
 			return;
 		}
@@ -299,7 +350,7 @@ public class Evaluations implements AutoCloseable {
 			fits = declared.get(i) == -1 || declared.get(i).equals(actual.get(i));
 		}
 		if (!fits) {
-			throw InferenceInputException.forField("inputs", "tensor '" + inputs.name() + "' has shape " + actual
+			throw InferenceInputException.forField(field, "tensor '" + inputs.name() + "' has shape " + actual
 					+ " but the model's input takes " + declared + " (the first dimension is the batch)");
 		}
 	}
@@ -313,9 +364,9 @@ public class Evaluations implements AutoCloseable {
 		store(progress);
 	}
 
-	private static long countCorrect(HostTensor output, long[] labels, long firstRow, int rows) {
+	private static long countCorrect(HostTensor output, long[] labels, long firstRow, int rows, String field) {
 		if (output.shape().length != 2 || output.shape()[0] != rows || output.dtype() != DType.F32) {
-			throw InferenceInputException.forField("inputs",
+			throw InferenceInputException.forField(field,
 					"the graph's first output must be F32 [batch, classes] to score accuracy");
 		}
 		int classes = (int) output.shape()[1];
@@ -335,7 +386,7 @@ public class Evaluations implements AutoCloseable {
 		return correct;
 	}
 
-	private static long[] readLabels(ArtifactContent dataset, TensorLocation labels) throws IOException {
+	static long[] readLabels(ArtifactContent dataset, TensorLocation labels) throws IOException {
 		int count = Math.toIntExact(labels.spec().elementCount());
 		ByteBuffer bytes = ByteBuffer
 			.wrap(TensorData.readBytes(dataset.fileOf(labels), labels.dataOffset(),

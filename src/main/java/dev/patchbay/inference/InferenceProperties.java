@@ -27,6 +27,8 @@ import org.springframework.validation.annotation.Validated;
  * all inputs together, and in one evaluation batch.
  * @param maxQueuedEvaluations Maximum number of asynchronous evaluations waiting for the
  * evaluation worker; beyond it a request is refused with 503 and {@code Retry-After}.
+ * @param maxSweepPoints Maximum number of weight combinations (grid points) one strength
+ * sweep may evaluate.
  */
 @Validated
 @ConfigurationProperties("patchbay.inference")
@@ -35,5 +37,6 @@ public record InferenceProperties(@NotNull @DefaultValue("2GB") DataSize cacheSi
 		@DefaultValue("4096") @Min(1) int maxEvaluationBatchSize,
 		@NotNull @DefaultValue("32MB") DataSize maxRequestSize,
 		@DefaultValue("8388608") @Min(1) @Max(Integer.MAX_VALUE - 8) long maxRequestElements,
-		@DefaultValue("16") @Min(1) @Max(10000) int maxQueuedEvaluations) {
+		@DefaultValue("16") @Min(1) @Max(10000) int maxQueuedEvaluations,
+		@DefaultValue("256") @Min(1) @Max(1_000_000) int maxSweepPoints) {
 }

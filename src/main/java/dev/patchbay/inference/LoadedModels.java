@@ -191,6 +191,21 @@ class LoadedModels implements AutoCloseable {
 			.anyMatch((file) -> file.role().equals("graph"));
 	}
 
+	/**
+	 * Loads a registered model's graph with its weights outside the cache, for a caller
+	 * that changes its parameters (a sweep) and so must not share it; the caller closes
+	 * it.
+	 * @throws NotFoundException if no model has the id
+	 * @throws UnprocessableException if the model has no graph, or its weights do not fit
+	 * the graph
+	 */
+	GraphModel loadPrivately(UUID modelId) {
+		if (!this.registry.exists(ArtifactType.MODEL, modelId)) {
+			throw notFound(modelId.toString());
+		}
+		return load(modelId.toString()).model;
+	}
+
 	private Entry load(String id) {
 		try (Source source = source(id)) {
 			return load(id, source);

@@ -3,12 +3,14 @@ package dev.patchbay.api;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
 
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.test.context.TestPropertySource;
+import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
@@ -33,6 +35,9 @@ class CapacityIntegrationTests {
 	@Autowired
 	JdbcClient database;
 
+	@Autowired
+	TransactionTemplate transactions;
+
 	@Test
 	void anAsynchronousEvaluationBeyondTheQueueIsRefusedWithRetryAfterAndNotStored() {
 		String model = this.api
@@ -43,25 +48,35 @@ class CapacityIntegrationTests {
 						.file("graph", Fixtures.path("digits/digits_cnn.pt")));
 		String dataset = this.api.upload("/api/v1/datasets",
 				multipart(Map.of("name", "busy-testset")).file("data", Fixtures.path("digits/testset.safetensors")));
-		// One row per forward pass: each evaluation runs far longer than a request takes,
-		// so the first runs, the second waits, and the rest find the queue full.
+		Map<String, Object> evaluation = Map.of("modelId", model, "datasetId", dataset, "inputs", "images_clean",
+				"labels", "labels", "async", true, "batchSize", 1);
+		Response running = this.api.postJson("/api/v1/evaluations", evaluation);
+		assertThat(running.code()).isEqualTo(202);
+		UUID runningId = UUID.fromString(running.json().get("id").asString());
+		// The worker records its progress on the running evaluation's row after each of
+		// its 597 batches: holding that row's lock holds the worker, so the next
+		// evaluation waits in the queue and the ones after find it full.
 		List<Response> responses = new ArrayList<>();
-		for (int i = 0; i < 4; i++) {
-			responses.add(this.api.postJson("/api/v1/evaluations", Map.of("modelId", model, "datasetId", dataset,
-					"inputs", "images_clean", "labels", "labels", "async", true, "batchSize", 1)));
-		}
+		this.transactions.executeWithoutResult((status) -> {
+			String held = this.database.sql("select status from evaluation where id = :id for update")
+				.param("id", runningId)
+				.query(String.class)
+				.single();
+			assertThat(held).as("still running when its row is locked").isEqualTo("running");
+			for (int i = 0; i < 3; i++) {
+				responses.add(this.api.postJson("/api/v1/evaluations", evaluation));
+			}
+		});
 		List<Response> refused = responses.stream().filter((response) -> response.code() == 503).toList();
-		assertThat(refused).as("refused beyond one running and one queued").isNotEmpty();
 		refused.forEach((response) -> {
 			assertThat(response.header("Retry-After")).containsExactly("5");
 			assertThat(response.json().get("type").asString()).endsWith("/evaluations-busy");
 			assertThat(response.json().get("limit").asInt()).isEqualTo(1);
 		});
-		long accepted = responses.stream().filter((response) -> response.code() == 202).count();
-		assertThat(accepted + refused.size()).isEqualTo(responses.size());
+		assertThat(responses).extracting(Response::code).containsExactly(202, 503, 503);
 		assertThat(this.database.sql("select count(*) from evaluation").query(Long.class).single())
 			.as("a refused evaluation leaves no row")
-			.isEqualTo(accepted);
+			.isEqualTo(2);
 	}
 
 }

@@ -1,0 +1,447 @@
+package dev.patchbay.inference;
+
+import java.io.IOException;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import org.springframework.data.domain.Page;
+import org.springframework.data.domain.PageImpl;
+import org.springframework.data.domain.Pageable;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Service;
+
+import dev.patchbay.composition.CompositionRequest;
+import dev.patchbay.composition.MergedDeltas;
+import dev.patchbay.engine.GraphModel;
+import dev.patchbay.registry.ArtifactContent;
+import dev.patchbay.registry.ArtifactType;
+import dev.patchbay.registry.GraphSignature;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.PatchbayException;
+import dev.patchbay.shared.ServiceBusyException;
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.shared.UnprocessableException;
+import dev.patchbay.storage.BlobPins;
+
+/**
+ * Strength sweeps: every combination of the terms' weights is composed in memory and
+ * evaluated on every split of a dataset. The base model is loaded once per sweep, into a
+ * graph of the sweep's own (on the GPU when there is one), and only the touched tensors'
+ * merged deltas are re-applied at each grid point; no composition or model is registered.
+ * Progress and results are stored in PostgreSQL after every grid point, so every replica
+ * answers for them.
+ */
+@Service
+public class Sweeps implements AutoCloseable {
+
+	private static final Logger logger = LoggerFactory.getLogger(Sweeps.class);
+
+	/** Statuses, in the order a sweep passes through them. */
+	public static final List<String> STATUSES = List.of("queued", "running", "done", "failed");
+
+	private static final String MEAN = "mean";
+
+	private static final String MIN = "min";
+
+	private final LoadedModels models;
+
+	private final Registry registry;
+
+	private final MergedDeltas deltas;
+
+	private final InferenceProperties properties;
+
+	private final JsonMapper json;
+
+	private final JdbcClient jdbc;
+
+	// One sweep at a time: a sweep holds a private copy of its base model, so running
+	// several at once would multiply the memory.
+	/** One sweep at a time, with a bounded queue in front, as evaluations have. */
+	private final ExecutorService worker;
+
+	Sweeps(LoadedModels models, Registry registry, MergedDeltas deltas, InferenceProperties properties, JsonMapper json,
+			JdbcClient jdbc) {
+		this.models = models;
+		this.registry = registry;
+		this.deltas = deltas;
+		this.properties = properties;
+		this.json = json;
+		this.jdbc = jdbc;
+		this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+				new ArrayBlockingQueue<>(properties.maxQueuedEvaluations()), (task) -> {
+					Thread thread = new Thread(task, "sweep-worker");
+					thread.setDaemon(true);
+					return thread;
+				});
+	}
+
+	/**
+	 * Validates the sweep in full and queues it; it runs in the background.
+	 * @throws SweepInvalidException or another 400 problem naming the field at fault
+	 * @throws SweepTooLargeException if the grid has more points than the limit
+	 * @throws NotFoundException for an unknown model, patch or dataset
+	 * @throws UnprocessableException if the base has no graph or a patch does not fit it
+	 */
+	public SweepView create(SweepRequest request) {
+		if (request.baseModelId() == null) {
+			throw SweepInvalidException.forField("baseModelId", "is required");
+		}
+		List<double[]> grid = grid(request.terms());
+		if (request.datasetId() == null) {
+			throw SweepInvalidException.forField("datasetId", "is required");
+		}
+		if (request.inputs() == null || request.inputs().isEmpty()) {
+			throw SweepInvalidException.forField("inputs", "must list at least one dataset tensor, one per split");
+		}
+		Set<String> seen = new HashSet<>();
+		for (int i = 0; i < request.inputs().size(); i++) {
+			if (request.inputs().get(i) != null && !seen.add(request.inputs().get(i))) {
+				throw SweepInvalidException.forField("inputs[" + i + "]",
+						"'" + request.inputs().get(i) + "' is listed twice");
+			}
+		}
+		SweepRequest.Objective objective = objective(request);
+		int batchSize = (request.batchSize() != null) ? request.batchSize() : this.properties.evaluationBatchSize();
+		if (batchSize < 1 || batchSize > this.properties.maxEvaluationBatchSize()) {
+			throw SweepInvalidException.forField("batchSize", "must be between 1 and "
+					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
+		}
+		// The recipe as a composition would check it, at the first grid point: every
+		// weight is a valid float32 already, so the others plan the same.
+		this.deltas.check(recipe(request, grid.get(0)));
+		if (!this.models.ready(request.baseModelId().toString())) {
+			throw new UnprocessableException("no-graph", "Model has no graph",
+					"model " + request.baseModelId() + " has no TorchScript graph; attach one with PUT /api/v1/models/"
+							+ request.baseModelId() + "/graph",
+					Map.of("field", "baseModelId"));
+		}
+		// The dataset's blobs stay pinned until the sweep ends, on the worker.
+		BlobPins pins = this.registry.pins();
+		try {
+			return start(request, objective, batchSize, grid, pins);
+		}
+		catch (RuntimeException ex) {
+			pins.close();
+			throw ex;
+		}
+	}
+
+	private SweepView start(SweepRequest request, SweepRequest.Objective objective, int batchSize, List<double[]> grid,
+			BlobPins pins) {
+		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
+		GraphSignature signature = this.models.signature(request.baseModelId().toString());
+		List<TensorLocation> splits = new ArrayList<>();
+		for (int i = 0; i < request.inputs().size(); i++) {
+			String field = "inputs[" + i + "]";
+			TensorLocation split = Evaluations.inputsOf(dataset, field, request.inputs().get(i));
+			Evaluations.checkAgainstSignature(split, field, signature);
+			Evaluations.checkBatch(split, batchSize, this.properties);
+			splits.add(split);
+		}
+		long rows = splits.get(0).spec().shape().get(0);
+		for (int i = 1; i < splits.size(); i++) {
+			if (splits.get(i).spec().shape().get(0) != rows) {
+				throw SweepInvalidException.forField("inputs[" + i + "]",
+						"tensor '" + splits.get(i).name() + "' has " + splits.get(i).spec().shape().get(0)
+								+ " rows, not " + rows + " as the first split: every split shares the labels");
+			}
+		}
+		TensorLocation labels = Evaluations.labelsOf(dataset, "labels", request.labels(), rows);
+		SweepRequest stored = new SweepRequest(request.baseModelId(), request.terms(), request.method(),
+				request.density(), request.majoritySign(), request.seed(), request.datasetId(), request.inputs(),
+				request.labels(), objective, batchSize);
+		UUID id = UUID.randomUUID();
+		this.jdbc.sql("""
+				insert into sweep (id, status, request, points_done, points_total, created_at)
+				values (:id, 'queued', :request, 0, :total, now())""")
+			.param("id", id)
+			.param("request", this.json.writeValueAsString(stored))
+			.param("total", grid.size())
+			.update();
+		try {
+			this.worker.execute(() -> {
+				try (pins) {
+					run(id, stored, grid, dataset, splits, labels, batchSize);
+				}
+				catch (IOException | RuntimeException ex) {
+					failed(id, ex);
+				}
+			});
+		}
+		catch (RejectedExecutionException ex) {
+			// Refused whole: the row goes, so the refusal leaves no trace.
+			this.jdbc.sql("delete from sweep where id = :id").param("id", id).update();
+			throw new ServiceBusyException("sweeps-busy", "Too many sweeps",
+					"the queue of sweeps is full (" + this.properties.maxQueuedEvaluations()
+							+ ", patchbay.inference.max-queued-evaluations); try again later",
+					Duration.ofSeconds(30), Map.of("limit", this.properties.maxQueuedEvaluations()));
+		}
+		return get(id);
+	}
+
+	/**
+	 * Every combination of the terms' weights, the first term's slowest.
+	 * @throws SweepInvalidException for a missing term, patch or weight
+	 * @throws SweepTooLargeException beyond the configured number of points
+	 */
+	private List<double[]> grid(List<SweepRequest.Term> terms) {
+		if (terms == null || terms.isEmpty()) {
+			throw SweepInvalidException.forField("terms", "must list at least one patch with its weights");
+		}
+		long points = 1;
+		for (int i = 0; i < terms.size(); i++) {
+			SweepRequest.Term term = terms.get(i);
+			if (term == null || term.patchId() == null) {
+				throw SweepInvalidException.forField("terms[" + i + "].patchId", "is required");
+			}
+			if (term.weights() == null || term.weights().isEmpty()) {
+				throw SweepInvalidException.forField("terms[" + i + "].weights", "must list at least one weight");
+			}
+			for (int j = 0; j < term.weights().size(); j++) {
+				Double weight = term.weights().get(j);
+				// Weights scale float32 deltas, so they must be finite as float32 too.
+				if (weight == null || !Float.isFinite(weight.floatValue())) {
+					throw SweepInvalidException.forField("terms[" + i + "].weights[" + j + "]",
+							"must be a finite number of magnitude at most " + Float.MAX_VALUE + " (float32)");
+				}
+			}
+			// Saturates rather than overflows: any product past the limit is refused.
+			points = Math.min(points * term.weights().size(), Integer.MAX_VALUE);
+		}
+		if (points > this.properties.maxSweepPoints()) {
+			throw SweepTooLargeException.of(points, this.properties.maxSweepPoints());
+		}
+		List<double[]> grid = new ArrayList<>();
+		for (int point = 0; point < points; point++) {
+			double[] weights = new double[terms.size()];
+			int rest = point;
+			for (int i = terms.size() - 1; i >= 0; i--) {
+				List<Double> options = terms.get(i).weights();
+				weights[i] = options.get(rest % options.size());
+				rest /= options.size();
+			}
+			grid.add(weights);
+		}
+		return grid;
+	}
+
+	private static SweepRequest.Objective objective(SweepRequest request) {
+		if (request.objective() == null) {
+			return new SweepRequest.Objective(MEAN);
+		}
+		String maximize = request.objective().maximize();
+		if (maximize == null) {
+			throw SweepInvalidException.forField("objective.maximize",
+					"is required: mean, min or one of the inputs " + request.inputs());
+		}
+		if (!maximize.equals(MEAN) && !maximize.equals(MIN) && !request.inputs().contains(maximize)) {
+			throw SweepInvalidException.forField("objective.maximize",
+					"'" + maximize + "' is not mean, min or one of the inputs " + request.inputs());
+		}
+		return request.objective();
+	}
+
+	/** The sweep's recipe at one grid point, as a PEFT-dialect composition request. */
+	private static CompositionRequest recipe(SweepRequest request, double[] weights) {
+		List<CompositionRequest.Term> terms = new ArrayList<>();
+		for (int i = 0; i < weights.length; i++) {
+			terms.add(new CompositionRequest.Term(request.terms().get(i).patchId(), weights[i], null, null));
+		}
+		return new CompositionRequest(request.baseModelId(), terms, request.method(), request.density(),
+				request.majoritySign(), request.seed(), null, false, null, null, null);
+	}
+
+	private void run(UUID id, SweepRequest request, List<double[]> grid, ArtifactContent dataset,
+			List<TensorLocation> splits, TensorLocation labels, int batchSize) throws IOException {
+		long started = System.nanoTime();
+		long loading;
+		long applying = 0;
+		this.jdbc.sql("update sweep set status = 'running' where id = :id").param("id", id).update();
+		try (MergedDeltas.Prepared prepared = this.deltas.prepare(recipe(request, grid.get(0)));
+				GraphModel model = this.models.loadPrivately(request.baseModelId())) {
+			Map<String, List<Long>> parameters = model.parameterShapes();
+			for (TensorSpec tensor : prepared.tensors()) {
+				if (!tensor.shape().equals(parameters.get(tensor.name()))) {
+					throw new UnprocessableException("sweep-tensor-not-in-graph", "Patch does not fit the graph",
+							"the terms change tensor '" + tensor.name() + "' " + tensor.shape()
+									+ ", which is not a parameter of that shape in the base model's graph",
+							Map.of("tensor", tensor.name()));
+				}
+			}
+			long[] expected = Evaluations.readLabels(dataset, labels);
+			long loaded = System.nanoTime();
+			for (int point = 0; point < grid.size(); point++) {
+				long pointStarted = System.nanoTime();
+				prepared.run(grid.get(point), model::applyDelta);
+				applying += System.nanoTime() - pointStarted;
+				Map<String, Double> accuracy = new LinkedHashMap<>();
+				for (int i = 0; i < splits.size(); i++) {
+					TensorLocation split = splits.get(i);
+					long correct = Evaluations.countCorrect(model, dataset, split, "inputs[" + i + "]", expected,
+							batchSize, (rows, correctSoFar) -> {
+							});
+					accuracy.put(split.name(), (double) correct / Math.max(1, expected.length));
+				}
+				store(id, point, grid.get(point), accuracy);
+			}
+			loading = loaded - started;
+		}
+		long durationMs = (System.nanoTime() - started) / 1_000_000;
+		this.jdbc.sql("update sweep set status = 'done', duration_ms = :duration where id = :id")
+			.param("duration", durationMs)
+			.param("id", id)
+			.update();
+		logger.info(
+				"Sweep {}: {} grid points on {} splits in {} ms ({} ms planning and loading the base, {} ms"
+						+ " applying deltas)",
+				id, grid.size(), splits.size(), durationMs, loading / 1_000_000, applying / 1_000_000);
+	}
+
+	/** One grid point's result, and the progress with it. */
+	private void store(UUID id, int point, double[] weights, Map<String, Double> accuracy) {
+		this.jdbc.sql("""
+				insert into sweep_result (sweep_id, ordinal, weights, accuracy)
+				values (:id, :ordinal, :weights, :accuracy)""")
+			.param("id", id)
+			.param("ordinal", point)
+			.param("weights", this.json.writeValueAsString(weights))
+			.param("accuracy", this.json.writeValueAsString(accuracy))
+			.update();
+		this.jdbc.sql("update sweep set points_done = :done where id = :id")
+			.param("done", point + 1)
+			.param("id", id)
+			.update();
+	}
+
+	private void failed(UUID id, Exception ex) {
+		logger.warn("Sweep {} failed", id, ex);
+		Map<String, Object> error = new LinkedHashMap<>();
+		if (ex instanceof PatchbayException problem) {
+			error.put("type", "https://patchbay.dev/problems/" + problem.type());
+			error.put("title", problem.title());
+			error.put("detail", problem.getMessage());
+			error.putAll(problem.properties());
+		}
+		else {
+			error.put("type", "https://patchbay.dev/problems/sweep-failed");
+			error.put("title", "Sweep failed");
+			error.put("detail", "the sweep failed: " + ex.getMessage());
+		}
+		this.jdbc.sql("update sweep set status = 'failed', error = :error where id = :id")
+			.param("error", this.json.writeValueAsString(error), Types.VARCHAR)
+			.param("id", id)
+			.update();
+	}
+
+	/**
+	 * Reads the stored sweep with its results so far, whichever replica runs or ran it.
+	 * @throws NotFoundException if no sweep has the id
+	 */
+	public SweepView get(UUID id) {
+		SweepView sweep = this.jdbc.sql("select * from sweep where id = :id")
+			.param("id", id)
+			.query(this::view)
+			.optional()
+			.orElseThrow(() -> new NotFoundException("sweep-not-found", "Sweep not found", "no sweep has id " + id,
+					Map.of("id", id.toString())));
+		List<SweepView.Result> results = this.jdbc
+			.sql("select weights, accuracy from sweep_result where sweep_id = :id order by ordinal")
+			.param("id", id)
+			.query((row, number) -> new SweepView.Result(
+					this.json.readTree(row.getString("weights")).valueStream().map(JsonNode::asDouble).toList(),
+					accuracy(this.json.readTree(row.getString("accuracy")))))
+			.list();
+		return new SweepView(sweep.id(), sweep.status(), sweep.progress(), sweep.request(), results,
+				best(results, sweep.request().objective()), sweep.durationMs(), sweep.error(), sweep.createdAt());
+	}
+
+	/**
+	 * Sweeps newest first, of one status or, when null, all; without their results.
+	 */
+	public Page<SweepView> list(String status, Pageable pageable) {
+		String where = (status != null) ? " where status = :status" : "";
+		Map<String, Object> params = new HashMap<>();
+		if (status != null) {
+			params.put("status", status);
+		}
+		long total = this.jdbc.sql("select count(*) from sweep" + where).params(params).query(Long.class).single();
+		List<SweepView> page = this.jdbc
+			.sql("select * from sweep" + where + " order by created_at desc, id limit :limit offset :offset")
+			.params(params)
+			.param("limit", pageable.getPageSize())
+			.param("offset", pageable.getOffset())
+			.query(this::view)
+			.list();
+		return new PageImpl<>(page, pageable, total);
+	}
+
+	private SweepView view(ResultSet row, int number) throws SQLException {
+		long duration = row.getLong("duration_ms");
+		Long durationMs = row.wasNull() ? null : duration;
+		String error = row.getString("error");
+		Timestamp created = row.getTimestamp("created_at");
+		return new SweepView(row.getObject("id", UUID.class), row.getString("status"),
+				new SweepView.Progress(row.getInt("points_done"), row.getInt("points_total")),
+				this.json.readValue(row.getString("request"), SweepRequest.class), null, null, durationMs,
+				(error != null) ? this.json.readTree(error) : null, created.toInstant());
+	}
+
+	private static Map<String, Double> accuracy(JsonNode node) {
+		Map<String, Double> accuracy = new LinkedHashMap<>();
+		node.properties().forEach((entry) -> accuracy.put(entry.getKey(), entry.getValue().asDouble()));
+		return accuracy;
+	}
+
+	/** The first result with the highest score, or null before any. */
+	static SweepView.Best best(List<SweepView.Result> results, SweepRequest.Objective objective) {
+		SweepView.Result best = null;
+		double bestScore = Double.NEGATIVE_INFINITY;
+		for (SweepView.Result result : results) {
+			double score = score(result.accuracy(), objective.maximize());
+			if (best == null || score > bestScore) {
+				best = result;
+				bestScore = score;
+			}
+		}
+		return (best != null) ? new SweepView.Best(best.weights(), best.accuracy(), bestScore) : null;
+	}
+
+	/** The objective's value for one grid point: mean, worst split, or one split. */
+	static double score(Map<String, Double> accuracy, String maximize) {
+		return switch (maximize) {
+			case MEAN -> accuracy.values().stream().mapToDouble(Double::doubleValue).average().orElse(0);
+			case MIN -> accuracy.values().stream().mapToDouble(Double::doubleValue).min().orElse(0);
+			default -> accuracy.get(maximize);
+		};
+	}
+
+	@Override
+	public void close() {
+		this.worker.shutdownNow();
+	}
+
+}
