@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -204,6 +205,37 @@ class EventsIntegrationTests {
 		assertThat(unreachable.get("attempts").asInt()).isEqualTo(3);
 		assertThat(unreachable.get("lastStatus").isNull()).isTrue();
 		assertThat(unreachable.get("lastError").asString()).isEqualTo("could not connect: connection refused");
+	}
+
+	@Test
+	void aFailedCompositionIsDeliveredAsCompositionFailedAndEndsItsStreamFailed() throws Exception {
+		Receiver receiver = receiver((attempt) -> 200);
+		register(receiver, List.of("composition.failed"));
+		String suffix = UUID.randomUUID().toString();
+		String base = this.api.upload("/api/v1/models", multipart(Map.of("name", "events-overflow-" + suffix))
+			.file("weights", Fixtures.path("lora_llama/base.safetensors")));
+		float[] values = new float[64];
+		Arrays.fill(values, 1e30f);
+		String diff = this.api.upload("/api/v1/patches",
+				multipart(Map.of("kind", "diff", "name", "events-overflow-diff-" + suffix, "baseModelId", base))
+					.bytes("weights", "diff.safetensors", Fixtures.f32(Map.of("model.norm.weight", new long[] { 64 }),
+							Map.of("model.norm.weight", values))));
+		// Both numbers are finite in float32, their product is not: the safe merge
+		// refuses it.
+		String composition = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", diff, "weight", 1e9))));
+
+		JsonNode failed = JSON.readTree(receiver.next().body());
+		assertThat(failed.get("type").asString()).isEqualTo("composition.failed");
+		assertThat(failed.get("data").get("compositionId").asString()).isEqualTo(composition);
+		assertThat(failed.get("data").get("error").get("type").asString()).endsWith("/composition-not-finite");
+
+		List<Sse> events = assertTimeoutPreemptively(Duration.ofSeconds(30),
+				() -> readStream(composition, null, (event) -> {
+				}));
+		assertThat(events).extracting(Sse::name).containsExactly("composition.failed", "status");
+		assertThat(JSON.readTree(events.get(0).data()).get("id").asString()).isEqualTo(failed.get("id").asString());
+		assertThat(JSON.readTree(events.get(1).data()).get("status").asString()).isEqualTo("failed");
 	}
 
 	@Test
