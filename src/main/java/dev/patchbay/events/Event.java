@@ -10,7 +10,7 @@ import java.util.UUID;
  * @param seq its position in the log, the SSE {@code id} of a composition's stream
  * @param type what happened
  * @param compositionId the composition whose stream carries it, else null
- * @param occurredAt when it was published (the database's clock)
+ * @param occurredAt when it was published, by the publishing instance's clock
  * @param body the JSON document delivered: {@code {id, type, occurredAt, data}}
  */
 public record Event(UUID id, long seq, EventType type, UUID compositionId, Instant occurredAt, String body) {
