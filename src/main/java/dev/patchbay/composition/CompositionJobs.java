@@ -102,9 +102,9 @@ class CompositionJobs implements AutoCloseable {
 	/** Compositions this instance holds leases on. */
 	private final Set<UUID> claimed = ConcurrentHashMap.newKeySet();
 
-	private volatile boolean closing;
-
 	private final Events events;
+
+	private volatile boolean closing;
 
 	CompositionJobs(CompositionRepository compositions, Planner planner, BlobStore blobs, Ingest ingest,
 			Registry registry, TransactionTemplate transactions, CompositionProperties properties, JsonMapper json,
