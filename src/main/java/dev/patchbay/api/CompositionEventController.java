@@ -4,10 +4,13 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import jakarta.servlet.http.HttpServletResponse;
 import org.slf4j.Logger;
@@ -34,8 +37,9 @@ import dev.patchbay.shared.NotFoundException;
  * A composition's server-sent event stream: its status and progress as they change, and
  * the events published for it (the same documents webhooks receive), until it is ready or
  * failed. Each stream reads the composition's row and its events from the database, so it
- * follows a composition computed by any replica. No request thread is held: a few
- * scheduler threads poll every open stream.
+ * follows a composition computed by any replica. No request thread is held: one scheduler
+ * ticks every open stream, and pooled threads run its polls, so that a client that stops
+ * reading stalls only its own stream.
  */
 @RestController
 class CompositionEventController implements AutoCloseable {
@@ -50,8 +54,19 @@ class CompositionEventController implements AutoCloseable {
 
 	private final JsonMapper json;
 
-	private final ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2, (task) -> {
+	private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor((task) -> {
 		Thread thread = new Thread(task, "composition-events");
+		thread.setDaemon(true);
+		return thread;
+	});
+
+	/**
+	 * Runs the polls, each of which may block on a client that stopped reading (until
+	 * Tomcat's write timeout): such a client holds one of these threads, never the
+	 * scheduler or the other streams.
+	 */
+	private final ExecutorService pollers = Executors.newCachedThreadPool((task) -> {
+		Thread thread = new Thread(task, "composition-events-poll");
 		thread.setDaemon(true);
 		return thread;
 	});
@@ -106,11 +121,13 @@ class CompositionEventController implements AutoCloseable {
 	@Override
 	public void close() {
 		this.scheduler.shutdownNow();
+		this.pollers.shutdownNow();
 	}
 
 	/**
-	 * One open stream; its polls never overlap (fixed delay), its stop may come from any
-	 * thread.
+	 * One open stream. Its polls never overlap (a tick while one runs is skipped), and
+	 * each starts after the previous one ended, so its fields need no further guard; its
+	 * stop may come from any thread.
 	 */
 	private final class Stream {
 
@@ -130,6 +147,9 @@ class CompositionEventController implements AutoCloseable {
 
 		private volatile boolean stopped;
 
+		/** Whether a poll is running. */
+		private final AtomicBoolean polled = new AtomicBoolean();
+
 		private volatile ScheduledFuture<?> polling;
 
 		Stream(UUID id, SseEmitter emitter, long after) {
@@ -139,8 +159,28 @@ class CompositionEventController implements AutoCloseable {
 		}
 
 		void start() {
-			this.polling = CompositionEventController.this.scheduler.scheduleWithFixedDelay(this::poll, 0,
+			this.polling = CompositionEventController.this.scheduler.scheduleWithFixedDelay(this::tick, 0,
 					CompositionEventController.this.properties.streamPollInterval().toMillis(), TimeUnit.MILLISECONDS);
+		}
+
+		private void tick() {
+			if (!this.polled.compareAndSet(false, true)) {
+				return;
+			}
+			try {
+				CompositionEventController.this.pollers.execute(() -> {
+					try {
+						poll();
+					}
+					finally {
+						this.polled.set(false);
+					}
+				});
+			}
+			catch (RejectedExecutionException ex) {
+				// Shutting down.
+				stop();
+			}
 		}
 
 		void stop() {
