@@ -25,9 +25,9 @@ import dev.patchbay.shared.UnauthenticatedException;
 
 /**
  * Checks the API key of every request against the role its endpoint needs. Reading and
- * inference need {@code reader}, every other write needs {@code publisher}, key
- * management needs {@code admin}. Health probes (actuator's and KServe's) and the API
- * docs stay open, so that orchestrators can probe and a person can load Swagger UI to
+ * inference need {@code reader}, every other write needs {@code publisher}, key and
+ * webhook management need {@code admin}. Health probes (actuator's and KServe's) and the
+ * API docs stay open, so that orchestrators can probe and a person can load Swagger UI to
  * enter a key.
  */
 @Component
@@ -98,7 +98,8 @@ class ApiKeyFilter extends OncePerRequestFilter {
 				|| path.startsWith("/webjars/swagger-ui/")) {
 			return Optional.empty();
 		}
-		if (path.equals("/api/v1/keys") || path.startsWith("/api/v1/keys/")) {
+		if (path.equals("/api/v1/keys") || path.startsWith("/api/v1/keys/") || path.equals("/api/v1/webhooks")
+				|| path.startsWith("/api/v1/webhooks/")) {
 			return Optional.of(Role.ADMIN);
 		}
 		boolean reads = method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS");

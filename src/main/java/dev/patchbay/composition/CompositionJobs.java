@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,6 +34,8 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.patchbay.engine.TensorEngine;
+import dev.patchbay.events.EventType;
+import dev.patchbay.events.Events;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
@@ -100,11 +103,14 @@ class CompositionJobs implements AutoCloseable {
 	/** Compositions this instance holds leases on. */
 	private final Set<UUID> claimed = ConcurrentHashMap.newKeySet();
 
+	private final Events events;
+
 	private volatile boolean closing;
 
 	CompositionJobs(CompositionRepository compositions, Planner planner, Ingest ingest, Registry registry,
 			TransactionTemplate transactions, CompositionProperties properties, JsonMapper json, MeterRegistry meters,
-			CompositionQueue queue, ResultCache cache, TensorEngine engine) {
+			CompositionQueue queue, ResultCache cache, TensorEngine engine, Events events) {
+		this.events = events;
 		this.engine = engine;
 		this.meters = meters;
 		this.cache = cache;
@@ -410,9 +416,27 @@ class CompositionJobs implements AutoCloseable {
 			catch (IOException ex) {
 				throw new UncheckedIOException(ex);
 			}
+			// Under the row's lock and in the transaction that records the outcome: the
+			// event is there exactly when the status is, for every replica's stream.
+			publishOutcome(current);
 			return true;
 		});
 		return Boolean.TRUE.equals(recorded);
+	}
+
+	private void publishOutcome(Composition composition) {
+		Map<String, Object> data = new LinkedHashMap<>();
+		data.put("compositionId", composition.getId());
+		data.put("recipeDigest", composition.getRecipeDigest());
+		if (composition.getStatus() == CompositionStatus.READY) {
+			data.put("resultDigest", composition.getResultDigest());
+			data.put("resultModelId", composition.getResultModelId());
+			this.events.publish(EventType.COMPOSITION_READY, data, composition.getId());
+		}
+		else if (composition.getStatus() == CompositionStatus.FAILED) {
+			data.put("error", (composition.getError() != null) ? this.json.readTree(composition.getError()) : null);
+			this.events.publish(EventType.COMPOSITION_FAILED, data, composition.getId());
+		}
 	}
 
 	@FunctionalInterface

@@ -4,7 +4,7 @@
  * cache and materialization, and the derivations (diffs, signatures, LoRA extraction and
  * combination).
  */
-@ApplicationModule(allowedDependencies = { "shared", "storage", "engine", "registry" })
+@ApplicationModule(allowedDependencies = { "shared", "storage", "engine", "registry", "events" })
 package dev.patchbay.composition;
 
 import org.springframework.modulith.ApplicationModule;

@@ -23,6 +23,8 @@ import org.springframework.dao.DataIntegrityViolationException;
 import org.springframework.stereotype.Service;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.patchbay.events.EventType;
+import dev.patchbay.events.Events;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.BlobNotFoundException;
 import dev.patchbay.storage.BlobStore;
@@ -62,8 +64,11 @@ public class Ingest {
 
 	private final RegistryProperties registry;
 
+	private final Events events;
+
 	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
-			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators) {
+			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators, Events events) {
+		this.events = events;
 		this.registry = registry;
 		this.graphValidators = graphValidators;
 		this.blobs = blobs;
@@ -241,7 +246,7 @@ public class Ingest {
 					artifact.setConfig(base.getConfig());
 				}
 				artifact.setContent(files, locate(header, 0));
-				return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
+				return published(ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
 			}));
 		}
 		catch (IOException | RuntimeException ex) {
@@ -436,7 +441,7 @@ public class Ingest {
 					files.add(new ArtifactFile(file.role(), file.filename(), file.blob().digest(), file.blob().size()));
 				}
 				artifact.setContent(files, tensors);
-				return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
+				return published(ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
 			}));
 		}
 		catch (IOException | RuntimeException ex) {
@@ -449,6 +454,16 @@ public class Ingest {
 			}
 			throw ex;
 		}
+	}
+
+	/**
+	 * Publishes {@code artifact.created} in the transaction that inserts the row: the
+	 * event exists exactly when the artifact does. A materialized result also goes to its
+	 * composition's event stream.
+	 */
+	private ArtifactDetails published(ArtifactDetails artifact) {
+		this.events.publish(EventType.ARTIFACT_CREATED, ArtifactEvents.created(artifact), artifact.compositionId());
+		return artifact;
 	}
 
 	private boolean commit(StagedBlob blob) {

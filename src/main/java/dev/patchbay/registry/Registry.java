@@ -24,6 +24,8 @@ import org.springframework.transaction.annotation.Propagation;
 import org.springframework.transaction.annotation.Transactional;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.patchbay.events.EventType;
+import dev.patchbay.events.Events;
 import dev.patchbay.registry.CompatibilityReport.Problem;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
@@ -53,8 +55,11 @@ public class Registry {
 
 	private final TransactionTemplate transactions;
 
+	private final Events events;
+
 	Registry(ArtifactRepository artifacts, BlobStore blobs, List<ArtifactReferences> references, BlobUsage blobUsage,
-			TransactionTemplate transactions) {
+			TransactionTemplate transactions, Events events) {
+		this.events = events;
 		this.transactions = transactions;
 		this.artifacts = artifacts;
 		this.blobs = blobs;
@@ -241,6 +246,8 @@ public class Registry {
 				// Referenced by a row that the checks above could not see yet.
 				throw ArtifactConflictException.stillReferenced(type, List.of("a composition being created"));
 			}
+			// In the deleting transaction: no event for a delete that rolled back.
+			this.events.publish(EventType.ARTIFACT_DELETED, ArtifactEvents.deleted(artifact));
 			return files;
 		});
 		// Blobs go only once the row is gone for everyone: a crash in between leaves an

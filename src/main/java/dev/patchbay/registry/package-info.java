@@ -4,7 +4,7 @@
  * through {@link dev.patchbay.registry.Registry} and create them through
  * {@link dev.patchbay.registry.Ingest}.
  */
-@ApplicationModule(allowedDependencies = { "shared", "storage" })
+@ApplicationModule(allowedDependencies = { "shared", "storage", "events" })
 package dev.patchbay.registry;
 
 import org.springframework.modulith.ApplicationModule;

@@ -65,6 +65,10 @@ class AccessControlIntegrationTests {
 				Arguments.of("POST", "/v2/models/" + ANY_ID + "/infer", "reader"),
 				Arguments.of("GET", "/api/v1/keys", "admin"), Arguments.of("POST", "/api/v1/keys", "admin"),
 				Arguments.of("DELETE", "/api/v1/keys/" + ANY_ID, "admin"),
+				Arguments.of("GET", "/api/v1/webhooks", "admin"), Arguments.of("POST", "/api/v1/webhooks", "admin"),
+				Arguments.of("GET", "/api/v1/webhooks/" + ANY_ID + "/deliveries", "admin"),
+				Arguments.of("DELETE", "/api/v1/webhooks/" + ANY_ID, "admin"),
+				Arguments.of("GET", "/api/v1/compositions/" + ANY_ID + "/events", "reader"),
 				Arguments.of("GET", "/actuator/prometheus", "reader"));
 	}
 
