@@ -108,7 +108,9 @@ public class Evaluations implements AutoCloseable {
 			throw InferenceInputException.forField("labels",
 					"tensor '" + labels.name() + "' must hold one label per input row (" + rows + ")");
 		}
-		String target = (request.modelId() != null) ? request.modelId().toString() : request.compositionId().toString();
+		String target = (request.modelId() != null)
+				? this.registry.resolve(ArtifactType.MODEL, request.modelId(), "modelId").toString()
+				: request.compositionId().toString();
 		// Resolve now, so that an unknown id is a 404 of this request rather than a
 		// failed evaluation.
 		GraphSignature signature = this.models.signature(target);

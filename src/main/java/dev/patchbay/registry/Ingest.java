@@ -62,8 +62,11 @@ public class Ingest {
 
 	private final RegistryProperties registry;
 
+	private final Names names;
+
 	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
-			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators) {
+			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators, Names names) {
+		this.names = names;
 		this.registry = registry;
 		this.graphValidators = graphValidators;
 		this.blobs = blobs;
@@ -103,6 +106,7 @@ public class Ingest {
 			stageFolderFiles(staging, files, Set.of());
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			if (metadata.signature() != null) {
 				artifact.setConfig(JSON.writeValueAsString(Map.of("signature", metadata.signature())));
 			}
@@ -139,6 +143,7 @@ public class Ingest {
 		try (Staging staging = new Staging()) {
 			Artifact artifact = new Artifact(ArtifactType.PATCH, metadata.kind(), metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			artifact.setBaseModelId(metadata.baseModelId());
 			List<TensorLocation> tensors;
 			if (metadata.kind() == PatchKind.LORA) {
@@ -172,6 +177,7 @@ public class Ingest {
 			StagedFile file = staging.add("data", required("data", data));
 			Artifact artifact = new Artifact(ArtifactType.DATASET, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			return save(artifact, staging, locate(file.header(), 0), "metadata.name");
 		}
 	}
@@ -187,6 +193,7 @@ public class Ingest {
 			StagedFile staged = staging.add("weights", "weights", fileName, file);
 			Artifact artifact = new Artifact(type, metadata.kind(), metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			artifact.setBaseModelId(metadata.baseModelId());
 			artifact.setConfig(config);
 			artifact.setDerivation(lineage, null);
@@ -208,6 +215,7 @@ public class Ingest {
 		}
 		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 				metadata.family(), metadata.labels());
+		artifact.setDescription(metadata.description());
 		artifact.setBaseModelId(metadata.baseModelId());
 		artifact.setDerivation(lineage, compositionId);
 		return this.transactions.execute((status) -> {
@@ -228,6 +236,7 @@ public class Ingest {
 				artifact.setConfig(base.getConfig());
 			}
 			artifact.setContent(files, locate(header, 0));
+			artifact.setVersionNumber(this.names.nextNumber(artifact.getType(), artifact.getName()));
 			return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
 		});
 	}
@@ -406,6 +415,7 @@ public class Ingest {
 					files.add(new ArtifactFile(file.role(), file.filename(), file.blob().digest(), file.blob().size()));
 				}
 				artifact.setContent(files, tensors);
+				artifact.setVersionNumber(this.names.nextNumber(artifact.getType(), artifact.getName()));
 				return ArtifactDetails.of(this.artifacts.saveAndFlush(artifact));
 			}));
 		}

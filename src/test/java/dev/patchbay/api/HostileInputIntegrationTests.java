@@ -104,8 +104,9 @@ class HostileInputIntegrationTests {
 
 	@Test
 	void identifiersThatAreNotUuidsNameTheParameter() {
-		assertProblem(this.api.get("/api/v1/models/not-a-uuid"), 400, "id");
-		assertProblem(this.api.get("/api/v1/patches/" + this.patch + "/compatibility?modelId=x"), 400, "modelId");
+		// Not an id, so a name: none is registered under it.
+		assertProblem(this.api.get("/api/v1/models/not-a-uuid"), 404, "id");
+		assertProblem(this.api.get("/api/v1/patches/" + this.patch + "/compatibility?modelId=x"), 404, "modelId");
 	}
 
 	static Stream<Arguments> hostileAdapterConfigs() {
