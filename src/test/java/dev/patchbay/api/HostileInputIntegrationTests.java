@@ -315,8 +315,9 @@ class HostileInputIntegrationTests {
 	}
 
 	/**
-	 * A patchId that is not a UUID is a reference (name@alias …), so it is not unreadable:
-	 * an unknown one is a 404 naming the field (NamesAndVersionsIntegrationTests).
+	 * A patchId that is not a UUID is a reference (name@alias …), so it is not
+	 * unreadable: an unknown one is a 404 naming the field
+	 * (NamesAndVersionsIntegrationTests).
 	 */
 	static Stream<Arguments> unreadableBodies() {
 		return Stream.of(
