@@ -265,7 +265,8 @@ public class LoraExtractions {
 			if (request.baseModelId() != null || request.finetunedModelId() != null) {
 				throw invalid("diffPatchId", "is exclusive with baseModelId and finetunedModelId");
 			}
-			ArtifactContent diff = this.registry.content(ArtifactType.PATCH, request.diffPatchId());
+			ArtifactContent diff = this.registry.content(ArtifactType.PATCH,
+					this.registry.resolve(ArtifactType.PATCH, request.diffPatchId(), "diffPatchId"));
 			if (diff.details().kind() != PatchKind.DIFF) {
 				throw invalid("diffPatchId", "names a " + diff.details().kind() + " patch; expected a diff patch");
 			}
@@ -275,8 +276,11 @@ public class LoraExtractions {
 		}
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
-		return new Sources(this.registry.content(ArtifactType.MODEL, request.finetunedModelId()), null,
-				this.registry.content(ArtifactType.MODEL, request.baseModelId()));
+		return new Sources(
+				this.registry.content(ArtifactType.MODEL,
+						this.registry.resolve(ArtifactType.MODEL, request.finetunedModelId(), "finetunedModelId")),
+				null, this.registry.content(ArtifactType.MODEL,
+						this.registry.resolve(ArtifactType.MODEL, request.baseModelId(), "baseModelId")));
 	}
 
 	private static List<Pattern> patterns(String field, List<String> regexes) {

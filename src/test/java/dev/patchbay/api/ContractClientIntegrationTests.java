@@ -50,8 +50,9 @@ class ContractClientIntegrationTests {
 		assertThat(models.getModel(base.getId().toString()).getName()).isEqualTo("contract-base");
 		assertThat(models.getModel("contract-base@1").getId()).isEqualTo(base.getId());
 
-		Artifact diff = new PatchesApi(client).createDiffPatch(
-				new DiffRequest().name("contract-diff").baseModelId(base.getId()).finetunedModelId(finetuned.getId()));
+		Artifact diff = new PatchesApi(client).createDiffPatch(new DiffRequest().name("contract-diff")
+			.baseModelId(base.getId().toString())
+			.finetunedModelId("contract-finetuned@latest"));
 		assertThat(diff.getKind()).isEqualTo(Artifact.KindEnum.DIFF);
 		assertThat(diff.getBaseModelId()).isEqualTo(base.getId());
 

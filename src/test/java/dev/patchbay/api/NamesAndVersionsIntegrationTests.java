@@ -104,6 +104,28 @@ class NamesAndVersionsIntegrationTests {
 	}
 
 	@Test
+	void derivationsNameTheirInputsByReference() {
+		String name = unique("derived");
+		String first = model(name, 1f, null);
+		model(name, 10f, null);
+		this.api.putJson("/api/v1/models/" + name + "/aliases/start", Map.of("version", 1));
+		Response diff = this.api.postJson("/api/v1/patches/diff",
+				Map.of("name", unique("derived-diff"), "baseModelId", name + "@start", "finetunedModelId", name));
+		assertThat(diff.code()).as(new String(diff.body())).isEqualTo(201);
+		assertThat(diff.json().get("baseModelId").asString()).isEqualTo(first);
+		// Δ = θ₂ − θ₁ = (10 − 1)·(i + 1).
+		float[] delta = Fixtures
+			.floats(this.api.get("/api/v1/patches/" + diff.json().get("id").asString() + "/weights").body())
+			.get("w");
+		for (int i = 0; i < delta.length; i++) {
+			assertThat(delta[i]).isCloseTo(9f * (i + 1), within(1e-5f));
+		}
+		assertProblem(this.api.postJson("/api/v1/patches/diff",
+				Map.of("name", unique("derived-diff"), "baseModelId", name + "@gone", "finetunedModelId", name)), 404,
+				"baseModelId");
+	}
+
+	@Test
 	void aliasesAreListedShownOnTheirVersionAndRemoved() {
 		String name = unique("aliased");
 		String first = model(name, 1f, null);
