@@ -67,6 +67,47 @@ class NamesAndVersionsIntegrationTests {
 	}
 
 	@Test
+	void uploadsOfOneNameAtOnceGetConsecutiveVersions() throws Exception {
+		String name = unique("concurrent");
+		List<Thread> threads = new ArrayList<>();
+		List<Integer> codes = java.util.Collections.synchronizedList(new ArrayList<>());
+		for (int i = 0; i < 4; i++) {
+			float scale = i;
+			Thread thread = new Thread(
+					() -> codes.add(this.api
+						.postMultipart("/api/v1/models",
+								multipart(Map.of("name", name)).bytes("weights", "w.safetensors", weights(scale)))
+						.code()));
+			thread.start();
+			threads.add(thread);
+		}
+		for (Thread thread : threads) {
+			thread.join();
+		}
+		assertThat(codes).containsOnly(201).hasSize(4);
+		JsonNode versions = this.api.get("/api/v1/models?name=" + name + "&sort=version&order=asc").json();
+		assertThat(versions.get("items").findValuesAsString("version")).containsExactly("1", "2", "3", "4");
+	}
+
+	@Test
+	void aReaderKeyReadsAliasesButCannotMoveThem() {
+		String name = unique("guarded");
+		model(name, 1f, null);
+		this.api.putJson("/api/v1/models/" + name + "/aliases/prod", Map.of("version", 1));
+		String key = this.api.postJson("/api/v1/keys", Map.of("name", "names-reader", "role", "reader"))
+			.json()
+			.get("key")
+			.asString();
+		ApiClient reader = this.api.withKey(key);
+		assertThat(reader.get("/api/v1/models/" + name + "/aliases/prod").code()).isEqualTo(200);
+		assertThat(reader.putJson("/api/v1/models/" + name + "/aliases/prod", Map.of("version", 1)).code())
+			.isEqualTo(403);
+		assertThat(reader.patchJson("/api/v1/models/" + name, Map.of("description", "x")).code()).isEqualTo(403);
+		assertThat(reader.delete("/api/v1/models/" + name + "/aliases/prod").code()).isEqualTo(403);
+		assertThat(this.api.withKey(null).get("/api/v1/models/" + name + "/aliases").code()).isEqualTo(401);
+	}
+
+	@Test
 	void movingAnAliasFromVersionOneToTwoChangesWhatItComposes() {
 		String base = unique("alias-base");
 		String delta = unique("alias-delta");
