@@ -12,6 +12,7 @@ import jakarta.validation.constraints.Min;
 
 import org.springframework.data.domain.PageRequest;
 import org.springframework.data.domain.Sort;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
@@ -92,6 +93,26 @@ class CompositionController {
 	@GetMapping("/{id}")
 	CompositionView get(@PathVariable UUID id) {
 		return this.compositions.get(id);
+	}
+
+	/**
+	 * Cancels a queued or running composition: 200 when it was queued, 202 with
+	 * Retry-After when its worker was running (it stops at its next chunk, dropping what
+	 * it wrote); 409 once ready or failed.
+	 */
+	@PostMapping("/{id}/cancel")
+	ResponseEntity<CompositionView> cancel(@PathVariable UUID id) {
+		Compositions.Cancelled cancelled = this.compositions.cancel(id);
+		if (!cancelled.wasRunning()) {
+			return ResponseEntity.ok(cancelled.view());
+		}
+		return ResponseEntity.accepted()
+			.header(HttpHeaders.RETRY_AFTER, "1")
+			.location(ServletUriComponentsBuilder.fromCurrentContextPath()
+				.path("/api/v1/compositions/{id}")
+				.buildAndExpand(id)
+				.toUri())
+			.body(cancelled.view());
 	}
 
 	@GetMapping("/{id}/weights")

@@ -16,6 +16,8 @@ import org.springframework.web.bind.annotation.RestController;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Folder;
 import dev.patchbay.registry.FolderFile;
+import dev.patchbay.registry.Registry;
+import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
 
 /**
@@ -27,8 +29,11 @@ class FolderController {
 
 	private final Folders folders;
 
-	FolderController(Folders folders) {
+	private final Registry registry;
+
+	FolderController(Folders folders, Registry registry) {
 		this.folders = folders;
+		this.registry = registry;
 	}
 
 	/**
@@ -42,8 +47,9 @@ class FolderController {
 	}
 
 	@GetMapping({ "/api/v1/models/{id}/files", "/api/v1/patches/{id}/files", "/api/v1/compositions/{id}/files" })
-	List<FileEntry> files(@PathVariable UUID id, HttpServletRequest request) throws IOException {
+	List<FileEntry> files(@PathVariable("id") String reference, HttpServletRequest request) throws IOException {
 		ArtifactType type = typeOf(request);
+		UUID id = idOf(type, reference);
 		List<FileEntry> entries = new ArrayList<>();
 		for (FolderFile file : this.folders.folder(type, id).files()) {
 			FolderFile digested = this.folders.withDigest(type, id, file);
@@ -54,9 +60,10 @@ class FolderController {
 
 	@GetMapping({ "/api/v1/models/{id}/files/{*path}", "/api/v1/patches/{id}/files/{*path}",
 			"/api/v1/compositions/{id}/files/{*path}" })
-	void file(@PathVariable UUID id, @PathVariable String path, HttpServletRequest request,
+	void file(@PathVariable("id") String reference, @PathVariable String path, HttpServletRequest request,
 			HttpServletResponse response) throws IOException {
 		String relative = path.startsWith("/") ? path.substring(1) : path;
+		UUID id = idOf(typeOf(request), reference);
 		Folder folder = this.folders.folder(typeOf(request), id);
 		FolderFile file = folder.file(relative)
 			.orElseThrow(() -> new NotFoundException("file-not-found", "File not found",
@@ -65,8 +72,26 @@ class FolderController {
 	}
 
 	@GetMapping({ "/api/v1/models/{id}/archive", "/api/v1/patches/{id}/archive", "/api/v1/compositions/{id}/archive" })
-	void archive(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
+	void archive(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
+		UUID id = idOf(typeOf(request), reference);
 		this.folders.archive(this.folders.folder(typeOf(request), id), id.toString(), request, response);
+	}
+
+	/**
+	 * A model or patch by id or reference ({@code name@alias} …); a composition by id
+	 * only.
+	 */
+	private UUID idOf(ArtifactType type, String reference) {
+		if (type != null) {
+			return this.registry.resolve(type, reference, "id");
+		}
+		try {
+			return UUID.fromString(reference);
+		}
+		catch (IllegalArgumentException ex) {
+			throw new InvalidInputException("invalid-parameter", "Invalid parameter", "id: must be a UUID",
+					Map.of("field", "id"));
+		}
 	}
 
 	/** The collection the request names; null for compositions. */

@@ -236,11 +236,13 @@ class HubController {
 			if (versions.isEmpty()) {
 				continue;
 			}
-			for (ArtifactDetails details : versions) {
-				boolean latest = revision.equals("main") && details == versions.get(0);
-				if (latest || revision.equals(details.version())) {
-					return new Repo(this.folders.folder(type, details.id()), details.createdAt(), null);
-				}
+			// main is the latest; else a version, a version number or an alias, as the
+			// registry resolves them everywhere.
+			Optional<UUID> named = this.registry.tryResolve(type,
+					name + "@" + (revision.equals("main") ? Registry.LATEST : revision));
+			if (named.isPresent()) {
+				ArtifactDetails details = this.registry.get(type, named.get());
+				return new Repo(this.folders.folder(type, details.id()), details.createdAt(), null);
 			}
 			for (ArtifactDetails details : versions) {
 				Folder folder = this.folders.folder(type, details.id());

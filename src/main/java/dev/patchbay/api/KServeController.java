@@ -9,6 +9,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.ReadinessState;
 import org.springframework.core.env.Environment;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -70,8 +71,13 @@ class KServeController {
 	@GetMapping("/health/ready")
 	ResponseEntity<Map<String, Boolean>> ready() {
 		boolean ready = this.availability.getReadinessState() == ReadinessState.ACCEPTING_TRAFFIC;
-		return ResponseEntity.status(ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
-			.body(Map.of("ready", ready));
+		if (ready) {
+			return ResponseEntity.ok(Map.of("ready", true));
+		}
+		// Not ready yet (starting) or any more (draining): probes and clients retry.
+		return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
+			.header(HttpHeaders.RETRY_AFTER, "5")
+			.body(Map.of("ready", false));
 	}
 
 	@GetMapping("/models/{id}")

@@ -57,7 +57,8 @@ class ModelController extends ArtifactController {
 	}
 
 	@GetMapping("/{id}/weights")
-	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
+	void weights(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
+		UUID id = resolve(reference);
 		Registry.Weights weights = this.registry.weights(id);
 		this.downloads.file(weights.file(), weights.etag(), id + ".safetensors", request, response, weights::close);
 	}

@@ -77,7 +77,8 @@ class PatchController extends ArtifactController {
 	 * signature, the adapter model of a LoRA patch.
 	 */
 	@GetMapping("/{id}/weights")
-	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
+	void weights(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
+		UUID id = resolve(reference);
 		ArtifactFile file = this.registry.get(ArtifactType.PATCH, id)
 			.files()
 			.stream()
@@ -125,8 +126,8 @@ class PatchController extends ArtifactController {
 	}
 
 	@GetMapping("/{id}/compatibility")
-	CompatibilityReport compatibility(@PathVariable UUID id, @RequestParam UUID modelId) {
-		return this.registry.compatibility(id, modelId);
+	CompatibilityReport compatibility(@PathVariable String id, @RequestParam String modelId) {
+		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));
 	}
 
 }

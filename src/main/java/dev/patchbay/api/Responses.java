@@ -29,16 +29,18 @@ final class Responses {
 	/**
 	 * A model, patch or dataset. Patch-only fields are omitted for the others.
 	 */
-	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, String family, UUID baseModelId,
-			Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files,
-			List<LineageEdge> lineage, UUID compositionId, JsonNode config, Instant createdAt) {
+	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, int versionNumber,
+			List<String> aliases, String description, String family, UUID baseModelId, Map<String, String> labels,
+			long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files, List<LineageEdge> lineage,
+			UUID compositionId, JsonNode config, Instant createdAt) {
 
 		static ArtifactResponse of(ArtifactDetails details) {
 			return new ArtifactResponse(details.id(), details.kind(), details.name(), details.version(),
-					details.family(), details.baseModelId(), details.labels(), details.sizeBytes(),
-					details.parameterCount(), details.tensorCount(),
-					details.files().stream().map(FileResponse::of).toList(), details.lineage(), details.compositionId(),
-					(details.config() != null) ? JSON.readTree(details.config()) : null, details.createdAt());
+					details.versionNumber(), details.aliases(), details.description(), details.family(),
+					details.baseModelId(), details.labels(), details.sizeBytes(), details.parameterCount(),
+					details.tensorCount(), details.files().stream().map(FileResponse::of).toList(), details.lineage(),
+					details.compositionId(), (details.config() != null) ? JSON.readTree(details.config()) : null,
+					details.createdAt());
 		}
 
 	}

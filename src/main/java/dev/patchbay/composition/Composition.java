@@ -20,6 +20,7 @@ import jakarta.persistence.OrderColumn;
 import jakarta.persistence.Table;
 
 import dev.patchbay.composition.MergeMethod.MajoritySign;
+import dev.patchbay.shared.ConflictException;
 import dev.patchbay.shared.DType;
 
 /**
@@ -87,6 +88,12 @@ class Composition {
 	 */
 	private String claimedBy;
 
+	/**
+	 * The name the result is registered under, or null for a name made up from the
+	 * base's.
+	 */
+	private String resultName;
+
 	@ElementCollection(fetch = FetchType.EAGER)
 	@CollectionTable(name = "composition_term", joinColumns = @JoinColumn(name = "composition_id"))
 	@OrderColumn(name = "ordinal")
@@ -142,6 +149,49 @@ class Composition {
 		java.util.Map<String, tools.jackson.databind.JsonNode> values = new java.util.LinkedHashMap<>();
 		node.properties().forEach((entry) -> values.put(entry.getKey(), entry.getValue()));
 		return ParameterValue.parseAll(values, "parameters");
+	}
+
+	/**
+	 * Names the result. A result already named otherwise, or already registered, keeps
+	 * its name.
+	 * @throws ConflictException if it has another name
+	 */
+	void nameResult(String name) {
+		if (name == null || name.equals(this.resultName)) {
+			return;
+		}
+		if (this.resultName != null || this.resultModelId != null) {
+			String current = (this.resultName != null) ? "is named '" + this.resultName + "'"
+					: "is already registered as model " + this.resultModelId;
+			throw new ConflictException("result-name-conflict", "Result already named",
+					"resultName: this recipe's result " + current + "; an identical recipe shares one result",
+					Map.of("field", "resultName", "compositionId", this.id.toString()));
+		}
+		this.resultName = name;
+	}
+
+	/**
+	 * Stops it: queued, it is never computed; running, its worker stops at its next
+	 * chunk.
+	 */
+	void cancel() {
+		this.status = CompositionStatus.CANCELLED;
+		this.finishedAt = Instant.now();
+	}
+
+	/** Queues a cancelled composition again, from the start. */
+	void requeue() {
+		this.status = CompositionStatus.PENDING;
+		this.tensorsDone = 0;
+		this.bytesDone = 0;
+		this.error = null;
+		this.startedAt = null;
+		this.finishedAt = null;
+		this.claimedBy = null;
+	}
+
+	String getResultName() {
+		return this.resultName;
 	}
 
 	void requestMaterialization() {

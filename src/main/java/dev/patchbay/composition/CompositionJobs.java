@@ -3,6 +3,8 @@ package dev.patchbay.composition;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -179,10 +181,24 @@ class CompositionJobs implements AutoCloseable {
 
 	private void renewLeases() {
 		try {
-			this.queue.renew(List.copyOf(this.claimed));
+			List<UUID> claimed = List.copyOf(this.claimed);
+			this.queue.renew(claimed);
+			// A cancel that another instance answered reaches this one's workers here.
+			this.queue.cancelledAmong(claimed).forEach(this::cancelled);
 		}
 		catch (RuntimeException ex) {
 			logger.warn("Could not renew composition leases", ex);
+		}
+	}
+
+	/**
+	 * Tells a worker computing a cancelled composition here to stop at its next chunk;
+	 * nothing if none is.
+	 */
+	void cancelled(UUID id) {
+		LiveOutput output = this.live.get(id);
+		if (output != null) {
+			output.cancel();
 		}
 	}
 
@@ -215,6 +231,11 @@ class CompositionJobs implements AutoCloseable {
 			try (ResultCache.Writer entry = this.cache.write(composition.getRecipeDigest(), plan.outputBytes())) {
 				output = new LiveOutput(entry, null);
 				this.live.put(id, output);
+				// Cancelled between the claim and now: the signal found no output to
+				// stop.
+				if (this.compositions.findStatus(id).orElse(null) != CompositionStatus.RUNNING) {
+					output.cancel();
+				}
 				try {
 					String digest = execute(plan, entry, output,
 							(tensorsDone) -> this.compositions.recordProgress(id, tensorsDone, entry.written()));
@@ -229,6 +250,14 @@ class CompositionJobs implements AutoCloseable {
 						logger.info("Composition {} ready: {} bytes in {} ms", id, plan.outputBytes(),
 								elapsed / 1_000_000);
 						record("ready", elapsed, plan.outputBytes());
+					}
+					else if (this.compositions.findStatus(id).orElse(null) == CompositionStatus.CANCELLED) {
+						// Cancelled after its last byte: what it wrote goes all the same.
+						output.cancel();
+						output.failed(new CancelledException(id));
+						this.cache.remove(composition.getRecipeDigest());
+						logger.info("Composition {} cancelled as it finished; its result is dropped", id);
+						record("cancelled", elapsed, 0);
 					}
 				}
 				finally {
@@ -246,6 +275,14 @@ class CompositionJobs implements AutoCloseable {
 				logger.info("Composition {} interrupted by shutdown; it goes back to the queue", id);
 				return;
 			}
+			if (ex instanceof CancelledException || (output != null && output.isCancelled())) {
+				// The cache entry, never finished, went when its writer closed; the row
+				// already says cancelled.
+				logger.info("Composition {} cancelled after {} of {} tensors; its partial output is dropped", id,
+						output.tensorsDone(), composition.getTensorsTotal());
+				record("cancelled", System.nanoTime() - started, 0);
+				return;
+			}
 			logger.warn("Composition {} failed", id, ex);
 			record("failed", System.nanoTime() - started, 0);
 			String error = problemJson(ex);
@@ -260,14 +297,52 @@ class CompositionJobs implements AutoCloseable {
 	private String execute(Plan plan, ResultCache.Writer entry, LiveOutput output, PlanExecutor.Progress record)
 			throws IOException {
 		long[] lastReport = { 0 };
-		new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(entry, (tensorsDone) -> {
-			output.tensorDone(tensorsDone);
-			if (System.nanoTime() - lastReport[0] > this.properties.progressInterval().toNanos()) {
-				lastReport[0] = System.nanoTime();
-				record.tensorDone(tensorsDone);
-			}
-		});
+		new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(stoppable(entry, output),
+				(tensorsDone) -> {
+					output.tensorDone(tensorsDone);
+					if (System.nanoTime() - lastReport[0] > this.properties.progressInterval().toNanos()) {
+						lastReport[0] = System.nanoTime();
+						record.tensorDone(tensorsDone);
+					}
+				});
 		return output.finish();
+	}
+
+	/**
+	 * The entry's channel, refusing further chunks once the output is cancelled: the
+	 * executor then stops, finishing or dropping the chunks in flight.
+	 */
+	private static WritableByteChannel stoppable(ResultCache.Writer entry, LiveOutput output) {
+		return new WritableByteChannel() {
+
+			@Override
+			public int write(ByteBuffer bytes) throws IOException {
+				if (output.isCancelled()) {
+					throw new CancelledException(null);
+				}
+				return entry.write(bytes);
+			}
+
+			@Override
+			public boolean isOpen() {
+				return entry.isOpen();
+			}
+
+			@Override
+			public void close() {
+				// The entry belongs to its owner, who finishes or drops it.
+			}
+
+		};
+	}
+
+	/** A cancelled composition's worker stopping. */
+	static final class CancelledException extends IOException {
+
+		CancelledException(UUID id) {
+			super((id != null) ? "composition " + id + " was cancelled" : "the composition was cancelled");
+		}
+
 	}
 
 	/**
@@ -405,6 +480,9 @@ class CompositionJobs implements AutoCloseable {
 	private boolean finish(UUID id, Outcome outcome) {
 		Boolean recorded = this.transactions.execute((status) -> {
 			Composition current = this.compositions.lockById(id).orElse(null);
+			if (current != null && current.getStatus() == CompositionStatus.CANCELLED) {
+				return false;
+			}
 			if (current == null || current.getStatus() != CompositionStatus.RUNNING
 					|| !this.queue.instanceId().equals(current.getClaimedBy())) {
 				logger.warn("Composition {} was taken over by another instance; dropping this result", id);
@@ -501,8 +579,10 @@ class CompositionJobs implements AutoCloseable {
 		composition.getTerms()
 			.forEach((term) -> lineage.add((term.modelId() != null) ? new LineageEdge(term.modelId(), "model")
 					: new LineageEdge(term.patchId(), "patch")));
-		ArtifactMetadata metadata = new ArtifactMetadata(null, baseName + "+composition-" + composition.getId(), null,
-				base.family(), baseId, Map.of("patchbay.dev/composition", composition.getId().toString()), null);
+		String name = (composition.getResultName() != null) ? composition.getResultName()
+				: baseName + "+composition-" + composition.getId();
+		ArtifactMetadata metadata = new ArtifactMetadata(null, name, null, base.family(), baseId,
+				Map.of("patchbay.dev/composition", composition.getId().toString()), null);
 		return this.ingest
 			.registerStoredModel(metadata, result, digest, "model.safetensors", lineage, composition.getId())
 			.id();

@@ -2,6 +2,7 @@ package dev.patchbay.composition;
 
 import java.lang.management.ManagementFactory;
 import java.util.Collection;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -74,6 +75,17 @@ class CompositionQueue {
 				.param("ids", ids)
 				.update();
 		}
+	}
+
+	/** Which of these compositions were cancelled, on any instance. */
+	List<UUID> cancelledAmong(Collection<UUID> ids) {
+		if (ids.isEmpty()) {
+			return List.of();
+		}
+		return this.jdbc.sql("select id from composition where status = 'CANCELLED' and id in (:ids)")
+			.param("ids", ids)
+			.query(UUID.class)
+			.list();
 	}
 
 	/** Hands this instance's running compositions back to the queue, at shutdown. */

@@ -32,6 +32,9 @@ interface CompositionRepository extends JpaRepository<Composition, UUID> {
 	@Query("update Composition c set c.tensorsDone = :tensors, c.bytesDone = :bytes where c.id = :id")
 	void recordProgress(UUID id, int tensors, long bytes);
 
+	@Query("select c.status from Composition c where c.id = :id")
+	Optional<CompositionStatus> findStatus(UUID id);
+
 	@Query("select count(c) > 0 from Composition c where c.resultDigest = :digest")
 	boolean holdsResult(String digest);
 

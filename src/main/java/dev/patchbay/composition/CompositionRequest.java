@@ -2,7 +2,6 @@ package dev.patchbay.composition;
 
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 
@@ -10,7 +9,8 @@ import tools.jackson.databind.JsonNode;
  * A composition recipe as the client sends it; {@code Recipe.from} checks and normalizes
  * it.
  *
- * @param baseModelId the model to patch
+ * @param baseModelId the model to patch: an id or a reference ({@code name},
+ * {@code name@version}, {@code name@alias})
  * @param terms the patches with their weights, in order
  * @param method sum (default), magnitude_prune, ties, dare_linear or dare_ties
  * @param density fraction kept by the pruning methods, in (0, 1]
@@ -24,20 +24,30 @@ import tools.jackson.databind.JsonNode;
  * @param dialect what the method names mean: {@code peft} (default) or {@code mergekit}
  * @param parameters the method's parameters, each a number, boolean, gradient or list of
  * {@code {filter, value}}
+ * @param resultName the name the result is registered under, with the next version number
+ * of that name; implies {@code materialize}
  */
-public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
-		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
-		Boolean safeMerge) {
+public record CompositionRequest(String baseModelId, List<Term> terms, String method, Double density,
+		String majoritySign, Long seed, String outputDtype, Boolean materialize, String dialect,
+		Map<String, JsonNode> parameters, Boolean safeMerge, String resultName) {
+
+	public CompositionRequest(String baseModelId, List<Term> terms, String method, Double density, String majoritySign,
+			Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
+			Boolean safeMerge) {
+		this(baseModelId, terms, method, density, majoritySign, seed, outputDtype, materialize, dialect, parameters,
+				safeMerge, null);
+	}
 
 	/**
 	 * One patch, or one whole model, of the recipe.
 	 *
-	 * @param patchId the patch
+	 * @param patchId the patch: an id or a reference
 	 * @param weight scales the patch's effective delta; defaults to 1
-	 * @param modelId instead of a patch, a model: its task vector is model − base
+	 * @param modelId instead of a patch, a model (an id or a reference): its task vector
+	 * is model − base
 	 * @param parameters this term's parameters (density, epsilon, …)
 	 */
-	public record Term(UUID patchId, Double weight, UUID modelId, Map<String, JsonNode> parameters) {
+	public record Term(String patchId, Double weight, String modelId, Map<String, JsonNode> parameters) {
 	}
 
 }

@@ -11,7 +11,7 @@ import tools.jackson.databind.JsonNode;
  *
  * @param id the composition id
  * @param recipeDigest identifies the result: identical recipes share it
- * @param status pending, running, ready or failed
+ * @param status pending, running, ready, failed or cancelled
  * @param progress tensors and bytes done so far
  * @param baseModelId the base model
  * @param terms the patches and weights
@@ -21,11 +21,12 @@ import tools.jackson.databind.JsonNode;
  * @param error the problem that made it fail, else null
  * @param createdAt when it was requested
  * @param startedAt when computing started
- * @param finishedAt when it became ready or failed
+ * @param finishedAt when it became ready, failed or was cancelled
+ * @param resultName the name its result is registered under, if the request gave one
  */
 public record CompositionView(UUID id, String recipeDigest, CompositionStatus status, Progress progress,
 		UUID baseModelId, List<Term> terms, String method, boolean materialize, UUID resultModelId, JsonNode error,
-		Instant createdAt, Instant startedAt, Instant finishedAt) {
+		Instant createdAt, Instant startedAt, Instant finishedAt, String resultName) {
 
 	/**
 	 * How far the computation is.

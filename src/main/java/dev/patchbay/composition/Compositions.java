@@ -24,6 +24,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.ConflictException;
+import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.storage.SegmentedFile;
@@ -93,11 +94,19 @@ public class Compositions {
 	}
 
 	public Created create(CompositionRequest request) throws IOException {
-		Recipe recipe = Recipe.from(request, this.properties.maxTerms());
+		String resultName = resultName(request);
+		if (resultName != null && request.materialize() == null) {
+			request = new CompositionRequest(request.baseModelId(), request.terms(), request.method(),
+					request.density(), request.majoritySign(), request.seed(), request.outputDtype(), true,
+					request.dialect(), request.parameters(), request.safeMerge(), resultName);
+		}
+		// References resolve here, once: the recipe and its digest hold ids, so moving an
+		// alias later makes a new recipe rather than changing this one.
+		Recipe recipe = Recipe.from(request, this.properties.maxTerms(), this.registry::resolve);
 		Planner.Validated validated = this.planner.validate(recipe);
 		Optional<Composition> existing = this.compositions.findByRecipeDigest(validated.recipeDigest());
 		if (existing.isPresent()) {
-			return new Created(reuse(existing.get(), recipe), false);
+			return new Created(reuse(existing.get(), recipe, resultName), false);
 		}
 		if (this.compositions.countByStatus(CompositionStatus.PENDING) >= this.properties.maxQueued()) {
 			// Counted, not locked: concurrent requests may pass the bound by a few.
@@ -108,6 +117,7 @@ public class Compositions {
 		}
 		Composition composition = new Composition(recipe, validated.recipeDigest(), validated.tensors(),
 				validated.outputBytes());
+		composition.nameResult(resultName);
 		try {
 			this.compositions.saveAndFlush(composition);
 		}
@@ -115,7 +125,7 @@ public class Compositions {
 			// A concurrent request stored the same recipe first: share its composition.
 			Optional<Composition> winner = this.compositions.findByRecipeDigest(validated.recipeDigest());
 			if (winner.isPresent()) {
-				return new Created(reuse(winner.get(), recipe), false);
+				return new Created(reuse(winner.get(), recipe, resultName), false);
 			}
 			// Otherwise an input was deleted meanwhile: validating again names it (404).
 			this.planner.validate(recipe);
@@ -126,18 +136,50 @@ public class Compositions {
 	}
 
 	/**
-	 * A known recipe asked to be materialized is materialized, now if it is already ready
-	 * (its result stored durably first).
+	 * The name a request gives its result, checked as an upload's name is.
+	 * @throws InvalidInputException if it is malformed or contradicts materialize
 	 */
-	private CompositionView reuse(Composition composition, Recipe recipe) throws IOException {
-		if (recipe.materialize() && !composition.isMaterialize()) {
+	private static String resultName(CompositionRequest request) {
+		String name = request.resultName();
+		if (name == null) {
+			return null;
+		}
+		if (name.isBlank() || name.length() > 200 || name.contains("@")
+				|| name.chars().anyMatch(Character::isISOControl)) {
+			throw new InvalidInputException("invalid-recipe", "Invalid recipe",
+					"resultName: must have 1 to 200 characters, no '@' nor control characters",
+					Map.of("field", "resultName"));
+		}
+		if (Boolean.FALSE.equals(request.materialize())) {
+			throw new InvalidInputException("invalid-recipe", "Invalid recipe",
+					"resultName: names a registered result; it cannot go with materialize false",
+					Map.of("field", "resultName"));
+		}
+		return name;
+	}
+
+	/**
+	 * A known recipe asked to be materialized is materialized, now if it is already ready
+	 * (its result stored durably first); a result name is recorded unless it has another;
+	 * a cancelled composition is queued again.
+	 */
+	private CompositionView reuse(Composition composition, Recipe recipe, String resultName) throws IOException {
+		boolean materialize = recipe.materialize() && !composition.isMaterialize();
+		boolean requeue = composition.getStatus() == CompositionStatus.CANCELLED;
+		boolean[] requeued = { false };
+		if (materialize || requeue || resultName != null) {
 			// Decided under the row's lock, on its current status: of concurrent requests
 			// one materializes a ready result (or marks a running one, which its job then
 			// materializes under the same lock), and the others find it done.
 			try {
 				this.transactions.executeWithoutResult((status) -> {
 					Composition current = this.compositions.lockById(composition.getId()).orElseThrow();
-					if (current.isMaterialize()) {
+					current.nameResult(resultName);
+					if (current.getStatus() == CompositionStatus.CANCELLED) {
+						current.requeue();
+						requeued[0] = true;
+					}
+					if (!recipe.materialize() || current.isMaterialize()) {
 						return;
 					}
 					current.requestMaterialization();
@@ -155,7 +197,49 @@ public class Compositions {
 				throw ex.getCause();
 			}
 		}
+		if (requeued[0]) {
+			this.jobs.submit(composition.getId());
+		}
 		return get(composition.getId());
+	}
+
+	/**
+	 * Cancels a queued or running composition. The row says cancelled at once; a worker
+	 * computing it, here or on another instance, stops at its next chunk and drops what
+	 * it wrote.
+	 * @return the composition, and whether it was running (its worker may not have
+	 * stopped yet)
+	 * @throws NotFoundException if no composition has the id
+	 * @throws ConflictException if it is already ready or failed
+	 */
+	public Cancelled cancel(UUID id) {
+		CompositionStatus before = this.transactions.execute((status) -> {
+			Composition current = this.compositions.lockById(id).orElseThrow(() -> notFound(id));
+			CompositionStatus was = current.getStatus();
+			if (was == CompositionStatus.READY || was == CompositionStatus.FAILED) {
+				throw new ConflictException("composition-finished", "Composition already finished",
+						"composition " + id + " is " + was.wireName()
+								+ "; only a pending or running one can be cancelled",
+						Map.of("compositionId", id.toString(), "status", was.wireName()));
+			}
+			if (was.isActive()) {
+				current.cancel();
+			}
+			return was;
+		});
+		if (before == CompositionStatus.RUNNING) {
+			this.jobs.cancelled(id);
+		}
+		return new Cancelled(get(id), before == CompositionStatus.RUNNING);
+	}
+
+	/**
+	 * A cancelled composition.
+	 *
+	 * @param view the composition, now cancelled
+	 * @param wasRunning whether a worker was computing it
+	 */
+	public record Cancelled(CompositionView view, boolean wasRunning) {
 	}
 
 	/** One page of compositions in the page's order, of one status or, when null, all. */
@@ -213,6 +297,9 @@ public class Compositions {
 		if (composition.getStatus() == CompositionStatus.FAILED) {
 			throw failed(id);
 		}
+		if (composition.getStatus() == CompositionStatus.CANCELLED) {
+			throw cancelledConflict(id);
+		}
 		if (composition.getStatus() != CompositionStatus.READY) {
 			return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(), null,
 					(out) -> follow(id, composition.getBytesTotal(), out), () -> {
@@ -239,6 +326,12 @@ public class Compositions {
 		catch (IOException ex) {
 			throw new UncheckedIOException(ex);
 		}
+	}
+
+	private static ConflictException cancelledConflict(UUID id) {
+		return new ConflictException("composition-cancelled", "Composition cancelled",
+				"composition " + id + " was cancelled; post its recipe again to queue it anew",
+				Map.of("compositionId", id.toString()));
 	}
 
 	private static ConflictException failed(UUID id) {
@@ -271,6 +364,9 @@ public class Compositions {
 				}
 				if (composition.getStatus() == CompositionStatus.FAILED) {
 					throw new IOException("composition " + id + " failed");
+				}
+				if (composition.getStatus() == CompositionStatus.CANCELLED) {
+					throw new IOException("composition " + id + " was cancelled");
 				}
 				Thread.sleep(50);
 			}
@@ -351,6 +447,9 @@ public class Compositions {
 				if (composition.getStatus() == CompositionStatus.FAILED) {
 					throw failed(id);
 				}
+				if (composition.getStatus() == CompositionStatus.CANCELLED) {
+					throw cancelledConflict(id);
+				}
 				ResultCache.Handle handle = null;
 				if (composition.getStatus() == CompositionStatus.READY) {
 					handle = this.jobs.awaitCached(composition, deadline);
@@ -408,10 +507,10 @@ public class Compositions {
 	 */
 	public void delete(UUID id) throws IOException {
 		Composition composition = find(id);
-		if (composition.getStatus() == CompositionStatus.PENDING
-				|| composition.getStatus() == CompositionStatus.RUNNING) {
+		if (composition.getStatus().isActive()) {
 			throw new ConflictException("composition-running", "Composition still running",
-					"composition " + id + " is still " + composition.getStatus().wireName(),
+					"composition " + id + " is still " + composition.getStatus().wireName()
+							+ "; cancel it first (POST /api/v1/compositions/" + id + "/cancel)",
 					Map.of("compositionId", id.toString()));
 		}
 		this.compositions.delete(composition);
@@ -423,9 +522,12 @@ public class Compositions {
 	}
 
 	private Composition find(UUID id) {
-		return this.compositions.findById(id)
-			.orElseThrow(() -> new NotFoundException("composition-not-found", "Composition not found",
-					"no composition has id " + id, Map.of("id", id.toString())));
+		return this.compositions.findById(id).orElseThrow(() -> notFound(id));
+	}
+
+	private static NotFoundException notFound(UUID id) {
+		return new NotFoundException("composition-not-found", "Composition not found", "no composition has id " + id,
+				Map.of("id", id.toString()));
 	}
 
 	private CompositionView view(Composition composition) {
@@ -443,7 +545,8 @@ public class Compositions {
 					.toList(),
 				composition.getMethod(), composition.isMaterialize(), composition.getResultModelId(),
 				(composition.getError() != null) ? this.json.readTree(composition.getError()) : null,
-				composition.getCreatedAt(), composition.getStartedAt(), composition.getFinishedAt());
+				composition.getCreatedAt(), composition.getStartedAt(), composition.getFinishedAt(),
+				composition.getResultName());
 	}
 
 }

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.UUID;
 
 import com.google.re2j.Pattern;
 import jakarta.validation.Validator;
@@ -98,13 +99,15 @@ public class Derivations {
 		require("name", request.name());
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
+		UUID baseId = model(request.baseModelId(), "baseModelId");
+		UUID finetunedId = model(request.finetunedModelId(), "finetunedModelId");
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(),
-				null, request.baseModelId(), request.labels(), null));
+				null, baseId, request.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
-		ArtifactContent base = this.registry.content(ArtifactType.MODEL, request.baseModelId(), pins);
-		ArtifactContent finetuned = this.registry.content(ArtifactType.MODEL, request.finetunedModelId(), pins);
+		ArtifactContent base = this.registry.content(ArtifactType.MODEL, baseId, pins);
+		ArtifactContent finetuned = this.registry.content(ArtifactType.MODEL, finetunedId, pins);
 		Map<String, TensorLocation> baseTensors = base.tensorsByName();
 		List<TensorSpec> specs = new ArrayList<>();
 		List<TensorRows[]> sources = new ArrayList<>();
@@ -146,8 +149,7 @@ public class Derivations {
 			});
 			StagedBlob staged = output.finish();
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "diff.safetensors", null,
-					List.of(new LineageEdge(request.baseModelId(), "base"),
-							new LineageEdge(request.finetunedModelId(), "finetuned")));
+					List.of(new LineageEdge(baseId, "base"), new LineageEdge(finetunedId, "finetuned")));
 		}
 	}
 
@@ -221,8 +223,12 @@ public class Derivations {
 		require("name", request.name());
 		require("cleanModelId", request.cleanModelId());
 		require("robustModelId", request.robustModelId());
+		UUID cleanId = model(request.cleanModelId(), "cleanModelId");
+		UUID robustId = model(request.robustModelId(), "robustModelId");
+		UUID pretrainedId = (request.pretrainedModelId() != null)
+				? model(request.pretrainedModelId(), "pretrainedModelId") : null;
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
-				request.cleanModelId(), request.labels(), null));
+				cleanId, request.labels(), null));
 		if (request.include() == null || request.include().isEmpty()) {
 			throw invalid("include", "is required: regexes choosing the tensors the signature keeps");
 		}
@@ -242,10 +248,10 @@ public class Derivations {
 			quantizer = new Quantizer(bits);
 			perChannel = granularity.equals("channel");
 		}
-		ArtifactContent clean = this.registry.content(ArtifactType.MODEL, request.cleanModelId(), pins);
-		ArtifactContent robust = this.registry.content(ArtifactType.MODEL, request.robustModelId(), pins);
-		ArtifactContent pretrained = (request.pretrainedModelId() != null)
-				? this.registry.content(ArtifactType.MODEL, request.pretrainedModelId(), pins) : null;
+		ArtifactContent clean = this.registry.content(ArtifactType.MODEL, cleanId, pins);
+		ArtifactContent robust = this.registry.content(ArtifactType.MODEL, robustId, pins);
+		ArtifactContent pretrained = (pretrainedId != null)
+				? this.registry.content(ArtifactType.MODEL, pretrainedId, pins) : null;
 		List<TensorLocation> selected = clean.tensors()
 			.stream()
 			.filter((tensor) -> tensor.spec().dtype().isFloatingPoint())
@@ -286,10 +292,10 @@ public class Derivations {
 					Map.of("float32Bytes", float32Bytes, "modelBytes", clean.details().sizeBytes(), "patchBytes",
 							staged.size(), "ratioVsFloat32", (double) float32Bytes / staged.size(), "ratioVsModel",
 							(double) clean.details().sizeBytes() / staged.size()));
-			List<LineageEdge> lineage = new ArrayList<>(List.of(new LineageEdge(request.cleanModelId(), "clean"),
-					new LineageEdge(request.robustModelId(), "robust")));
+			List<LineageEdge> lineage = new ArrayList<>(
+					List.of(new LineageEdge(cleanId, "clean"), new LineageEdge(robustId, "robust")));
 			if (pretrained != null) {
-				lineage.add(new LineageEdge(request.pretrainedModelId(), "pretrained"));
+				lineage.add(new LineageEdge(pretrainedId, "pretrained"));
 			}
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "signature.safetensors",
 					this.json.writeValueAsString(config), lineage);
@@ -402,6 +408,11 @@ public class Derivations {
 		return DType.fromName(name.toUpperCase(Locale.ROOT))
 			.filter(DType::isFloatingPoint)
 			.orElseThrow(() -> invalid(field, "must be one of F32, F16, BF16, F64"));
+	}
+
+	/** A model named by id or reference, as everywhere: the registry resolves it. */
+	private UUID model(String reference, String field) {
+		return this.registry.resolve(ArtifactType.MODEL, reference, field);
 	}
 
 	private static void require(String field, Object value) {

@@ -24,6 +24,9 @@ final class LiveOutput {
 
 	private volatile int tensorsDone;
 
+	/** Set when the composition is cancelled: the writer stops at its next chunk. */
+	private volatile boolean cancelled;
+
 	private IOException failure;
 
 	private boolean finished;
@@ -49,6 +52,14 @@ final class LiveOutput {
 	synchronized void tensorDone(int tensorsDone) {
 		this.tensorsDone = tensorsDone;
 		notifyAll();
+	}
+
+	void cancel() {
+		this.cancelled = true;
+	}
+
+	boolean isCancelled() {
+		return this.cancelled;
 	}
 
 	/** Opens the bytes for reading. */

@@ -24,7 +24,7 @@ public record LoraCombinationRequest(String name, String version, List<Term> ter
 	 * @param patchId a LoRA patch
 	 * @param weight its weight
 	 */
-	public record Term(UUID patchId, Double weight) {
+	public record Term(String patchId, Double weight) {
 	}
 
 }

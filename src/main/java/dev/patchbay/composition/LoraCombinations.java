@@ -284,7 +284,8 @@ public class LoraCombinations {
 		if (term.weight() == null || !Double.isFinite(term.weight())) {
 			throw invalid(field + ".weight", "must be a finite number");
 		}
-		ArtifactContent patch = this.registry.content(ArtifactType.PATCH, term.patchId(), pins);
+		ArtifactContent patch = this.registry.content(ArtifactType.PATCH,
+				this.registry.resolve(ArtifactType.PATCH, term.patchId(), field + ".patchId"), pins);
 		if (patch.details().kind() != PatchKind.LORA) {
 			throw invalid(field + ".patchId", "names a " + patch.details().kind() + " patch; expected a LoRA patch");
 		}

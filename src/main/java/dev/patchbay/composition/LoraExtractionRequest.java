@@ -26,7 +26,7 @@ import java.util.UUID;
  * saving them whole
  * @param labels optional labels
  */
-public record LoraExtractionRequest(String name, String version, UUID diffPatchId, UUID baseModelId,
-		UUID finetunedModelId, Integer rank, Double svEpsilon, List<String> include, List<String> exclude,
+public record LoraExtractionRequest(String name, String version, String diffPatchId, String baseModelId,
+		String finetunedModelId, Integer rank, Double svEpsilon, List<String> include, List<String> exclude,
 		Boolean embeddings, Boolean distributeScale, Boolean skipUndecomposable, Map<String, String> labels) {
 }

@@ -272,7 +272,8 @@ public class LoraExtractions {
 			if (request.baseModelId() != null || request.finetunedModelId() != null) {
 				throw invalid("diffPatchId", "is exclusive with baseModelId and finetunedModelId");
 			}
-			ArtifactContent diff = this.registry.content(ArtifactType.PATCH, request.diffPatchId(), pins);
+			ArtifactContent diff = this.registry.content(ArtifactType.PATCH,
+					this.registry.resolve(ArtifactType.PATCH, request.diffPatchId(), "diffPatchId"), pins);
 			if (diff.details().kind() != PatchKind.DIFF) {
 				throw invalid("diffPatchId", "names a " + diff.details().kind() + " patch; expected a diff patch");
 			}
@@ -282,8 +283,10 @@ public class LoraExtractions {
 		}
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
-		return new Sources(this.registry.content(ArtifactType.MODEL, request.finetunedModelId(), pins), null,
-				this.registry.content(ArtifactType.MODEL, request.baseModelId(), pins));
+		return new Sources(this.registry.content(ArtifactType.MODEL,
+				this.registry.resolve(ArtifactType.MODEL, request.finetunedModelId(), "finetunedModelId"), pins), null,
+				this.registry.content(ArtifactType.MODEL,
+						this.registry.resolve(ArtifactType.MODEL, request.baseModelId(), "baseModelId"), pins));
 	}
 
 	private static List<Pattern> patterns(String field, List<String> regexes) {

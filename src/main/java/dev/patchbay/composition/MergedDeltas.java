@@ -92,7 +92,7 @@ public class MergedDeltas {
 		if (request.dialect() != null && !request.dialect().equals("peft")) {
 			throw new IllegalArgumentException("merged deltas are defined for the PEFT dialect only");
 		}
-		return Recipe.from(request, this.properties.maxTerms());
+		return Recipe.from(request, this.properties.maxTerms(), this.registry::resolve);
 	}
 
 	/** A planned recipe. */

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 
@@ -14,12 +15,7 @@ import tools.jackson.databind.MappingIterator;
 import tools.jackson.databind.node.JsonNodeFactory;
 import tools.jackson.dataformat.yaml.YAMLMapper;
 
-import org.springframework.data.domain.PageRequest;
-import org.springframework.data.domain.Sort;
-
 import dev.patchbay.composition.CompositionInvalidException.Problem;
-import dev.patchbay.registry.ArtifactDetails;
-import dev.patchbay.registry.ArtifactFilter;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Registry;
 
@@ -85,7 +81,7 @@ final class MergekitConfig {
 		else {
 			for (int i = 0; i < models.size(); i++) {
 				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
-				if (base == null || !base.equals(term.modelId())) {
+				if (base == null || !base.toString().equals(term.modelId())) {
 					terms.add(term);
 				}
 				else if (term.parameters() != null) {
@@ -115,8 +111,8 @@ final class MergekitConfig {
 		if (!this.problems.isEmpty()) {
 			throw CompositionInvalidException.of(this.problems);
 		}
-		return new CompositionRequest(base, terms, method, null, null, null, outputDtype, null, "mergekit", parameters,
-				null);
+		return new CompositionRequest((base != null) ? base.toString() : null, terms, method, null, null, null,
+				outputDtype, null, "mergekit", parameters, null);
 	}
 
 	private JsonNode parse(String yaml) {
@@ -154,7 +150,7 @@ final class MergekitConfig {
 		if (!entry.has("model")) {
 			problem(field + ".model", "is required");
 		}
-		return new CompositionRequest.Term(null, null, model,
+		return new CompositionRequest.Term(null, null, (model != null) ? model.toString() : null,
 				parameters(field + ".parameters", entry.get("parameters")));
 	}
 
@@ -211,26 +207,10 @@ final class MergekitConfig {
 					+ " adapter as a patch");
 			return null;
 		}
-		try {
-			UUID id = UUID.fromString(reference);
-			if (this.registry.exists(ArtifactType.MODEL, id)) {
-				return id;
-			}
-		}
-		catch (IllegalArgumentException ex) {
-			// Not an id: a name.
-		}
-		int at = reference.lastIndexOf('@');
-		String name = (at > 0) ? reference.substring(0, at) : reference;
-		String version = (at > 0) ? reference.substring(at + 1) : null;
-		List<ArtifactDetails> versions = this.registry
-			.list(ArtifactType.MODEL, new ArtifactFilter(name, null, null),
-					PageRequest.of(0, 200, Sort.by(Sort.Direction.DESC, "createdAt")))
-			.getContent();
-		for (ArtifactDetails details : versions) {
-			if (version == null || version.equals(details.version())) {
-				return details.id();
-			}
+		// The registry's own rule: an id, name (latest), name@version or name@alias.
+		Optional<UUID> id = this.registry.tryResolve(ArtifactType.MODEL, reference);
+		if (id.isPresent()) {
+			return id.get();
 		}
 		problem(field, "'" + reference + "' is not a registered model");
 		return null;

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.UUID;
 
 import dev.patchbay.composition.MergeMethod.MajoritySign;
+import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 
@@ -57,13 +58,21 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * @param maxTerms the most terms a recipe may have
 	 * @throws InvalidInputException naming the first invalid field
 	 */
-	static Recipe from(CompositionRequest request, int maxTerms) {
+	/** Turns the references of a request into artifact ids, naming the field at fault. */
+	@FunctionalInterface
+	interface References {
+
+		UUID resolve(ArtifactType type, String reference, String field);
+
+	}
+
+	static Recipe from(CompositionRequest request, int maxTerms, References references) {
 		if (request.terms() != null && request.terms().size() > maxTerms) {
 			throw invalid("terms", "has " + request.terms().size() + " terms, more than the limit of " + maxTerms
 					+ " (patchbay.composition.max-terms)");
 		}
 		if ("mergekit".equals(request.dialect())) {
-			return mergekit(request);
+			return mergekit(request, references);
 		}
 		if (request.dialect() != null && !request.dialect().equals("peft")) {
 			throw invalid("dialect", "must be peft or mergekit");
@@ -92,7 +101,8 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 			if (term.parameters() != null && !term.parameters().isEmpty()) {
 				throw invalid("terms[" + i + "].parameters", "are read by the mergekit dialect only");
 			}
-			terms.add(new Term(term.patchId(), weight, term.modelId(), Map.of()));
+			terms.add(new Term(patch(references, term, "terms[" + i + "]"), weight,
+					model(references, term.modelId(), "terms[" + i + "].modelId"), Map.of()));
 		}
 		DType outputDtype = null;
 		if (request.outputDtype() != null) {
@@ -100,8 +110,8 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				.filter(DType::isFloatingPoint)
 				.orElseThrow(() -> invalid("outputDtype", "must be one of F32, F16, BF16, F64"));
 		}
-		return new Recipe(request.baseModelId(), List.copyOf(terms), method(request), outputDtype,
-				Boolean.TRUE.equals(request.materialize()), Dialect.PEFT, Map.of(),
+		return new Recipe(model(references, request.baseModelId(), "baseModelId"), List.copyOf(terms), method(request),
+				outputDtype, Boolean.TRUE.equals(request.materialize()), Dialect.PEFT, Map.of(),
 				!Boolean.FALSE.equals(request.safeMerge()));
 	}
 
@@ -109,7 +119,16 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * A mergekit-dialect recipe, checked for form only: what the method makes of it is
 	 * checked against the inputs' metadata by the planner, every problem at once.
 	 */
-	private static Recipe mergekit(CompositionRequest request) {
+	private static UUID model(References references, String reference, String field) {
+		return (reference != null) ? references.resolve(ArtifactType.MODEL, reference, field) : null;
+	}
+
+	private static UUID patch(References references, CompositionRequest.Term term, String field) {
+		return (term.patchId() != null) ? references.resolve(ArtifactType.PATCH, term.patchId(), field + ".patchId")
+				: null;
+	}
+
+	private static Recipe mergekit(CompositionRequest request, References references) {
 		if (request.terms() == null || request.terms().isEmpty()) {
 			throw invalid("terms", "must list at least one model or patch");
 		}
@@ -139,10 +158,11 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				}
 				parameters.put("weight", new ParameterValue.Scalar(term.weight()));
 			}
-			terms.add(new Term(term.patchId(), (term.weight() != null) ? term.weight() : 1.0, term.modelId(),
+			terms.add(new Term(patch(references, term, field), (term.weight() != null) ? term.weight() : 1.0,
+					model(references, term.modelId(), field + ".modelId"),
 					java.util.Collections.unmodifiableMap(parameters)));
 		}
-		return new Recipe(request.baseModelId(), List.copyOf(terms),
+		return new Recipe(model(references, request.baseModelId(), "baseModelId"), List.copyOf(terms),
 				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
 				outputDtype(request), Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
 				ParameterValue.parseAll(request.parameters(), "parameters"),

@@ -17,8 +17,8 @@ import java.util.UUID;
  * @param quantization optional uniform min–max quantization of the signature
  * @param labels optional labels
  */
-public record RwsRequest(String name, String version, UUID cleanModelId, UUID robustModelId, UUID pretrainedModelId,
-		List<String> include, Quantization quantization, Map<String, String> labels) {
+public record RwsRequest(String name, String version, String cleanModelId, String robustModelId,
+		String pretrainedModelId, List<String> include, Quantization quantization, Map<String, String> labels) {
 
 	/**
 	 * Uniform asymmetric min–max quantization.

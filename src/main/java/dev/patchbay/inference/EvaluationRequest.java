@@ -13,6 +13,6 @@ import java.util.UUID;
  * @param batchSize rows per forward pass
  * @param async return at once with an id to poll, instead of waiting for the result
  */
-public record EvaluationRequest(UUID modelId, UUID compositionId, UUID datasetId, String inputs, String labels,
+public record EvaluationRequest(String modelId, UUID compositionId, UUID datasetId, String inputs, String labels,
 		Integer batchSize, Boolean async) {
 }

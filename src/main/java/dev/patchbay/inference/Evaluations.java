@@ -120,7 +120,9 @@ public class Evaluations implements AutoCloseable {
 		TensorLocation inputs = inputsOf(dataset, "inputs", request.inputs());
 		long rows = inputs.spec().shape().get(0);
 		TensorLocation labels = labelsOf(dataset, "labels", request.labels(), rows);
-		String target = (request.modelId() != null) ? request.modelId().toString() : request.compositionId().toString();
+		String target = (request.modelId() != null)
+				? this.registry.resolve(ArtifactType.MODEL, request.modelId(), "modelId").toString()
+				: request.compositionId().toString();
 		// Resolve now, so that an unknown id is a 404 of this request rather than a
 		// failed evaluation.
 		GraphSignature signature = this.models.signature(target);

@@ -4,12 +4,15 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import org.springframework.stereotype.Service;
 
 import dev.patchbay.engine.HostTensor;
+import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.GraphSignature.Declaration;
+import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.NotFoundException;
 
 /**
@@ -34,7 +37,10 @@ public class Inference {
 
 	private final InferenceProperties properties;
 
-	Inference(LoadedModels models, InferenceProperties properties) {
+	private final Registry registry;
+
+	Inference(LoadedModels models, InferenceProperties properties, Registry registry) {
+		this.registry = registry;
 		this.models = models;
 		this.properties = properties;
 	}
@@ -44,7 +50,7 @@ public class Inference {
 	 * composition
 	 */
 	public ModelMetadataResponse metadata(String id) {
-		GraphSignature signature = this.models.signature(id);
+		GraphSignature signature = this.models.signature(target(id));
 		if (signature == null) {
 			return new ModelMetadataResponse(id, List.of(VERSION), "pytorch_torchscript", UNDECLARED,
 					List.of(new ModelMetadataResponse.TensorMetadata("output__0", "FP32", List.of(-1L))));
@@ -59,7 +65,7 @@ public class Inference {
 	 * composition, or the version is not one of its versions
 	 */
 	public void requireVersion(String id, String version) {
-		this.models.signature(id);
+		this.models.signature(target(id));
 		if (!VERSION.equals(version)) {
 			throw new NotFoundException("model-version-not-found", "Model version not found",
 					"model " + id + " has no version '" + version + "'; its versions are [" + VERSION + "]",
@@ -74,7 +80,16 @@ public class Inference {
 	 * composition
 	 */
 	public boolean ready(String id) {
-		return this.models.ready(id);
+		return this.models.ready(target(id));
+	}
+
+	/**
+	 * The model or composition id that a path's id or model reference ({@code name},
+	 * {@code name@alias}, {@code name@3}) names; what names nothing is left for the
+	 * lookup to report as unknown.
+	 */
+	String target(String id) {
+		return this.registry.tryResolve(ArtifactType.MODEL, id).map(UUID::toString).orElse(id);
 	}
 
 	private static List<ModelMetadataResponse.TensorMetadata> declared(List<Declaration> declarations) {
@@ -99,10 +114,11 @@ public class Inference {
 			throw InferenceBodyReader.tooLarge(maxBytes);
 		}
 		// Resolved before the body is read, so that an unknown id costs no decoding.
-		this.models.signature(id);
+		String target = target(id);
+		this.models.signature(target);
 		InferenceBodyReader.Request request = InferenceBodyReader.read(body, maxBytes,
 				this.properties.maxRequestElements());
-		try (LoadedModels.Lease lease = this.models.lease(id)) {
+		try (LoadedModels.Lease lease = this.models.lease(target)) {
 			List<InferenceBodyReader.Input> ordered = orderBySignature(request.inputs(), lease.signature());
 			List<HostTensor> inputs = ordered.stream().map(InferenceBodyReader.Input::tensor).toList();
 			List<HostTensor> outputs;

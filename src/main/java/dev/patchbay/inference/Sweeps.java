@@ -269,9 +269,9 @@ public class Sweeps implements AutoCloseable {
 	private static CompositionRequest recipe(SweepRequest request, double[] weights) {
 		List<CompositionRequest.Term> terms = new ArrayList<>();
 		for (int i = 0; i < weights.length; i++) {
-			terms.add(new CompositionRequest.Term(request.terms().get(i).patchId(), weights[i], null, null));
+			terms.add(new CompositionRequest.Term(request.terms().get(i).patchId().toString(), weights[i], null, null));
 		}
-		return new CompositionRequest(request.baseModelId(), terms, request.method(), request.density(),
+		return new CompositionRequest(request.baseModelId().toString(), terms, request.method(), request.density(),
 				request.majoritySign(), request.seed(), null, false, null, null, null);
 	}
 

@@ -40,7 +40,12 @@ class Artifact {
 
 	private String version;
 
+	/** 1, 2, 3 … per type and name, in registration order; the highest is the latest. */
+	private int versionNumber;
+
 	private String family;
+
+	private String description;
 
 	private UUID baseModelId;
 
@@ -88,6 +93,26 @@ class Artifact {
 		this.family = family;
 		this.labels.putAll(labels);
 		this.createdAt = Instant.now();
+	}
+
+	/**
+	 * Numbers this artifact within its name; a version the client did not give is the
+	 * number.
+	 */
+	void setVersionNumber(int versionNumber) {
+		this.versionNumber = versionNumber;
+		if (this.version == null) {
+			this.version = Integer.toString(versionNumber);
+		}
+	}
+
+	void setDescription(String description) {
+		this.description = description;
+	}
+
+	void setLabels(Map<String, String> labels) {
+		this.labels.clear();
+		this.labels.putAll(labels);
 	}
 
 	void setBaseModelId(UUID baseModelId) {
@@ -145,6 +170,14 @@ class Artifact {
 
 	String getVersion() {
 		return this.version;
+	}
+
+	int getVersionNumber() {
+		return this.versionNumber;
+	}
+
+	String getDescription() {
+		return this.description;
 	}
 
 	String getFamily() {

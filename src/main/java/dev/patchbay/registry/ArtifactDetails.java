@@ -12,7 +12,8 @@ import java.util.UUID;
  * @param type model, patch or dataset
  * @param kind the patch kind, null for models and datasets
  * @param name the name
- * @param version the version, may be null
+ * @param version the version: as given, else the version number
+ * @param versionNumber 1, 2, 3 … within the name, in registration order
  * @param family the model family, may be null
  * @param baseModelId the model a patch belongs to, may be null
  * @param labels key/value labels
@@ -25,17 +26,26 @@ import java.util.UUID;
  * @param config kind-specific settings as JSON (the adapter config of a lora patch, the
  * quantization and compression of a signature), else null
  * @param createdAt when it was registered
+ * @param description free text, may be null
+ * @param aliases the aliases of its name that point at it
  */
-public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String name, String version, String family,
-		UUID baseModelId, Map<String, String> labels, long sizeBytes, long parameterCount, int tensorCount,
-		List<ArtifactFile> files, List<LineageEdge> lineage, UUID compositionId, String config, Instant createdAt) {
+public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String name, String version,
+		int versionNumber, String family, UUID baseModelId, Map<String, String> labels, long sizeBytes,
+		long parameterCount, int tensorCount, List<ArtifactFile> files, List<LineageEdge> lineage, UUID compositionId,
+		String config, Instant createdAt, String description, List<String> aliases) {
 
+	/** A new artifact, or one whose aliases the caller does not need. */
 	static ArtifactDetails of(Artifact artifact) {
+		return of(artifact, List.of());
+	}
+
+	static ArtifactDetails of(Artifact artifact, List<String> aliases) {
 		return new ArtifactDetails(artifact.getId(), artifact.getType(), artifact.getPatchKind(), artifact.getName(),
-				artifact.getVersion(), artifact.getFamily(), artifact.getBaseModelId(),
+				artifact.getVersion(), artifact.getVersionNumber(), artifact.getFamily(), artifact.getBaseModelId(),
 				Map.copyOf(artifact.getLabels()), artifact.getSizeBytes(), artifact.getParameterCount(),
 				artifact.getTensors().size(), List.copyOf(artifact.getFiles()), List.copyOf(artifact.getLineage()),
-				artifact.getCompositionId(), artifact.getConfig(), artifact.getCreatedAt());
+				artifact.getCompositionId(), artifact.getConfig(), artifact.getCreatedAt(), artifact.getDescription(),
+				List.copyOf(aliases));
 	}
 
 }

@@ -15,27 +15,43 @@ import jakarta.validation.constraints.Size;
  * The {@code metadata} part of an upload: what the client says about the artifact.
  *
  * @param kind for patches, what kind of patch it is; absent for models and datasets
- * @param name a human name, unique together with the version
- * @param version an optional version, e.g. {@code v2}
+ * @param name a human name, unique together with the version; no {@code @}, which
+ * separates a name from a version or alias in a reference
+ * @param version an optional version, e.g. {@code v2}; without one the artifact gets the
+ * next number of its name (1, 2, 3 …)
  * @param family an optional model family, e.g. {@code llama}
  * @param baseModelId for patches, the model they were made against, if known
  * @param labels free-form key/value labels used in list filters
  * @param signature for models with a graph, the inputs and outputs that inference
  * declares
+ * @param description free text, changeable later
  */
 public record ArtifactMetadata(PatchKind kind,
-		@NotBlank @Size(max = 200) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String name,
-		@Size(max = 100) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String version,
+		@NotBlank @Size(max = 200) @Pattern(regexp = NAME, message = NO_CONTROL_OR_AT) String name,
+		@Size(max = 100) @Pattern(regexp = NAME, message = NO_CONTROL_OR_AT) String version,
 		@Size(max = 100) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String family, UUID baseModelId,
 		Map<@NotNull @Size(min = 1, max = 100) @Pattern(regexp = "[^=\\p{Cntrl}]+",
 				message = "must not contain '=' or control characters") String, @NotNull @Size(max = 200) @Pattern(
 						regexp = PRINTABLE, message = NO_CONTROL) String> labels,
-		@Valid GraphSignature signature) {
+		@Valid GraphSignature signature,
+		@Size(max = 10000) @Pattern(regexp = "[^\\u0000]*", message = "must not contain NUL") String description) {
 
 	/** No NUL (which PostgreSQL cannot store in text) nor other control characters. */
 	static final String PRINTABLE = "\\P{Cntrl}*";
 
 	static final String NO_CONTROL = "must not contain control characters";
+
+	/**
+	 * Printable, and no {@code @}: a reference {@code name@version} must split one way.
+	 */
+	static final String NAME = "[^@\\p{Cntrl}]*";
+
+	static final String NO_CONTROL_OR_AT = "must not contain '@' or control characters";
+
+	public ArtifactMetadata(PatchKind kind, String name, String version, String family, UUID baseModelId,
+			Map<String, String> labels, GraphSignature signature) {
+		this(kind, name, version, family, baseModelId, labels, signature, null);
+	}
 
 	public ArtifactMetadata {
 		// Nulls are kept for validation to name them, rather than failing here.

@@ -15,8 +15,23 @@ public class ArtifactNotFoundException extends NotFoundException {
 				"no " + type.name().toLowerCase() + " has id " + id, Map.of("id", id.toString()));
 	}
 
+	private ArtifactNotFoundException(ArtifactType type, String reference, String field) {
+		super(type.name().toLowerCase() + "-not-found", label(type) + " not found",
+				((field != null) ? field + ": " : "") + "no " + type.name().toLowerCase() + " is '" + reference + "'",
+				(field != null) ? Map.of("reference", reference, "field", field) : Map.of("reference", reference));
+	}
+
 	public static ArtifactNotFoundException forId(ArtifactType type, UUID id) {
 		return new ArtifactNotFoundException(type, id);
+	}
+
+	/**
+	 * No artifact answers a reference ({@code name}, {@code name@version},
+	 * {@code name@alias}).
+	 * @param field the request field that held the reference, or null
+	 */
+	public static ArtifactNotFoundException forReference(ArtifactType type, String reference, String field) {
+		return new ArtifactNotFoundException(type, reference, field);
 	}
 
 	private static String label(ArtifactType type) {

@@ -30,6 +30,14 @@ interface ArtifactRepository extends JpaRepository<Artifact, UUID>, JpaSpecifica
 			where a.baseModelId = :id or l.sourceId = :id""")
 	List<String> namesDerivedFrom(UUID id);
 
+	Optional<Artifact> findFirstByTypeAndNameOrderByVersionNumberDesc(ArtifactType type, String name);
+
+	Optional<Artifact> findByTypeAndNameAndVersion(ArtifactType type, String name, String version);
+
+	Optional<Artifact> findByTypeAndNameAndVersionNumber(ArtifactType type, String name, int versionNumber);
+
+	boolean existsByTypeAndName(ArtifactType type, String name);
+
 	@Query("select count(a) > 0 from Artifact a join a.files f where f.digest = :digest")
 	boolean isBlobReferenced(String digest);
 

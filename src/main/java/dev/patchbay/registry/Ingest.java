@@ -66,9 +66,13 @@ public class Ingest {
 
 	private final Events events;
 
+	private final Names names;
+
 	Ingest(BlobStore blobs, ArtifactRepository artifacts, TransactionTemplate transactions, StorageProperties storage,
-			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators, Events events) {
+			RegistryProperties registry, BlobUsage blobUsage, List<GraphValidator> graphValidators, Events events,
+			Names names) {
 		this.events = events;
+		this.names = names;
 		this.registry = registry;
 		this.graphValidators = graphValidators;
 		this.blobs = blobs;
@@ -108,6 +112,7 @@ public class Ingest {
 			stageFolderFiles(staging, files, Set.of());
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			if (metadata.signature() != null) {
 				artifact.setConfig(JSON.writeValueAsString(Map.of("signature", metadata.signature())));
 			}
@@ -144,6 +149,7 @@ public class Ingest {
 		try (Staging staging = new Staging()) {
 			Artifact artifact = new Artifact(ArtifactType.PATCH, metadata.kind(), metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			artifact.setBaseModelId(metadata.baseModelId());
 			List<TensorLocation> tensors;
 			if (metadata.kind() == PatchKind.LORA) {
@@ -177,6 +183,7 @@ public class Ingest {
 			StagedFile file = staging.add("data", required("data", data));
 			Artifact artifact = new Artifact(ArtifactType.DATASET, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			return save(artifact, staging, locate(file.header(), 0), "metadata.name");
 		}
 	}
@@ -192,6 +199,7 @@ public class Ingest {
 			StagedFile staged = staging.add("weights", "weights", fileName, file);
 			Artifact artifact = new Artifact(type, metadata.kind(), metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			artifact.setBaseModelId(metadata.baseModelId());
 			artifact.setConfig(config);
 			artifact.setDerivation(lineage, null);
@@ -214,6 +222,8 @@ public class Ingest {
 		}
 		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 				metadata.family(), metadata.labels());
+		artifact.setDescription(metadata.description());
+		artifact.setDescription(metadata.description());
 		artifact.setBaseModelId(metadata.baseModelId());
 		artifact.setDerivation(lineage, compositionId);
 		boolean[] created = { false };
@@ -246,6 +256,7 @@ public class Ingest {
 					artifact.setConfig(base.getConfig());
 				}
 				artifact.setContent(files, locate(header, 0));
+				artifact.setVersionNumber(this.names.nextNumber(artifact.getType(), artifact.getName()));
 				return published(ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
 			}));
 		}
@@ -441,6 +452,7 @@ public class Ingest {
 					files.add(new ArtifactFile(file.role(), file.filename(), file.blob().digest(), file.blob().size()));
 				}
 				artifact.setContent(files, tensors);
+				artifact.setVersionNumber(this.names.nextNumber(artifact.getType(), artifact.getName()));
 				return published(ArtifactDetails.of(this.artifacts.saveAndFlush(artifact)));
 			}));
 		}

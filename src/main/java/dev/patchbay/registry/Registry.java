@@ -4,9 +4,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.function.Function;
 import java.util.stream.Collectors;
@@ -28,6 +33,8 @@ import dev.patchbay.events.EventType;
 import dev.patchbay.events.Events;
 import dev.patchbay.registry.CompatibilityReport.Problem;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.BlobNotFoundException;
 import dev.patchbay.storage.BlobPins;
@@ -57,9 +64,12 @@ public class Registry {
 
 	private final Events events;
 
+	private final Names names;
+
 	Registry(ArtifactRepository artifacts, BlobStore blobs, List<ArtifactReferences> references, BlobUsage blobUsage,
-			TransactionTemplate transactions, Events events) {
+			TransactionTemplate transactions, Events events, Names names) {
 		this.events = events;
+		this.names = names;
 		this.transactions = transactions;
 		this.artifacts = artifacts;
 		this.blobs = blobs;
@@ -71,7 +81,7 @@ public class Registry {
 	 * @throws ArtifactNotFoundException if no artifact of that type has the id
 	 */
 	public ArtifactDetails get(ArtifactType type, UUID id) {
-		return ArtifactDetails.of(find(type, id));
+		return withAliases(find(type, id));
 	}
 
 	public boolean exists(ArtifactType type, UUID id) {
@@ -83,18 +93,288 @@ public class Registry {
 		if (filter.name() != null) {
 			spec = spec.and((root, query, cb) -> cb.equal(root.get("name"), filter.name()));
 		}
+		if (filter.namePrefix() != null) {
+			spec = spec
+				.and((root, query, cb) -> cb.like(root.get("name"), likeEscaped(filter.namePrefix()) + "%", '\\'));
+		}
+		if (filter.nameContains() != null) {
+			String pattern = "%" + likeEscaped(filter.nameContains().toLowerCase(Locale.ROOT)) + "%";
+			spec = spec.and((root, query, cb) -> cb.like(cb.lower(root.get("name")), pattern, '\\'));
+		}
 		if (filter.family() != null) {
 			spec = spec.and((root, query, cb) -> cb.equal(root.get("family"), filter.family()));
 		}
-		if (filter.label() != null) {
-			String[] keyValue = filter.label().split("=", 2);
+		for (String label : filter.labels()) {
+			String[] keyValue = label.split("=", 2);
+			// One join per label: a label key is unique per artifact, so no row repeats.
 			spec = spec.and((root, query, cb) -> {
 				MapJoin<Artifact, String, String> labels = root.joinMap("labels");
 				return (keyValue.length == 1) ? cb.equal(labels.key(), keyValue[0])
 						: cb.and(cb.equal(labels.key(), keyValue[0]), cb.equal(labels.value(), keyValue[1]));
 			});
 		}
-		return this.artifacts.findAll(spec, pageable).map(ArtifactDetails::of);
+		Page<Artifact> page = this.artifacts.findAll(spec, pageable);
+		Map<UUID, List<String>> aliases = this.names
+			.aliasesOf(page.getContent().stream().map(Artifact::getId).toList());
+		return page.map((artifact) -> ArtifactDetails.of(artifact, aliases.getOrDefault(artifact.getId(), List.of())));
+	}
+
+	private static String likeEscaped(String text) {
+		return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
+	}
+
+	/**
+	 * The one place a reference becomes an artifact id: an id; {@code name} or
+	 * {@code name@latest} for the name's latest version (highest version number);
+	 * {@code name@v} for the version whose version string is {@code v}, else the version
+	 * numbered {@code v}; else {@code name@alias}.
+	 * @param field the request field that holds the reference, named in the problem
+	 * @return the artifact's id; an id is returned as given, for the caller's own lookup
+	 * to report as before
+	 * @throws ArtifactNotFoundException if nothing of the type answers the reference
+	 */
+	public UUID resolve(ArtifactType type, String reference, String field) {
+		UUID id = uuid(reference);
+		if (id != null) {
+			return id;
+		}
+		if (reference == null || reference.isBlank()) {
+			throw ArtifactNotFoundException.forReference(type, String.valueOf(reference), field);
+		}
+		int at = reference.lastIndexOf('@');
+		String name = (at >= 0) ? reference.substring(0, at) : reference;
+		String selector = (at >= 0) ? reference.substring(at + 1) : LATEST;
+		Optional<UUID> found;
+		if (selector.equals(LATEST)) {
+			found = this.artifacts.findFirstByTypeAndNameOrderByVersionNumberDesc(type, name).map(Artifact::getId);
+		}
+		else {
+			found = this.artifacts.findByTypeAndNameAndVersion(type, name, selector)
+				.or(() -> number(selector)
+					.flatMap((number) -> this.artifacts.findByTypeAndNameAndVersionNumber(type, name, number)))
+				.map(Artifact::getId)
+				.or(() -> this.names.alias(type, name, selector));
+		}
+		return found.orElseThrow(() -> ArtifactNotFoundException.forReference(type, reference, field));
+	}
+
+	/** Whether a reference names an artifact of the type; never throws for a bad one. */
+	public Optional<UUID> tryResolve(ArtifactType type, String reference) {
+		try {
+			UUID id = resolve(type, reference, null);
+			return exists(type, id) ? Optional.of(id) : Optional.empty();
+		}
+		catch (ArtifactNotFoundException ex) {
+			return Optional.empty();
+		}
+	}
+
+	/** The selector of a name's latest version; no alias may be called so. */
+	public static final String LATEST = "latest";
+
+	private static final java.util.regex.Pattern ALIAS = java.util.regex.Pattern
+		.compile("[A-Za-z][A-Za-z0-9_.-]{0,63}");
+
+	private static Optional<Integer> number(String selector) {
+		if (!selector.matches("[1-9][0-9]{0,8}")) {
+			return Optional.empty();
+		}
+		return Optional.of(Integer.parseInt(selector));
+	}
+
+	private static UUID uuid(String text) {
+		if (text == null || text.length() != 36) {
+			return null;
+		}
+		try {
+			return UUID.fromString(text);
+		}
+		catch (IllegalArgumentException ex) {
+			return null;
+		}
+	}
+
+	/**
+	 * Changes an artifact's labels and description and records what changed.
+	 * @throws ArtifactNotFoundException if no artifact of that type has the id
+	 * @throws InvalidInputException naming a label or the description at fault
+	 */
+	@Transactional
+	public ArtifactDetails update(ArtifactType type, UUID id, ArtifactUpdate update) {
+		Artifact artifact = this.artifacts.lockByIdAndType(id, type)
+			.orElseThrow(() -> ArtifactNotFoundException.forId(type, id));
+		Map<String, Object> changes = new LinkedHashMap<>();
+		if (update.labels() != null) {
+			Map<String, String> labels = new LinkedHashMap<>(artifact.getLabels());
+			update.labels().forEach((key, value) -> {
+				checkLabel(key, value);
+				if (value == null) {
+					labels.remove(key);
+				}
+				else {
+					labels.put(key, value);
+				}
+			});
+			if (!labels.equals(artifact.getLabels())) {
+				changes.put("labels", beforeAfter(new TreeMap<>(artifact.getLabels()), new TreeMap<>(labels)));
+				artifact.setLabels(labels);
+			}
+		}
+		if (update.descriptionGiven() && !Objects.equals(update.description(), artifact.getDescription())) {
+			if (update.description() != null && update.description().length() > MAX_DESCRIPTION) {
+				throw invalid("description", "must be at most " + MAX_DESCRIPTION + " characters");
+			}
+			if (update.description() != null && update.description().indexOf('\0') >= 0) {
+				throw invalid("description", "must not contain NUL");
+			}
+			changes.put("description", beforeAfter(artifact.getDescription(), update.description()));
+			artifact.setDescription(update.description());
+		}
+		this.artifacts.flush();
+		if (!changes.isEmpty()) {
+			this.names.recordChange(id, JSON.writeValueAsString(changes));
+		}
+		return withAliases(artifact);
+	}
+
+	private static final int MAX_DESCRIPTION = 10000;
+
+	private static void checkLabel(String key, String value) {
+		if (key.isEmpty() || key.length() > 100 || key.contains("=") || key.chars().anyMatch(Character::isISOControl)) {
+			throw invalid("labels." + key, "a label key has 1 to 100 characters, no '=' nor control characters");
+		}
+		if (value != null && (value.length() > 200 || value.chars().anyMatch(Character::isISOControl))) {
+			throw invalid("labels." + key, "a label value has at most 200 characters, no control characters");
+		}
+	}
+
+	private static Map<String, Object> beforeAfter(Object before, Object after) {
+		Map<String, Object> change = new LinkedHashMap<>();
+		change.put("before", before);
+		change.put("after", after);
+		return change;
+	}
+
+	private static InvalidInputException invalid(String field, String reason) {
+		return new InvalidInputException("invalid-field", "Invalid field", field + ": " + reason,
+				Map.of("field", field));
+	}
+
+	/**
+	 * An artifact's recorded changes, oldest first.
+	 * @throws ArtifactNotFoundException if no artifact of that type has the id
+	 */
+	public List<ArtifactChange> changes(ArtifactType type, UUID id) {
+		find(type, id);
+		return this.names.changes(id);
+	}
+
+	/**
+	 * The aliases of a name.
+	 * @throws ArtifactNotFoundException if the name has no artifact of the type
+	 */
+	public List<ArtifactAlias> aliases(ArtifactType type, String name) {
+		requireName(type, name);
+		return this.names.aliases(type, name);
+	}
+
+	/**
+	 * One alias of a name.
+	 * @throws NotFoundException if the name or the alias is unknown
+	 */
+	public ArtifactAlias alias(ArtifactType type, String name, String alias) {
+		requireName(type, name);
+		return this.names.aliases(type, name)
+			.stream()
+			.filter((candidate) -> candidate.alias().equals(alias))
+			.findFirst()
+			.orElseThrow(() -> aliasNotFound(type, name, alias));
+	}
+
+	/**
+	 * Points an alias of a name at one of its versions (any reference within the name: a
+	 * version string, a version number, another alias), recording the move on the version
+	 * it now points at.
+	 * @return the alias and whether it is new
+	 * @throws InvalidInputException for an alias that is not a valid name
+	 * @throws ArtifactNotFoundException if the name or version is unknown
+	 */
+	@Transactional
+	public AliasMove setAlias(ArtifactType type, String name, String alias, String version) {
+		checkAlias(alias);
+		requireName(type, name);
+		if (version == null || version.isBlank()) {
+			throw invalid("version", "is required: a version, a version number or an alias of " + name);
+		}
+		UUID target = resolve(type, name + "@" + version, "version");
+		Optional<UUID> previous = this.names.setAlias(type, name, alias, target);
+		if (previous.isEmpty() || !previous.get().equals(target)) {
+			Map<String, Object> change = new LinkedHashMap<>();
+			change.put("name", alias);
+			change.putAll(beforeAfter(previous.map((id) -> find(type, id).getVersion()).orElse(null),
+					find(type, target).getVersion()));
+			this.names.recordChange(target, JSON.writeValueAsString(Map.of("alias", change)));
+			// In the move's transaction: the event exists exactly when the move does.
+			Map<String, Object> event = new LinkedHashMap<>();
+			event.put("artifactType", type.name().toLowerCase(Locale.ROOT));
+			event.put("name", name);
+			event.put("alias", alias);
+			event.put("version", find(type, target).getVersion());
+			event.put("artifactId", target);
+			event.put("previousVersion", previous.map((id) -> find(type, id).getVersion()).orElse(null));
+			this.events.publish(EventType.ALIAS_MOVED, event);
+		}
+		return new AliasMove(alias(type, name, alias), previous.orElse(null), previous.isEmpty());
+	}
+
+	/**
+	 * An alias after a move.
+	 *
+	 * @param alias the alias now
+	 * @param previousArtifactId the version it pointed at before, or null if it is new
+	 * @param created whether the alias is new
+	 */
+	public record AliasMove(ArtifactAlias alias, UUID previousArtifactId, boolean created) {
+	}
+
+	/**
+	 * Removes an alias, recording it on the version it pointed at.
+	 * @throws NotFoundException if the name or the alias is unknown
+	 */
+	@Transactional
+	public void deleteAlias(ArtifactType type, String name, String alias) {
+		requireName(type, name);
+		UUID target = this.names.deleteAlias(type, name, alias).orElseThrow(() -> aliasNotFound(type, name, alias));
+		Map<String, Object> change = new LinkedHashMap<>();
+		change.put("name", alias);
+		change.putAll(beforeAfter(find(type, target).getVersion(), null));
+		this.names.recordChange(target, JSON.writeValueAsString(Map.of("alias", change)));
+	}
+
+	private static void checkAlias(String alias) {
+		if (!ALIAS.matcher(alias).matches()) {
+			throw invalid("alias", "must start with a letter and have at most 64 letters, digits, '_', '.' or '-'");
+		}
+		if (alias.equals(LATEST) || alias.equals("main")) {
+			throw invalid("alias", "'" + alias + "' always means the latest version and cannot be set");
+		}
+	}
+
+	private void requireName(ArtifactType type, String name) {
+		if (!this.artifacts.existsByTypeAndName(type, name)) {
+			throw ArtifactNotFoundException.forReference(type, name, "name");
+		}
+	}
+
+	private static NotFoundException aliasNotFound(ArtifactType type, String name, String alias) {
+		return new NotFoundException("alias-not-found", "Alias not found",
+				type.name().toLowerCase(Locale.ROOT) + " " + name + " has no alias '" + alias + "'",
+				Map.of("name", name, "alias", alias));
+	}
+
+	private ArtifactDetails withAliases(Artifact artifact) {
+		return ArtifactDetails.of(artifact,
+				this.names.aliasesOf(List.of(artifact.getId())).getOrDefault(artifact.getId(), List.of()));
 	}
 
 	/**

@@ -1,5 +1,6 @@
 package dev.patchbay.api;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -8,13 +9,16 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.context.annotation.Import;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.test.context.TestPropertySource;
 import org.springframework.transaction.support.TransactionTemplate;
 
+import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
 import dev.patchbay.support.Fixtures;
+import dev.patchbay.support.GatedEngine;
 import dev.patchbay.support.IntegrationTest;
 
 import static dev.patchbay.support.ApiClient.multipart;
@@ -25,6 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code Retry-After}, leaving nothing behind, rather than piling up in memory.
  */
 @IntegrationTest
+@Import(GatedEngine.Configuration.class)
 @TestPropertySource(properties = { "patchbay.inference.max-queued-evaluations=1", "patchbay.composition.workers=1",
 		"patchbay.composition.max-queued=1" })
 class CapacityIntegrationTests {
@@ -37,6 +42,9 @@ class CapacityIntegrationTests {
 
 	@Autowired
 	TransactionTemplate transactions;
+
+	@Autowired
+	TensorEngine engine;
 
 	@Test
 	void anAsynchronousEvaluationBeyondTheQueueIsRefusedWithRetryAfterAndNotStored() {
@@ -77,6 +85,42 @@ class CapacityIntegrationTests {
 		assertThat(this.database.sql("select count(*) from evaluation").query(Long.class).single())
 			.as("a refused evaluation leaves no row")
 			.isEqualTo(2);
+	}
+
+	@Test
+	void aCompositionBeyondTheQueueIsRefusedWithRetryAfterAndNotStored() {
+		String base = this.api.upload("/api/v1/models",
+				multipart(Map.of("name", "busy-base")).file("weights", Fixtures.path("digits/base_v2.safetensors")));
+		String lora = this.api.uploadLora("busy-lora", "digits/lora_flip_v2");
+		GatedEngine.Gate gate = ((GatedEngine) this.engine).gate();
+		// The only worker holds at its first chunk: the next recipe waits in the queue,
+		// which holds one, and the one after is refused.
+		gate.closeAfter(0);
+		try {
+			String running = this.api
+				.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora, "weight", 0.25))));
+			assertThat(gate.awaitBlocked()).as("the worker reached the gate").isTrue();
+			String waiting = this.api
+				.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora, "weight", 0.5))));
+			assertThat(this.api.get("/api/v1/compositions/" + waiting).json().get("status").asString())
+				.isEqualTo("pending");
+			Response refused = this.api.postJson("/api/v1/compositions",
+					Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora, "weight", 0.75))));
+			assertThat(refused.code()).as(new String(refused.body())).isEqualTo(503);
+			assertThat(refused.header("Retry-After")).singleElement()
+				.satisfies((value) -> assertThat(Long.parseLong(value)).isPositive());
+			assertThat(refused.json().get("type").asString()).endsWith("/compositions-busy");
+			assertThat(refused.json().get("limit").asInt()).isEqualTo(1);
+			assertThat(this.database.sql("select count(*) from composition").query(Long.class).single())
+				.as("a refused recipe leaves no row")
+				.isEqualTo(2);
+			gate.open();
+			this.api.awaitReady(running, Duration.ofSeconds(60));
+			this.api.awaitReady(waiting, Duration.ofSeconds(60));
+		}
+		finally {
+			gate.open();
+		}
 	}
 
 }

@@ -48,16 +48,20 @@ class ContractClientIntegrationTests {
 				List.of(fixture("digits/base_v1.safetensors")), null, null, null);
 		Artifact finetuned = models.uploadModel(new ModelMetadata().name("contract-finetuned").family("smallcnn"),
 				List.of(fixture("digits/finetuned_flip_v1.safetensors")), null, null, null);
-		assertThat(models.getModel(base.getId()).getName()).isEqualTo("contract-base");
+		assertThat(models.getModel(base.getId().toString()).getName()).isEqualTo("contract-base");
+		assertThat(models.getModel("contract-base@1").getId()).isEqualTo(base.getId());
 
-		Artifact diff = new PatchesApi(client).createDiffPatch(
-				new DiffRequest().name("contract-diff").baseModelId(base.getId()).finetunedModelId(finetuned.getId()));
+		Artifact diff = new PatchesApi(client).createDiffPatch(new DiffRequest().name("contract-diff")
+			.baseModelId(base.getId().toString())
+			.finetunedModelId("contract-finetuned@latest"));
 		assertThat(diff.getKind()).isEqualTo(Artifact.KindEnum.DIFF);
 		assertThat(diff.getBaseModelId()).isEqualTo(base.getId());
 
 		CompositionsApi compositions = new CompositionsApi(client);
-		Composition created = compositions.createComposition(new CompositionRequest().baseModelId(base.getId())
-			.addTermsItem(new CompositionRequestTermsInner().patchId(diff.getId()).weight(new BigDecimal("0.5"))));
+		// The base by reference: the composition records the id it resolved to.
+		Composition created = compositions.createComposition(new CompositionRequest().baseModelId("contract-base")
+			.addTermsItem(
+					new CompositionRequestTermsInner().patchId(diff.getId().toString()).weight(new BigDecimal("0.5"))));
 		Composition read = awaitFinished(compositions, created.getId(), Duration.ofSeconds(30));
 		assertThat(read.getStatus()).as(String.valueOf(read.getError())).isEqualTo(Composition.StatusEnum.READY);
 		assertThat(read.getBaseModelId()).isEqualTo(base.getId());

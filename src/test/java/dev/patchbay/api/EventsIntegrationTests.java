@@ -49,6 +49,7 @@ import dev.patchbay.support.IntegrationTest;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /**
@@ -174,6 +175,34 @@ class EventsIntegrationTests {
 			.isZero();
 		assertThat(this.api.get("/api/v1/webhooks/" + webhookId + "/deliveries").json().get("items"))
 			.allSatisfy((delivery) -> assertThat(delivery.get("status").asString()).isEqualTo("delivered"));
+	}
+
+	@Test
+	void movingAnAliasIsDeliveredAsAliasMovedWithBothVersions() throws Exception {
+		Receiver receiver = receiver((attempt) -> 200);
+		register(receiver, List.of("alias.moved"));
+		String name = "events-alias-" + UUID.randomUUID();
+		String first = this.api.upload("/api/v1/models",
+				multipart(Map.of("name", name)).file("weights", Fixtures.path("digits/base_v1.safetensors")));
+		String second = this.api.upload("/api/v1/models",
+				multipart(Map.of("name", name)).file("weights", Fixtures.path("digits/base_v2.safetensors")));
+		String alias = "/api/v1/models/" + name + "/aliases/prod";
+		assertThat(this.api.putJson(alias, Map.of("version", "1")).code()).isEqualTo(201);
+		assertThat(this.api.putJson(alias, Map.of("version", "2")).code()).isEqualTo(200);
+
+		JsonNode created = JSON.readTree(receiver.next().body());
+		JsonNode moved = JSON.readTree(receiver.next().body());
+		assertThat(created.get("type").asString()).isEqualTo("alias.moved");
+		assertThat(created.get("data").get("artifactId").asString()).isEqualTo(first);
+		assertThat(created.get("data").get("previousVersion").isNull()).isTrue();
+		assertThat(moved.get("data").get("name").asString()).isEqualTo(name);
+		assertThat(moved.get("data").get("alias").asString()).isEqualTo("prod");
+		assertThat(moved.get("data").get("version").asString()).isEqualTo("2");
+		assertThat(moved.get("data").get("previousVersion").asString()).isEqualTo("1");
+		assertThat(moved.get("data").get("artifactId").asString()).isEqualTo(second);
+		// Pointing it where it already points moves nothing, and reports nothing.
+		assertThat(this.api.putJson(alias, Map.of("version", "2")).code()).isEqualTo(200);
+		assertThat(receiver.received.poll(1, TimeUnit.SECONDS)).isNull();
 	}
 
 	@Test
@@ -409,16 +438,12 @@ class EventsIntegrationTests {
 	}
 
 	/** The newest delivery of a webhook once it is no longer pending. */
-	private JsonNode awaitDeliveryFinished(String webhookId) throws InterruptedException {
-		long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-		while (System.nanoTime() < deadline) {
-			JsonNode items = this.api.get("/api/v1/webhooks/" + webhookId + "/deliveries").json().get("items");
-			if (!items.isEmpty() && !items.get(0).get("status").asString().equals("pending")) {
-				return items.get(0);
-			}
-			Thread.sleep(50);
-		}
-		throw new AssertionError("no finished delivery for webhook " + webhookId + " within 30 s");
+	private JsonNode awaitDeliveryFinished(String webhookId) {
+		return await("a finished delivery for webhook " + webhookId).atMost(Duration.ofSeconds(30))
+			.pollInterval(Duration.ofMillis(50))
+			.until(() -> this.api.get("/api/v1/webhooks/" + webhookId + "/deliveries").json().get("items"),
+					(items) -> !items.isEmpty() && !items.get(0).get("status").asString().equals("pending"))
+			.get(0);
 	}
 
 	/** Reads a composition's event stream over HTTP until the server ends it. */

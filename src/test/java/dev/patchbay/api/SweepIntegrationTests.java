@@ -34,6 +34,7 @@ import dev.patchbay.support.IntegrationTest;
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Strength sweeps over HTTP on the digits fixtures: the Robust Weight Signature of noise
@@ -100,17 +101,13 @@ class SweepIntegrationTests {
 		return request;
 	}
 
-	private JsonNode awaitDone(String id) throws InterruptedException {
-		long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-		while (System.nanoTime() < deadline) {
-			JsonNode sweep = this.api.get("/api/v1/sweeps/" + id).json();
-			if (!sweep.get("status").asString().matches("queued|running")) {
-				assertThat(sweep.get("status").asString()).as(sweep.toString()).isEqualTo("done");
-				return sweep;
-			}
-			Thread.sleep(100);
-		}
-		throw new AssertionError("sweep " + id + " did not finish");
+	private JsonNode awaitDone(String id) {
+		JsonNode sweep = await("sweep " + id + " finished").atMost(Duration.ofSeconds(120))
+			.pollInterval(Duration.ofMillis(100))
+			.until(() -> this.api.get("/api/v1/sweeps/" + id).json(),
+					(current) -> !current.get("status").asString().matches("queued|running"));
+		assertThat(sweep.get("status").asString()).as(sweep.toString()).isEqualTo("done");
+		return sweep;
 	}
 
 	@Test

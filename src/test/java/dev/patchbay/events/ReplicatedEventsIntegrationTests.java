@@ -12,12 +12,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import com.sun.net.httpserver.HttpServer;
@@ -40,6 +38,7 @@ import dev.patchbay.support.TestDatabase;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /**
@@ -117,16 +116,15 @@ class ReplicatedEventsIntegrationTests {
 						multipart(Map.of("name", "replicated-" + i + "-" + UUID.randomUUID())).file("data",
 								Fixtures.path("digits/testset.safetensors"))));
 			}
-			long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-			while (received.size() < artifacts.size() && System.nanoTime() < deadline) {
-				Thread.sleep(20);
-			}
-			assertThat(received).hasSize(artifacts.size());
-			// Past the last delivery, a duplicate would have had time to arrive.
-			Thread.sleep(500);
-			assertThat(received.values().stream().map(AtomicInteger::get).collect(Collectors.toSet()))
-				.as("each event delivered once")
-				.isEqualTo(Set.of(1));
+			await("every event delivered").atMost(Duration.ofSeconds(30))
+				.pollInterval(Duration.ofMillis(20))
+				.until(() -> received.size() >= artifacts.size());
+			// Once each, and still once each for half a second past the last: a duplicate
+			// would have had time to arrive.
+			await("each event delivered once").during(Duration.ofMillis(500))
+				.atMost(Duration.ofSeconds(2))
+				.until(() -> received.size() == artifacts.size()
+						&& received.values().stream().allMatch((count) -> count.get() == 1));
 		}
 		finally {
 			receiver.stop(0);

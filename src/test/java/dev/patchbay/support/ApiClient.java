@@ -105,6 +105,14 @@ public class ApiClient {
 		return exchange(client().post().uri(path).contentType(MediaType.APPLICATION_JSON).body(body));
 	}
 
+	public Response putJson(String path, Object body) {
+		return exchange(client().put().uri(path).contentType(MediaType.APPLICATION_JSON).body(body));
+	}
+
+	public Response patchJson(String path, Object body) {
+		return exchange(client().patch().uri(path).contentType(MediaType.APPLICATION_JSON).body(body));
+	}
+
 	/** Posts bytes as they are, under any content type, well-formed or not. */
 	public Response postRaw(String path, String contentType, byte[] body) {
 		return exchange(client().post().uri(path).header(HttpHeaders.CONTENT_TYPE, contentType).body(body));
