@@ -24,10 +24,12 @@ import tools.jackson.databind.JsonNode;
  * @param dialect what the method names mean: {@code peft} (default) or {@code mergekit}
  * @param parameters the method's parameters, each a number, boolean, gradient or list of
  * {@code {filter, value}}
+ * @param acknowledgeAudit composes patches their audit flags (admin keys only); the
+ * acknowledgement is recorded in the composition
  */
 public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
 		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
-		Boolean safeMerge) {
+		Boolean safeMerge, Boolean acknowledgeAudit) {
 
 	/**
 	 * One patch, or one whole model, of the recipe.

@@ -22,10 +22,12 @@ import tools.jackson.databind.JsonNode;
  * @param createdAt when it was requested
  * @param startedAt when computing started
  * @param finishedAt when it became ready or failed
+ * @param auditAcknowledgement the flagged audit findings an admin acknowledged to compose
+ * it, with when; null when no patch of it was flagged
  */
 public record CompositionView(UUID id, String recipeDigest, CompositionStatus status, Progress progress,
 		UUID baseModelId, List<Term> terms, String method, boolean materialize, UUID resultModelId, JsonNode error,
-		Instant createdAt, Instant startedAt, Instant finishedAt) {
+		Instant createdAt, Instant startedAt, Instant finishedAt, JsonNode auditAcknowledgement) {
 
 	/**
 	 * How far the computation is.

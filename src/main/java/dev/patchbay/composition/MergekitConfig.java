@@ -116,7 +116,7 @@ final class MergekitConfig {
 			throw CompositionInvalidException.of(this.problems);
 		}
 		return new CompositionRequest(base, terms, method, null, null, null, outputDtype, null, "mergekit", parameters,
-				null);
+				null, null);
 	}
 
 	private JsonNode parse(String yaml) {
