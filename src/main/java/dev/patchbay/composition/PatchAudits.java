@@ -27,6 +27,7 @@ import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -56,8 +57,12 @@ public class PatchAudits {
 
 	private final List<Pattern> neuronColumns;
 
-	/** Audits by (patch, model), least recently used first; artifacts are immutable. */
-	private final Map<List<UUID>, PatchAudit> cache;
+	/** Audits, least recently used first; artifacts are immutable. */
+	private final Map<Key, PatchAudit> cache;
+
+	/** A cached audit: of a patch against a model, full or only the screening. */
+	private record Key(UUID patchId, UUID modelId, boolean full) {
+	}
 
 	PatchAudits(Registry registry, Planner planner, TensorEngine engine, CompositionProperties composition,
 			AuditProperties properties) {
@@ -71,7 +76,7 @@ public class PatchAudits {
 		int entries = properties.cacheEntries();
 		this.cache = Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
 			@Override
-			protected boolean removeEldestEntry(Map.Entry<List<UUID>, PatchAudit> eldest) {
+			protected boolean removeEldestEntry(Map.Entry<Key, PatchAudit> eldest) {
 				return size() > entries;
 			}
 		});
@@ -95,16 +100,34 @@ public class PatchAudits {
 					Map.of("field", "modelId"));
 		}
 		this.registry.get(ArtifactType.MODEL, model);
-		List<UUID> key = List.of(patchId, model);
-		PatchAudit cached = this.cache.get(key);
+		return audit(patchId, model, true);
+	}
+
+	/**
+	 * A full audit, or (not {@code full}) the policy's screening: only the neuron
+	 * tensors, no singular values, which is what a composition request needs to decide,
+	 * in one pass over the MLP tensors the patch changes. A cached full audit serves
+	 * both.
+	 */
+	private PatchAudit audit(UUID patchId, UUID model, boolean full) throws IOException {
+		PatchAudit cached = this.cache.get(new Key(patchId, model, true));
+		if (cached == null && !full) {
+			cached = this.cache.get(new Key(patchId, model, false));
+		}
 		if (cached != null) {
 			return cached;
 		}
-		Plan plan = this.planner
-			.plan(new Recipe(model, List.of(new Recipe.Term(patchId, 1.0)), new MergeMethod.Sum(), null, false));
-		PatchAudit audit = run(patchId, model, plan);
+		Recipe recipe = new Recipe(model, List.of(new Recipe.Term(patchId, 1.0)), new MergeMethod.Sum(), null, false);
+		// A screening decided by the manifests reads no blob: a patch that changes no
+		// neuron tensor removes no neuron.
+		boolean screened = !full && this.planner.outline(recipe)
+			.tensors()
+			.stream()
+			.noneMatch((tensor) -> !tensor.untouched() && neuronAxis(tensor.output()) != NeuronAxis.NONE);
+		PatchAudit audit = screened ? new PatchAudit(patchId, model, false, policy(), List.of())
+				: run(patchId, model, this.planner.plan(recipe), full);
 		if (this.properties.cacheEntries() > 0) {
-			this.cache.put(key, audit);
+			this.cache.put(new Key(patchId, model, full), audit);
 		}
 		return audit;
 	}
@@ -123,7 +146,7 @@ public class PatchAudits {
 			UUID model = (recipe.baseModelId() != null) ? recipe.baseModelId()
 					: this.registry.get(ArtifactType.PATCH, term.patchId()).baseModelId();
 			if (model != null) {
-				PatchAudit audit = audit(term.patchId(), model);
+				PatchAudit audit = audit(term.patchId(), model, false);
 				if (audit.flagged()) {
 					flagged.add(audit);
 				}
@@ -171,11 +194,12 @@ public class PatchAudits {
 				Map.of("field", "acknowledgeAudit", "flagged", findings(flagged)));
 	}
 
-	private PatchAudit run(UUID patchId, UUID modelId, Plan plan) throws IOException {
+	private PatchAudit run(UUID patchId, UUID modelId, Plan plan, boolean full) throws IOException {
 		PlanExecutor executor = new PlanExecutor(plan, this.engine, this.chunkElements);
 		List<Layout> layouts = plan.tensors()
 			.stream()
 			.filter((tensor) -> !tensor.untouched())
+			.filter((tensor) -> full || neuronAxis(tensor.output()) != NeuronAxis.NONE)
 			.map(executor::layout)
 			.toList();
 		int capacity = layouts.stream().mapToInt(Layout::chunkCapacity).max().orElse(0);
@@ -185,14 +209,16 @@ public class PatchAudits {
 			for (Layout layout : layouts) {
 				String name = layout.tensor().output().name();
 				TensorAudit tensor = new TensorAudit(executor.new TensorRun(layout, inputs, workspaces));
-				tensor.measure();
+				tensor.measure(full);
 				layers.computeIfAbsent(layerOf(name), LayerTotals::new).add(tensor);
 			}
 		}
 		List<PatchAudit.Layer> result = layers.values().stream().map(LayerTotals::layer).toList();
-		return new PatchAudit(patchId, modelId, result.stream().anyMatch(PatchAudit.Layer::flagged),
-				new PatchAudit.Policy(this.properties.removedNeuronFraction(), this.properties.collapseFraction()),
-				result);
+		return new PatchAudit(patchId, modelId, result.stream().anyMatch(PatchAudit.Layer::flagged), policy(), result);
+	}
+
+	private PatchAudit.Policy policy() {
+		return new PatchAudit.Policy(this.properties.removedNeuronFraction(), this.properties.collapseFraction());
 	}
 
 	/**
@@ -210,6 +236,16 @@ public class PatchAudits {
 
 	private static boolean matches(List<Pattern> patterns, String name) {
 		return patterns.stream().anyMatch((pattern) -> pattern.matcher(name).find());
+	}
+
+	private NeuronAxis neuronAxis(TensorSpec tensor) {
+		if (tensor.shape().size() < 2) {
+			return NeuronAxis.NONE;
+		}
+		if (matches(this.neuronRows, tensor.name())) {
+			return NeuronAxis.ROWS;
+		}
+		return matches(this.neuronColumns, tensor.name()) ? NeuronAxis.COLUMNS : NeuronAxis.NONE;
 	}
 
 	/** Where a tensor's neurons lie, if it has any. */
@@ -241,6 +277,9 @@ public class PatchAudits {
 
 		private double[] patchedNorms;
 
+		/** Whether the singular values were computed. */
+		boolean spectra;
+
 		double sigmaBefore;
 
 		double sigmaAfter;
@@ -249,18 +288,9 @@ public class PatchAudits {
 			this.run = run;
 			this.layout = run.layout;
 			this.name = this.layout.tensor().output().name();
-			boolean twoDimensional = this.layout.tensor().output().shape().size() >= 2;
-			this.matrix = twoDimensional;
+			this.matrix = this.layout.tensor().output().shape().size() >= 2;
 			this.columns = this.layout.rowElements();
-			if (twoDimensional && matches(PatchAudits.this.neuronRows, this.name)) {
-				this.axis = NeuronAxis.ROWS;
-			}
-			else if (twoDimensional && matches(PatchAudits.this.neuronColumns, this.name)) {
-				this.axis = NeuronAxis.COLUMNS;
-			}
-			else {
-				this.axis = NeuronAxis.NONE;
-			}
+			this.axis = neuronAxis(this.layout.tensor().output());
 		}
 
 		String name() {
@@ -283,11 +313,14 @@ public class PatchAudits {
 			};
 		}
 
-		void measure() throws IOException {
+		/** Measures the tensor, and with {@code spectra} its matrix's singular values. */
+		void measure(boolean spectra) throws IOException {
 			int neurons = neurons();
 			this.baseNorms = new double[neurons];
 			this.patchedNorms = new double[neurons];
 			boolean single = this.layout.chunks() == 1;
+			boolean iterate = spectra && this.matrix;
+			this.spectra = iterate;
 			this.run.forEachChunk((workspace, chunk, state) -> {
 				int rows = rowsOf(chunk);
 				load(workspace, chunk);
@@ -297,7 +330,7 @@ public class PatchAudits {
 				// The delta slot now becomes the patched weights.
 				workspace.add(PlanExecutor.FIRST_TERM, PlanExecutor.BASE, rows * this.columns);
 				norms(workspace, chunk, rows);
-				if (single && this.matrix) {
+				if (single && iterate) {
 					// The whole tensor is in the workspace: iterate on it in place.
 					powerIteration(workspace);
 				}
@@ -308,7 +341,7 @@ public class PatchAudits {
 						"tensor '" + this.name + "' would hold NaN or an infinity once patched",
 						Map.of("tensor", this.name));
 			}
-			if (!single && this.matrix) {
+			if (!single && iterate) {
 				powerIteration(null);
 			}
 		}
@@ -480,7 +513,7 @@ public class PatchAudits {
 		void add(TensorAudit tensor) {
 			this.tensors.add(tensor.name());
 			this.change.add(tensor.change);
-			if (tensor.isMatrix()) {
+			if (tensor.isMatrix() && tensor.spectra) {
 				this.matrices.add(new PatchAudit.Matrix(tensor.name(), tensor.sigmaBefore, tensor.sigmaAfter));
 			}
 			if (tensor.hasNeurons()) {
