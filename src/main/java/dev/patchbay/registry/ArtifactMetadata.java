@@ -22,6 +22,8 @@ import jakarta.validation.constraints.Size;
  * @param labels free-form key/value labels used in list filters
  * @param signature for models with a graph, the inputs and outputs that inference
  * declares
+ * @param derivedFrom for models, the model this one was fine-tuned from outside Patchbay,
+ * recorded as a {@code finetune} lineage edge
  */
 public record ArtifactMetadata(PatchKind kind,
 		@NotBlank @Size(max = 200) @Pattern(regexp = PRINTABLE, message = NO_CONTROL) String name,
@@ -30,7 +32,12 @@ public record ArtifactMetadata(PatchKind kind,
 		Map<@NotNull @Size(min = 1, max = 100) @Pattern(regexp = "[^=\\p{Cntrl}]+",
 				message = "must not contain '=' or control characters") String, @NotNull @Size(max = 200) @Pattern(
 						regexp = PRINTABLE, message = NO_CONTROL) String> labels,
-		@Valid GraphSignature signature) {
+		@Valid GraphSignature signature, UUID derivedFrom) {
+
+	public ArtifactMetadata(PatchKind kind, String name, String version, String family, UUID baseModelId,
+			Map<String, String> labels, GraphSignature signature) {
+		this(kind, name, version, family, baseModelId, labels, signature, null);
+	}
 
 	/** No NUL (which PostgreSQL cannot store in text) nor other control characters. */
 	static final String PRINTABLE = "\\P{Cntrl}*";
