@@ -1,5 +1,6 @@
 package dev.patchbay.api;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -219,6 +220,85 @@ class PatchAuditIntegrationTests {
 			// down_proj is adapted: its 128 columns are the layer's neurons.
 			assertThat(audit.get("layers").get(0).get("neurons").asInt()).isEqualTo(128);
 		}
+	}
+
+	@ParameterizedTest
+	@ValueSource(strings = { "conv_adapters_seed4/cp_lora_r4", "conv_adapters_seed4/cp_dora_r4",
+			"conv_adapters_seed4/loralib_conv_r2", "lora_cnn_conv", "dora_cnn_conv", "lora_gpt2_fan_in_fan_out" })
+	void passesConvAndFanInFanOutAdaptersAndMeasuresEachLayerAgainstTheReferenceMerge(String fixture) {
+		String root = fixture.startsWith("conv_adapters_seed4") ? "conv_adapters_seed4" : fixture;
+		String model = upload(root + "/base.safetensors");
+		String patch = this.api.uploadLora(fixture.replace('/', '-'), fixture + "/adapter");
+		JsonNode audit = this.api.get("/api/v1/patches/" + patch + "/audit?modelId=" + model).json();
+		assertThat(audit.get("flagged").asBoolean()).as(audit.toString()).isFalse();
+		Map<String, float[]> base = Fixtures.floats(Fixtures.path(root + "/base.safetensors"));
+		Map<String, float[]> merged = Fixtures.floats(Fixtures.path(fixture + "/expected_merged.safetensors"));
+		assertThat(audit.get("layers")).isNotEmpty();
+		for (JsonNode layer : audit.get("layers")) {
+			assertThat(layer.get("removedNeurons")).isEmpty();
+			double change = 0;
+			double whole = 0;
+			for (JsonNode tensor : layer.get("tensors")) {
+				float[] w = base.get(tensor.asString());
+				float[] patched = merged.get(tensor.asString());
+				for (int i = 0; i < w.length; i++) {
+					change += Math.pow(patched[i] - w[i], 2);
+					whole += (double) w[i] * w[i];
+				}
+			}
+			double expected = Math.sqrt(change / whole);
+			assertThat(layer.get("relativeL2").asDouble()).as(layer.toString())
+				.isCloseTo(expected, within(1e-3 * expected + 1e-6));
+			for (JsonNode matrix : layer.get("matrices")) {
+				assertThat(matrix.get("sigmaBefore").asDouble()).isPositive();
+				assertThat(matrix.get("sigmaAfter").asDouble()).isPositive();
+			}
+		}
+	}
+
+	@Test
+	void flagsADoraWhoseMagnitudesVanishOnThreeNeurons() throws Exception {
+		Map<String, float[]> base = syntheticMlp();
+		String model = model("mlp-512-dora", base);
+		String target = "model.layers.1.mlp.up_proj";
+		float[] weight = base.get(target + ".weight");
+		int rank = 2;
+		// B = 0 (PEFT's own initialization): V = W, so W' = m / ‖W‖ ⊙ W is W wherever
+		// m is the row norm, and zero where m is.
+		float[] magnitudes = new float[NEURONS];
+		for (int row = 0; row < NEURONS; row++) {
+			double norm = 0;
+			for (int c = 0; c < HIDDEN; c++) {
+				norm += (double) weight[row * HIDDEN + c] * weight[row * HIDDEN + c];
+			}
+			magnitudes[row] = (float) Math.sqrt(norm);
+		}
+		for (int row : PRUNED) {
+			magnitudes[row] = 0;
+		}
+		float[] a = uniform(new Random(5), rank * HIDDEN);
+		String prefix = "base_model.model." + target;
+		Map<String, long[]> shapes = new LinkedHashMap<>();
+		shapes.put(prefix + ".lora_A.weight", new long[] { rank, HIDDEN });
+		shapes.put(prefix + ".lora_B.weight", new long[] { NEURONS, rank });
+		shapes.put(prefix + ".lora_magnitude_vector", new long[] { NEURONS });
+		Map<String, float[]> tensors = Map.of(prefix + ".lora_A.weight", a, prefix + ".lora_B.weight",
+				new float[NEURONS * rank], prefix + ".lora_magnitude_vector", magnitudes);
+		String config = """
+				{"peft_type": "LORA", "r": 2, "lora_alpha": 2, "use_dora": true, "target_modules": ["up_proj"],
+				 "layers_to_transform": [1], "fan_in_fan_out": false, "bias": "none"}""";
+		Response upload = this.api.postMultipart("/api/v1/patches",
+				multipart(Map.of("kind", "lora", "name", "dora-prune", "baseModelId", model))
+					.bytes("adapter_config", "adapter_config.json", config.getBytes(StandardCharsets.UTF_8))
+					.bytes("adapter_model", "adapter_model.safetensors", Fixtures.f32(shapes, tensors)));
+		assertThat(upload.code()).as(upload.json().toString()).isEqualTo(201);
+
+		JsonNode audit = this.api.get("/api/v1/patches/" + upload.json().get("id").asString() + "/audit").json();
+		assertThat(audit.get("flagged").asBoolean()).as(audit.toString()).isTrue();
+		JsonNode layer = audit.get("layers").get(0);
+		assertThat(layer.get("layer").asString()).isEqualTo("model.layers.1");
+		assertThat(layer.get("removedNeurons").valueStream().map(JsonNode::asInt)).containsExactly(7, 100, 400);
+		assertThat(layer.get("neurons").asInt()).isEqualTo(NEURONS);
 	}
 
 	@Test
