@@ -352,6 +352,21 @@ class PatchAuditIntegrationTests {
 		assertThat(conv2.get("sigmaAfter").asDouble()).isCloseTo(topSingularValue(tuned.get("conv2.weight"), 32, 144),
 				within(1e-3));
 
+		// A 4-bit per-channel signature is decoded as a composition decodes it: it
+		// passes,
+		// and moves conv2 about as far as the exact signature does.
+		Response quantized = this.api.postJson("/api/v1/patches/rws",
+				Map.of("name", "noise-rws-4bit", "cleanModelId", clean, "robustModelId", robust, "include",
+						List.of("conv2"), "quantization", Map.of("bits", 4, "granularity", "channel")));
+		assertThat(quantized.code()).as(quantized.json().toString()).isEqualTo(201);
+		JsonNode coarse = this.api
+			.get("/api/v1/patches/" + quantized.json().get("id").asString() + "/audit?modelId=" + clean)
+			.json();
+		assertThat(coarse.get("flagged").asBoolean()).as(coarse.toString()).isFalse();
+		assertThat(coarse.get("layers")).hasSize(1);
+		double exact = audit.get("layers").get(1).get("relativeL2").asDouble();
+		assertThat(coarse.get("layers").get(0).get("relativeL2").asDouble()).isCloseTo(exact, within(0.1 * exact));
+
 		// The RWS and LoRA patches compose without an acknowledgement, and none is
 		// recorded.
 		String composition = this.api.compose(
