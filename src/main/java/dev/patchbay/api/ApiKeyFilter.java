@@ -38,6 +38,9 @@ class ApiKeyFilter extends OncePerRequestFilter {
 
 	private static final String HUB_KEY_PREFIX = "hf_";
 
+	/** The request attribute holding the {@link Role} of the key a request presented. */
+	static final String ROLE_ATTRIBUTE = ApiKeyFilter.class.getName() + ".role";
+
 	private final ApiKeys keys;
 
 	private final HandlerExceptionResolver problems;
@@ -82,6 +85,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
 			return;
 		}
 		MDC.put("role", role.get().wireName());
+		request.setAttribute(ROLE_ATTRIBUTE, role.get());
 		try {
 			chain.doFilter(request, response);
 		}

@@ -30,6 +30,7 @@ import dev.patchbay.composition.CompositionRequest;
 import dev.patchbay.composition.CompositionStatus;
 import dev.patchbay.composition.CompositionView;
 import dev.patchbay.composition.Compositions;
+import dev.patchbay.security.Role;
 import dev.patchbay.shared.InvalidInputException;
 
 @RestController
@@ -68,8 +69,12 @@ class CompositionController {
 	}
 
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
-	ResponseEntity<CompositionView> create(@RequestBody CompositionRequest request) throws IOException {
-		return respond(this.compositions.create(request));
+	ResponseEntity<CompositionView> create(@RequestBody CompositionRequest request, HttpServletRequest http)
+			throws IOException {
+		// Only an admin may acknowledge a flagged patch audit.
+		boolean admin = http.getAttribute(ApiKeyFilter.ROLE_ATTRIBUTE) instanceof Role role
+				&& role.includes(Role.ADMIN);
+		return respond(this.compositions.create(request, admin));
 	}
 
 	/** A mergekit config as the body. */

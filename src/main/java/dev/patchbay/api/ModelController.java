@@ -19,6 +19,8 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
 
 import dev.patchbay.api.Responses.ArtifactResponse;
+import dev.patchbay.composition.Lineage;
+import dev.patchbay.composition.Lineages;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
@@ -31,8 +33,11 @@ class ModelController extends ArtifactController {
 
 	private final Downloads downloads;
 
-	ModelController(Registry registry, MetadataReader metadata, Ingest ingest, Downloads downloads) {
+	private final Lineages lineages;
+
+	ModelController(Registry registry, MetadataReader metadata, Ingest ingest, Downloads downloads, Lineages lineages) {
 		super(ArtifactType.MODEL, registry, metadata);
+		this.lineages = lineages;
 		this.ingest = ingest;
 		this.downloads = downloads;
 	}
@@ -54,6 +59,12 @@ class ModelController extends ArtifactController {
 			HttpServletRequest request) throws IOException {
 		Uploads.onlyParts(request, "graph");
 		return ArtifactResponse.of(this.ingest.attachGraph(id, Uploads.of("graph", graph)));
+	}
+
+	/** The model's whole ancestry: models, patches and compositions, with digests. */
+	@GetMapping("/{id}/lineage")
+	Lineage lineage(@PathVariable UUID id) {
+		return this.lineages.of(id);
 	}
 
 	@GetMapping("/{id}/weights")

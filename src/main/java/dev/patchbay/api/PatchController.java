@@ -27,6 +27,8 @@ import dev.patchbay.composition.LoraCombinationRequest;
 import dev.patchbay.composition.LoraCombinations;
 import dev.patchbay.composition.LoraExtractionRequest;
 import dev.patchbay.composition.LoraExtractions;
+import dev.patchbay.composition.PatchAudit;
+import dev.patchbay.composition.PatchAudits;
 import dev.patchbay.composition.RwsRequest;
 import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
@@ -49,9 +51,12 @@ class PatchController extends ArtifactController {
 
 	private final LoraCombinations combinations;
 
+	private final PatchAudits audits;
+
 	PatchController(Registry registry, MetadataReader metadata, Ingest ingest, Derivations derivations,
-			Downloads downloads, LoraExtractions extractions, LoraCombinations combinations) {
+			Downloads downloads, LoraExtractions extractions, LoraCombinations combinations, PatchAudits audits) {
 		super(ArtifactType.PATCH, registry, metadata);
+		this.audits = audits;
 		this.extractions = extractions;
 		this.combinations = combinations;
 		this.ingest = ingest;
@@ -128,6 +133,12 @@ class PatchController extends ArtifactController {
 	@GetMapping("/{id}/compatibility")
 	CompatibilityReport compatibility(@PathVariable String id, @RequestParam String modelId) {
 		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));
+	}
+
+	/** The patch's audit against a model, by default its own base. */
+	@GetMapping("/{id}/audit")
+	PatchAudit audit(@PathVariable UUID id, @RequestParam(required = false) UUID modelId) throws IOException {
+		return this.audits.audit(id, modelId);
 	}
 
 }

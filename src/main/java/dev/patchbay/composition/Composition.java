@@ -84,6 +84,12 @@ class Composition {
 	private Instant finishedAt;
 
 	/**
+	 * The audit findings an admin acknowledged to compose flagged patches, as JSON; null
+	 * when no patch was flagged.
+	 */
+	private String auditAcknowledgement;
+
+	/**
 	 * The instance holding the lease; written by {@link CompositionJobs}' claim queries.
 	 */
 	private String claimedBy;
@@ -214,6 +220,14 @@ class Composition {
 
 	void materialized(UUID resultModelId) {
 		this.resultModelId = resultModelId;
+	}
+
+	void acknowledgeAudit(String acknowledgementJson) {
+		this.auditAcknowledgement = acknowledgementJson;
+	}
+
+	String getAuditAcknowledgement() {
+		return this.auditAcknowledgement;
 	}
 
 	void failed(String errorJson) {

@@ -26,16 +26,18 @@ import tools.jackson.databind.JsonNode;
  * {@code {filter, value}}
  * @param resultName the name the result is registered under, with the next version number
  * of that name; implies {@code materialize}
+ * @param acknowledgeAudit composes patches their audit flags (admin keys only); the
+ * acknowledgement is recorded in the composition
  */
 public record CompositionRequest(String baseModelId, List<Term> terms, String method, Double density,
 		String majoritySign, Long seed, String outputDtype, Boolean materialize, String dialect,
-		Map<String, JsonNode> parameters, Boolean safeMerge, String resultName) {
+		Map<String, JsonNode> parameters, Boolean safeMerge, String resultName, Boolean acknowledgeAudit) {
 
 	public CompositionRequest(String baseModelId, List<Term> terms, String method, Double density, String majoritySign,
 			Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
 			Boolean safeMerge) {
 		this(baseModelId, terms, method, density, majoritySign, seed, outputDtype, materialize, dialect, parameters,
-				safeMerge, null);
+				safeMerge, null, null);
 	}
 
 	/**

@@ -23,10 +23,12 @@ import tools.jackson.databind.JsonNode;
  * @param startedAt when computing started
  * @param finishedAt when it became ready, failed or was cancelled
  * @param resultName the name its result is registered under, if the request gave one
+ * @param auditAcknowledgement the flagged audit findings an admin acknowledged to compose
+ * it, with when; null when no patch of it was flagged
  */
 public record CompositionView(UUID id, String recipeDigest, CompositionStatus status, Progress progress,
 		UUID baseModelId, List<Term> terms, String method, boolean materialize, UUID resultModelId, JsonNode error,
-		Instant createdAt, Instant startedAt, Instant finishedAt, String resultName) {
+		Instant createdAt, Instant startedAt, Instant finishedAt, String resultName, JsonNode auditAcknowledgement) {
 
 	/**
 	 * How far the computation is.

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,6 +25,7 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.ConflictException;
+import dev.patchbay.shared.ForbiddenException;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.ServiceBusyException;
@@ -55,9 +57,12 @@ public class Compositions {
 
 	private final CompositionProperties properties;
 
+	private final PatchAudits audits;
+
 	Compositions(Planner planner, CompositionRepository compositions, CompositionJobs jobs,
 			TransactionTemplate transactions, JsonMapper json, Registry registry, ResultCache cache,
-			CompositionProperties properties) {
+			CompositionProperties properties, PatchAudits audits) {
+		this.audits = audits;
 		this.properties = properties;
 		this.registry = registry;
 		this.cache = cache;
@@ -94,18 +99,44 @@ public class Compositions {
 	}
 
 	public Created create(CompositionRequest request) throws IOException {
+		return create(request, false);
+	}
+
+	/**
+	 * As {@link #create(CompositionRequest)}, for a caller who may be an admin: a recipe
+	 * with a patch its audit flags is refused unless an admin acknowledges it, and the
+	 * acknowledgement is recorded in the composition.
+	 * @throws ForbiddenException naming {@code acknowledgeAudit} if a non-admin sends it
+	 * @throws dev.patchbay.shared.UnprocessableException naming the flagged layers and
+	 * their removed neuron counts, without an acknowledgement
+	 */
+	public Created create(CompositionRequest request, boolean admin) throws IOException {
+		boolean acknowledge = Boolean.TRUE.equals(request.acknowledgeAudit());
+		if (acknowledge && !admin) {
+			throw new ForbiddenException("audit-acknowledgement-forbidden", "Forbidden",
+					"acknowledgeAudit: only an admin key may acknowledge a patch audit",
+					Map.of("field", "acknowledgeAudit", "requiredRole", "admin"));
+		}
 		String resultName = resultName(request);
 		if (resultName != null && request.materialize() == null) {
 			request = new CompositionRequest(request.baseModelId(), request.terms(), request.method(),
 					request.density(), request.majoritySign(), request.seed(), request.outputDtype(), true,
-					request.dialect(), request.parameters(), request.safeMerge(), resultName);
+					request.dialect(), request.parameters(), request.safeMerge(), resultName,
+					request.acknowledgeAudit());
 		}
 		// References resolve here, once: the recipe and its digest hold ids, so moving an
 		// alias later makes a new recipe rather than changing this one.
 		Recipe recipe = Recipe.from(request, this.properties.maxTerms(), this.registry::resolve);
 		Planner.Validated validated = this.planner.validate(recipe);
+		List<PatchAudit> flagged = this.audits.flagged(recipe);
+		if (!flagged.isEmpty() && !acknowledge) {
+			throw this.audits.refusal(flagged);
+		}
+		String acknowledgement = flagged.isEmpty() ? null : this.json.writeValueAsString(
+				Map.of("acknowledgedAt", Instant.now().toString(), "patches", PatchAudits.findings(flagged)));
 		Optional<Composition> existing = this.compositions.findByRecipeDigest(validated.recipeDigest());
 		if (existing.isPresent()) {
+			recordAcknowledgement(existing.get(), acknowledgement);
 			return new Created(reuse(existing.get(), recipe, resultName), false);
 		}
 		if (this.compositions.countByStatus(CompositionStatus.PENDING) >= this.properties.maxQueued()) {
@@ -118,6 +149,7 @@ public class Compositions {
 		Composition composition = new Composition(recipe, validated.recipeDigest(), validated.tensors(),
 				validated.outputBytes());
 		composition.nameResult(resultName);
+		composition.acknowledgeAudit(acknowledgement);
 		try {
 			this.compositions.saveAndFlush(composition);
 		}
@@ -125,6 +157,7 @@ public class Compositions {
 			// A concurrent request stored the same recipe first: share its composition.
 			Optional<Composition> winner = this.compositions.findByRecipeDigest(validated.recipeDigest());
 			if (winner.isPresent()) {
+				recordAcknowledgement(winner.get(), acknowledgement);
 				return new Created(reuse(winner.get(), recipe, resultName), false);
 			}
 			// Otherwise an input was deleted meanwhile: validating again names it (404).
@@ -133,6 +166,22 @@ public class Compositions {
 		}
 		this.jobs.submit(composition.getId());
 		return new Created(view(composition), true);
+	}
+
+	/**
+	 * An existing composition of a flagged recipe, stored before the policy flagged it,
+	 * records the acknowledgement that now lets it be requested.
+	 */
+	private void recordAcknowledgement(Composition composition, String acknowledgement) {
+		if (acknowledgement == null || composition.getAuditAcknowledgement() != null) {
+			return;
+		}
+		this.transactions.executeWithoutResult((status) -> {
+			Composition current = this.compositions.lockById(composition.getId()).orElseThrow();
+			if (current.getAuditAcknowledgement() == null) {
+				current.acknowledgeAudit(acknowledgement);
+			}
+		});
 	}
 
 	/**
@@ -546,7 +595,8 @@ public class Compositions {
 				composition.getMethod(), composition.isMaterialize(), composition.getResultModelId(),
 				(composition.getError() != null) ? this.json.readTree(composition.getError()) : null,
 				composition.getCreatedAt(), composition.getStartedAt(), composition.getFinishedAt(),
-				composition.getResultName());
+				composition.getResultName(), (composition.getAuditAcknowledgement() != null)
+						? this.json.readTree(composition.getAuditAcknowledgement()) : null);
 	}
 
 }

@@ -146,7 +146,7 @@ final class PlanExecutor {
 
 	}
 
-	private Layout layout(TensorPlan tensor) {
+	Layout layout(TensorPlan tensor) {
 		List<Long> shape = tensor.output().shape();
 		long rows = TensorRows.rowsOf(shape);
 		int rowElements = Math.toIntExact(TensorRows.rowElementsOf(shape));

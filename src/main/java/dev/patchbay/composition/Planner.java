@@ -75,6 +75,19 @@ class Planner {
 	}
 
 	/**
+	 * The plan over the inputs' manifests alone, reading no blob: which tensors each term
+	 * changes can be inspected, but it cannot be executed.
+	 * @throws dev.patchbay.registry.ArtifactNotFoundException if an id names nothing
+	 * @throws CompositionInvalidException listing every incompatibility
+	 */
+	Plan outline(Recipe recipe) {
+		List<ArtifactContent> terms = recipe.terms().stream().map(this::manifest).toList();
+		ArtifactContent base = (recipe.baseModelId() != null)
+				? this.registry.manifest(ArtifactType.MODEL, recipe.baseModelId()) : null;
+		return assemble(recipe, base, terms);
+	}
+
+	/**
 	 * Builds the executable plan, with the local files of every input (downloading them
 	 * from S3 if need be) pinned until {@code pins} close, checking the recipe again on
 	 * the way.

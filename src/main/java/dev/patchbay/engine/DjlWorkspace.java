@@ -242,6 +242,32 @@ final class DjlWorkspace implements Workspace {
 	}
 
 	@Override
+	public void changeStatistics(int delta, int base, int count, ChangeStatistics into) {
+		// Statistics in double on the host, as for the Gram matrix.
+		float[][] copies = hostCopies(new int[] { delta, base }, count);
+		into.count(copies[0], copies[1], count);
+	}
+
+	@Override
+	public void squaredNorms(int slot, int rows, int columns, boolean perRow, double[] sums, int offset) {
+		JavaWorkspace.squaredNorms(download(slot, rows * columns), rows, columns, perRow, sums, offset);
+	}
+
+	@Override
+	public void gramProduct(int slot, int rows, int columns, float[] vector, double[] into) {
+		// The two matrix-vector products run on the device; only the result comes back.
+		try (NDScope scope = new NDScope()) {
+			NDArray matrix = this.slots[slot].get(new NDIndex(":{}", rows * (long) columns)).reshape(rows, columns);
+			NDArray v = this.manager.create(FloatBuffer.wrap(vector, 0, columns), new Shape(columns, 1));
+			NDArray product = matrix.transpose().matMul(matrix.matMul(v));
+			float[] values = product.toFloatArray();
+			for (int c = 0; c < columns; c++) {
+				into[c] += values[c];
+			}
+		}
+	}
+
+	@Override
 	public void maskRandom(int slot, int count, double density, long seed, long key, long first, float scale) {
 		for (int j = 0; j < count; j++) {
 			this.host[j] = (CounterRandom.uniform(seed, key, first + j) < density) ? scale : 0f;

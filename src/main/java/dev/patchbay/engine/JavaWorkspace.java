@@ -434,6 +434,49 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
+	public void changeStatistics(int delta, int base, int count, ChangeStatistics into) {
+		into.count(this.slots[delta], this.slots[base], count);
+	}
+
+	@Override
+	public void squaredNorms(int slot, int rows, int columns, boolean perRow, double[] sums, int offset) {
+		squaredNorms(this.slots[slot], rows, columns, perRow, sums, offset);
+	}
+
+	static void squaredNorms(float[] x, int rows, int columns, boolean perRow, double[] sums, int offset) {
+		for (int r = 0; r < rows; r++) {
+			int from = r * columns;
+			if (perRow) {
+				sums[offset + r] += dot(x, x, from, from + columns);
+			}
+			else {
+				for (int c = 0; c < columns; c++) {
+					double value = x[from + c];
+					sums[c] += value * value;
+				}
+			}
+		}
+	}
+
+	@Override
+	public void gramProduct(int slot, int rows, int columns, float[] vector, double[] into) {
+		gramProduct(this.slots[slot], rows, columns, vector, into);
+	}
+
+	static void gramProduct(float[] x, int rows, int columns, float[] vector, double[] into) {
+		for (int r = 0; r < rows; r++) {
+			int from = r * columns;
+			double projection = 0;
+			for (int c = 0; c < columns; c++) {
+				projection += (double) x[from + c] * vector[c];
+			}
+			for (int c = 0; c < columns; c++) {
+				into[c] += projection * x[from + c];
+			}
+		}
+	}
+
+	@Override
 	public void maskRandom(int slot, int count, double density, long seed, long key, long first, float scale) {
 		maskRandom(this.slots[slot], count, density, seed, key, first, scale);
 	}

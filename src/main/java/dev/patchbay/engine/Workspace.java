@@ -127,6 +127,26 @@ public interface Workspace extends AutoCloseable {
 	double l1(int slot, int count);
 
 	/**
+	 * Counts how much the delta in one slot changes the base in another (a patch audit's
+	 * per-tensor statistics), in double precision.
+	 */
+	void changeStatistics(int delta, int base, int count, ChangeStatistics into);
+
+	/**
+	 * Adds the squared norms of a slot's rows ({@code perRow}: {@code sums[offset + r]})
+	 * or of its columns ({@code sums[c]}), the slot holding a row-major
+	 * {@code rows × columns} matrix, in double precision.
+	 */
+	void squaredNorms(int slot, int rows, int columns, boolean perRow, double[] sums, int offset);
+
+	/**
+	 * Adds {@code Mᵀ·(M·v)} to {@code into} for the row-major {@code rows × columns}
+	 * matrix M a slot holds: one chunk of rows' share of a power-iteration step, since
+	 * {@code MᵀM = Σ_chunks M_cᵀM_c}.
+	 */
+	void gramProduct(int slot, int rows, int columns, float[] vector, double[] into);
+
+	/**
 	 * mergekit's random sparsifier: keeps each element with probability {@code density},
 	 * drawn from the counter-based stream at (seed, key, first + i), and multiplies the
 	 * kept ones by {@code scale}.

@@ -25,6 +25,8 @@ import jakarta.validation.constraints.Size;
  * @param signature for models with a graph, the inputs and outputs that inference
  * declares
  * @param description free text, changeable later
+ * @param derivedFrom for models, the model this one was fine-tuned from outside Patchbay,
+ * recorded as a {@code finetune} lineage edge
  */
 public record ArtifactMetadata(PatchKind kind,
 		@NotBlank @Size(max = 200) @Pattern(regexp = NAME, message = NO_CONTROL_OR_AT) String name,
@@ -34,7 +36,8 @@ public record ArtifactMetadata(PatchKind kind,
 				message = "must not contain '=' or control characters") String, @NotNull @Size(max = 200) @Pattern(
 						regexp = PRINTABLE, message = NO_CONTROL) String> labels,
 		@Valid GraphSignature signature,
-		@Size(max = 10000) @Pattern(regexp = "[^\\u0000]*", message = "must not contain NUL") String description) {
+		@Size(max = 10000) @Pattern(regexp = "[^\\u0000]*", message = "must not contain NUL") String description,
+		UUID derivedFrom) {
 
 	/** No NUL (which PostgreSQL cannot store in text) nor other control characters. */
 	static final String PRINTABLE = "\\P{Cntrl}*";
@@ -50,7 +53,7 @@ public record ArtifactMetadata(PatchKind kind,
 
 	public ArtifactMetadata(PatchKind kind, String name, String version, String family, UUID baseModelId,
 			Map<String, String> labels, GraphSignature signature) {
-		this(kind, name, version, family, baseModelId, labels, signature, null);
+		this(kind, name, version, family, baseModelId, labels, signature, null, null);
 	}
 
 	public ArtifactMetadata {

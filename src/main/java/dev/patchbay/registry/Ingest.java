@@ -104,6 +104,10 @@ public class Ingest {
 		if (metadata.kind() != null) {
 			throw UploadRejectedException.forField("metadata.kind", "is only for patches");
 		}
+		if (metadata.derivedFrom() != null
+				&& this.artifacts.findByIdAndType(metadata.derivedFrom(), ArtifactType.MODEL).isEmpty()) {
+			throw ArtifactNotFoundException.forId(ArtifactType.MODEL, metadata.derivedFrom());
+		}
 		try (Staging staging = new Staging()) {
 			List<TensorLocation> tensors = stageWeights(staging, weights, index);
 			if (graph != null) {
@@ -113,6 +117,10 @@ public class Ingest {
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
 			artifact.setDescription(metadata.description());
+			if (metadata.derivedFrom() != null) {
+				// Fine-tuned outside Patchbay: the parent is named, not computed.
+				artifact.setDerivation(List.of(new LineageEdge(metadata.derivedFrom(), "finetune")), null);
+			}
 			if (metadata.signature() != null) {
 				artifact.setConfig(JSON.writeValueAsString(Map.of("signature", metadata.signature())));
 			}
@@ -139,6 +147,9 @@ public class Ingest {
 	 */
 	public ArtifactDetails registerPatch(ArtifactMetadata metadata, List<Upload> weights, Upload adapterConfig,
 			Upload adapterModel, List<Upload> files) throws IOException {
+		if (metadata.derivedFrom() != null) {
+			throw UploadRejectedException.forField("metadata.derivedFrom", "is only for models");
+		}
 		if (metadata.kind() == null) {
 			throw UploadRejectedException.forField("metadata.kind", "is required: one of diff, rws, lora");
 		}

@@ -213,6 +213,45 @@ abstract class TensorBackendContract {
 	}
 
 	@Test
+	void auditStatisticsCountChangeNormsAndGramProductsOfAChunk() {
+		try (Workspace workspace = backend().workspace(6, 3)) {
+			// Base M = [[1, 2, 3], [4, 5, 6]], delta D = [[0, -2, 0], [1, 0, -6]].
+			workspace.load(0, new float[] { 1f, 2f, 3f, 4f, 5f, 6f }, 6);
+			workspace.load(2, new float[] { 0f, -2f, 0f, 1f, 0f, -6f }, 6);
+			ChangeStatistics change = new ChangeStatistics();
+			workspace.changeStatistics(2, 0, 6, change);
+			assertThat(change.baseSquares()).isEqualTo(91);
+			assertThat(change.deltaSquares()).isEqualTo(41);
+			assertThat(change.maxAbs()).isEqualTo(6);
+			assertThat(change.zeros()).isEqualTo(3);
+			assertThat(change.elements()).isEqualTo(6);
+			assertThat(change.nonFinite()).isZero();
+			double[] rows = new double[3];
+			workspace.squaredNorms(0, 2, 3, true, rows, 1);
+			assertThat(rows).containsExactly(0, 14, 77);
+			double[] columns = new double[3];
+			workspace.squaredNorms(0, 2, 3, false, columns, 0);
+			workspace.squaredNorms(2, 2, 3, false, columns, 0);
+			assertThat(columns).containsExactly(1 + 16 + 1, 4 + 25 + 4, 9 + 36 + 36);
+			// Mv = [1·1 + 2·0 + 3·(−1), 4 − 6] = [−2, −2]; Mᵀ(Mv) = −2·[5, 7, 9].
+			double[] product = { 1, 1, 1 };
+			workspace.gramProduct(0, 2, 3, new float[] { 1f, 0f, -1f }, product);
+			assertThat(product[0]).isCloseTo(1 - 10, within(1e-4));
+			assertThat(product[1]).isCloseTo(1 - 14, within(1e-4));
+			assertThat(product[2]).isCloseTo(1 - 18, within(1e-4));
+			workspace.load(1, new float[] { Float.POSITIVE_INFINITY, 0f }, 2);
+			ChangeStatistics infinite = new ChangeStatistics();
+			workspace.changeStatistics(1, 0, 2, infinite);
+			assertThat(infinite.nonFinite()).isEqualTo(1);
+			ChangeStatistics folded = new ChangeStatistics();
+			folded.add(change);
+			folded.add(infinite);
+			assertThat(folded.elements()).isEqualTo(8);
+			assertThat(folded.zeros()).isEqualTo(4);
+		}
+	}
+
+	@Test
 	void nearswapAndRamFollowMergekit() {
 		try (Workspace workspace = backend().workspace(3, 5)) {
 			workspace.load(2, new float[] { 0.5f, -0.01f, 0f }, 3);
