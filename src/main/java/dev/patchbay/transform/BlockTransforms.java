@@ -53,10 +53,7 @@ final class BlockTransforms {
 	/** The block stack of a model: its prefix and its blocks 0 … count − 1. */
 	record Stack(String prefix, int count) {
 
-		/**
-		 * The new name of a tensor of block {@code from} when it becomes block
-		 * {@code to}.
-		 */
+		/** The name of a block's tensor once its block is renumbered {@code to}. */
 		String rename(Matcher block, int to) {
 			return this.prefix + "." + to + "." + block.group(3);
 		}
