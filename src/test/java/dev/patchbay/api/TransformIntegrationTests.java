@@ -238,6 +238,73 @@ class TransformIntegrationTests {
 	}
 
 	@Test
+	void inheritsFromFusedProjectionsCuttingQkvAndGateUpConsistently() {
+		// Phi-3 layout: qkv_proj rows are q (4 heads) | k (2 heads) | v (2 heads),
+		// head_dim
+		// 4; gate_up_proj rows are gate (8 neurons) | up (8 neurons).
+		int hidden = 16;
+		int intermediate = 8;
+		Map<String, long[]> shapes = new LinkedHashMap<>();
+		for (int i = 0; i < 3; i++) {
+			String p = "model.layers." + i + ".";
+			shapes.put(p + "self_attn.qkv_proj.weight", new long[] { (4 + 2 * 2) * 4, hidden });
+			shapes.put(p + "self_attn.o_proj.weight", new long[] { hidden, 16 });
+			shapes.put(p + "mlp.gate_up_proj.weight", new long[] { 2 * intermediate, hidden });
+			shapes.put(p + "mlp.down_proj.weight", new long[] { hidden, intermediate });
+		}
+		Model model = Model.random(shapes, 14);
+		byte[] config = ("{\"model_type\": \"phi3\", \"hidden_size\": 16, \"intermediate_size\": 8, "
+				+ "\"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"num_hidden_layers\": 3}")
+			.getBytes(StandardCharsets.UTF_8);
+		String source = upload("phi-teacher", model, config);
+		Map<String, Object> request = Map.of("kind", "inherit", "name", "phi-student", "every", 2, "config",
+				Map.of("hidden_size", 8, "intermediate_size", 4, "num_attention_heads", 2, "num_key_value_heads", 1));
+		JsonNode created = transform(source, request);
+		assertThat(created.get("transform").get("keptBlocks").toString()).isEqualTo("[0,2]");
+		Map<String, Stored> out = weights(created.get("id").asString());
+		// Key/value head 0 and its two query heads 0 and 1: q rows 0..7, k rows 16..19,
+		// v rows 24..27.
+		int[] qkvRows = IntStream
+			.concat(IntStream.concat(IntStream.range(0, 8), IntStream.range(16, 20)), IntStream.range(24, 28))
+			.toArray();
+		float[] gateUp = model.get("model.layers.2.mlp.gate_up_proj.weight");
+		float[] down = model.get("model.layers.2.mlp.down_proj.weight");
+		double[] score = new double[intermediate];
+		for (int n = 0; n < intermediate; n++) {
+			for (int c = 0; c < hidden; c++) {
+				score[n] += (double) gateUp[n * hidden + c] * gateUp[n * hidden + c]
+						+ (double) gateUp[(intermediate + n) * hidden + c] * gateUp[(intermediate + n) * hidden + c]
+						+ (double) down[c * intermediate + n] * down[c * intermediate + n];
+			}
+		}
+		int[] neurons = IntStream.range(0, intermediate)
+			.boxed()
+			.sorted(Comparator.comparingDouble((Integer n) -> -score[n]))
+			.limit(4)
+			.mapToInt(Integer::intValue)
+			.sorted()
+			.toArray();
+		int[] gateUpRows = IntStream.concat(IntStream.of(neurons), IntStream.of(neurons).map((n) -> n + intermediate))
+			.toArray();
+		assertThat(out.get("model.layers.1.self_attn.qkv_proj.weight").f32())
+			.containsExactly(take(model.get("model.layers.2.self_attn.qkv_proj.weight"), hidden, qkvRows, range(8)));
+		assertThat(out.get("model.layers.1.self_attn.o_proj.weight").f32())
+			.containsExactly(take(model.get("model.layers.2.self_attn.o_proj.weight"), 16, range(8), range(8)));
+		assertThat(out.get("model.layers.1.mlp.gate_up_proj.weight").f32())
+			.containsExactly(take(gateUp, hidden, gateUpRows, range(8)));
+		assertThat(out.get("model.layers.1.mlp.down_proj.weight").f32())
+			.containsExactly(take(down, intermediate, range(8), neurons));
+		// 8 / 2 heads still implies head_dim 4, so the config does not need to say it.
+		JsonNode studentConfig = config(created.get("id").asString());
+		assertThat(studentConfig.get("hidden_size").asInt()).isEqualTo(8);
+		assertThat(studentConfig.has("head_dim")).isFalse();
+		assertThat(studentConfig.get("num_hidden_layers").asInt()).isEqualTo(2);
+
+		Response again = this.api.postJson("/api/v1/models/" + source + "/transforms", request);
+		assertThat(again.code()).isEqualTo(409);
+	}
+
+	@Test
 	void refusesAStudentWhoseGroupsDoNotFitTheTeacher() {
 		String source = upload("teacher-refusals", llama(5), llamaConfig());
 		Response wider = this.api.postJson("/api/v1/models/" + source + "/transforms",
