@@ -14,8 +14,11 @@ final class Sources {
 
 	private final ArtifactContent model;
 
+	private final Map<String, TensorLocation> byName;
+
 	Sources(ArtifactContent model) {
 		this.model = model;
+		this.byName = model.tensorsByName();
 	}
 
 	List<TensorLocation> tensors() {
@@ -23,7 +26,7 @@ final class Sources {
 	}
 
 	Map<String, TensorLocation> byName() {
-		return this.model.tensorsByName();
+		return this.byName;
 	}
 
 	/** A tensor's stored bytes. */

@@ -428,7 +428,7 @@ class TransformIntegrationTests {
 					double decoded = q * s;
 					double x = original[r * columns + c];
 					assertThat(Math.abs(x - decoded)).as(name + "[" + r + "," + c + "]")
-						.isLessThanOrEqualTo(s / 2 * (1 + 1e-5));
+						.isLessThanOrEqualTo(halfScale(s, x));
 					signal += x * x;
 					noise += (x - decoded) * (x - decoded);
 				}
@@ -455,6 +455,9 @@ class TransformIntegrationTests {
 		assertThat(quantization.get("ignore").toString()).isEqualTo("[\"lm_head\"]");
 		assertThat(this.api.get("/api/v1/models/" + id).json().get("config").get("transform").get("tensors"))
 			.hasSize(LAYERS * 7);
+		String card = new String(this.api.get("/api/v1/models/" + id + "/files/README.md").body(),
+				StandardCharsets.UTF_8);
+		assertThat(card).contains("base_model: patchbay/to-int4").contains("base_model_relation: quantized");
 	}
 
 	@Test
@@ -486,7 +489,7 @@ class TransformIntegrationTests {
 					int q = ((words[r * (columns / 4) + c / 4] >>> (8 * (c % 4))) & 0xFF) - 128;
 					double decoded = (q - zp) * (double) scale[r];
 					assertThat(Math.abs(original[r * columns + c] - decoded))
-						.isLessThanOrEqualTo(scale[r] / 2.0 * (1 + 1e-5));
+						.isLessThanOrEqualTo(halfScale(scale[r], original[r * columns + c]));
 				}
 			}
 		}
@@ -535,6 +538,41 @@ class TransformIntegrationTests {
 	}
 
 	@Test
+	void quantizesAShardedFolderUploadKeepingItsOtherFiles() {
+		// The fixture tiny Llama, uploaded as two shards with an index and tokenizer
+		// files.
+		String source = FolderIntegrationTests.uploadLlamaFolder(this.api, "sharded-llama");
+		Map<String, float[]> original = Fixtures.floats(Fixtures.path("lora_llama/base.safetensors"));
+		String id = transform(source,
+				Map.of("kind", "quantize", "name", "sharded-int8", "bits", 8, "granularity", "channel"))
+			.get("id")
+			.asString();
+		Map<String, Stored> out = weights(id);
+		// 7 Linear weights in each of the 2 blocks become 3 tensors each.
+		assertThat(out).hasSize(original.size() + 2 * 7 * 2);
+		String name = "model.layers.1.self_attn.q_proj.weight";
+		int[] words = out.get("model.layers.1.self_attn.q_proj.weight_packed").i32();
+		float[] scale = out.get("model.layers.1.self_attn.q_proj.weight_scale").f32();
+		for (int r = 0; r < 64; r++) {
+			for (int c = 0; c < 64; c++) {
+				int q = ((words[r * 16 + c / 4] >>> (8 * (c % 4))) & 0xFF) - 128;
+				assertThat(Math.abs(original.get(name)[r * 64 + c] - q * (double) scale[r]))
+					.isLessThanOrEqualTo(halfScale(scale[r], original.get(name)[r * 64 + c]));
+			}
+		}
+		assertThat(this.api.get("/api/v1/models/" + id + "/files/tokenizer_config.json").body())
+			.isEqualTo(FolderIntegrationTests.TOKENIZER_CONFIG);
+		JsonNode config = config(id);
+		assertThat(config.get("vocab_size").asInt()).isEqualTo(128);
+		assertThat(config.get("quantization_config")
+			.get("config_groups")
+			.get("group_0")
+			.get("weights")
+			.get("num_bits")
+			.asInt()).isEqualTo(8);
+	}
+
+	@Test
 	void refusesGroupsThatDoNotDivideTheColumnsNamingTheTensors() {
 		String source = upload("to-int4-128", llama(12), llamaConfig());
 		Response response = this.api.postJson("/api/v1/models/" + source + "/transforms",
@@ -562,6 +600,15 @@ class TransformIntegrationTests {
 			.isEqualTo(403);
 		assertThat(this.api.postJson("/api/v1/models/00000000-0000-0000-0000-000000000000/transforms", request).code())
 			.isEqualTo(404);
+	}
+
+	/**
+	 * The int schemes' bound, s / 2: the scale is stored as a float32, so the clamped
+	 * largest element (x = q_max · s + s / 2 in exact arithmetic) may sit a few float
+	 * roundings of x past it.
+	 */
+	private static double halfScale(double scale, double x) {
+		return scale / 2 + 1e-6 * Math.abs(x);
 	}
 
 	private static int[] range(int n) {
