@@ -145,23 +145,22 @@ public final class WeightQuantizer {
 		return new Quantized(packed, scales, zeroPoints, signal, noise);
 	}
 
-	/** The exponent e in [0, max] whose 2^(−e) is nearest to ratio ≥ 0. */
+	/**
+	 * The exponent e in [0, max] whose 2^(−e) is nearest to ratio ≥ 0, ties to the larger
+	 * level: ratio lies in [2^k, 2^(k+1)) for k = floor(log2 ratio), read from its float
+	 * exponent, so only e = −k − 1 and e = −k (clamped) compete.
+	 */
 	private int nearestExponent(float ratio) {
 		int max = maxExponent();
 		if (!(ratio > 0)) {
 			return max;
 		}
-		int guess = (int) Math.max(0, Math.min(max, Math.round(-Math.log(ratio) / Math.log(2))));
-		int best = -1;
-		double bestError = Double.POSITIVE_INFINITY;
-		for (int e = Math.max(0, guess - 1); e <= Math.min(max, guess + 1); e++) {
-			double error = Math.abs(ratio - Math.scalb(1.0, -e));
-			if (error < bestError) {
-				best = e;
-				bestError = error;
-			}
-		}
-		return best;
+		int k = Math.getExponent(ratio);
+		int larger = Math.max(0, Math.min(max, -k - 1));
+		int smaller = Math.max(0, Math.min(max, -k));
+		double largerError = Math.abs(ratio - Math.scalb(1.0, -larger));
+		double smallerError = Math.abs(ratio - Math.scalb(1.0, -smaller));
+		return (smallerError < largerError) ? smaller : larger;
 	}
 
 	/**

@@ -21,6 +21,7 @@ import tools.jackson.databind.node.ObjectNode;
 
 import org.springframework.stereotype.Service;
 
+import dev.patchbay.registry.ArtifactConflictException;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactFile;
@@ -105,6 +106,11 @@ public class Transforms {
 		String name = (request.name() != null) ? request.name() : source.details().name() + "-" + kind;
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(null, name, request.version(),
 				source.details().family(), modelId, request.labels(), null));
+		if (this.registry.nameTaken(ArtifactType.MODEL, metadata.name(), metadata.version())) {
+			// Checked again when registering; refusing here spares the compute.
+			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version(),
+					"name");
+		}
 		ObjectNode config = sourceConfig(source);
 		Sources sources = new Sources(source);
 		Plan plan = switch (kind) {
