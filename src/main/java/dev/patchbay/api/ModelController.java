@@ -2,8 +2,10 @@ package dev.patchbay.api;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
@@ -13,6 +15,7 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.PutMapping;
+import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RequestPart;
 import org.springframework.web.bind.annotation.RestController;
@@ -24,6 +27,8 @@ import dev.patchbay.composition.Lineages;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.transform.TransformRequest;
+import dev.patchbay.transform.Transforms;
 
 @RestController
 @RequestMapping("/api/v1/models")
@@ -35,11 +40,15 @@ class ModelController extends ArtifactController {
 
 	private final Lineages lineages;
 
-	ModelController(Registry registry, MetadataReader metadata, Ingest ingest, Downloads downloads, Lineages lineages) {
+	private final Transforms transforms;
+
+	ModelController(Registry registry, MetadataReader metadata, Ingest ingest, Downloads downloads, Lineages lineages,
+			Transforms transforms) {
 		super(ArtifactType.MODEL, registry, metadata);
 		this.lineages = lineages;
 		this.ingest = ingest;
 		this.downloads = downloads;
+		this.transforms = transforms;
 	}
 
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
@@ -72,6 +81,25 @@ class ModelController extends ArtifactController {
 		UUID id = resolve(reference);
 		Registry.Weights weights = this.registry.weights(id);
 		this.downloads.file(weights.file(), weights.etag(), id + ".safetensors", request, response, weights::close);
+	}
+
+	/**
+	 * A new model transformed from this one (blocks dropped, a smaller student inherited,
+	 * kernels inflated, or a quantized export), with the transform's report beside the
+	 * model's fields.
+	 */
+	@PostMapping(path = "/{id}/transforms", consumes = MediaType.APPLICATION_JSON_VALUE)
+	ResponseEntity<TransformResponse> transform(@PathVariable UUID id, @RequestBody TransformRequest request)
+			throws IOException {
+		Transforms.Transformation transformation = this.transforms.transform(id, request);
+		ResponseEntity<ArtifactResponse> created = created(transformation.model());
+		return ResponseEntity.status(created.getStatusCode())
+			.headers(created.getHeaders())
+			.body(new TransformResponse(created.getBody(), transformation.report()));
+	}
+
+	/** A transformed model and what the transform did. */
+	record TransformResponse(@JsonUnwrapped ArtifactResponse model, Map<String, Object> transform) {
 	}
 
 }

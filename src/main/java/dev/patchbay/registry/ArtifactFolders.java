@@ -204,7 +204,10 @@ public class ArtifactFolders {
 		}
 		else {
 			body.append("A model registered in Patchbay as `").append(artifact.getId()).append("`.\n");
-			relation = (artifact.getCompositionId() != null) ? "merge" : (base != null) ? "finetune" : null;
+			// A quantized export says so to the Hub; other derivations keep "finetune".
+			boolean quantized = artifact.getLineage().stream().anyMatch((edge) -> edge.relation().equals("quantize"));
+			relation = (artifact.getCompositionId() != null) ? "merge"
+					: (base != null) ? (quantized ? "quantized" : "finetune") : null;
 			if (artifact.getCompositionId() != null) {
 				tags.add("merge");
 			}

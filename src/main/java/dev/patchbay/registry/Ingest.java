@@ -219,6 +219,27 @@ public class Ingest {
 	}
 
 	/**
+	 * Registers a model from a safetensors file the server produced (a transform of
+	 * another model) with its folder's other files, each under its relative path; the
+	 * file and the folder files are validated like an upload.
+	 * @param config settings JSON (the transform and its report), or null
+	 * @throws ArtifactConflictException if the name and version are taken
+	 */
+	public ArtifactDetails registerGeneratedModel(ArtifactMetadata metadata, StagedBlob weights, String fileName,
+			List<Upload> files, String config, List<LineageEdge> lineage) throws IOException {
+		try (Staging staging = new Staging()) {
+			StagedFile staged = staging.add("weights", "weights", fileName, weights);
+			stageFolderFiles(staging, files, Set.of());
+			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
+					metadata.family(), metadata.labels());
+			artifact.setBaseModelId(metadata.baseModelId());
+			artifact.setConfig(config);
+			artifact.setDerivation(lineage, null);
+			return save(artifact, staging, locate(staged.header(), 0), "name");
+		}
+	}
+
+	/**
 	 * Registers a model whose weights are a local file, such as a composition's result in
 	 * the cache, storing the file as a blob unless identical bytes already are.
 	 * @param content the safetensors file

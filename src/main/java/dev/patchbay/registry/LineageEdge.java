@@ -9,7 +9,9 @@ import jakarta.persistence.Embeddable;
  *
  * @param sourceId the source artifact
  * @param relation how it was used: {@code base}, {@code finetuned}, {@code clean},
- * {@code robust}, {@code pretrained} or {@code patch}
+ * {@code robust}, {@code pretrained} or {@code patch}; for a transformed model the
+ * transform's kind ({@code drop_blocks}, {@code inherit}, {@code inflate},
+ * {@code quantize})
  */
 @Embeddable
 public record LineageEdge(UUID sourceId, String relation) {

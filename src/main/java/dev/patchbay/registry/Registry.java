@@ -88,6 +88,14 @@ public class Registry {
 		return this.artifacts.findByIdAndType(id, type).isPresent();
 	}
 
+	/**
+	 * Whether an artifact of the type has the name and version, so that work that
+	 * registers one can refuse before it computes.
+	 */
+	public boolean nameTaken(ArtifactType type, String name, String version) {
+		return this.artifacts.existsWithNameAndVersion(type, name, version);
+	}
+
 	public Page<ArtifactDetails> list(ArtifactType type, ArtifactFilter filter, Pageable pageable) {
 		Specification<Artifact> spec = (root, query, cb) -> cb.equal(root.get("type"), type);
 		if (filter.name() != null) {

@@ -42,6 +42,7 @@ class AccessControlIntegrationTests {
 				Arguments.of("GET", "/api/v1/models/" + ANY_ID + "/weights", "reader"),
 				Arguments.of("POST", "/api/v1/models", "publisher"),
 				Arguments.of("PUT", "/api/v1/models/" + ANY_ID + "/graph", "publisher"),
+				Arguments.of("POST", "/api/v1/models/" + ANY_ID + "/transforms", "publisher"),
 				Arguments.of("DELETE", "/api/v1/models/" + ANY_ID, "publisher"),
 				Arguments.of("GET", "/api/v1/patches/" + ANY_ID + "/compatibility?baseModelId=" + ANY_ID, "reader"),
 				Arguments.of("POST", "/api/v1/patches", "publisher"),

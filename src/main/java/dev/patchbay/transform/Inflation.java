@@ -1,0 +1,132 @@
+package dev.patchbay.transform;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import com.google.re2j.Pattern;
+
+import dev.patchbay.engine.Reshaping;
+import dev.patchbay.engine.TensorData;
+import dev.patchbay.registry.ClientRegex;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.shared.TensorSpec;
+import dev.patchbay.transform.Plan.Output;
+
+/**
+ * Cross-dimensional kernel inflation: 2D kernels [o, i, kh, kw] become 3D [o, i, kd, kh,
+ * kw] by I3D replication (each slice the kernel divided by kd, so a video of identical
+ * frames gives the image response) or by the kernel at the centre slice kd / 2 (zeros
+ * elsewhere); {@code center_slice} takes a 3D kernel's centre slice back to 2D. Other
+ * tensors are copied byte for byte.
+ */
+final class Inflation {
+
+	private Inflation() {
+	}
+
+	static Plan plan(TransformRequest request, Sources sources) {
+		String method = request.method();
+		if (method == null || !List.of("replicate", "center", "center_slice").contains(method)) {
+			throw Transforms.invalid("method", "must be one of replicate, center, center_slice");
+		}
+		boolean toVolume = !method.equals("center_slice");
+		Integer depth = request.depth();
+		if (toVolume) {
+			if (depth == null || depth < 1 || depth > 1024) {
+				throw Transforms.invalid("depth", "is required for " + method + ": kd between 1 and 1024");
+			}
+			if (method.equals("center") && depth % 2 == 0) {
+				throw Transforms.invalid("depth", "must be odd for center, so that there is a centre slice");
+			}
+		}
+		else if (depth != null) {
+			throw Transforms.invalid("depth", "is not used by center_slice (the kernel's kd is kept from its shape)");
+		}
+		if (request.include() == null || request.include().isEmpty()) {
+			throw Transforms.invalid("include", "is required: regexes choosing the kernels");
+		}
+		List<Pattern> include = new ArrayList<>();
+		for (int i = 0; i < request.include().size(); i++) {
+			try {
+				include.add(ClientRegex.compile(request.include().get(i)));
+			}
+			catch (IllegalArgumentException ex) {
+				throw Transforms.invalid("include[" + i + "]", ex.getMessage());
+			}
+		}
+		List<String> problems = new ArrayList<>();
+		List<String> faulty = new ArrayList<>();
+		List<String> selected = new ArrayList<>();
+		List<Output> outputs = new ArrayList<>();
+		for (TensorLocation tensor : sources.tensors()) {
+			Sources.size(tensor);
+			boolean chosen = include.stream().anyMatch((p) -> p.matcher(tensor.name()).find());
+			TensorSpec spec = tensor.spec();
+			if (!chosen) {
+				outputs.add(new Output(spec, () -> ByteBuffer.wrap(sources.bytes(tensor))));
+				continue;
+			}
+			List<Long> shape = spec.shape();
+			String problem = null;
+			if (!spec.dtype().isFloatingPoint()) {
+				problem = "is " + spec.dtype() + ", not floating point";
+			}
+			else if (toVolume && shape.size() != 4) {
+				problem = "has shape " + shape + "; " + method + " needs a 2D kernel [o, i, kh, kw]";
+			}
+			else if (!toVolume && shape.size() != 5) {
+				problem = "has shape " + shape + "; center_slice needs a 3D kernel [o, i, kd, kh, kw]";
+			}
+			else if (!toVolume && shape.get(2) % 2 == 0) {
+				problem = "has an even depth " + shape.get(2) + "; center_slice needs an odd kd";
+			}
+			else if (toVolume && spec.elementCount() * depth * spec.dtype().byteSize() > Integer.MAX_VALUE - 8) {
+				problem = "would exceed 2 GiB inflated";
+			}
+			if (problem != null) {
+				problems.add("tensor '" + tensor.name() + "' " + problem);
+				faulty.add(tensor.name());
+				continue;
+			}
+			selected.add(tensor.name());
+			int channels = Math.toIntExact(shape.get(0) * shape.get(1));
+			if (toVolume) {
+				List<Long> inflated = List.of(shape.get(0), shape.get(1), (long) depth, shape.get(2), shape.get(3));
+				int plane = Math.toIntExact(shape.get(2) * shape.get(3));
+				outputs.add(new Output(new TensorSpec(tensor.name(), spec.dtype(), inflated), () -> {
+					float[] values = Reshaping.inflate(sources.floats(tensor), channels, plane, depth,
+							method.equals("replicate"));
+					return TensorData.encode(values, values.length, spec.dtype());
+				}));
+			}
+			else {
+				int kd = Math.toIntExact(shape.get(2));
+				int plane = Math.toIntExact(shape.get(3) * shape.get(4));
+				List<Long> flat = List.of(shape.get(0), shape.get(1), shape.get(3), shape.get(4));
+				outputs.add(new Output(new TensorSpec(tensor.name(), spec.dtype(), flat), () -> {
+					float[] values = Reshaping.centreSlice(sources.floats(tensor), channels, kd, plane);
+					return TensorData.encode(values, values.length, spec.dtype());
+				}));
+			}
+		}
+		if (!problems.isEmpty()) {
+			throw Transforms.impossible("include", problems, faulty);
+		}
+		if (selected.isEmpty()) {
+			throw Transforms.invalid("include", "matches no tensor of the model");
+		}
+		Map<String, Object> report = new LinkedHashMap<>();
+		report.put("kind", "inflate");
+		report.put("method", method);
+		if (depth != null) {
+			report.put("depth", depth);
+		}
+		report.put("tensors", selected);
+		return new Plan(outputs, (json) -> {
+		}, report);
+	}
+
+}

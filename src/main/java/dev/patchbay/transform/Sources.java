@@ -1,0 +1,59 @@
+package dev.patchbay.transform;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+import dev.patchbay.engine.TensorData;
+import dev.patchbay.registry.ArtifactContent;
+import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.shared.UnprocessableException;
+
+/** The source model's tensors, read one at a time. */
+final class Sources {
+
+	private final ArtifactContent model;
+
+	private final Map<String, TensorLocation> byName;
+
+	Sources(ArtifactContent model) {
+		this.model = model;
+		this.byName = model.tensorsByName();
+	}
+
+	List<TensorLocation> tensors() {
+		return this.model.tensors();
+	}
+
+	Map<String, TensorLocation> byName() {
+		return this.byName;
+	}
+
+	/** A tensor's stored bytes. */
+	byte[] bytes(TensorLocation tensor) throws IOException {
+		return TensorData.readBytes(this.model.fileOf(tensor), tensor.dataOffset(), size(tensor));
+	}
+
+	/** A floating-point tensor as float32. */
+	float[] floats(TensorLocation tensor) throws IOException {
+		float[] values = new float[Math.toIntExact(tensor.spec().elementCount())];
+		TensorData.readFloats(this.model.fileOf(tensor), tensor.dataOffset(), tensor.spec().dtype(), 0, values,
+				values.length);
+		return values;
+	}
+
+	/**
+	 * A transform holds one tensor on the heap at a time, so a tensor must fit in one
+	 * array.
+	 */
+	static int size(TensorLocation tensor) {
+		long bytes = tensor.spec().byteSize();
+		if (bytes > Integer.MAX_VALUE - 8) {
+			throw new UnprocessableException("tensor-too-large", "Tensor too large", "tensor '" + tensor.name()
+					+ "' has " + bytes + " bytes; a transform handles at most 2 GiB per tensor",
+					Map.of("tensor", tensor.name()));
+		}
+		return (int) bytes;
+	}
+
+}
