@@ -339,7 +339,9 @@ final class CurvatureRun {
 					if (matrix) {
 						ByteBuffer bytes = workspace.store(slot, -1, count, DType.F32,
 								ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN), false);
-						bytes.asFloatBuffer().get(whole[index], this.run.firstRow(chunk) * columns, count);
+						bytes.order(ByteOrder.LITTLE_ENDIAN)
+							.asFloatBuffer()
+							.get(whole[index], this.run.firstRow(chunk) * columns, count);
 					}
 					else if (vocabulary) {
 						double[] partial = new double[columns];

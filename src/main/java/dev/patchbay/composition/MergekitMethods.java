@@ -215,6 +215,11 @@ final class MergekitMethods {
 		for (int i = 0; i < terms; i++) {
 			Recipe.Term term = recipe.terms().get(i);
 			for (String parameter : term.parameters().keySet()) {
+				if (parameter.equals("preconditioner_path") && (name.equals("ota") || name.equals("ffg"))) {
+					problems.add("terms[" + i + "].parameters.preconditioner_path: is not read; " + name
+							+ " uses the second_moments uploaded with the term's model or diff patch");
+					continue;
+				}
 				if (!spec.perTerm().containsKey(parameter)) {
 					problems.add("terms[" + i + "].parameters." + parameter + ": not a per-term parameter of " + name
 							+ (spec.perTerm().isEmpty() ? ""

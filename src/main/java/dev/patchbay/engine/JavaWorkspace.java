@@ -672,8 +672,7 @@ final class JavaWorkspace implements Workspace {
 			double value = v[j];
 			boolean kept = true;
 			if (!Float.isNaN(threshold)) {
-				double saliency = (delta != null) ? value * delta[j] * delta[j] : value;
-				kept = saliency >= threshold;
+				kept = ((delta != null) ? saliency(v[j], delta[j]) : v[j]) >= threshold;
 			}
 			double preconditioned = (root ? Math.sqrt(value) : Math.pow(value, power)) * scale + epsilon;
 			v[j] = kept ? (float) preconditioned : 0f;
@@ -695,9 +694,17 @@ final class JavaWorkspace implements Workspace {
 				out[j] = v[j];
 			}
 			else {
-				out[j] = (float) ((double) v[j] * delta[j] * delta[j]);
+				out[j] = saliency(v[j], delta[j]);
 			}
 		}
+	}
+
+	/**
+	 * v·δ², rounded once to float32: the mask and the whole-model threshold selected on
+	 * these values compare the same numbers.
+	 */
+	private static float saliency(float v, float delta) {
+		return (float) ((double) v * delta * delta);
 	}
 
 	@Override

@@ -57,6 +57,7 @@ class MergekitMethodsIntegrationTests {
 
 	static Stream<String> cases() {
 		return manifestCases().stream()
+			.filter((c) -> c.has("mergekit_config"))
 			.map((c) -> c.get("id").asString())
 			.filter((id) -> !UNSUPPORTED_CASES.contains(id));
 	}
