@@ -218,6 +218,61 @@ class LoraCombinationIntegrationTests {
 		return deltas;
 	}
 
+	/**
+	 * Exact DARE in delta space: at full rank the SVD re-factors without loss, so every
+	 * element of the result is 0, a, b or a + b for a = w₁s₁(B₁A₁)/d and b = w₂s₂(B₂A₂)/d
+	 * (computed here from the sources), and each term survives at a rate of d within 6
+	 * binomial standard deviations.
+	 */
+	@Test
+	void exactDareLinearSvdKeepsEachDeltaElementWithTheDensity() {
+		double density = 0.7;
+		Map<String, float[]> combined = combine("dare-exact", "peft_dare_linear_svd", List.of("ad1", "ad2"),
+				List.of(1.0, 0.5), Map.of("combination", "dare_linear_svd", "density", density, "rank", 64, "seed", 3));
+		Map<String, long[]> baseShapes = Fixtures.shapes(Fixtures.path(DIR + "inputs/lora_base.safetensors"));
+		List<Map<String, float[]>> sources = new ArrayList<>();
+		List<Map<String, long[]>> sourceShapes = new ArrayList<>();
+		for (String adapter : List.of("ad1", "ad2")) {
+			sources
+				.add(Fixtures.floats(Fixtures.path(DIR + "inputs/adapters/" + adapter + "/adapter_model.safetensors")));
+			sourceShapes
+				.add(Fixtures.shapes(Fixtures.path(DIR + "inputs/adapters/" + adapter + "/adapter_model.safetensors")));
+		}
+		// ad1: r 4, alpha 8 (s = 2); ad2: r 4, alpha 4 (s = 1); weights 1 and 0.5.
+		double[] factors = { 1.0 * 2 / density, 0.5 * 1 / density };
+		long counted = 0;
+		long[] kept = new long[2];
+		for (Map.Entry<String, float[]> entry : combined.entrySet()) {
+			String module = entry.getKey().substring(0, entry.getKey().length() - ".weight".length());
+			float[] a = delta(sources.get(0), sourceShapes.get(0), module, baseShapes.get(entry.getKey()));
+			float[] b = delta(sources.get(1), sourceShapes.get(1), module, baseShapes.get(entry.getKey()));
+			float[] out = entry.getValue();
+			for (int i = 0; i < out.length; i++) {
+				double x = factors[0] * a[i];
+				double y = factors[1] * b[i];
+				double[] choices = { 0, x, y, x + y };
+				int best = 0;
+				for (int c = 1; c < 4; c++) {
+					best = (Math.abs(out[i] - choices[c]) < Math.abs(out[i] - choices[best])) ? c : best;
+				}
+				assertThat(Math.abs(out[i] - choices[best])).as("%s[%d]", entry.getKey(), i)
+					.isLessThanOrEqualTo(1e-4 * (1 + Math.abs(choices[best])));
+				// Only where all four choices are told apart.
+				double gap = Math.min(Math.min(Math.abs(x), Math.abs(y)), Math.abs(x + y));
+				if (gap > 1e-2) {
+					counted++;
+					kept[0] += (best == 1 || best == 3) ? 1 : 0;
+					kept[1] += (best == 2 || best == 3) ? 1 : 0;
+				}
+			}
+		}
+		assertThat(counted).isGreaterThan(1000);
+		double sigma = Math.sqrt(density * (1 - density) / counted);
+		for (long k : kept) {
+			assertThat((double) k / counted).isCloseTo(density, org.assertj.core.api.Assertions.within(6 * sigma));
+		}
+	}
+
 	@Test
 	void aCombinationPeftDoesNotDefineIsRefusedNamingIt() {
 		String patch = this.api.uploadLora("combination-unknown-ad1", DIR + "inputs/adapters/ad1");
