@@ -56,11 +56,13 @@ class ModelController extends ArtifactController {
 			@RequestPart("weights") List<MultipartFile> weights,
 			@RequestPart(name = "index", required = false) MultipartFile index,
 			@RequestPart(name = "graph", required = false) MultipartFile graph,
-			@RequestPart(name = "files", required = false) List<MultipartFile> files, HttpServletRequest request)
-			throws IOException {
-		Uploads.onlyParts(request, "metadata", "weights", "index", "graph", "files");
+			@RequestPart(name = "files", required = false) List<MultipartFile> files,
+			@RequestPart(name = Ingest.SECOND_MOMENTS, required = false) MultipartFile secondMoments,
+			HttpServletRequest request) throws IOException {
+		Uploads.onlyParts(request, "metadata", "weights", "index", "graph", "files", Ingest.SECOND_MOMENTS);
 		return created(this.ingest.registerModel(this.metadata.read(metadata), Uploads.of("weights", weights),
-				Uploads.of("index", index), Uploads.of("graph", graph), Uploads.folderFiles(files)));
+				Uploads.of("index", index), Uploads.of("graph", graph), Uploads.folderFiles(files),
+				Uploads.of(Ingest.SECOND_MOMENTS, secondMoments)));
 	}
 
 	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)

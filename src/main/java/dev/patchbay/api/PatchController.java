@@ -69,12 +69,14 @@ class PatchController extends ArtifactController {
 			@RequestPart(name = "weights", required = false) List<MultipartFile> weights,
 			@RequestPart(name = "adapter_config", required = false) MultipartFile adapterConfig,
 			@RequestPart(name = "adapter_model", required = false) MultipartFile adapterModel,
-			@RequestPart(name = "files", required = false) List<MultipartFile> files, HttpServletRequest request)
-			throws IOException {
-		Uploads.onlyParts(request, "metadata", "weights", "adapter_config", "adapter_model", "files");
+			@RequestPart(name = "files", required = false) List<MultipartFile> files,
+			@RequestPart(name = Ingest.SECOND_MOMENTS, required = false) MultipartFile secondMoments,
+			HttpServletRequest request) throws IOException {
+		Uploads.onlyParts(request, "metadata", "weights", "adapter_config", "adapter_model", "files",
+				Ingest.SECOND_MOMENTS);
 		return created(this.ingest.registerPatch(this.metadata.read(metadata), Uploads.of("weights", weights),
 				Uploads.of("adapter_config", adapterConfig), Uploads.of("adapter_model", adapterModel),
-				Uploads.folderFiles(files)));
+				Uploads.folderFiles(files), Uploads.of(Ingest.SECOND_MOMENTS, secondMoments)));
 	}
 
 	/**

@@ -19,7 +19,11 @@ import tools.jackson.databind.node.ObjectNode;
 import org.springframework.core.io.ByteArrayResource;
 import org.springframework.stereotype.Service;
 
+import dev.patchbay.engine.CounterRandom;
 import dev.patchbay.engine.LowRank;
+import dev.patchbay.engine.TaskMerge;
+import dev.patchbay.engine.TensorEngine;
+import dev.patchbay.engine.Workspace;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
@@ -38,19 +42,34 @@ import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.SafetensorsWriter;
 
 /**
- * Combines LoRA patches into one, in factor space without a base model: {@code cat}
- * concatenates the ranks (exact), {@code svd} re-factors Σ wᵢ·ΔWᵢ to a rank. Unlike
- * PEFT's {@code add_weighted_adapter} at 5d602fdb, the svd types weigh each delta by wᵢ
- * alone (PR #3111: {@code get_delta_weight} already holds sᵢ), the result never inherits
- * {@code use_rslora} (its scaling is exactly 1), {@code lora_B} biases are combined, and
- * DoRA sources are refused. Each module's factors (and for svd its delta) are held whole.
+ * Combines LoRA patches into one without a base model, as PEFT's
+ * {@code add_weighted_adapter}: {@code cat} concatenates the ranks (exact); the
+ * factor-space types ({@code linear}, {@code ties}, {@code dare_*},
+ * {@code magnitude_prune}) merge the A and B factors with {@code merge_utils}; the svd
+ * types merge the deltas sᵢ·Bᵢ·Aᵢ the same way and re-factor the result to a rank by a
+ * truncated SVD. Unlike PEFT's {@code add_weighted_adapter} at 5d602fdb, the svd types
+ * weigh each delta by wᵢ alone (PR #3111: {@code get_delta_weight} already holds sᵢ), the
+ * result never inherits {@code use_rslora} (its scaling is exactly 1), {@code lora_B}
+ * biases are combined, and DoRA sources are refused. Each module's factors (and for svd
+ * its delta) are held whole.
  */
 @Service
 public class LoraCombinations {
 
 	private static final String PREFIX = "base_model.model.";
 
-	private static final Set<String> COMBINATIONS = Set.of("cat", "linear", "svd");
+	/** Factor space: the merge acts on the A and B factors themselves. */
+	private static final List<String> FACTOR_SPACE = List.of("linear", "ties", "dare_linear", "dare_ties",
+			"magnitude_prune");
+
+	/** Delta space: the merge acts on sᵢ·Bᵢ·Aᵢ, re-factored by a truncated SVD. */
+	private static final List<String> DELTA_SPACE = List.of("svd", "ties_svd", "dare_linear_svd", "dare_ties_svd",
+			"magnitude_prune_svd");
+
+	private static final String NAMES = "cat, " + String.join(", ", FACTOR_SPACE) + ", "
+			+ String.join(", ", DELTA_SPACE);
+
+	private final TensorEngine engine;
 
 	private final Registry registry;
 
@@ -60,7 +79,8 @@ public class LoraCombinations {
 
 	private final Validator validator;
 
-	LoraCombinations(Registry registry, Ingest ingest, JsonMapper json, Validator validator) {
+	LoraCombinations(Registry registry, Ingest ingest, JsonMapper json, Validator validator, TensorEngine engine) {
+		this.engine = engine;
 		this.registry = registry;
 		this.ingest = ingest;
 		this.json = json;
@@ -81,19 +101,64 @@ public class LoraCombinations {
 	private ArtifactDetails combine(LoraCombinationRequest request, BlobPins pins) throws IOException {
 		require("name", request.name());
 		require("combination", request.combination());
-		if (!COMBINATIONS.contains(request.combination())) {
-			throw invalid("combination", "'" + request.combination() + "' is not supported; one of cat, linear, svd");
+		String combination = request.combination();
+		boolean svd = DELTA_SPACE.contains(combination);
+		boolean factorSpace = FACTOR_SPACE.contains(combination);
+		if (!svd && !factorSpace && !combination.equals("cat")) {
+			throw invalid("combination", "'" + combination + "' is not supported; one of " + NAMES);
 		}
 		if (request.terms() == null || request.terms().isEmpty()) {
 			throw invalid("terms", "must name at least one LoRA patch");
 		}
-		boolean svd = request.combination().equals("svd");
 		if (!svd && request.rank() != null) {
-			throw invalid("rank", "applies to svd only");
+			throw invalid("rank", "applies to the svd types only");
 		}
 		if (request.rank() != null && request.rank() < 1) {
 			throw invalid("rank", "must be at least 1");
 		}
+		// The merge_utils function: svd is task arithmetic (linear), x_svd is x.
+		String base = combination.equals("svd") ? "linear"
+				: svd ? combination.substring(0, combination.length() - "_svd".length()) : combination;
+		boolean prunes = !base.equals("linear") && !base.equals("cat");
+		if (prunes) {
+			if (request.density() == null) {
+				throw invalid("density", "is required by " + combination);
+			}
+			if (!(request.density() > 0 && request.density() <= 1)) {
+				throw invalid("density", "must be in (0, 1]");
+			}
+		}
+		else if (request.density() != null) {
+			throw invalid("density", "applies to the ties, dare and magnitude_prune types only");
+		}
+		boolean ties = base.equals("ties") || base.equals("dare_ties");
+		if (request.majoritySign() != null && !ties) {
+			throw invalid("majoritySign", "applies to the ties types only");
+		}
+		if (request.majoritySign() != null && !List.of("total", "frequency").contains(request.majoritySign())) {
+			throw invalid("majoritySign", "must be total or frequency");
+		}
+		if (request.seed() != null && !base.startsWith("dare")) {
+			throw invalid("seed", "applies to the dare types only");
+		}
+		if (request.svdClamp() != null && !svd) {
+			throw invalid("svdClamp", "applies to the svd types only");
+		}
+		if (request.svdClamp() != null && !(request.svdClamp() > 0 && request.svdClamp() < 1)) {
+			throw invalid("svdClamp", "must be a quantile in (0, 1)");
+		}
+		if (request.fidelity() != null && !List.of("exact", "peft-5d602fdb").contains(request.fidelity())) {
+			throw invalid("fidelity", "must be exact or peft-5d602fdb");
+		}
+		Merge merge = new Merge(
+				base.startsWith("dare") ? TaskMerge.Pruning.RANDOM
+						: prunes ? TaskMerge.Pruning.MAGNITUDE : TaskMerge.Pruning.NONE,
+				prunes ? request.density() : 1, ties ? ("frequency".equals(request.majoritySign())
+						? Workspace.SignElection.FREQUENCY : Workspace.SignElection.TOTAL) : null,
+				(request.seed() != null) ? request.seed() : 0L);
+		// PEFT before PR #3111 weighs each svd-type delta by wᵢ·sᵢ, on top of the sᵢ in
+		// its delta.
+		boolean doubleScaled = svd && "peft-5d602fdb".equals(request.fidelity());
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
 				null, null, request.labels(), null));
 		List<Source> sources = new ArrayList<>();
@@ -106,10 +171,11 @@ public class LoraCombinations {
 				modules.computeIfAbsent(module.module(), (name) -> new ArrayList<>()).add(new Module(t, module));
 			}
 		}
-		boolean linear = request.combination().equals("linear");
+		boolean linear = factorSpace;
 		if (linear && sources.stream().mapToInt(Source::rank).distinct().count() > 1) {
 			throw new UnprocessableException("unequal-ranks", "Ranks differ",
-					"linear combines the factors themselves, so every adapter needs the same rank; use cat or svd",
+					combination + " combines the factors themselves, so every adapter needs the same rank; use cat"
+							+ " or an svd type",
 					Map.of("field", "combination"));
 		}
 		int rank = svd
@@ -143,25 +209,27 @@ public class LoraCombinations {
 			float[] a = new float[rank * columns];
 			float[] b = new float[rows * rank];
 			if (svd) {
-				float[] delta = new float[rows * columns];
-				for (Module module : entry.getValue()) {
-					Source source = sources.get(module.term());
-					float[] moduleA = source.read(module.module().a());
-					float[] moduleB = source.read(module.module().b());
-					int r = module.module().rank();
-					// PR #3111: ΔWᵢ = sᵢ·Bᵢ·Aᵢ weighted by wᵢ alone.
-					float factor = (float) (source.weight() * module.module().scale());
-					for (int o = 0; o < rows; o++) {
-						for (int i = 0; i < columns; i++) {
-							float sum = 0;
-							for (int k = 0; k < r; k++) {
-								sum += moduleB[o * r + k] * moduleA[k * columns + i];
-							}
-							delta[o * columns + i] += factor * sum;
-						}
+				List<Module> present = entry.getValue();
+				float[] weights = new float[present.size()];
+				long[] keys = new long[present.size()];
+				float[] delta;
+				try (TaskMerge deltas = new TaskMerge(this.engine.backend(), rows * columns, present.size())) {
+					for (int t = 0; t < present.size(); t++) {
+						Module module = present.get(t);
+						Source source = sources.get(module.term());
+						// ΔWᵢ = sᵢ·Bᵢ·Aᵢ, weighted by wᵢ alone (PR #3111).
+						deltas.lowRank(t, source.read(module.module().b()), rows, module.module().rank(),
+								source.read(module.module().a()), columns, (float) module.module().scale());
+						weights[t] = (float) (source.weight() * (doubleScaled ? module.module().scale() : 1));
+						keys[t] = CounterRandom.key(name, module.term());
 					}
+					delta = deltas.merge(weights, merge.pruning(), merge.density(), merge.election(), merge.seed(),
+							keys);
 				}
 				LowRank.Factorization factors = LowRank.factor(delta, rows, columns, rank, 0, LowRank.Split.LEFT);
+				if (request.svdClamp() != null) {
+					factors = LowRank.clamp(factors, request.svdClamp());
+				}
 				// Zero-padded to the adapter's rank, so that one r serves every module.
 				for (int o = 0; o < rows; o++) {
 					System.arraycopy(factors.b(), o * factors.rank(), b, o * rank, factors.rank());
@@ -169,27 +237,31 @@ public class LoraCombinations {
 				System.arraycopy(factors.a(), 0, a, 0, factors.a().length);
 			}
 			else if (linear) {
-				// PEFT's factor space: A′ = Σ sign(wᵢsᵢ)·√|wᵢsᵢ|·Aᵢ, B′ = Σ √|wᵢsᵢ|·Bᵢ.
-				// Exact
-				// for one adapter only: the product has cross terms Bᵢ·Aⱼ.
-				for (Module module : entry.getValue()) {
-					Source source = sources.get(module.term());
-					float[] moduleA = source.read(module.module().a());
-					float[] moduleB = source.read(module.module().b());
-					int r = module.module().rank();
-					double weighted = source.weight() * module.module().scale();
-					float root = (float) Math.sqrt(Math.abs(weighted));
-					float signed = (float) Math.signum(weighted) * root;
-					for (int k = 0; k < r; k++) {
-						for (int i = 0; i < columns; i++) {
-							a[k * columns + i] += signed * moduleA[k * columns + i];
-						}
+				// PEFT's factor space: A′ = f({Aᵢ}, sign(wᵢsᵢ)·√|wᵢsᵢ|), B′ = f({Bᵢ},
+				// √|wᵢsᵢ|)
+				// with f the merge_utils function of the type, pruning and signs acting
+				// on
+				// the factors. Exact for one adapter only: the product has cross terms.
+				List<Module> present = entry.getValue();
+				float[] signed = new float[present.size()];
+				float[] roots = new float[present.size()];
+				long[] aKeys = new long[present.size()];
+				long[] bKeys = new long[present.size()];
+				try (TaskMerge aFactors = new TaskMerge(this.engine.backend(), rank * columns, present.size());
+						TaskMerge bFactors = new TaskMerge(this.engine.backend(), rows * rank, present.size())) {
+					for (int t = 0; t < present.size(); t++) {
+						Module module = present.get(t);
+						Source source = sources.get(module.term());
+						double weighted = source.weight() * module.module().scale();
+						roots[t] = (float) Math.sqrt(Math.abs(weighted));
+						signed[t] = (float) Math.signum(weighted) * roots[t];
+						aFactors.load(t, source.read(module.module().a()));
+						bFactors.load(t, source.read(module.module().b()));
+						aKeys[t] = CounterRandom.key(name + ".lora_A", module.term());
+						bKeys[t] = CounterRandom.key(name + ".lora_B", module.term());
 					}
-					for (int o = 0; o < rows; o++) {
-						for (int k = 0; k < r; k++) {
-							b[o * rank + k] += root * moduleB[o * r + k];
-						}
-					}
+					a = aFactors.merge(signed, merge.pruning(), merge.density(), merge.election(), merge.seed(), aKeys);
+					b = bFactors.merge(roots, merge.pruning(), merge.density(), merge.election(), merge.seed(), bKeys);
 				}
 			}
 			else {
@@ -354,6 +426,10 @@ public class LoraCombinations {
 			return new TensorRows(this.adapter.fileOf(tensor), tensor).readAll();
 		}
 
+	}
+
+	/** How the terms merge: PEFT's merge_utils function of the combination type. */
+	private record Merge(TaskMerge.Pruning pruning, double density, Workspace.SignElection election, long seed) {
 	}
 
 	/** One source's module, with the index of its term. */

@@ -90,8 +90,29 @@ final class MergekitMethods {
 		specs.put("nearswap", new Spec("nearswap", Base.REQUIRED, 1, 1, map("t", null), map(), null, false));
 		specs.put("ram", new Spec("ram", Base.REQUIRED, 1, MANY, map("epsilon", 1e-5), map(), null, false));
 		specs.put("passthrough", new Spec("passthrough", Base.NONE, 1, 1, map(), map("scale", 1.0), null, false));
+		// OTA (ota-merge's ota.py, METHODS.md §4); NaN marks a parameter left unset
+		// (Python's None). ffg_density is ours: the threshold of a whole-model density.
+		specs.put("ota",
+				new Spec("ota", Base.OPTIONAL, 1, MANY,
+						map("epsilon", 1e-8, "normalise", 0.0, "power", 0.5, "fallback_to_base", 0.0, "rescale", 0.0,
+								"approximate_norm", 0.0, "rescale_relative_threshold", 1e-6,
+								"masked_task_vector_merge_method", 0.0, "ties_density", Double.NaN),
+						map("precond_threshold", Double.NaN, "scaling_factor", 1.0, "rank", Double.NaN, "rank1_approx",
+								0.0, "ffg_density", Double.NaN),
+						null, false));
+		// Fast Fisher Grafting on its own: θ = b + m ⊙ τ, m keeping the density most
+		// salient elements of the whole model.
+		specs.put("ffg", new Spec("ffg", Base.REQUIRED, 1, 1, map("density", null, "metric", 0.0), map(), null, false));
 		SPECS = java.util.Collections.unmodifiableMap(specs);
 	}
+
+	/**
+	 * Parameters that name a choice: the value read is the index of the name given (a
+	 * default is an index too).
+	 */
+	static final Map<String, List<String>> CHOICES = Map.of("normalise", List.of("none", "global"),
+			"masked_task_vector_merge_method", List.of("precond", "linear", "ties"), "metric",
+			List.of("fisher", "magnitude"));
 
 	/** The supported methods' names, for messages. */
 	static final String NAMES = String.join(", ", SPECS.keySet());
@@ -194,6 +215,11 @@ final class MergekitMethods {
 		for (int i = 0; i < terms; i++) {
 			Recipe.Term term = recipe.terms().get(i);
 			for (String parameter : term.parameters().keySet()) {
+				if (parameter.equals("preconditioner_path") && (name.equals("ota") || name.equals("ffg"))) {
+					problems.add("terms[" + i + "].parameters.preconditioner_path: is not read; " + name
+							+ " uses the second_moments uploaded with the term's model or diff patch");
+					continue;
+				}
 				if (!spec.perTerm().containsKey(parameter)) {
 					problems.add("terms[" + i + "].parameters." + parameter + ": not a per-term parameter of " + name
 							+ (spec.perTerm().isEmpty() ? ""
@@ -221,7 +247,8 @@ final class MergekitMethods {
 		String name = tensor.name();
 		Map<String, Double> global = new LinkedHashMap<>();
 		spec.global().forEach((parameter, fallback) -> {
-			Double value = evaluate(recipe.parameters().get(parameter), name, t);
+			Double value = read(recipe.parameters().get(parameter), parameter, "parameters." + parameter, name, t,
+					problems);
 			value = (value != null) ? value : fallback;
 			if (value == null) {
 				problems.add("parameters." + parameter + ": is required by " + spec.name() + " (missing for tensor '"
@@ -236,8 +263,10 @@ final class MergekitMethods {
 			Recipe.Term term = recipe.terms().get(i);
 			int index = i;
 			spec.perTerm().forEach((parameter, fallback) -> {
-				Double value = evaluate(term.parameters().get(parameter), name, t);
-				value = (value != null) ? value : evaluate(recipe.parameters().get(parameter), name, t);
+				Double value = read(term.parameters().get(parameter), parameter,
+						"terms[" + index + "].parameters." + parameter, name, t, problems);
+				value = (value != null) ? value : read(recipe.parameters().get(parameter), parameter,
+						"parameters." + parameter, name, t, problems);
 				value = (value != null) ? value : fallback;
 				if (value == null) {
 					problems.add("terms[" + index + "].parameters." + parameter + ": is required by " + spec.name()
@@ -253,8 +282,91 @@ final class MergekitMethods {
 		return tuning;
 	}
 
-	private static Double evaluate(ParameterValue value, String tensor, double t) {
-		return (value != null) ? value.evaluate(tensor, t) : null;
+	/**
+	 * A parameter's value for a tensor, or null if it is not set there: a number, or for
+	 * a choice the index of the name given; a value of the wrong kind is a problem.
+	 */
+	private static Double read(ParameterValue value, String parameter, String field, String tensor, double t,
+			Set<String> problems) {
+		if (value == null) {
+			return null;
+		}
+		List<String> choices = CHOICES.get(parameter);
+		String text = value.text(tensor, t);
+		if (choices != null) {
+			if (text == null) {
+				if (value.evaluate(tensor, t) == null) {
+					return null;
+				}
+				problems.add(field + ": must be one of " + String.join(", ", choices));
+				return Double.NaN;
+			}
+			int index = choices.indexOf(text);
+			if (index < 0) {
+				problems.add(field + ": '" + text + "' is not one of " + String.join(", ", choices) + " (tensor '"
+						+ tensor + "')");
+				return Double.NaN;
+			}
+			return (double) index;
+		}
+		Double number = value.evaluate(tensor, t);
+		if (number != null && number.isNaN()) {
+			problems.add(field + ": must be a number, not '" + text + "'");
+		}
+		return number;
+	}
+
+	private static void checkOta(Tuning tuning, TensorSpec tensor, boolean[] present, Set<String> problems, String at) {
+		if (!(tuning.global("epsilon") >= 0)) {
+			problems.add("parameters.epsilon: must be at least 0" + at);
+		}
+		if (!(tuning.global("power") > 0)) {
+			problems.add("parameters.power: must be above 0" + at);
+		}
+		if (tuning.flag("approximate_norm")) {
+			// ota-merge's power iteration starts from a random vector: not reproducible.
+			problems.add("parameters.approximate_norm: true is not supported (ota-merge's power iteration starts"
+					+ " from a random vector); the exact norm is used without it" + at);
+		}
+		if (!(tuning.global("rescale_relative_threshold") >= 0)) {
+			problems.add("parameters.rescale_relative_threshold: must be at least 0" + at);
+		}
+		boolean masked = false;
+		for (int i = 0; i < tuning.terms().size(); i++) {
+			String field = "terms[" + i + "].parameters.";
+			double threshold = tuning.term(i, "precond_threshold");
+			double density = tuning.term(i, "ffg_density");
+			double rank = tuning.term(i, "rank");
+			masked |= !Double.isNaN(threshold) || !Double.isNaN(density);
+			if (!Double.isNaN(threshold) && !(threshold >= 0)) {
+				problems.add(field + "precond_threshold: must be at least 0" + at);
+			}
+			if (!Double.isNaN(density) && !(density >= 0 && density <= 1)) {
+				problems.add(field + "ffg_density: must be in [0, 1], not " + density + at);
+			}
+			if (!Double.isNaN(density) && !Double.isNaN(threshold)) {
+				problems
+					.add(field + "ffg_density: sets the threshold itself; give it or precond_threshold, not both" + at);
+			}
+			if (!Double.isNaN(rank) && !(rank >= 1 && rank == Math.rint(rank))) {
+				problems.add(field + "rank: must be a whole number of at least 1" + at);
+			}
+			if (!(tuning.term(i, "scaling_factor") > 0)) {
+				problems.add(field + "scaling_factor: must be above 0" + at);
+			}
+		}
+		if (tuning.global("masked_task_vector_merge_method") == 2) {
+			double density = tuning.global("ties_density");
+			if (!(density > 0 && density <= 1) || (long) (density * tensor.elementCount()) == 0) {
+				problems.add("parameters.ties_density: ties needs a density in (0, 1] keeping at least one element,"
+						+ " not " + density + at);
+			}
+			if (masked) {
+				// ota-merge defines no masked ties: its trim ignores the FFG mask.
+				problems.add("parameters.masked_task_vector_merge_method: ties with an FFG mask (precond_threshold"
+						+ " or ffg_density) is not supported" + at);
+			}
+		}
 	}
 
 	private static void checkRanges(Spec spec, Tuning tuning, TensorSpec tensor, boolean[] present,
@@ -335,6 +447,13 @@ final class MergekitMethods {
 			case "ram" -> {
 				if (!(tuning.global("epsilon") >= 0)) {
 					problems.add("parameters.epsilon: must be at least 0" + at);
+				}
+			}
+			case "ota" -> checkOta(tuning, tensor, present, problems, at);
+			case "ffg" -> {
+				double density = tuning.global("density");
+				if (!(density >= 0 && density <= 1)) {
+					problems.add("parameters.density: must be in [0, 1], not " + density + at);
 				}
 			}
 			default -> {

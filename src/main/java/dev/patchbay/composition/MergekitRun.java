@@ -70,6 +70,9 @@ final class MergekitRun {
 
 	private final boolean baseless;
 
+	/** For ota and ffg, the curvature-aware tensor run; else null. */
+	private final CurvatureRun curvature;
+
 	MergekitRun(PlanExecutor.TensorRun run) {
 		this.run = run;
 		this.tuning = run.layout.tensor().tuning();
@@ -85,6 +88,8 @@ final class MergekitRun {
 					? (float) this.tuning.term(i, "weight") : 0f;
 		}
 		this.slots = run.termSlots();
+		this.curvature = (this.spec.name().equals("ota") || this.spec.name().equals("ffg"))
+				? new CurvatureRun(run, run.modelThresholds()) : null;
 	}
 
 	/** The whole-tensor statistics the method needs, before any chunk is composed. */
@@ -116,6 +121,7 @@ final class MergekitRun {
 			}
 			case "sce" -> prepareSce();
 			case "arcee_fusion" -> prepareFusion();
+			case "ota", "ffg" -> this.curvature.prepare();
 			default -> {
 				if (this.spec.gta()) {
 					prepareGta();
@@ -127,6 +133,10 @@ final class MergekitRun {
 	ByteBuffer compose(int chunk, ByteBuffer target) throws IOException {
 		Workspace workspace = this.run.workspaces.current();
 		int count = this.run.elementsOf(chunk);
+		if (this.curvature != null) {
+			this.curvature.compose(workspace, chunk, count);
+			return this.run.store(workspace, MERGED, BASE, count, target);
+		}
 		boolean[] all = new boolean[this.terms];
 		java.util.Arrays.fill(all, true);
 		if (!this.run.fill(workspace, chunk, all)) {

@@ -24,6 +24,44 @@ sealed interface ParameterValue {
 	/** A canonical JSON rendering, for digests and storage. */
 	String canonical();
 
+	/**
+	 * The string for a tensor, for parameters that name a choice (OTA's
+	 * {@code normalise}, say), or null where the value is a number or no filter matches.
+	 */
+	default String text(String tensor, double t) {
+		return null;
+	}
+
+	/**
+	 * A string, for parameters that name a choice. As a number it is the number it spells
+	 * (YAML 1.1 reads {@code 1e-26} as a string, which mergekit's pydantic coerces), else
+	 * NaN, which the reader reports.
+	 */
+	record Text(String value) implements ParameterValue {
+
+		@Override
+		public Double evaluate(String tensor, double t) {
+			try {
+				double number = Double.parseDouble(this.value.strip());
+				return Double.isFinite(number) ? number : Double.NaN;
+			}
+			catch (NumberFormatException ex) {
+				return Double.NaN;
+			}
+		}
+
+		@Override
+		public String text(String tensor, double t) {
+			return this.value;
+		}
+
+		@Override
+		public String canonical() {
+			return "\"" + this.value.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+		}
+
+	}
+
 	/** A number; a boolean is 1 or 0, as in Python. */
 	record Scalar(double value) implements ParameterValue {
 
@@ -76,6 +114,16 @@ sealed interface ParameterValue {
 		}
 
 		@Override
+		public String text(String tensor, double t) {
+			for (Entry entry : this.entries) {
+				if (entry.filter() == null || entry.filter().equals("*") || tensor.contains(entry.filter())) {
+					return entry.value().text(tensor, t);
+				}
+			}
+			return null;
+		}
+
+		@Override
 		public String canonical() {
 			StringBuilder out = new StringBuilder("[");
 			for (Entry entry : this.entries) {
@@ -101,7 +149,8 @@ sealed interface ParameterValue {
 	 */
 	static ParameterValue parse(JsonNode node, String field) {
 		if (node == null || node.isNull()) {
-			throw invalid(field, "must be a number, a boolean, a list of numbers or a list of {filter, value}");
+			throw invalid(field,
+					"must be a number, a boolean, a string, a list of numbers or a list of {filter, value}");
 		}
 		if (node.isNumber()) {
 			double value = node.asDouble();
@@ -112,6 +161,9 @@ sealed interface ParameterValue {
 		}
 		if (node.isBoolean()) {
 			return new Scalar(node.asBoolean() ? 1 : 0);
+		}
+		if (node.isString()) {
+			return new Text(node.asString());
 		}
 		if (node.isObject()) {
 			// mergekit's schema allows one mapping, which its evaluator then rejects: a

@@ -43,11 +43,25 @@ record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights, boole
 	 * @param terms per composition term, its delta on this tensor, or null where the term
 	 * leaves it alone
 	 * @param tuning for a mergekit method, this tensor's parameters; else null
+	 * @param moments for a curvature-aware method (ota, ffg), per term its optimizer
+	 * second moments on this tensor; else null
 	 */
-	record TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms, MergekitMethods.Tuning tuning) {
+	record TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms, MergekitMethods.Tuning tuning,
+			List<Moments> moments) {
 
 		TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms) {
-			this(output, base, terms, null);
+			this(output, base, terms, null, null);
+		}
+
+		TensorPlan(TensorSpec output, TensorRows base, List<TermDelta> terms, MergekitMethods.Tuning tuning) {
+			this(output, base, terms, tuning, null);
+		}
+
+		/**
+		 * One term's second moments v on a tensor: the full v, or a matrix's rank-1
+		 * factors (row sums and column sums).
+		 */
+		record Moments(TensorRows full, TensorRows rows, TensorRows columns) {
 		}
 
 		boolean untouched() {

@@ -108,9 +108,13 @@ final class PlanExecutor {
 		List<Layout> layouts = this.plan.tensors().stream().map(this::layout).toList();
 		int capacity = layouts.stream().mapToInt(Layout::chunkCapacity).max().orElse(0);
 		try (InputFiles inputs = new InputFiles();
-				Workspaces workspaces = new Workspaces(capacity, FIRST_TERM + this.termSlots.length);
+				Workspaces workspaces = new Workspaces(capacity,
+						FIRST_TERM + this.termSlots.length * (curvature() ? 2 : 1));
 				SafetensorsWriter writer = new SafetensorsWriter(out, this.plan.outputSpecs(), Plan.METADATA);
 				Pipeline pipeline = new Pipeline(writer, progress)) {
+			if (curvature()) {
+				this.modelThresholds = modelThresholds(layouts, inputs, workspaces);
+			}
 			for (int index = 0; index < layouts.size(); index++) {
 				Layout layout = layouts.get(index);
 				if (layout.copied()) {
@@ -124,6 +128,96 @@ final class PlanExecutor {
 			pipeline.drain();
 		}
 	}
+
+	/**
+	 * Whether the method is curvature-aware (ota, ffg): each term then has a second slot,
+	 * for its second moments.
+	 */
+	boolean curvature() {
+		return this.plan.method() instanceof MergeMethod.Mergekit
+				&& (this.plan.method().wireName().equals("ota") || this.plan.method().wireName().equals("ffg"));
+	}
+
+	/**
+	 * Per term, the FFG threshold that keeps a whole-model density of its most salient
+	 * elements (ota's {@code ffg_density}, ffg's {@code density}), or NaN: the value of
+	 * the k-th largest saliency over every tensor the term changes, k = ⌊density·n⌋,
+	 * found by radix-select passes over the whole model, tensor by tensor.
+	 */
+	private float[] modelThresholds(List<Layout> layouts, InputFiles inputs, Workspaces workspaces) throws IOException {
+		int terms = this.termSlots.length;
+		float[] thresholds = new float[terms];
+		Arrays.fill(thresholds, Float.NaN);
+		double[] densities = new double[terms];
+		Arrays.fill(densities, Double.NaN);
+		long[] elements = new long[terms];
+		List<Layout> computed = layouts.stream().filter((layout) -> layout.tensor().tuning() != null).toList();
+		for (Layout layout : computed) {
+			MergekitMethods.Tuning tuning = layout.tensor().tuning();
+			for (int term = 0; term < terms; term++) {
+				if (layout.tensor().terms().get(term) == null) {
+					continue;
+				}
+				double density = this.plan.method().wireName().equals("ffg") ? tuning.global("density")
+						: tuning.term(term, "ffg_density");
+				if (Double.isNaN(densities[term])) {
+					densities[term] = density;
+				}
+				elements[term] += layout.elements();
+			}
+		}
+		TopK.Selection[] selections = new TopK.Selection[terms];
+		boolean any = false;
+		for (int term = 0; term < terms; term++) {
+			boolean set = !Double.isNaN(densities[term]);
+			any |= set;
+			selections[term] = TopK.select(elements[term], set ? (long) (densities[term] * elements[term]) : 0);
+		}
+		if (!any) {
+			return thresholds;
+		}
+		while (!Arrays.stream(selections).allMatch(TopK.Selection::done)) {
+			for (Layout layout : computed) {
+				TensorRun run = new TensorRun(layout, inputs, workspaces);
+				CurvatureRun curvature = new CurvatureRun(run, null);
+				curvature.prepareMoments();
+				boolean[] open = new boolean[terms];
+				for (int term = 0; term < terms; term++) {
+					open[term] = !selections[term].done() && layout.tensor().terms().get(term) != null;
+				}
+				run.forEachChunk((workspace, chunk, state) -> {
+					TopK.Histogram[] histograms = state.histograms(selections);
+					int count = run.elementsOf(chunk);
+					if (!run.fill(workspace, chunk, open)) {
+						run.loadBase(workspace, chunk);
+					}
+					curvature.loadMoments(workspace, chunk);
+					for (int term = 0; term < terms; term++) {
+						if (open[term]) {
+							curvature.saliency(workspace, term, MERGED, count);
+							workspace.histogram(MERGED, count, histograms[term]);
+						}
+					}
+				}, (state) -> state.foldInto(selections));
+			}
+			for (TopK.Selection selection : selections) {
+				if (!selection.done()) {
+					selection.endPass();
+				}
+			}
+		}
+		for (int term = 0; term < terms; term++) {
+			if (!Double.isNaN(densities[term])) {
+				TopK.Cut cut = selections[term].cut();
+				// Nothing kept: no saliency reaches +∞; all kept: every one reaches 0.
+				thresholds[term] = (cut == TopK.Cut.NONE) ? Float.POSITIVE_INFINITY : Float.intBitsToFloat(cut.bits());
+			}
+		}
+		return thresholds;
+	}
+
+	/** Per term, the whole-model FFG threshold, or NaN; null until computed. */
+	float[] modelThresholds;
 
 	/**
 	 * How a tensor is cut into chunks.
@@ -281,7 +375,17 @@ final class PlanExecutor {
 			return elementsOf(chunk) * this.layout.tensor().output().dtype().byteSize();
 		}
 
-		private int rowsOf(int chunk) {
+		/** The first row of a chunk. */
+		int firstRow(int chunk) {
+			return Math.toIntExact((long) chunk * this.layout.chunkRows());
+		}
+
+		/** Loads a chunk's rows of a stored tensor of this tensor's shape into a slot. */
+		void loadRows(Workspace workspace, int slot, TensorRows tensor, int chunk) throws IOException {
+			load(workspace, slot, tensor, chunk);
+		}
+
+		int rowsOf(int chunk) {
 			return (int) Math.min(this.layout.chunkRows(), this.layout.rows() - (long) chunk * this.layout.chunkRows());
 		}
 
@@ -384,6 +488,13 @@ final class PlanExecutor {
 
 		MergeMethod method() {
 			return PlanExecutor.this.plan.method();
+		}
+
+		/**
+		 * Per term, the whole-model FFG threshold or NaN, for curvature-aware methods.
+		 */
+		float[] modelThresholds() {
+			return PlanExecutor.this.modelThresholds;
 		}
 
 		boolean baseless() {

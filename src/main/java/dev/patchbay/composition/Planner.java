@@ -1,5 +1,7 @@
 package dev.patchbay.composition;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -21,6 +23,7 @@ import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.LoraAdapter;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.SecondMoments;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.Sha256;
@@ -157,6 +160,10 @@ class Planner {
 		if (!problems.isEmpty()) {
 			throw CompositionInvalidException.of(problems);
 		}
+		List<SecondMoments> moments = curvatureMoments(recipe, patches, problems);
+		if (!problems.isEmpty()) {
+			throw CompositionInvalidException.of(problems);
+		}
 		int layers = 0;
 		for (TensorLocation tensor : base.tensors()) {
 			layers = Math.max(layers, MergekitMethods.layerOf(tensor.name()) + 1);
@@ -175,7 +182,8 @@ class Planner {
 						present, tuningProblems);
 			}
 			tensors.add(new TensorPlan(outputSpec(tensor.spec(), terms, recipe.outputDtype()),
-					new TensorRows(base.fileOf(tensor), tensor), Arrays.asList(terms), tuning));
+					new TensorRows(base.fileOf(tensor), tensor), Arrays.asList(terms), tuning,
+					(moments != null) ? momentsOf(tensor.name(), terms, moments) : null));
 		}
 		if (!tuningProblems.isEmpty()) {
 			tuningProblems.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
@@ -186,6 +194,61 @@ class Planner {
 			weights[i] = (float) recipe.terms().get(i).weight();
 		}
 		return new Plan(tensors, recipe.method(), weights, baseless, recipe.safeMerge());
+	}
+
+	/**
+	 * For a curvature-aware method, each term's second moments: null where a term needs
+	 * none (ffg by magnitude), or before its files are local (validation checks only that
+	 * they were uploaded). Null for every other method.
+	 */
+	private static List<SecondMoments> curvatureMoments(Recipe recipe, List<ArtifactContent> patches,
+			List<Problem> problems) {
+		String method = recipe.method().wireName();
+		if (!(recipe.method() instanceof MergeMethod.Mergekit) || !(method.equals("ota") || method.equals("ffg"))) {
+			return null;
+		}
+		ParameterValue metric = recipe.parameters().get("metric");
+		if (method.equals("ffg") && metric != null && "magnitude".equals(metric.text("", 0))) {
+			return Arrays.asList(new SecondMoments[patches.size()]);
+		}
+		List<SecondMoments> moments = new ArrayList<>();
+		for (int term = 0; term < patches.size(); term++) {
+			ArtifactContent patch = patches.get(term);
+			String id = patch.details().id().toString();
+			if (!SecondMoments.present(patch)) {
+				problems.add(new Problem(term, id, null,
+						"terms[" + term + "]: " + id + " has no second_moments; " + method
+								+ " weighs each term by its fine-tune's optimizer second moments (Adam exp_avg_sq),"
+								+ " uploaded as the second_moments part with its weights",
+						null, null));
+				moments.add(null);
+				continue;
+			}
+			try {
+				moments.add((patch.files() != null) ? SecondMoments.of(patch) : null);
+			}
+			catch (IOException ex) {
+				throw new UncheckedIOException(ex);
+			}
+		}
+		return moments;
+	}
+
+	private static List<TensorPlan.Moments> momentsOf(String tensor, TermDelta[] terms, List<SecondMoments> moments) {
+		List<TensorPlan.Moments> list = new ArrayList<>();
+		for (int term = 0; term < terms.length; term++) {
+			SecondMoments of = moments.get(term);
+			SecondMoments.Moments entry = (of != null && terms[term] != null) ? of.tensors().get(tensor) : null;
+			if (entry == null) {
+				list.add(null);
+				continue;
+			}
+			list.add(entry.rankOne()
+					? new TensorPlan.Moments(null, new TensorRows(of.file(), entry.rows()),
+							new TensorRows(of.file(), entry.columns()))
+					: new TensorPlan.Moments(new TensorRows(of.file(), entry.full()), null, null));
+		}
+		return list;
 	}
 
 	/**

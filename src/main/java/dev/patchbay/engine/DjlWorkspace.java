@@ -396,6 +396,41 @@ final class DjlWorkspace implements Workspace {
 		upload(out, importance, count);
 	}
 
+	// OTA's curvature ops are elementwise with per-element branches (masks, fallbacks)
+	// and run on the host, as the Java backend does.
+	@Override
+	public void curvatureWeights(int moments, int delta, float power, float scale, float epsilon, float threshold,
+			int count) {
+		float[][] copies = hostCopies((delta >= 0) ? new int[] { moments, delta } : new int[] { moments }, count);
+		JavaWorkspace.curvatureWeights(copies[0], (delta >= 0) ? copies[1] : null, power, scale, epsilon, threshold,
+				count);
+		upload(moments, copies[0], count);
+	}
+
+	@Override
+	public void saliency(int out, int moments, int delta, int count) {
+		float[] v = (moments >= 0) ? hostCopies(new int[] { moments }, count)[0] : null;
+		float[] d = (delta >= 0) ? hostCopies(new int[] { delta }, count)[0] : null;
+		float[] result = new float[count];
+		JavaWorkspace.saliency(result, v, d, count);
+		upload(out, result, count);
+	}
+
+	@Override
+	public void curvatureMerge(int out, int[] deltas, int[] weights, float[] coefficients, boolean masked,
+			float fallbackLimit, boolean fallbackToBase, int count) {
+		float[] result = new float[count];
+		JavaWorkspace.curvatureMerge(result, hostCopies(deltas, count), hostCopies(weights, count), coefficients,
+				masked, fallbackLimit, fallbackToBase, count);
+		upload(out, result, count);
+	}
+
+	@Override
+	public void rowColumnSums(int slot, int count, int columns, boolean squared, double[] rowSums, int firstRow,
+			double[] columnSums) {
+		JavaWorkspace.rowColumnSums(download(slot, count), count, columns, squared, rowSums, firstRow, columnSums);
+	}
+
 	private float[][] hostCopies(int[] slots, int count) {
 		float[][] copies = new float[slots.length][];
 		for (int i = 0; i < slots.length; i++) {

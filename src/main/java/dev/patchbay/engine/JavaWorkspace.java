@@ -702,6 +702,124 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
+	public void curvatureWeights(int moments, int delta, float power, float scale, float epsilon, float threshold,
+			int count) {
+		curvatureWeights(this.slots[moments], (delta >= 0) ? this.slots[delta] : null, power, scale, epsilon, threshold,
+				count);
+	}
+
+	static void curvatureWeights(float[] v, float[] delta, float power, float scale, float epsilon, float threshold,
+			int count) {
+		boolean root = power == 0.5f;
+		for (int j = 0; j < count; j++) {
+			double value = v[j];
+			boolean kept = true;
+			if (!Float.isNaN(threshold)) {
+				kept = ((delta != null) ? saliency(v[j], delta[j]) : v[j]) >= threshold;
+			}
+			double preconditioned = (root ? Math.sqrt(value) : Math.pow(value, power)) * scale + epsilon;
+			v[j] = kept ? (float) preconditioned : 0f;
+		}
+	}
+
+	@Override
+	public void saliency(int out, int moments, int delta, int count) {
+		saliency(this.slots[out], (moments >= 0) ? this.slots[moments] : null, (delta >= 0) ? this.slots[delta] : null,
+				count);
+	}
+
+	static void saliency(float[] out, float[] v, float[] delta, int count) {
+		for (int j = 0; j < count; j++) {
+			if (v == null) {
+				out[j] = Math.abs(delta[j]);
+			}
+			else if (delta == null) {
+				out[j] = v[j];
+			}
+			else {
+				out[j] = saliency(v[j], delta[j]);
+			}
+		}
+	}
+
+	/**
+	 * v·δ², rounded once to float32: the mask and the whole-model threshold selected on
+	 * these values compare the same numbers.
+	 */
+	private static float saliency(float v, float delta) {
+		return (float) ((double) v * delta * delta);
+	}
+
+	@Override
+	public void curvatureMerge(int out, int[] deltas, int[] weights, float[] coefficients, boolean masked,
+			float fallbackLimit, boolean fallbackToBase, int count) {
+		float[][] d = new float[deltas.length][];
+		float[][] w = new float[weights.length][];
+		for (int i = 0; i < deltas.length; i++) {
+			d[i] = this.slots[deltas[i]];
+			w[i] = this.slots[weights[i]];
+		}
+		curvatureMerge(this.slots[out], d, w, coefficients, masked, fallbackLimit, fallbackToBase, count);
+	}
+
+	static void curvatureMerge(float[] out, float[][] deltas, float[][] weights, float[] coefficients, boolean masked,
+			float fallbackLimit, boolean fallbackToBase, int count) {
+		int n = deltas.length;
+		for (int j = 0; j < count; j++) {
+			double total = 0;
+			for (float[] w : weights) {
+				total += w[j];
+			}
+			double merged = 0;
+			if (!Float.isNaN(fallbackLimit) && total <= fallbackLimit) {
+				if (!fallbackToBase) {
+					for (float[] delta : deltas) {
+						merged += delta[j];
+					}
+					merged /= n;
+				}
+			}
+			else if (coefficients == null) {
+				for (int t = 0; t < n; t++) {
+					merged += (double) weights[t][j] * deltas[t][j];
+				}
+				merged /= total;
+			}
+			else {
+				for (int t = 0; t < n; t++) {
+					if (!masked || weights[t][j] != 0) {
+						merged += (double) coefficients[t] * deltas[t][j];
+					}
+				}
+				merged /= n;
+			}
+			out[j] = (float) merged;
+		}
+	}
+
+	@Override
+	public void rowColumnSums(int slot, int count, int columns, boolean squared, double[] rowSums, int firstRow,
+			double[] columnSums) {
+		rowColumnSums(this.slots[slot], count, columns, squared, rowSums, firstRow, columnSums);
+	}
+
+	static void rowColumnSums(float[] x, int count, int columns, boolean squared, double[] rowSums, int firstRow,
+			double[] columnSums) {
+		for (int r = 0; r < count / columns; r++) {
+			double row = 0;
+			for (int c = 0; c < columns; c++) {
+				double value = x[r * columns + c];
+				value = squared ? value * value : value;
+				row += value;
+				columnSums[c] += value;
+			}
+			if (rowSums != null) {
+				rowSums[firstRow + r] += row;
+			}
+		}
+	}
+
+	@Override
 	public ByteBuffer store(int slot, int addend, int count, DType dtype, ByteBuffer target, boolean finite) {
 		return TensorData.encodeSum(this.slots[slot], (addend >= 0) ? this.slots[addend] : null, count, dtype, target,
 				this.words, finite);

@@ -215,6 +215,40 @@ public interface Workspace extends AutoCloseable {
 	void fusionImportance(int out, int delta, int base, int count, int length);
 
 	/**
+	 * OTA's curvature weights (METHODS.md §4), in place on a slot of second moments v:
+	 * {@code ω = (v^power · scale + ε) · m}, where the Fast Fisher Grafting mask
+	 * {@code m = [saliency ≥ threshold]} takes the saliency {@code v · δ²} of the task
+	 * vector in {@code delta}, or v alone when {@code delta < 0} (no base model); a NaN
+	 * threshold masks nothing.
+	 */
+	void curvatureWeights(int moments, int delta, float power, float scale, float epsilon, float threshold, int count);
+
+	/**
+	 * Fast Fisher Grafting's saliency into {@code out}: {@code v · δ²}, or v alone when
+	 * {@code delta < 0}, or {@code |δ|} when {@code moments < 0} (the magnitude metric).
+	 */
+	void saliency(int out, int moments, int delta, int count);
+
+	/**
+	 * OTA's merge of task vectors δ_t with curvature weights ω_t: with
+	 * {@code coefficients == null}, {@code out = Σ ω_t δ_t / Σ ω_t} (the preconditioned
+	 * mean); else {@code out = Σ c_t · δ_t / n} with δ_t zeroed where {@code ω_t = 0} if
+	 * {@code masked} (the linear post-merge). Where {@code Σ ω_t ≤ fallbackLimit} (not
+	 * NaN), every term is masked out, and out is 0 (the base) or the plain mean of the
+	 * task vectors.
+	 */
+	void curvatureMerge(int out, int[] deltas, int[] weights, float[] coefficients, boolean masked, float fallbackLimit,
+			boolean fallbackToBase, int count);
+
+	/**
+	 * Adds a slot's row sums to {@code rowSums[firstRow …]} (unless null) and its column
+	 * sums to {@code columnSums}, of the values or (when {@code squared}) their squares,
+	 * for {@code count / columns} rows of {@code columns} elements, in double precision.
+	 */
+	void rowColumnSums(int slot, int count, int columns, boolean squared, double[] rowSums, int firstRow,
+			double[] columnSums);
+
+	/**
 	 * Encodes {@code slot + addend} (or the slot alone when {@code addend < 0}) as
 	 * {@code dtype} into the target, rounding to nearest even when narrowing. The slot
 	 * may be overwritten.

@@ -46,6 +46,9 @@ public class Ingest {
 
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
+	/** The part and file role of a fine-tune's optimizer second moments. */
+	public static final String SECOND_MOMENTS = "second_moments";
+
 	private static final JsonMapper FOLDER_JSON = JsonMapper.builder()
 		.enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
 		.build();
@@ -101,6 +104,17 @@ public class Ingest {
 	 */
 	public ArtifactDetails registerModel(ArtifactMetadata metadata, List<Upload> weights, Upload index, Upload graph,
 			List<Upload> files) throws IOException {
+		return registerModel(metadata, weights, index, graph, files, null);
+	}
+
+	/**
+	 * Registers a model as above, with the fine-tune's optimizer second moments (Adam's
+	 * {@code exp_avg_sq}) for curvature-aware merging, when given.
+	 * @throws dev.patchbay.shared.InvalidInputException if any file or path is malformed,
+	 * or the second moments do not match the weights
+	 */
+	public ArtifactDetails registerModel(ArtifactMetadata metadata, List<Upload> weights, Upload index, Upload graph,
+			List<Upload> files, Upload secondMoments) throws IOException {
 		if (metadata.kind() != null) {
 			throw UploadRejectedException.forField("metadata.kind", "is only for patches");
 		}
@@ -113,6 +127,7 @@ public class Ingest {
 			if (graph != null) {
 				checkGraph(staging.add("graph", graph), tensors.stream().map(TensorLocation::spec).toList());
 			}
+			stageSecondMoments(staging, secondMoments, tensors);
 			stageFolderFiles(staging, files, Set.of());
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
@@ -147,6 +162,17 @@ public class Ingest {
 	 */
 	public ArtifactDetails registerPatch(ArtifactMetadata metadata, List<Upload> weights, Upload adapterConfig,
 			Upload adapterModel, List<Upload> files) throws IOException {
+		return registerPatch(metadata, weights, adapterConfig, adapterModel, files, null);
+	}
+
+	/**
+	 * Registers a patch as above; a diff patch may carry its fine-tune's optimizer second
+	 * moments for curvature-aware merging.
+	 * @throws dev.patchbay.shared.InvalidInputException if a file or path is malformed,
+	 * or the second moments do not match the weights or the kind
+	 */
+	public ArtifactDetails registerPatch(ArtifactMetadata metadata, List<Upload> weights, Upload adapterConfig,
+			Upload adapterModel, List<Upload> files, Upload secondMoments) throws IOException {
 		if (metadata.derivedFrom() != null) {
 			throw UploadRejectedException.forField("metadata.derivedFrom", "is only for models");
 		}
@@ -181,6 +207,9 @@ public class Ingest {
 				}
 				tensors = locate(staging.add("weights", weights.get(0)).header(), 0);
 			}
+			rejectPresent(SECOND_MOMENTS, secondMoments != null && metadata.kind() != PatchKind.DIFF,
+					"is only for models and diff patches");
+			stageSecondMoments(staging, secondMoments, tensors);
 			stageFolderFiles(staging, files, Set.of(ArtifactFolders.ADAPTER_MODEL));
 			return save(artifact, staging, tensors, "metadata.name");
 		}
@@ -365,6 +394,53 @@ public class Ingest {
 		}
 		if (!problems.isEmpty()) {
 			throw GraphMismatchException.of(problems);
+		}
+	}
+
+	/**
+	 * Stages the optimizer second moments, checking them against the weights: every
+	 * floating-point weight tensor needs one entry, keyed by its name (or
+	 * {@code <name>.exp_avg_sq}, or with {@code weight} replaced by
+	 * {@code weight.exp_avg_sq}, as ota-merge reads them), of its shape, or, for a
+	 * matrix, rank-1 factors {@code <name>.exp_avg_sq_rows} [rows] and
+	 * {@code <name>.exp_avg_sq_cols} [columns] (the row and column sums of v), all
+	 * float32 and non-negative finite by construction of Adam.
+	 */
+	private void stageSecondMoments(Staging staging, Upload upload, List<TensorLocation> tensors) throws IOException {
+		if (upload == null) {
+			return;
+		}
+		StagedFile file = staging.add(SECOND_MOMENTS, upload);
+		Map<String, TensorSpec> moments = new HashMap<>();
+		for (TensorEntry entry : file.header().tensors()) {
+			if (entry.spec().dtype() != dev.patchbay.shared.DType.F32) {
+				throw UploadRejectedException.forField(SECOND_MOMENTS,
+						"tensor '" + entry.spec().name() + "' is " + entry.spec().dtype() + "; float32 is required");
+			}
+			moments.put(entry.spec().name(), entry.spec());
+		}
+		Set<String> used = new HashSet<>();
+		for (TensorLocation tensor : tensors) {
+			if (!tensor.spec().dtype().isFloatingPoint()) {
+				continue;
+			}
+			SecondMoments.Entry entry = SecondMoments.find(tensor.spec(), moments);
+			if (entry == null) {
+				throw UploadRejectedException.forField(SECOND_MOMENTS,
+						"has no entry for tensor '" + tensor.name() + "' (as '" + tensor.name()
+								+ "', or rank-1 factors '" + tensor.name() + "'" + SecondMoments.ROWS + " and "
+								+ SecondMoments.COLUMNS + ")");
+			}
+			if (entry.problem() != null) {
+				throw UploadRejectedException.forField(SECOND_MOMENTS, entry.problem());
+			}
+			used.addAll(entry.names());
+		}
+		for (String name : moments.keySet()) {
+			if (!used.contains(name)) {
+				throw UploadRejectedException.forField(SECOND_MOMENTS,
+						"tensor '" + name + "' matches no weight tensor");
+			}
 		}
 	}
 
@@ -602,7 +678,8 @@ public class Ingest {
 		}
 
 		private static boolean isSafetensors(String role) {
-			return role.equals("weights") || role.equals("adapter_model") || role.equals("data");
+			return role.equals("weights") || role.equals("adapter_model") || role.equals("data")
+					|| role.equals(SECOND_MOMENTS);
 		}
 
 		@Override

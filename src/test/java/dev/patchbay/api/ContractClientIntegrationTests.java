@@ -45,9 +45,9 @@ class ContractClientIntegrationTests {
 		client.setBearerToken(dev.patchbay.support.ApiClient.TEST_ADMIN_KEY);
 		ModelsApi models = new ModelsApi(client);
 		Artifact base = models.uploadModel(new ModelMetadata().name("contract-base").family("smallcnn"),
-				List.of(fixture("digits/base_v1.safetensors")), null, null, null);
+				List.of(fixture("digits/base_v1.safetensors")), null, null, null, null);
 		Artifact finetuned = models.uploadModel(new ModelMetadata().name("contract-finetuned").family("smallcnn"),
-				List.of(fixture("digits/finetuned_flip_v1.safetensors")), null, null, null);
+				List.of(fixture("digits/finetuned_flip_v1.safetensors")), null, null, null, null);
 		assertThat(models.getModel(base.getId().toString()).getName()).isEqualTo("contract-base");
 		assertThat(models.getModel("contract-base@1").getId()).isEqualTo(base.getId());
 

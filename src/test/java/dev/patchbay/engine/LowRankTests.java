@@ -10,6 +10,81 @@ import static org.assertj.core.api.Assertions.within;
 
 class LowRankTests {
 
+	/**
+	 * Above {@link LowRank#RANDOMIZED_ABOVE} the randomized path runs: on a matrix built
+	 * here with known singular values 10·0.8^i, its rank-r error is the best one, the
+	 * tail √Σ_{i≥r} sᵢ² (Eckart–Young), and the energy kept is the head's share.
+	 */
+	@org.junit.jupiter.api.Test
+	void largeMatricesGetTheBestLowRankApproximationFromTheRandomizedPath() {
+		int rows = 700;
+		int columns = 600;
+		int k = 40;
+		int rank = 16;
+		Random random = new Random(7);
+		double[][] left = orthonormal(random, k, rows);
+		double[][] right = orthonormal(random, k, columns);
+		double[] singular = new double[k];
+		double head = 0;
+		double total = 0;
+		for (int i = 0; i < k; i++) {
+			singular[i] = 10 * Math.pow(0.8, i);
+			total += singular[i] * singular[i];
+			head += (i < rank) ? singular[i] * singular[i] : 0;
+		}
+		float[] m = new float[rows * columns];
+		for (int r = 0; r < rows; r++) {
+			for (int c = 0; c < columns; c++) {
+				double sum = 0;
+				for (int i = 0; i < k; i++) {
+					sum += left[i][r] * singular[i] * right[i][c];
+				}
+				m[r * columns + c] = (float) sum;
+			}
+		}
+		long start = System.nanoTime();
+		LowRank.Factorization factors = LowRank.factor(m, rows, columns, rank, 0, LowRank.Split.DISTRIBUTE);
+		long millis = (System.nanoTime() - start) / 1_000_000;
+		assertThat(factors.rank()).isEqualTo(rank);
+		float[] product = product(factors, rows, columns);
+		double error = 0;
+		for (int i = 0; i < m.length; i++) {
+			error += ((double) product[i] - m[i]) * ((double) product[i] - m[i]);
+		}
+		double tail = Math.sqrt(total - head);
+		assertThat(Math.sqrt(error)).as("rank-%d error (%d ms)", rank, millis).isCloseTo(tail, within(1e-3 * tail));
+		assertThat(factors.energyKept()).isCloseTo(head / total, within(1e-5));
+	}
+
+	/** k orthonormal vectors of length n, by Gram–Schmidt on Gaussian ones. */
+	private static double[][] orthonormal(Random random, int k, int n) {
+		double[][] vectors = new double[k][n];
+		for (int i = 0; i < k; i++) {
+			for (int j = 0; j < n; j++) {
+				vectors[i][j] = random.nextGaussian();
+			}
+			for (int pass = 0; pass < 2; pass++) {
+				for (int p = 0; p < i; p++) {
+					double dot = 0;
+					for (int j = 0; j < n; j++) {
+						dot += vectors[i][j] * vectors[p][j];
+					}
+					for (int j = 0; j < n; j++) {
+						vectors[i][j] -= dot * vectors[p][j];
+					}
+				}
+			}
+			double norm = 0;
+			for (int j = 0; j < n; j++) {
+				norm += vectors[i][j] * vectors[i][j];
+			}
+			for (int j = 0; j < n; j++) {
+				vectors[i][j] /= Math.sqrt(norm);
+			}
+		}
+		return vectors;
+	}
+
 	@ParameterizedTest
 	@CsvSource({ "12, 7, DISTRIBUTE", "7, 12, DISTRIBUTE", "9, 9, RIGHT", "12, 7, LEFT", "7, 12, RIGHT" })
 	void aRankDeficientMatrixIsReproducedAndItsTailEnergyIsZero(int rows, int columns, String split) {

@@ -491,6 +491,91 @@ abstract class TensorBackendContract {
 		}
 	}
 
+	@Test
+	void curvatureWeightsArePreconditionedMomentsUnderTheFisherMask() {
+		try (Workspace workspace = backend().workspace(4, 4)) {
+			workspace.load(2, new float[] { 4, 9, 0, 1 }, 4);
+			workspace.load(3, new float[] { 1, 0.1f, 2, 3 }, 4);
+			// Saliencies v·δ² = 4, 0.09, 0, 9 against 1: ω = (√v·2 + 0.5) where kept.
+			workspace.saliency(1, 2, 3, 4);
+			assertClose(stored(workspace, 1, -1, 4), new float[] { 4, 0.09f, 0, 9 }, "saliency");
+			workspace.saliency(1, -1, 3, 4);
+			assertClose(stored(workspace, 1, -1, 4), new float[] { 1, 0.1f, 2, 3 }, "magnitude");
+			workspace.curvatureWeights(2, 3, 0.5f, 2f, 0.5f, 1f, 4);
+			assertClose(stored(workspace, 2, -1, 4), new float[] { 4.5f, 0, 0, 2.5f }, "masked");
+			// Without a base the mask reads v alone; a NaN threshold masks nothing.
+			workspace.load(2, new float[] { 4, 9, 0, 1 }, 4);
+			workspace.curvatureWeights(2, -1, 0.5f, 2f, 0.5f, 2f, 4);
+			assertClose(stored(workspace, 2, -1, 4), new float[] { 4.5f, 6.5f, 0, 0 }, "baseless");
+			workspace.load(2, new float[] { 4, 9, 0, 1 }, 4);
+			workspace.curvatureWeights(2, 3, 1f, 1f, 0f, Float.NaN, 4);
+			assertClose(stored(workspace, 2, -1, 4), new float[] { 4, 9, 0, 1 }, "unmasked");
+		}
+	}
+
+	@Test
+	void curvatureMergeIsThePreconditionedMeanOrTheLinearMeanWithFallbacks() {
+		int[] deltas = { 2, 3 };
+		int[] weights = { 4, 5 };
+		try (Workspace workspace = backend().workspace(3, 6)) {
+			workspace.load(2, new float[] { 1, 2, 3 }, 3);
+			workspace.load(3, new float[] { 3, -2, 1 }, 3);
+			workspace.load(4, new float[] { 1, 0, 0 }, 3);
+			workspace.load(5, new float[] { 3, 1, 0 }, 3);
+			workspace.curvatureMerge(1, deltas, weights, null, false, 0.1f, true, 3);
+			assertClose(stored(workspace, 1, -1, 3), new float[] { 2.5f, -2, 0 }, "precond, fallback to base");
+			workspace.curvatureMerge(1, deltas, weights, null, false, 0.1f, false, 3);
+			assertClose(stored(workspace, 1, -1, 3), new float[] { 2.5f, -2, 2 }, "precond, fallback to mean");
+			workspace.curvatureMerge(1, deltas, weights, new float[] { 2, 1 }, true, 0.1f, true, 3);
+			assertClose(stored(workspace, 1, -1, 3), new float[] { 2.5f, -1, 0 }, "linear, masked");
+			workspace.curvatureMerge(1, deltas, weights, new float[] { 2, 1 }, false, Float.NaN, true, 3);
+			assertClose(stored(workspace, 1, -1, 3), new float[] { 2.5f, 1, 3.5f }, "linear, mask ignored");
+		}
+	}
+
+	@Test
+	void rowAndColumnSumsAddUpAcrossChunks() {
+		try (Workspace workspace = backend().workspace(6, 2)) {
+			workspace.load(1, new float[] { 1, 2, 3, 4, 5, 6 }, 6);
+			double[] rows = new double[3];
+			double[] columns = new double[3];
+			workspace.rowColumnSums(1, 6, 3, false, rows, 1, columns);
+			assertThat(rows).containsExactly(0, 6, 15);
+			assertThat(columns).containsExactly(5, 7, 9);
+			workspace.rowColumnSums(1, 6, 3, true, null, 0, columns);
+			assertThat(columns).containsExactly(5 + 17, 7 + 29, 9 + 45);
+		}
+	}
+
+	@Test
+	void taskMergeIsPeftsMergeUtilsOnWholeTensors() {
+		float[] first = { 4, -3, 2, -1 };
+		float[] second = { -2, 1, 3, -5 };
+		try (TaskMerge merge = new TaskMerge(backend(), 4, 2)) {
+			merge.load(0, first);
+			merge.load(1, second);
+			// magnitude_prune at 0.5: the top two of each, |4|, |−3| and |3|, |−5|,
+			// summed.
+			assertClose(merge.merge(new float[] { 1, 0.5f }, TaskMerge.Pruning.MAGNITUDE, 0.5, null, 0, new long[2]),
+					new float[] { 4, -3, 1.5f, -2.5f }, "magnitude_prune");
+		}
+		try (TaskMerge merge = new TaskMerge(backend(), 4, 2)) {
+			merge.load(0, first);
+			merge.load(1, second);
+			// TIES without pruning: signs of the sums 2, −2, 5, −6; agreeing weighted
+			// terms
+			// averaged over their count.
+			assertClose(
+					merge.merge(new float[] { 1, 0.5f }, TaskMerge.Pruning.NONE, 1, SignElection.TOTAL, 0, new long[2]),
+					new float[] { 4, -3, 1.75f, -1.75f }, "ties");
+		}
+		try (TaskMerge merge = new TaskMerge(backend(), 2, 1)) {
+			merge.lowRank(0, new float[] { 1, 2 }, 2, 1, new float[] { 3 }, 1, 0.5f);
+			assertClose(merge.merge(new float[] { 2 }, TaskMerge.Pruning.NONE, 1, null, 0, new long[1]),
+					new float[] { 3, 6 }, "lowRank");
+		}
+	}
+
 	private static void loadEach(Workspace workspace, int[] slots, float... values) {
 		for (int t = 0; t < slots.length; t++) {
 			workspace.load(slots[t], new float[] { values[t] }, 1);
