@@ -85,7 +85,10 @@ public class CompositionFolders {
 		List<TensorSpec> outputs = this.planner.validate(recipe).outputSpecs();
 		long dataStart = SafetensorsWriter.header(outputs, Plan.METADATA).length;
 		ShardLayout layout = ShardLayout.of(outputs, this.shardSize);
-		List<FolderFile> files = new ArrayList<>(this.folders.companionFiles(referenceModel(composition), outputs));
+		// A frankenmerge has as many layers as its slices give, whatever its base had.
+		Integer layers = recipe.sliced() ? recipe.slices().stream().mapToInt(Recipe.Slice::layers).sum() : null;
+		List<FolderFile> files = new ArrayList<>(
+				this.folders.companionFiles(referenceModel(composition), outputs, layers));
 		for (ShardLayout.Shard shard : layout.shards()) {
 			String etag = Sha256.hex("composition-shard\n" + this.shardSize + "\n" + shard.name() + "\n"
 					+ composition.getRecipeDigest());
@@ -167,6 +170,24 @@ public class CompositionFolders {
 		}).toList());
 		if (!recipe.parameters().isEmpty()) {
 			json.put("parameters", recipe.parameters().toString());
+		}
+		if (recipe.sliced()) {
+			json.put("slices", recipe.slices().stream().map((slice) -> {
+				Map<String, Object> entry = new LinkedHashMap<>();
+				entry.put("sources", slice.sources().stream().map((source) -> {
+					Map<String, Object> described = new LinkedHashMap<>();
+					described.put("modelId", source.modelId());
+					described.put("layerRange", List.of(source.from(), source.to()));
+					if (!source.parameters().isEmpty()) {
+						described.put("parameters", source.parameters().toString());
+					}
+					return described;
+				}).toList());
+				if (!slice.parameters().isEmpty()) {
+					entry.put("parameters", slice.parameters().toString());
+				}
+				return entry;
+			}).toList());
 		}
 		if (recipe.outputDtype() != null) {
 			json.put("outputDtype", recipe.outputDtype().name());

@@ -24,10 +24,12 @@ import tools.jackson.databind.JsonNode;
  * @param dialect what the method names mean: {@code peft} (default) or {@code mergekit}
  * @param parameters the method's parameters, each a number, boolean, gradient or list of
  * {@code {filter, value}}
+ * @param slices instead of terms, mergekit's {@code slices}: layer ranges of several
+ * models, each slice's sources merged with the method, renumbered in order
  */
 public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
 		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
-		Boolean safeMerge) {
+		Boolean safeMerge, List<Slice> slices) {
 
 	/**
 	 * One patch, or one whole model, of the recipe.
@@ -38,6 +40,25 @@ public record CompositionRequest(UUID baseModelId, List<Term> terms, String meth
 	 * @param parameters this term's parameters (density, epsilon, …)
 	 */
 	public record Term(UUID patchId, Double weight, UUID modelId, Map<String, JsonNode> parameters) {
+	}
+
+	/**
+	 * One output slice: the same number of layers from each source, merged.
+	 *
+	 * @param sources the models and their layer ranges
+	 * @param parameters the method's parameters for this slice
+	 */
+	public record Slice(List<Source> sources, Map<String, JsonNode> parameters) {
+	}
+
+	/**
+	 * One source of a slice.
+	 *
+	 * @param modelId the model
+	 * @param layerRange [from, to): the layers taken, to exclusive
+	 * @param parameters this source's parameters (weight, density, …)
+	 */
+	public record Source(UUID modelId, List<Integer> layerRange, Map<String, JsonNode> parameters) {
 	}
 
 }

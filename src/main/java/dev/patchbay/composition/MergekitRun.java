@@ -84,7 +84,8 @@ final class MergekitRun {
 			this.weights[i] = (present && this.tuning.terms().get(i).containsKey("weight"))
 					? (float) this.tuning.term(i, "weight") : 0f;
 		}
-		this.slots = run.termSlots();
+		// A slice's tensors may have fewer terms than the plan has slots.
+		this.slots = java.util.Arrays.copyOf(run.termSlots(), this.terms);
 	}
 
 	/** The whole-tensor statistics the method needs, before any chunk is composed. */

@@ -26,6 +26,7 @@ import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.engine.Workspace.SignElection;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.SafetensorsWriter;
 
@@ -135,7 +136,10 @@ final class PlanExecutor {
 		List<Long> shape = tensor.output().shape();
 		long rows = TensorRows.rowsOf(shape);
 		int rowElements = Math.toIntExact(TensorRows.rowElementsOf(shape));
-		boolean copied = tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec());
+		// Renamed (a renumbered slice layer) but otherwise as stored: copied as well.
+		TensorSpec stored = tensor.base().tensor().spec();
+		boolean copied = tensor.untouched() && tensor.output().dtype() == stored.dtype()
+				&& tensor.output().shape().equals(stored.shape());
 		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor())
 				|| (perVector(tensor) && shape.size() < 2);
 		boolean lowRank = tensor.terms()

@@ -22,12 +22,50 @@ import dev.patchbay.shared.InvalidInputException;
  * @param dialect what the method's name means
  * @param parameters the method's parameters, for the mergekit dialect
  * @param safeMerge whether a result holding NaN or an infinity is refused
+ * @param slices for a mergekit slices recipe (no terms), its slices in output order; else
+ * empty
  */
 record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
-		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge) {
+		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge, List<Slice> slices) {
 
 	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize) {
-		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true);
+		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true, List.of());
+	}
+
+	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
+			Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge) {
+		this(baseModelId, terms, method, outputDtype, materialize, dialect, parameters, safeMerge, List.of());
+	}
+
+	/**
+	 * One output slice, mergekit's {@code slices[]}: its sources' layer ranges, all of
+	 * one length, merged with the recipe's method into as many output layers.
+	 *
+	 * @param sources the models and ranges, in order
+	 * @param parameters the method's parameters for this slice, above the recipe's
+	 */
+	record Slice(List<Source> sources, Map<String, ParameterValue> parameters) {
+
+		/** The layers the slice contributes: its first source's range length. */
+		int layers() {
+			return this.sources.isEmpty() ? 0 : this.sources.get(0).to() - this.sources.get(0).from();
+		}
+
+	}
+
+	/**
+	 * One source of a slice.
+	 *
+	 * @param modelId the model
+	 * @param from first layer taken
+	 * @param to layer after the last one taken
+	 * @param parameters this source's parameters, above the slice's
+	 */
+	record Source(UUID modelId, int from, int to, Map<String, ParameterValue> parameters) {
+	}
+
+	boolean sliced() {
+		return !this.slices.isEmpty();
 	}
 
 	/**
@@ -71,6 +109,9 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		if (request.parameters() != null && !request.parameters().isEmpty()) {
 			throw invalid("parameters", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
 		}
+		if (request.slices() != null) {
+			throw invalid("slices", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
+		}
 		if (request.baseModelId() == null) {
 			throw invalid("baseModelId", "is required");
 		}
@@ -110,8 +151,12 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * checked against the inputs' metadata by the planner, every problem at once.
 	 */
 	private static Recipe mergekit(CompositionRequest request) {
-		if (request.terms() == null || request.terms().isEmpty()) {
-			throw invalid("terms", "must list at least one model or patch");
+		List<Slice> slices = slices(request);
+		if (slices.isEmpty() && (request.terms() == null || request.terms().isEmpty())) {
+			throw invalid("terms", "must list at least one model or patch (or give slices instead)");
+		}
+		if (!slices.isEmpty() && request.terms() != null) {
+			throw invalid("terms", "and slices exclude each other, as mergekit's models and slices do");
 		}
 		if (request.method() == null) {
 			throw invalid("method", "is required in the mergekit dialect; one of " + MergekitMethods.NAMES);
@@ -121,7 +166,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 					"is a PEFT-dialect shorthand; in the mergekit dialect set parameters (density per term)");
 		}
 		List<Term> terms = new ArrayList<>();
-		for (int i = 0; i < request.terms().size(); i++) {
+		for (int i = 0; i < ((request.terms() != null) ? request.terms().size() : 0); i++) {
 			CompositionRequest.Term term = request.terms().get(i);
 			String field = "terms[" + i + "]";
 			if (term == null || (term.patchId() == null) == (term.modelId() == null)) {
@@ -145,8 +190,47 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		return new Recipe(request.baseModelId(), List.copyOf(terms),
 				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
 				outputDtype(request), Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
-				ParameterValue.parseAll(request.parameters(), "parameters"),
-				!Boolean.FALSE.equals(request.safeMerge()));
+				ParameterValue.parseAll(request.parameters(), "parameters"), !Boolean.FALSE.equals(request.safeMerge()),
+				slices);
+	}
+
+	/**
+	 * The slices in form only: ranges are two integers here; whether they are non-empty,
+	 * of one length and within each model is checked by the planner, every problem at
+	 * once.
+	 */
+	private static List<Slice> slices(CompositionRequest request) {
+		if (request.slices() == null) {
+			return List.of();
+		}
+		if (request.slices().isEmpty()) {
+			throw invalid("slices", "must list at least one slice");
+		}
+		List<Slice> slices = new ArrayList<>();
+		for (int i = 0; i < request.slices().size(); i++) {
+			CompositionRequest.Slice slice = request.slices().get(i);
+			String field = "slices[" + i + "]";
+			if (slice == null || slice.sources() == null) {
+				throw invalid(field + ".sources", "is required: a list of {modelId, layerRange}");
+			}
+			List<Source> sources = new ArrayList<>();
+			for (int j = 0; j < slice.sources().size(); j++) {
+				CompositionRequest.Source source = slice.sources().get(j);
+				String at = field + ".sources[" + j + "]";
+				if (source == null || source.modelId() == null) {
+					throw invalid(at + ".modelId", "is required");
+				}
+				List<Integer> range = source.layerRange();
+				if (range == null || range.size() != 2 || range.get(0) == null || range.get(1) == null) {
+					throw invalid(at + ".layerRange", "must be two integers [from, to], to exclusive");
+				}
+				sources.add(new Source(source.modelId(), range.get(0), range.get(1),
+						ParameterValue.parseAll(source.parameters(), at + ".parameters")));
+			}
+			slices.add(new Slice(List.copyOf(sources),
+					ParameterValue.parseAll(slice.parameters(), field + ".parameters")));
+		}
+		return List.copyOf(slices);
 	}
 
 	private static DType outputDtype(CompositionRequest request) {

@@ -1,0 +1,7 @@
+-- mergekit slices: a slice's sources are terms with their slice and layer range, and the
+-- composition keeps each slice's own parameters.
+alter table composition add column slices text;
+
+alter table composition_term add column slice_index integer;
+alter table composition_term add column layer_from integer;
+alter table composition_term add column layer_to integer;
