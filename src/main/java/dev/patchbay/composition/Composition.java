@@ -65,6 +65,10 @@ class Composition {
 	 */
 	private String slices;
 
+	/** A mergekit recipe's compute dtype, or null for float32. */
+	@Enumerated(EnumType.STRING)
+	private DType computeDtype;
+
 	@Enumerated(EnumType.STRING)
 	private CompositionStatus status;
 
@@ -137,6 +141,7 @@ class Composition {
 			}
 			this.slices = "[" + String.join(",", slices) + "]";
 		}
+		this.computeDtype = recipe.computeDtype();
 	}
 
 	/** The recipe this composition was created from. */
@@ -148,7 +153,7 @@ class Composition {
 		if (this.dialect != null) {
 			return new Recipe(this.baseModelId, terms, new MergeMethod.Mergekit(this.method, this.seed),
 					this.outputDtype, this.materialize, Recipe.Dialect.MERGEKIT, parse(this.parameters), this.safeMerge,
-					slices());
+					slices(), this.computeDtype);
 		}
 		MergeMethod merge = MergeMethod.of(this.method, this.density, this.majoritySign, this.seed);
 		return new Recipe(this.baseModelId, terms, merge, this.outputDtype, this.materialize, Recipe.Dialect.PEFT,

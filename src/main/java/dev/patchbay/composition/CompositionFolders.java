@@ -66,6 +66,21 @@ public class CompositionFolders {
 		this.shardSize = properties.shardSize().toBytes();
 	}
 
+	/**
+	 * Where a result folder carries its recipe as a mergekit config, as mergekit does.
+	 */
+	static final String MERGEKIT_CONFIG = "mergekit_config.yml";
+
+	/** The recipe as a mergekit config, where mergekit can express it. */
+	private Optional<String> mergekitConfig(Recipe recipe) {
+		try {
+			return Optional.of(MergekitExport.yaml(recipe, (model) -> this.registry.get(ArtifactType.MODEL, model)));
+		}
+		catch (dev.patchbay.shared.UnprocessableException ex) {
+			return Optional.empty();
+		}
+	}
+
 	/** The most tensor bytes in one weight shard of any folder. */
 	public long shardSize() {
 		return this.shardSize;
@@ -102,6 +117,8 @@ public class CompositionFolders {
 		if (layout.sharded()) {
 			files.add(ArtifactFolders.generated(ShardLayout.INDEX_FILE, layout.indexJson()));
 		}
+		mergekitConfig(recipe).ifPresent((yaml) -> files
+			.add(ArtifactFolders.generated(MERGEKIT_CONFIG, yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
 		files.add(ArtifactFolders.generated(ModelCard.PATH, card(composition, files).render()));
 		return new Folder(Sha256.hex("composition\n" + composition.getRecipeDigest()).substring(0, 40), files);
 	}

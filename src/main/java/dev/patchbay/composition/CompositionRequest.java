@@ -26,10 +26,12 @@ import tools.jackson.databind.JsonNode;
  * {@code {filter, value}}
  * @param slices instead of terms, mergekit's {@code slices}: layer ranges of several
  * models, each slice's sources merged with the method, renumbered in order
+ * @param computeDtype mergekit's {@code dtype}: the inputs are rounded to it before the
+ * method runs (F32 default, F16, BF16); also the output dtype unless outputDtype is set
  */
 public record CompositionRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
 		Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
-		Boolean safeMerge, List<Slice> slices) {
+		Boolean safeMerge, List<Slice> slices, String computeDtype) {
 
 	/**
 	 * One patch, or one whole model, of the recipe.

@@ -91,6 +91,17 @@ public class Compositions {
 		return create(new MergekitConfig(this.registry).translate(yaml));
 	}
 
+	/**
+	 * A composition's recipe as a mergekit config, which reads back as the same recipe.
+	 * @throws NotFoundException if no composition has the id
+	 * @throws dev.patchbay.shared.UnprocessableException naming what mergekit cannot
+	 * express (a PEFT-dialect method, patch terms, a seed, safeMerge off)
+	 */
+	public String recipeYaml(UUID id) {
+		return MergekitExport.yaml(find(id).recipe(),
+				(model) -> this.registry.get(dev.patchbay.registry.ArtifactType.MODEL, model));
+	}
+
 	public Created create(CompositionRequest request) throws IOException {
 		Recipe recipe = Recipe.from(request, this.properties.maxTerms());
 		Planner.Validated validated = this.planner.validate(recipe);

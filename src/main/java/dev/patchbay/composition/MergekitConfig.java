@@ -85,7 +85,7 @@ final class MergekitConfig {
 		else if (!models.isArray() || models.isEmpty()) {
 			problem("models", "is required: a list of {model, parameters} (or slices instead)");
 		}
-		else {
+		if (models.isArray()) {
 			for (int i = 0; i < models.size(); i++) {
 				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
 				if (base == null || !base.equals(term.modelId())) {
@@ -102,15 +102,20 @@ final class MergekitConfig {
 		}
 		Map<String, JsonNode> parameters = parameters("parameters", config.get("parameters"));
 		String outputDtype = null;
-		// We compute in float32 always; dtype then only sets the output, as in mergekit
-		// when out_dtype is absent.
+		String computeDtype = null;
+		// dtype rounds the inputs before the method runs, and is the output dtype unless
+		// out_dtype is given, as in mergekit.
 		for (String key : List.of("dtype", "out_dtype")) {
 			if (config.has(key)) {
 				String dtype = DTYPES.get(config.get(key).asString("").toLowerCase(Locale.ROOT));
 				if (dtype == null) {
 					problem(key, "must be one of " + String.join(", ", DTYPES.keySet()));
+					continue;
 				}
-				else if (key.equals("out_dtype") || outputDtype == null) {
+				if (key.equals("dtype")) {
+					computeDtype = dtype;
+				}
+				if (key.equals("out_dtype") || outputDtype == null) {
 					outputDtype = dtype;
 				}
 			}
@@ -119,7 +124,7 @@ final class MergekitConfig {
 			throw CompositionInvalidException.of(this.problems);
 		}
 		return new CompositionRequest(base, (slices != null) ? null : terms, method, null, null, null, outputDtype,
-				null, "mergekit", parameters, null, slices);
+				null, "mergekit", parameters, null, slices, computeDtype);
 	}
 
 	private JsonNode parse(String yaml) {

@@ -457,11 +457,6 @@ final class MergekitMethods {
 					problems.add("parameters.tol: must be positive" + at);
 				}
 			}
-			case "nuslerp" -> {
-				if (tuning.flag("nuslerp_row_wise") && !tuning.flag("nuslerp_flatten")) {
-					problems.add("parameters.nuslerp_row_wise: true is not implemented yet" + at);
-				}
-			}
 			case "sce" -> {
 				// mergekit's select_topk ≤ 0 returns tensors with an extra model axis.
 				if (!(tuning.global("select_topk") > 0)) {

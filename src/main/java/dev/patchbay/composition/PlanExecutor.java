@@ -141,7 +141,7 @@ final class PlanExecutor {
 		boolean copied = tensor.untouched() && tensor.output().dtype() == stored.dtype()
 				&& tensor.output().shape().equals(stored.shape());
 		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor())
-				|| (perVector(tensor) && shape.size() < 2);
+				|| (perVector(tensor) && shape.size() < 2) || alongDimZero(tensor);
 		boolean lowRank = tensor.terms()
 			.stream()
 			.anyMatch((term) -> term instanceof TermDelta.Lora || term instanceof TermDelta.CpLora
@@ -170,6 +170,15 @@ final class PlanExecutor {
 			case "della", "della_linear", "arcee_fusion" -> true;
 			default -> false;
 		};
+	}
+
+	/**
+	 * Whether a mergekit method works on vectors along dim 0 (nuslerp row-wise): each
+	 * spans every row, so the tensor is one chunk.
+	 */
+	private boolean alongDimZero(TensorPlan tensor) {
+		return tensor.tuning() != null && this.plan.method().wireName().equals("nuslerp")
+				&& !tensor.tuning().flag("nuslerp_flatten") && tensor.tuning().flag("nuslerp_row_wise");
 	}
 
 	private static void copy(TensorRows base, InputFiles inputs, Pipeline pipeline) throws IOException {
@@ -375,6 +384,10 @@ final class PlanExecutor {
 			return PlanExecutor.this.plan.method();
 		}
 
+		DType precision() {
+			return PlanExecutor.this.plan.precision();
+		}
+
 		boolean baseless() {
 			return PlanExecutor.this.plan.baseless();
 		}
@@ -573,6 +586,11 @@ final class PlanExecutor {
 			int count = Math.toIntExact(available * tensor.rowElements());
 			workspace.load(slot, this.inputs.elements(tensor, row * tensor.rowElements(), count),
 					tensor.tensor().spec().dtype(), count, rows * this.layout.rowElements());
+			DType precision = PlanExecutor.this.plan.precision();
+			if (precision != null && precision != tensor.tensor().spec().dtype()) {
+				// mergekit's dtype: inputs are cast to it before the method runs.
+				workspace.round(slot, rows * this.layout.rowElements(), precision);
+			}
 		}
 
 		/**

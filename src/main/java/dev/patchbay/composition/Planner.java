@@ -183,7 +183,7 @@ class Planner {
 		for (int i = 0; i < weights.length; i++) {
 			weights[i] = (float) recipe.terms().get(i).weight();
 		}
-		return new Plan(tensors, recipe.method(), weights, baseless, recipe.safeMerge());
+		return new Plan(tensors, recipe.method(), weights, baseless, recipe.safeMerge(), recipe.computeDtype());
 	}
 
 	/** Every model a slices recipe names, the base first when it has one. */
@@ -258,7 +258,8 @@ class Planner {
 				.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
 			throw CompositionInvalidException.of(problems);
 		}
-		return new Plan(assembly.tensors, recipe.method(), new float[assembly.maxTerms], baseless, recipe.safeMerge());
+		return new Plan(assembly.tensors, recipe.method(), new float[assembly.maxTerms], baseless, recipe.safeMerge(),
+				recipe.computeDtype());
 	}
 
 	/** The output tensors of a slices recipe, built slice by slice. */
@@ -628,6 +629,9 @@ class Planner {
 			canonical.append("\nsafeMerge=false");
 		}
 		canonical.append(slices);
+		if (recipe.computeDtype() != null) {
+			canonical.append("\ncompute=").append(recipe.computeDtype());
+		}
 		return Sha256.hex(canonical.toString());
 	}
 

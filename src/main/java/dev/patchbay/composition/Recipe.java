@@ -24,17 +24,20 @@ import dev.patchbay.shared.InvalidInputException;
  * @param safeMerge whether a result holding NaN or an infinity is refused
  * @param slices for a mergekit slices recipe (no terms), its slices in output order; else
  * empty
+ * @param computeDtype the half precision the inputs are rounded to before the method runs
+ * (mergekit's {@code dtype}), or null for float32
  */
 record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
-		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge, List<Slice> slices) {
+		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge, List<Slice> slices,
+		DType computeDtype) {
 
 	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize) {
-		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true, List.of());
+		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true, List.of(), null);
 	}
 
 	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
 			Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge) {
-		this(baseModelId, terms, method, outputDtype, materialize, dialect, parameters, safeMerge, List.of());
+		this(baseModelId, terms, method, outputDtype, materialize, dialect, parameters, safeMerge, List.of(), null);
 	}
 
 	/**
@@ -101,7 +104,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 					+ " (patchbay.composition.max-terms)");
 		}
 		if ("mergekit".equals(request.dialect())) {
-			return mergekit(request);
+			return mergekit(request, maxTerms);
 		}
 		if (request.dialect() != null && !request.dialect().equals("peft")) {
 			throw invalid("dialect", "must be peft or mergekit");
@@ -111,6 +114,9 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		}
 		if (request.slices() != null) {
 			throw invalid("slices", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
+		}
+		if (request.computeDtype() != null) {
+			throw invalid("computeDtype", "is read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
 		}
 		if (request.baseModelId() == null) {
 			throw invalid("baseModelId", "is required");
@@ -150,8 +156,8 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * A mergekit-dialect recipe, checked for form only: what the method makes of it is
 	 * checked against the inputs' metadata by the planner, every problem at once.
 	 */
-	private static Recipe mergekit(CompositionRequest request) {
-		List<Slice> slices = slices(request);
+	private static Recipe mergekit(CompositionRequest request, int maxTerms) {
+		List<Slice> slices = slices(request, maxTerms);
 		if (slices.isEmpty() && (request.terms() == null || request.terms().isEmpty())) {
 			throw invalid("terms", "must list at least one model or patch (or give slices instead)");
 		}
@@ -187,11 +193,27 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 			terms.add(new Term(term.patchId(), (term.weight() != null) ? term.weight() : 1.0, term.modelId(),
 					java.util.Collections.unmodifiableMap(parameters)));
 		}
+		DType compute = computeDtype(request);
+		DType output = outputDtype(request);
 		return new Recipe(request.baseModelId(), List.copyOf(terms),
 				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
-				outputDtype(request), Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
+				(output != null) ? output : compute, Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
 				ParameterValue.parseAll(request.parameters(), "parameters"), !Boolean.FALSE.equals(request.safeMerge()),
-				slices);
+				slices, compute);
+	}
+
+	/**
+	 * mergekit's {@code dtype}: null for float32 (and float64, which computes in float32
+	 * here), else the half precision inputs are rounded to.
+	 */
+	private static DType computeDtype(CompositionRequest request) {
+		if (request.computeDtype() == null) {
+			return null;
+		}
+		DType dtype = DType.fromName(request.computeDtype().toUpperCase(Locale.ROOT))
+			.filter(DType::isFloatingPoint)
+			.orElseThrow(() -> invalid("computeDtype", "must be one of F32, F16, BF16, F64"));
+		return (dtype == DType.F16 || dtype == DType.BF16) ? dtype : null;
 	}
 
 	/**
@@ -199,7 +221,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * of one length and within each model is checked by the planner, every problem at
 	 * once.
 	 */
-	private static List<Slice> slices(CompositionRequest request) {
+	private static List<Slice> slices(CompositionRequest request, int maxTerms) {
 		if (request.slices() == null) {
 			return List.of();
 		}
@@ -212,6 +234,10 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 			String field = "slices[" + i + "]";
 			if (slice == null || slice.sources() == null) {
 				throw invalid(field + ".sources", "is required: a list of {modelId, layerRange}");
+			}
+			if (slice.sources().size() > maxTerms) {
+				throw invalid(field + ".sources", "has " + slice.sources().size() + " sources, more than the limit of "
+						+ maxTerms + " (patchbay.composition.max-terms)");
 			}
 			List<Source> sources = new ArrayList<>();
 			for (int j = 0; j < slice.sources().size(); j++) {

@@ -101,11 +101,20 @@ class MergekitSlicesIntegrationTests {
 
 	@Test
 	void passthroughFrankenmergeRenumbersLayersAndUpdatesTheLayerCount() {
-		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "passthrough", "slices",
+		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "passthrough", "materialize", true,
+				"slices",
 				List.of(Map.of("sources", List.of(source(this.ids.get("P"), 0, 2))),
 						Map.of("sources", List.of(source(this.ids.get("Q"), 1, 3))),
 						Map.of("sources", List.of(source(this.ids.get("P"), 2, 3)))));
 		String id = compose(recipe);
+		// Materialized with each model once in its lineage.
+		String model = this.api.get("/api/v1/compositions/" + id).json().get("resultModelId").asString();
+		List<String> parents = new java.util.ArrayList<>();
+		this.api.get("/api/v1/models/" + model)
+			.json()
+			.get("lineage")
+			.forEach((edge) -> parents.add(edge.get("sourceId").asString()));
+		assertThat(parents).containsExactly(this.ids.get("P"), this.ids.get("Q"));
 		Map<String, float[]> out = Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body());
 		// Output layer → (model, layer): P0, P1, Q1, Q2, P2.
 		String[][] from = { { "P", "0" }, { "P", "1" }, { "Q", "1" }, { "Q", "2" }, { "P", "2" } };
