@@ -209,6 +209,9 @@ public class CompositionFolders {
 		if (recipe.outputDtype() != null) {
 			json.put("outputDtype", recipe.outputDtype().name());
 		}
+		if (recipe.computeDtype() != null) {
+			json.put("computeDtype", recipe.computeDtype().name());
+		}
 		return "## Recipe\n\n```json\n" + PRETTY.writeValueAsString(json) + "\n```\n\nRecipe digest: `"
 				+ composition.getRecipeDigest() + "`\n";
 	}

@@ -442,7 +442,9 @@ public class Compositions {
 				progress, composition.getBaseModelId(),
 				composition.getTerms()
 					.stream()
-					.map((term) -> new CompositionView.Term(term.patchId(), term.weight(), term.modelId()))
+					.map((term) -> new CompositionView.Term(term.patchId(), term.weight(), term.modelId(),
+							term.sliceIndex(),
+							(term.sliceIndex() != null) ? List.of(term.layerFrom(), term.layerTo()) : null))
 					.toList(),
 				composition.getMethod(), composition.isMaterialize(), composition.getResultModelId(),
 				(composition.getError() != null) ? this.json.readTree(composition.getError()) : null,

@@ -112,7 +112,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		if (request.parameters() != null && !request.parameters().isEmpty()) {
 			throw invalid("parameters", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
 		}
-		if (request.slices() != null) {
+		if (request.slices() != null && !request.slices().isEmpty()) {
 			throw invalid("slices", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
 		}
 		if (request.computeDtype() != null) {
@@ -161,7 +161,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		if (slices.isEmpty() && (request.terms() == null || request.terms().isEmpty())) {
 			throw invalid("terms", "must list at least one model or patch (or give slices instead)");
 		}
-		if (!slices.isEmpty() && request.terms() != null) {
+		if (!slices.isEmpty() && request.terms() != null && !request.terms().isEmpty()) {
 			throw invalid("terms", "and slices exclude each other, as mergekit's models and slices do");
 		}
 		if (request.method() == null) {
@@ -222,11 +222,9 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * once.
 	 */
 	private static List<Slice> slices(CompositionRequest request, int maxTerms) {
-		if (request.slices() == null) {
+		// An empty list is no slices: generated clients send one for an unset array.
+		if (request.slices() == null || request.slices().isEmpty()) {
 			return List.of();
-		}
-		if (request.slices().isEmpty()) {
-			throw invalid("slices", "must list at least one slice");
 		}
 		List<Slice> slices = new ArrayList<>();
 		for (int i = 0; i < request.slices().size(); i++) {

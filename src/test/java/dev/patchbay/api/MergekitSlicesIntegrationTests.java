@@ -107,6 +107,11 @@ class MergekitSlicesIntegrationTests {
 						Map.of("sources", List.of(source(this.ids.get("Q"), 1, 3))),
 						Map.of("sources", List.of(source(this.ids.get("P"), 2, 3)))));
 		String id = compose(recipe);
+		// The view lists the sources with their slice and range.
+		JsonNode second = this.api.get("/api/v1/compositions/" + id).json().get("terms").get(1);
+		assertThat(second.get("modelId").asString()).isEqualTo(this.ids.get("Q"));
+		assertThat(second.get("slice").asInt()).isEqualTo(1);
+		assertThat(second.get("layerRange").toString()).isEqualTo("[1,3]");
 		// Materialized with each model once in its lineage.
 		String model = this.api.get("/api/v1/compositions/" + id).json().get("resultModelId").asString();
 		List<String> parents = new java.util.ArrayList<>();
