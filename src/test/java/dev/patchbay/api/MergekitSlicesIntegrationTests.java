@@ -158,6 +158,17 @@ class MergekitSlicesIntegrationTests {
 				yaml.getBytes(StandardCharsets.UTF_8));
 		assertThat(created.code()).as(new String(created.body(), StandardCharsets.UTF_8)).isIn(200, 201);
 		assertThat(created.json().get("id").asString()).isEqualTo(id);
+		assertReadsBackAsItself(id);
+	}
+
+	/** Its recipe.yaml, posted back, is the same recipe: the same composition. */
+	private void assertReadsBackAsItself(String id) {
+		Response exported = this.api.get("/api/v1/compositions/" + id + "/recipe.yaml");
+		assertThat(exported.code()).isEqualTo(200);
+		assertThat(new String(exported.body(), StandardCharsets.UTF_8)).contains("slices:", "layer_range:");
+		Response again = this.api.postRaw("/api/v1/compositions", "application/yaml", exported.body());
+		assertThat(again.code()).as(new String(again.body(), StandardCharsets.UTF_8)).isEqualTo(200);
+		assertThat(again.json().get("id").asString()).isEqualTo(id);
 	}
 
 	@Test
@@ -246,6 +257,7 @@ class MergekitSlicesIntegrationTests {
 		Map<String, float[]> whole = Fixtures.floats(this.api.get("/api/v1/compositions/" + b + "/weights").body());
 		assertThat(sliced.keySet()).containsExactlyInAnyOrderElementsOf(whole.keySet());
 		whole.forEach((tensor, values) -> assertThat(sliced.get(tensor)).as(tensor).containsExactly(values));
+		assertReadsBackAsItself(a);
 		// Not simply P: the middle layer's attention is half way (t = 0.5 at layer 1).
 		assertThat(sliced.get("model.layers.1.self_attn.q_proj.weight"))
 			.isNotEqualTo(this.tensors.get("P").get("model.layers.1.self_attn.q_proj.weight"));
