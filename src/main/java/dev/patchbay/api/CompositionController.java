@@ -120,6 +120,14 @@ class CompositionController {
 			.body(cancelled.view());
 	}
 
+	/** The recipe as a mergekit config, where mergekit can express it (else a 422). */
+	@GetMapping("/{id}/recipe.yaml")
+	ResponseEntity<String> recipeYaml(@PathVariable UUID id) {
+		return ResponseEntity.ok()
+			.contentType(MediaType.parseMediaType("application/yaml"))
+			.body(this.compositions.recipeYaml(id));
+	}
+
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
 		// The result stays pinned in the cache until its bytes are sent.

@@ -60,6 +60,16 @@ class Composition {
 	/** A mergekit recipe's method parameters as canonical JSON; null for PEFT. */
 	private String parameters;
 
+	/**
+	 * A slices recipe's per-slice parameters, a JSON array of canonical objects; null
+	 * without slices. The sources are terms carrying their slice and layer range.
+	 */
+	private String slices;
+
+	/** A mergekit recipe's compute dtype, or null for float32. */
+	@Enumerated(EnumType.STRING)
+	private DType computeDtype;
+
 	@Enumerated(EnumType.STRING)
 	private CompositionStatus status;
 
@@ -129,22 +139,56 @@ class Composition {
 		}
 		recipe.terms()
 			.forEach((term) -> this.terms.add(new Term(term.patchId(), term.weight(), term.modelId(),
-					term.parameters().isEmpty() ? null : ParameterValue.canonical(term.parameters()))));
+					term.parameters().isEmpty() ? null : ParameterValue.canonical(term.parameters()), null, null,
+					null)));
+		if (recipe.sliced()) {
+			List<String> slices = new ArrayList<>();
+			for (int i = 0; i < recipe.slices().size(); i++) {
+				Recipe.Slice slice = recipe.slices().get(i);
+				slices.add(ParameterValue.canonical(slice.parameters()));
+				for (Recipe.Source source : slice.sources()) {
+					this.terms.add(new Term(null, 1.0, source.modelId(),
+							source.parameters().isEmpty() ? null : ParameterValue.canonical(source.parameters()), i,
+							source.from(), source.to()));
+				}
+			}
+			this.slices = "[" + String.join(",", slices) + "]";
+		}
+		this.computeDtype = recipe.computeDtype();
 	}
 
 	/** The recipe this composition was created from. */
 	Recipe recipe() {
 		List<Recipe.Term> terms = this.terms.stream()
+			.filter((term) -> term.sliceIndex() == null)
 			.map((term) -> new Recipe.Term(term.patchId(), term.weight(), term.modelId(), parse(term.parameters())))
 			.toList();
 		if (this.dialect != null) {
 			return new Recipe(this.baseModelId, terms, new MergeMethod.Mergekit(this.method, this.seed),
-					this.outputDtype, this.materialize, Recipe.Dialect.MERGEKIT, parse(this.parameters),
-					this.safeMerge);
+					this.outputDtype, this.materialize, Recipe.Dialect.MERGEKIT, parse(this.parameters), this.safeMerge,
+					slices(), this.computeDtype);
 		}
 		MergeMethod merge = MergeMethod.of(this.method, this.density, this.majoritySign, this.seed);
 		return new Recipe(this.baseModelId, terms, merge, this.outputDtype, this.materialize, Recipe.Dialect.PEFT,
 				Map.of(), this.safeMerge);
+	}
+
+	private List<Recipe.Slice> slices() {
+		if (this.slices == null) {
+			return List.of();
+		}
+		List<Recipe.Slice> slices = new ArrayList<>();
+		tools.jackson.databind.JsonNode levels = tools.jackson.databind.json.JsonMapper.shared().readTree(this.slices);
+		for (int i = 0; i < levels.size(); i++) {
+			int index = i;
+			List<Recipe.Source> sources = this.terms.stream()
+				.filter((term) -> term.sliceIndex() != null && term.sliceIndex() == index)
+				.map((term) -> new Recipe.Source(term.modelId(), term.layerFrom(), term.layerTo(),
+						parse(term.parameters())))
+				.toList();
+			slices.add(new Recipe.Slice(sources, parse(levels.get(i).toString())));
+		}
+		return List.copyOf(slices);
 	}
 
 	private static java.util.Map<String, ParameterValue> parse(String parameters) {
@@ -315,9 +359,13 @@ class Composition {
 	 * @param weight its weight
 	 * @param modelId the model, or null for a patch
 	 * @param parameters the term's parameters as canonical JSON, or null
+	 * @param sliceIndex for a slice's source, its slice; else null
+	 * @param layerFrom for a slice's source, the first layer taken
+	 * @param layerTo for a slice's source, the layer after the last one taken
 	 */
 	@Embeddable
-	record Term(UUID patchId, double weight, UUID modelId, String parameters) {
+	record Term(UUID patchId, double weight, UUID modelId, String parameters, Integer sliceIndex, Integer layerFrom,
+			Integer layerTo) {
 	}
 
 }

@@ -66,6 +66,21 @@ public class CompositionFolders {
 		this.shardSize = properties.shardSize().toBytes();
 	}
 
+	/**
+	 * Where a result folder carries its recipe as a mergekit config, as mergekit does.
+	 */
+	static final String MERGEKIT_CONFIG = "mergekit_config.yml";
+
+	/** The recipe as a mergekit config, where mergekit can express it. */
+	private Optional<String> mergekitConfig(Recipe recipe) {
+		try {
+			return Optional.of(MergekitExport.yaml(recipe, (model) -> this.registry.get(ArtifactType.MODEL, model)));
+		}
+		catch (dev.patchbay.shared.UnprocessableException ex) {
+			return Optional.empty();
+		}
+	}
+
 	/** The most tensor bytes in one weight shard of any folder. */
 	public long shardSize() {
 		return this.shardSize;
@@ -85,7 +100,10 @@ public class CompositionFolders {
 		List<TensorSpec> outputs = this.planner.validate(recipe).outputSpecs();
 		long dataStart = SafetensorsWriter.header(outputs, Plan.METADATA).length;
 		ShardLayout layout = ShardLayout.of(outputs, this.shardSize);
-		List<FolderFile> files = new ArrayList<>(this.folders.companionFiles(referenceModel(composition), outputs));
+		// A frankenmerge has as many layers as its slices give, whatever its base had.
+		Integer layers = recipe.sliced() ? recipe.slices().stream().mapToInt(Recipe.Slice::layers).sum() : null;
+		List<FolderFile> files = new ArrayList<>(
+				this.folders.companionFiles(referenceModel(composition), outputs, layers));
 		for (ShardLayout.Shard shard : layout.shards()) {
 			String etag = Sha256.hex("composition-shard\n" + this.shardSize + "\n" + shard.name() + "\n"
 					+ composition.getRecipeDigest());
@@ -99,6 +117,8 @@ public class CompositionFolders {
 		if (layout.sharded()) {
 			files.add(ArtifactFolders.generated(ShardLayout.INDEX_FILE, layout.indexJson()));
 		}
+		mergekitConfig(recipe).ifPresent((yaml) -> files
+			.add(ArtifactFolders.generated(MERGEKIT_CONFIG, yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
 		files.add(ArtifactFolders.generated(ModelCard.PATH, card(composition, files).render()));
 		return new Folder(Sha256.hex("composition\n" + composition.getRecipeDigest()).substring(0, 40), files);
 	}
@@ -168,8 +188,29 @@ public class CompositionFolders {
 		if (!recipe.parameters().isEmpty()) {
 			json.put("parameters", recipe.parameters().toString());
 		}
+		if (recipe.sliced()) {
+			json.put("slices", recipe.slices().stream().map((slice) -> {
+				Map<String, Object> entry = new LinkedHashMap<>();
+				entry.put("sources", slice.sources().stream().map((source) -> {
+					Map<String, Object> described = new LinkedHashMap<>();
+					described.put("modelId", source.modelId());
+					described.put("layerRange", List.of(source.from(), source.to()));
+					if (!source.parameters().isEmpty()) {
+						described.put("parameters", source.parameters().toString());
+					}
+					return described;
+				}).toList());
+				if (!slice.parameters().isEmpty()) {
+					entry.put("parameters", slice.parameters().toString());
+				}
+				return entry;
+			}).toList());
+		}
 		if (recipe.outputDtype() != null) {
 			json.put("outputDtype", recipe.outputDtype().name());
+		}
+		if (recipe.computeDtype() != null) {
+			json.put("computeDtype", recipe.computeDtype().name());
 		}
 		return "## Recipe\n\n```json\n" + PRETTY.writeValueAsString(json) + "\n```\n\nRecipe digest: `"
 				+ composition.getRecipeDigest() + "`\n";

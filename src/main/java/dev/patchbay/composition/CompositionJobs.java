@@ -576,9 +576,18 @@ class CompositionJobs implements AutoCloseable {
 		if (composition.getBaseModelId() != null) {
 			lineage.add(new LineageEdge(composition.getBaseModelId(), "base"));
 		}
-		composition.getTerms()
-			.forEach((term) -> lineage.add((term.modelId() != null) ? new LineageEdge(term.modelId(), "model")
-					: new LineageEdge(term.patchId(), "patch")));
+		// A slices recipe lists a model once per slice, and its base among the sources.
+		java.util.Set<UUID> listed = new java.util.HashSet<>();
+		if (composition.getBaseModelId() != null) {
+			listed.add(composition.getBaseModelId());
+		}
+		composition.getTerms().forEach((term) -> {
+			UUID source = (term.modelId() != null) ? term.modelId() : term.patchId();
+			if (term.sliceIndex() == null || listed.add(source)) {
+				lineage.add((term.modelId() != null) ? new LineageEdge(term.modelId(), "model")
+						: new LineageEdge(term.patchId(), "patch"));
+			}
+		});
 		String name = (composition.getResultName() != null) ? composition.getResultName()
 				: baseName + "+composition-" + composition.getId();
 		ArtifactMetadata metadata = new ArtifactMetadata(null, name, null, base.family(), baseId,

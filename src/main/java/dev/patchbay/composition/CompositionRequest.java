@@ -2,6 +2,7 @@ package dev.patchbay.composition;
 
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 
@@ -28,16 +29,21 @@ import tools.jackson.databind.JsonNode;
  * of that name; implies {@code materialize}
  * @param acknowledgeAudit composes patches their audit flags (admin keys only); the
  * acknowledgement is recorded in the composition
+ * @param slices instead of terms, mergekit's {@code slices}: layer ranges of several
+ * models, each slice's sources merged with the method, renumbered in order
+ * @param computeDtype mergekit's {@code dtype}: the inputs are rounded to it before the
+ * method runs (F32 default, F16, BF16); also the output dtype unless outputDtype is set
  */
 public record CompositionRequest(String baseModelId, List<Term> terms, String method, Double density,
 		String majoritySign, Long seed, String outputDtype, Boolean materialize, String dialect,
-		Map<String, JsonNode> parameters, Boolean safeMerge, String resultName, Boolean acknowledgeAudit) {
+		Map<String, JsonNode> parameters, Boolean safeMerge, String resultName, Boolean acknowledgeAudit,
+		List<Slice> slices, String computeDtype) {
 
 	public CompositionRequest(String baseModelId, List<Term> terms, String method, Double density, String majoritySign,
 			Long seed, String outputDtype, Boolean materialize, String dialect, Map<String, JsonNode> parameters,
 			Boolean safeMerge) {
 		this(baseModelId, terms, method, density, majoritySign, seed, outputDtype, materialize, dialect, parameters,
-				safeMerge, null, null);
+				safeMerge, null, null, null, null);
 	}
 
 	/**
@@ -50,6 +56,25 @@ public record CompositionRequest(String baseModelId, List<Term> terms, String me
 	 * @param parameters this term's parameters (density, epsilon, …)
 	 */
 	public record Term(String patchId, Double weight, String modelId, Map<String, JsonNode> parameters) {
+	}
+
+	/**
+	 * One output slice: the same number of layers from each source, merged.
+	 *
+	 * @param sources the models and their layer ranges
+	 * @param parameters the method's parameters for this slice
+	 */
+	public record Slice(List<Source> sources, Map<String, JsonNode> parameters) {
+	}
+
+	/**
+	 * One source of a slice.
+	 *
+	 * @param modelId the model
+	 * @param layerRange [from, to): the layers taken, to exclusive
+	 * @param parameters this source's parameters (weight, density, …)
+	 */
+	public record Source(UUID modelId, List<Integer> layerRange, Map<String, JsonNode> parameters) {
 	}
 
 }

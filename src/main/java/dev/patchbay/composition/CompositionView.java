@@ -47,8 +47,10 @@ public record CompositionView(UUID id, String recipeDigest, CompositionStatus st
 	 * @param patchId the patch, or null for a whole model
 	 * @param weight its weight
 	 * @param modelId the whole model, or null for a patch
+	 * @param slice for a source of a slices recipe, its slice; else null
+	 * @param layerRange for a source of a slices recipe, [from, to); else null
 	 */
-	public record Term(UUID patchId, double weight, UUID modelId) {
+	public record Term(UUID patchId, double weight, UUID modelId, Integer slice, List<Integer> layerRange) {
 	}
 
 }

@@ -98,6 +98,17 @@ public class Compositions {
 		return create(new MergekitConfig(this.registry).translate(yaml));
 	}
 
+	/**
+	 * A composition's recipe as a mergekit config, which reads back as the same recipe.
+	 * @throws NotFoundException if no composition has the id
+	 * @throws dev.patchbay.shared.UnprocessableException naming what mergekit cannot
+	 * express (a PEFT-dialect method, patch terms, a seed, safeMerge off)
+	 */
+	public String recipeYaml(UUID id) {
+		return MergekitExport.yaml(find(id).recipe(),
+				(model) -> this.registry.get(dev.patchbay.registry.ArtifactType.MODEL, model));
+	}
+
 	public Created create(CompositionRequest request) throws IOException {
 		return create(request, false);
 	}
@@ -122,7 +133,7 @@ public class Compositions {
 			request = new CompositionRequest(request.baseModelId(), request.terms(), request.method(),
 					request.density(), request.majoritySign(), request.seed(), request.outputDtype(), true,
 					request.dialect(), request.parameters(), request.safeMerge(), resultName,
-					request.acknowledgeAudit());
+					request.acknowledgeAudit(), request.slices(), request.computeDtype());
 		}
 		// References resolve here, once: the recipe and its digest hold ids, so moving an
 		// alias later makes a new recipe rather than changing this one.
@@ -590,7 +601,9 @@ public class Compositions {
 				progress, composition.getBaseModelId(),
 				composition.getTerms()
 					.stream()
-					.map((term) -> new CompositionView.Term(term.patchId(), term.weight(), term.modelId()))
+					.map((term) -> new CompositionView.Term(term.patchId(), term.weight(), term.modelId(),
+							term.sliceIndex(),
+							(term.sliceIndex() != null) ? List.of(term.layerFrom(), term.layerTo()) : null))
 					.toList(),
 				composition.getMethod(), composition.isMaterialize(), composition.getResultModelId(),
 				(composition.getError() != null) ? this.json.readTree(composition.getError()) : null,

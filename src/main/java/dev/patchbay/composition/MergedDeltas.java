@@ -85,7 +85,9 @@ public class MergedDeltas {
 			.map((tensor) -> new TensorPlan(new TensorSpec(tensor.output().name(), DType.F32, tensor.output().shape()),
 					tensor.base(), tensor.terms(), tensor.tuning()))
 			.toList();
-		return new Prepared(new Plan(touched, plan.method(), plan.weights(), plan.baseless(), plan.finite()), pins);
+		return new Prepared(
+				new Plan(touched, plan.method(), plan.weights(), plan.baseless(), plan.finite(), plan.precision()),
+				pins);
 	}
 
 	private Recipe recipe(CompositionRequest request) {
@@ -135,7 +137,7 @@ public class MergedDeltas {
 				narrowed[i] = (float) weights[i];
 			}
 			Plan run = new Plan(this.plan.tensors(), this.plan.method(), narrowed, this.plan.baseless(),
-					this.plan.finite());
+					this.plan.finite(), this.plan.precision());
 			new PlanExecutor(run, MergedDeltas.this.engine, MergedDeltas.this.properties.chunkElements(), true)
 				.execute(new TensorSplitter(run.outputSpecs(), sink), (tensorsDone) -> {
 				});

@@ -30,16 +30,14 @@ final class MergekitConfig {
 	private static final YAMLMapper YAML = YAMLMapper.builder().build();
 
 	/** Keys refused by name: valid mergekit, not supported here yet. */
-	private static final Map<String, String> NOT_YET = Map.of("slices",
-			"layer slices (frankenmerges) are not supported yet; list whole models under models", "modules",
-			"per-module configs are not supported yet", "tokenizer_source",
-			"tokenizer merging is not supported; compositions carry weights only", "tokenizer",
+	private static final Map<String, String> NOT_YET = Map.of("modules", "per-module configs are not supported yet",
+			"tokenizer_source", "tokenizer merging is not supported; compositions carry weights only", "tokenizer",
 			"tokenizer merging is not supported; compositions carry weights only", "chat_template",
 			"chat templates are not supported; compositions carry weights only", "name",
 			"named (multi-document) configs are not supported yet");
 
-	private static final Set<String> KEYS = Set.of("merge_method", "base_model", "models", "parameters", "dtype",
-			"out_dtype");
+	private static final Set<String> KEYS = Set.of("merge_method", "base_model", "models", "slices", "parameters",
+			"dtype", "out_dtype");
 
 	private static final Map<String, String> DTYPES = Map.of("float32", "F32", "float16", "F16", "bfloat16", "BF16",
 			"float64", "F64");
@@ -73,12 +71,17 @@ final class MergekitConfig {
 		UUID base = config.has("base_model") ? model("base_model", config.get("base_model")) : null;
 		List<CompositionRequest.Term> terms = new ArrayList<>();
 		JsonNode models = config.path("models");
-		if (!models.isArray() || models.isEmpty()) {
-			if (!config.has("slices")) {
-				problem("models", "is required: a list of {model, parameters}");
+		List<CompositionRequest.Slice> slices = null;
+		if (config.has("slices")) {
+			if (config.has("models")) {
+				problem("slices", "and models exclude each other (mergekit takes exactly one of them)");
 			}
+			slices = slices(config.get("slices"));
 		}
-		else {
+		else if (!models.isArray() || models.isEmpty()) {
+			problem("models", "is required: a list of {model, parameters} (or slices instead)");
+		}
+		if (models.isArray()) {
 			for (int i = 0; i < models.size(); i++) {
 				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
 				if (base == null || !base.toString().equals(term.modelId())) {
@@ -95,15 +98,20 @@ final class MergekitConfig {
 		}
 		Map<String, JsonNode> parameters = parameters("parameters", config.get("parameters"));
 		String outputDtype = null;
-		// We compute in float32 always; dtype then only sets the output, as in mergekit
-		// when out_dtype is absent.
+		String computeDtype = null;
+		// dtype rounds the inputs before the method runs, and is the output dtype unless
+		// out_dtype is given, as in mergekit.
 		for (String key : List.of("dtype", "out_dtype")) {
 			if (config.has(key)) {
 				String dtype = DTYPES.get(config.get(key).asString("").toLowerCase(Locale.ROOT));
 				if (dtype == null) {
 					problem(key, "must be one of " + String.join(", ", DTYPES.keySet()));
+					continue;
 				}
-				else if (key.equals("out_dtype") || outputDtype == null) {
+				if (key.equals("dtype")) {
+					computeDtype = dtype;
+				}
+				if (key.equals("out_dtype") || outputDtype == null) {
 					outputDtype = dtype;
 				}
 			}
@@ -111,8 +119,8 @@ final class MergekitConfig {
 		if (!this.problems.isEmpty()) {
 			throw CompositionInvalidException.of(this.problems);
 		}
-		return new CompositionRequest((base != null) ? base.toString() : null, terms, method, null, null, null,
-				outputDtype, null, "mergekit", parameters, null);
+		return new CompositionRequest((base != null) ? base.toString() : null, (slices != null) ? null : terms, method,
+				null, null, null, outputDtype, null, "mergekit", parameters, null, null, null, slices, computeDtype);
 	}
 
 	private JsonNode parse(String yaml) {
@@ -134,6 +142,75 @@ final class MergekitConfig {
 			throw CompositionInvalidException.of(this.problems);
 		}
 		return documents.get(0);
+	}
+
+	/**
+	 * mergekit's {@code slices}: each {@code {sources: [{model, layer_range,
+	 * parameters}], parameters}}; the base model stays a source, as it is in mergekit.
+	 */
+	private List<CompositionRequest.Slice> slices(JsonNode node) {
+		List<CompositionRequest.Slice> slices = new ArrayList<>();
+		if (!node.isArray() || node.isEmpty()) {
+			problem("slices", "must be a list of {sources, parameters}");
+			return slices;
+		}
+		for (int i = 0; i < node.size(); i++) {
+			String field = "slices[" + i + "]";
+			JsonNode slice = node.get(i);
+			if (!slice.isObject()) {
+				problem(field, "must be a mapping {sources, parameters}");
+				continue;
+			}
+			slice.propertyNames().forEach((key) -> {
+				if (key.equals("base_model") || key.equals("residual_weight")) {
+					problem(field + "." + key,
+							"per-slice " + key + " is not supported; set base_model for the" + " whole config");
+				}
+				else if (!key.equals("sources") && !key.equals("parameters")) {
+					problem(field + "." + key, "is not a key of a slice (sources, parameters)");
+				}
+			});
+			List<CompositionRequest.Source> sources = new ArrayList<>();
+			JsonNode entries = slice.path("sources");
+			if (!entries.isArray()) {
+				problem(field + ".sources", "is required: a list of {model, layer_range, parameters}");
+			}
+			for (int j = 0; j < entries.size(); j++) {
+				sources.add(source(field + ".sources[" + j + "]", entries.get(j)));
+			}
+			slices
+				.add(new CompositionRequest.Slice(sources, parameters(field + ".parameters", slice.get("parameters"))));
+		}
+		return slices;
+	}
+
+	private CompositionRequest.Source source(String field, JsonNode entry) {
+		if (!entry.isObject()) {
+			problem(field, "must be a mapping {model, layer_range, parameters}");
+			return new CompositionRequest.Source(null, null, null);
+		}
+		entry.propertyNames().forEach((key) -> {
+			if (!List.of("model", "layer_range", "parameters").contains(key)) {
+				problem(field + "." + key, "is not a key of a slice source (model, layer_range, parameters)");
+			}
+		});
+		UUID model = null;
+		if (entry.has("model")) {
+			model = model(field + ".model", entry.get("model"));
+		}
+		else {
+			problem(field + ".model", "is required");
+		}
+		List<Integer> range = null;
+		JsonNode layers = entry.path("layer_range");
+		if (layers.isArray() && layers.size() == 2 && layers.get(0).isIntegralNumber()
+				&& layers.get(1).isIntegralNumber()) {
+			range = List.of(layers.get(0).asInt(), layers.get(1).asInt());
+		}
+		else {
+			problem(field + ".layer_range", "is required: two integers [from, to], to exclusive");
+		}
+		return new CompositionRequest.Source(model, range, parameters(field + ".parameters", entry.get("parameters")));
 	}
 
 	private CompositionRequest.Term term(String field, JsonNode entry) {

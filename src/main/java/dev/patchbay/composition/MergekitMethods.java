@@ -167,6 +167,110 @@ final class MergekitMethods {
 		return matcher.find() ? Integer.parseInt(matcher.group(1)) : -1;
 	}
 
+	/** A layer tensor's name with its layer index replaced, for renumbered slices. */
+	static String renumbered(String tensor, int layer) {
+		Matcher matcher = LAYER.matcher(tensor);
+		if (!matcher.find()) {
+			return tensor;
+		}
+		return tensor.substring(0, matcher.start(1)) + layer + tensor.substring(matcher.end(1));
+	}
+
+	/**
+	 * Whether a tensor outside the layers comes before them (embeddings, taken from the
+	 * first slice) rather than after (norms, the output head, taken from the last one).
+	 */
+	static boolean beforeLayers(String tensor) {
+		return tensor.contains("embed") && !tensor.contains("embed_out") && !tensor.contains("lm_head");
+	}
+
+	/**
+	 * The recipe-level problems of a slices recipe (method, base, sources, ranges,
+	 * parameter names), before any model is looked at.
+	 */
+	static List<String> checkSlices(Recipe recipe) {
+		List<String> problems = new ArrayList<>();
+		String name = recipe.method().wireName();
+		Spec spec = SPECS.get(name);
+		if (spec == null) {
+			problems.add("method: '" + name + "' is unknown; the mergekit dialect supports " + NAMES);
+			return problems;
+		}
+		java.util.UUID base = recipe.baseModelId();
+		if (spec.base() == Base.REQUIRED && base == null) {
+			problems.add("baseModelId: is required by " + name);
+		}
+		if (spec.base() == Base.NONE && base != null) {
+			problems.add("baseModelId: " + name + " takes no base model; list it as a source instead");
+		}
+		Set<String> known = new LinkedHashSet<>(spec.global().keySet());
+		known.addAll(spec.perTerm().keySet());
+		unknownParameters(recipe.parameters(), "parameters.", name, known, problems);
+		for (int i = 0; i < recipe.slices().size(); i++) {
+			Recipe.Slice slice = recipe.slices().get(i);
+			String field = "slices[" + i + "]";
+			if (slice.sources().isEmpty()) {
+				problems.add(field + ".sources: must list at least one source");
+				continue;
+			}
+			unknownParameters(slice.parameters(), field + ".parameters.", name, known, problems);
+			Set<java.util.UUID> models = new java.util.HashSet<>();
+			Set<Integer> lengths = new java.util.TreeSet<>();
+			boolean hasBase = false;
+			int terms = 0;
+			for (int j = 0; j < slice.sources().size(); j++) {
+				Recipe.Source source = slice.sources().get(j);
+				String at = field + ".sources[" + j + "]";
+				if (source.from() < 0 || source.to() <= source.from()) {
+					problems.add(at + ".layerRange: [" + source.from() + ", " + source.to()
+							+ "] must satisfy 0 ≤ from < to (to is exclusive)");
+				}
+				lengths.add(source.to() - source.from());
+				if (!models.add(source.modelId())) {
+					problems.add(at + ".modelId: model " + source.modelId() + " is already a source of this slice;"
+							+ " mergekit keys a slice's inputs by model, so it cannot take one twice");
+				}
+				if (spec.base() != Base.NONE && source.modelId().equals(base)) {
+					hasBase = true;
+					if (!source.parameters().isEmpty()) {
+						problems.add(at + ".parameters: are the base model's; it takes none here");
+					}
+					continue;
+				}
+				terms++;
+				for (String parameter : source.parameters().keySet()) {
+					if (!spec.perTerm().containsKey(parameter)) {
+						problems.add(at + ".parameters." + parameter + ": not a per-model parameter of " + name);
+					}
+				}
+			}
+			if (lengths.size() > 1) {
+				problems.add(field + ".sources: every source must span the same number of layers, not " + lengths);
+			}
+			if (base != null && spec.base() != Base.NONE && !hasBase) {
+				problems.add(field + ".sources: must include the base model " + base + "; mergekit merges each slice"
+						+ " against the base among its sources");
+			}
+			if (terms < spec.minTerms() || terms > spec.maxTerms()) {
+				String wanted = (spec.minTerms() == spec.maxTerms()) ? "exactly " + spec.minTerms()
+						: "at least " + spec.minTerms();
+				problems.add(
+						field + ".sources: " + name + " takes " + wanted + " source(s) besides the base, not " + terms);
+			}
+		}
+		return problems;
+	}
+
+	private static void unknownParameters(Map<String, ParameterValue> parameters, String field, String method,
+			Set<String> known, List<String> problems) {
+		for (String parameter : parameters.keySet()) {
+			if (!known.contains(parameter)) {
+				problems.add(field + parameter + ": not a parameter of " + method + " (it takes "
+						+ String.join(", ", known) + ")");
+			}
+		}
+	}
+
 	/**
 	 * A tensor's position for gradients, as mergekit's planner gives it: layer i of n at
 	 * i / (n − 1) (1 when n = 1), non-layer tensors at 0.
@@ -243,12 +347,34 @@ final class MergekitMethods {
 	 * @param present per term, whether it changes this tensor
 	 */
 	static Tuning resolve(Recipe recipe, TensorSpec tensor, double t, boolean[] present, Set<String> problems) {
+		int n = recipe.terms().size();
+		List<Map<String, ParameterValue>> own = recipe.terms().stream().map(Recipe.Term::parameters).toList();
+		List<String> fields = new ArrayList<>();
+		for (int i = 0; i < n; i++) {
+			fields.add("terms[" + i + "].parameters.");
+		}
+		return resolve(recipe, List.of(recipe.parameters()), own, java.util.Collections.nCopies(n, tensor.name()),
+				fields, tensor, t, present, problems);
+	}
+
+	/**
+	 * Resolves one tensor's parameters through mergekit's precedence chain: a term's own
+	 * value, then each level in order (a slice's, then the recipe's), then the default.
+	 * Method-level values are read with the output tensor's name, per-term ones with each
+	 * term's input tensor name, as mergekit's planner does.
+	 * @param levels the method-level parameter maps, highest precedence first
+	 * @param own per term, its own parameters
+	 * @param inputs per term, the name of its input tensor
+	 * @param fields per term, the prefix naming its parameters in problems
+	 */
+	static Tuning resolve(Recipe recipe, List<Map<String, ParameterValue>> levels,
+			List<Map<String, ParameterValue>> own, List<String> inputs, List<String> fields, TensorSpec tensor,
+			double t, boolean[] present, Set<String> problems) {
 		Spec spec = SPECS.get(recipe.method().wireName());
 		String name = tensor.name();
 		Map<String, Double> global = new LinkedHashMap<>();
 		spec.global().forEach((parameter, fallback) -> {
-			Double value = read(recipe.parameters().get(parameter), parameter, "parameters." + parameter, name, t,
-					problems);
+			Double value = read(levels, parameter, "parameters." + parameter, name, t, problems);
 			value = (value != null) ? value : fallback;
 			if (value == null) {
 				problems.add("parameters." + parameter + ": is required by " + spec.name() + " (missing for tensor '"
@@ -258,18 +384,17 @@ final class MergekitMethods {
 			global.put(parameter, value);
 		});
 		List<Map<String, Double>> terms = new ArrayList<>();
-		for (int i = 0; i < recipe.terms().size(); i++) {
+		for (int i = 0; i < own.size(); i++) {
 			Map<String, Double> values = new LinkedHashMap<>();
-			Recipe.Term term = recipe.terms().get(i);
 			int index = i;
 			spec.perTerm().forEach((parameter, fallback) -> {
-				Double value = read(term.parameters().get(parameter), parameter,
-						"terms[" + index + "].parameters." + parameter, name, t, problems);
-				value = (value != null) ? value : read(recipe.parameters().get(parameter), parameter,
-						"parameters." + parameter, name, t, problems);
+				Double value = read(own.get(index).get(parameter), parameter, fields.get(index) + parameter,
+						inputs.get(index), t, problems);
+				value = (value != null) ? value
+						: read(levels, parameter, "parameters." + parameter, inputs.get(index), t, problems);
 				value = (value != null) ? value : fallback;
 				if (value == null) {
-					problems.add("terms[" + index + "].parameters." + parameter + ": is required by " + spec.name()
+					problems.add(fields.get(index) + parameter + ": is required by " + spec.name()
 							+ " (missing for tensor '" + name + "')");
 					value = Double.NaN;
 				}
@@ -278,7 +403,7 @@ final class MergekitMethods {
 			terms.add(values);
 		}
 		Tuning tuning = new Tuning(global, terms);
-		checkRanges(spec, tuning, tensor, present, problems);
+		checkRanges(spec, tuning, tensor, present, fields, problems);
 		return tuning;
 	}
 
@@ -369,7 +494,19 @@ final class MergekitMethods {
 		}
 	}
 
-	private static void checkRanges(Spec spec, Tuning tuning, TensorSpec tensor, boolean[] present,
+	/** The first value the levels give, highest precedence first, read as above. */
+	private static Double read(List<Map<String, ParameterValue>> levels, String parameter, String field, String tensor,
+			double t, Set<String> problems) {
+		for (Map<String, ParameterValue> level : levels) {
+			Double value = read(level.get(parameter), parameter, field, tensor, t, problems);
+			if (value != null) {
+				return value;
+			}
+		}
+		return null;
+	}
+
+	private static void checkRanges(Spec spec, Tuning tuning, TensorSpec tensor, boolean[] present, List<String> fields,
 			Set<String> problems) {
 		String at = " (tensor '" + tensor.name() + "')";
 		long elements = tensor.elementCount();
@@ -379,7 +516,7 @@ final class MergekitMethods {
 			if (present[i] && term.containsKey("weight")) {
 				weights += term.get("weight");
 			}
-			String field = "terms[" + i + "].parameters.";
+			String field = fields.get(i);
 			if (spec.gta() && present[i]) {
 				double density = term.get("density");
 				if (!(density >= 0)) {
@@ -430,11 +567,6 @@ final class MergekitMethods {
 				}
 				if (!(tuning.global("tol") > 0)) {
 					problems.add("parameters.tol: must be positive" + at);
-				}
-			}
-			case "nuslerp" -> {
-				if (tuning.flag("nuslerp_row_wise") && !tuning.flag("nuslerp_flatten")) {
-					problems.add("parameters.nuslerp_row_wise: true is not implemented yet" + at);
 				}
 			}
 			case "sce" -> {

@@ -8,8 +8,10 @@ import java.util.Map;
 import dev.patchbay.composition.MergekitMethods.Sparsifier;
 import dev.patchbay.composition.MergekitMethods.Spec;
 import dev.patchbay.composition.MergekitMethods.Tuning;
+import dev.patchbay.engine.TensorData;
 import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
+import dev.patchbay.shared.DType;
 import dev.patchbay.shared.UnprocessableException;
 
 import static dev.patchbay.composition.PlanExecutor.BASE;
@@ -87,7 +89,8 @@ final class MergekitRun {
 			this.weights[i] = (present && this.tuning.terms().get(i).containsKey("weight"))
 					? (float) this.tuning.term(i, "weight") : 0f;
 		}
-		this.slots = run.termSlots();
+		// A slice's tensors may have fewer terms than the plan has slots.
+		this.slots = java.util.Arrays.copyOf(run.termSlots(), this.terms);
 		this.curvature = (this.spec.name().equals("ota") || this.spec.name().equals("ffg"))
 				? new CurvatureRun(run, run.modelThresholds()) : null;
 	}
@@ -165,6 +168,21 @@ final class MergekitRun {
 				if (this.tuning.flag("nuslerp_flatten")) {
 					workspace.weightedSum(MERGED, this.slots, this.coefficients, count);
 				}
+				else if (this.tuning.flag("nuslerp_row_wise")) {
+					// Vectors along dim 0 (mergekit transposes dim 0 to the last): the
+					// columns of the tensor seen as [d0, rest], the whole tensor in one
+					// chunk.
+					int columns = Math.toIntExact(this.run.layout.elements() / this.run.layout.rows());
+					double[] grams = new double[columns * 4];
+					workspace.columnGram(this.slots, count, columns, grams);
+					float[] columnCoefficients = new float[columns * 2];
+					for (int j = 0; j < columns; j++) {
+						float[] c = nuslerpCoefficients(java.util.Arrays.copyOfRange(grams, j * 4, j * 4 + 4));
+						columnCoefficients[j * 2] = c[0];
+						columnCoefficients[j * 2 + 1] = c[1];
+					}
+					workspace.columnWeightedSum(MERGED, this.slots, columnCoefficients, count, columns);
+				}
 				else {
 					int length = lastDimension();
 					float[] vectorCoefficients = new float[count / length * 2];
@@ -218,8 +236,12 @@ final class MergekitRun {
 				return this.run.store(workspace, MERGED, BASE, count, target);
 			}
 			case "arcee_fusion" -> {
-				workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength());
+				workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength(), precision());
 				workspace.keepAtLeast(this.slots[0], MERGED, this.threshold, count);
+				if (precision() != DType.F32) {
+					// Δ = x − b, computed in the half precision.
+					workspace.round(this.slots[0], count, precision());
+				}
 				return this.run.store(workspace, this.slots[0], BASE, count, target);
 			}
 			default -> {
@@ -691,12 +713,18 @@ final class MergekitRun {
 			if (!this.run.fill(workspace, chunk, all)) {
 				loadBase(workspace, chunk);
 			}
-			workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength());
+			workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength(), precision());
 		});
 		float q25 = Float.intBitsToFloat(cuts[0].bits());
 		float q50 = Float.intBitsToFloat(cuts[1].bits());
 		float q75 = Float.intBitsToFloat(cuts[2].bits());
-		this.threshold = q50 + 1.5f * (q75 - q25);
+		DType p = precision();
+		this.threshold = TensorData.round(q50 + TensorData.round(1.5f * TensorData.round(q75 - q25, p), p), p);
+	}
+
+	/** The precision the method computes in: mergekit's dtype, float32 by default. */
+	private DType precision() {
+		return (this.run.precision() != null) ? this.run.precision() : DType.F32;
 	}
 
 	/** The length of the vectors a softmax runs along: the last dimension. */

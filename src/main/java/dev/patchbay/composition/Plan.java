@@ -3,6 +3,7 @@ package dev.patchbay.composition;
 import java.util.List;
 import java.util.Map;
 
+import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.SafetensorsWriter;
 
@@ -16,11 +17,13 @@ import dev.patchbay.storage.SafetensorsWriter;
  * @param baseless whether the recipe has no base model: the base reads as zeros, each
  * tensor's shape being the first term's
  * @param finite whether an output value that is NaN or infinite fails the composition
+ * @param precision the half precision inputs are rounded to when loaded, or null
  */
-record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights, boolean baseless, boolean finite) {
+record Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights, boolean baseless, boolean finite,
+		DType precision) {
 
 	Plan(List<TensorPlan> tensors, MergeMethod method, float[] weights) {
-		this(tensors, method, weights, false, true);
+		this(tensors, method, weights, false, true, null);
 	}
 
 	static final Map<String, String> METADATA = Map.of("format", "pt");

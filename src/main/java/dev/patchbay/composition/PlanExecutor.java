@@ -26,6 +26,7 @@ import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.engine.Workspace.SignElection;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.SafetensorsWriter;
 
@@ -244,9 +245,12 @@ final class PlanExecutor {
 		List<Long> shape = tensor.output().shape();
 		long rows = TensorRows.rowsOf(shape);
 		int rowElements = Math.toIntExact(TensorRows.rowElementsOf(shape));
-		boolean copied = tensor.untouched() && tensor.output().equals(tensor.base().tensor().spec());
+		// Renamed (a renumbered slice layer) but otherwise as stored: copied as well.
+		TensorSpec stored = tensor.base().tensor().spec();
+		boolean copied = tensor.untouched() && tensor.output().dtype() == stored.dtype()
+				&& tensor.output().shape().equals(stored.shape());
 		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor())
-				|| (perVector(tensor) && shape.size() < 2);
+				|| (perVector(tensor) && shape.size() < 2) || alongDimZero(tensor);
 		boolean lowRank = tensor.terms()
 			.stream()
 			.anyMatch((term) -> term instanceof TermDelta.Lora || term instanceof TermDelta.CpLora
@@ -275,6 +279,15 @@ final class PlanExecutor {
 			case "della", "della_linear", "arcee_fusion" -> true;
 			default -> false;
 		};
+	}
+
+	/**
+	 * Whether a mergekit method works on vectors along dim 0 (nuslerp row-wise): each
+	 * spans every row, so the tensor is one chunk.
+	 */
+	private boolean alongDimZero(TensorPlan tensor) {
+		return tensor.tuning() != null && this.plan.method().wireName().equals("nuslerp")
+				&& !tensor.tuning().flag("nuslerp_flatten") && tensor.tuning().flag("nuslerp_row_wise");
 	}
 
 	private static void copy(TensorRows base, InputFiles inputs, Pipeline pipeline) throws IOException {
@@ -497,6 +510,10 @@ final class PlanExecutor {
 			return PlanExecutor.this.modelThresholds;
 		}
 
+		DType precision() {
+			return PlanExecutor.this.plan.precision();
+		}
+
 		boolean baseless() {
 			return PlanExecutor.this.plan.baseless();
 		}
@@ -699,6 +716,11 @@ final class PlanExecutor {
 			int count = Math.toIntExact(available * tensor.rowElements());
 			workspace.load(slot, this.inputs.elements(tensor, row * tensor.rowElements(), count),
 					tensor.tensor().spec().dtype(), count, rows * this.layout.rowElements());
+			DType precision = PlanExecutor.this.plan.precision();
+			if (precision != null && precision != tensor.tensor().spec().dtype()) {
+				// mergekit's dtype: inputs are cast to it before the method runs.
+				workspace.round(slot, rows * this.layout.rowElements(), precision);
+			}
 		}
 
 		/**

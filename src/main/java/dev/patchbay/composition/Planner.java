@@ -9,6 +9,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -68,6 +69,12 @@ class Planner {
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
 	Validated validate(Recipe recipe) {
+		if (recipe.sliced()) {
+			Map<UUID, ArtifactContent> models = sliceModels(recipe,
+					(id) -> this.registry.manifest(ArtifactType.MODEL, id));
+			Plan plan = assembleSlices(recipe, models);
+			return new Validated(digest(recipe, models), plan.outputSpecs(), plan.outputBytes());
+		}
 		List<ArtifactContent> terms = recipe.terms().stream().map(this::manifest).toList();
 		ArtifactContent base = (recipe.baseModelId() != null)
 				? this.registry.manifest(ArtifactType.MODEL, recipe.baseModelId()) : null;
@@ -98,6 +105,10 @@ class Planner {
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
 	Plan plan(Recipe recipe, BlobPins pins) {
+		if (recipe.sliced()) {
+			return assembleSlices(recipe,
+					sliceModels(recipe, (id) -> this.registry.content(ArtifactType.MODEL, id, pins)));
+		}
 		ArtifactContent base = (recipe.baseModelId() != null)
 				? this.registry.content(ArtifactType.MODEL, recipe.baseModelId(), pins) : null;
 		List<ArtifactContent> terms = recipe.terms()
@@ -193,7 +204,245 @@ class Planner {
 		for (int i = 0; i < weights.length; i++) {
 			weights[i] = (float) recipe.terms().get(i).weight();
 		}
-		return new Plan(tensors, recipe.method(), weights, baseless, recipe.safeMerge());
+		return new Plan(tensors, recipe.method(), weights, baseless, recipe.safeMerge(), recipe.computeDtype());
+	}
+
+	/** Every model a slices recipe names, the base first when it has one. */
+	private static Map<UUID, ArtifactContent> sliceModels(Recipe recipe,
+			java.util.function.Function<UUID, ArtifactContent> lookup) {
+		Map<UUID, ArtifactContent> models = new LinkedHashMap<>();
+		if (recipe.baseModelId() != null) {
+			models.put(recipe.baseModelId(), lookup.apply(recipe.baseModelId()));
+		}
+		for (Recipe.Slice slice : recipe.slices()) {
+			for (Recipe.Source source : slice.sources()) {
+				models.computeIfAbsent(source.modelId(), lookup);
+			}
+		}
+		return models;
+	}
+
+	/**
+	 * A slices recipe (mergekit's frankenmerge): each slice's layers, taken from every
+	 * source at the same offset, merged with the method and renumbered contiguously; the
+	 * tensors before the layers (embeddings) merged from the first slice's sources and
+	 * those after them (norm, output head) from the last slice's, at position 0, as
+	 * mergekit's planner does. A slice's base is the base model among its sources.
+	 */
+	private static Plan assembleSlices(Recipe recipe, Map<UUID, ArtifactContent> models) {
+		List<Problem> problems = new ArrayList<>();
+		MergekitMethods.checkSlices(recipe)
+			.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
+		if (!problems.isEmpty()) {
+			throw CompositionInvalidException.of(problems);
+		}
+		MergekitMethods.Spec spec = MergekitMethods.SPECS.get(recipe.method().wireName());
+		boolean baseless = spec.base() == MergekitMethods.Base.NONE || recipe.baseModelId() == null;
+		Map<UUID, Integer> layers = new LinkedHashMap<>();
+		models.forEach((id, model) -> {
+			int count = 0;
+			for (TensorLocation tensor : model.tensors()) {
+				count = Math.max(count, MergekitMethods.layerOf(tensor.name()) + 1);
+			}
+			layers.put(id, count);
+		});
+		for (int i = 0; i < recipe.slices().size(); i++) {
+			List<Recipe.Source> sources = recipe.slices().get(i).sources();
+			for (int j = 0; j < sources.size(); j++) {
+				Recipe.Source source = sources.get(j);
+				int available = layers.get(source.modelId());
+				if (source.to() > available) {
+					problems.add(new Problem(null, source.modelId().toString(), null,
+							"slices[" + i + "].sources[" + j + "].layerRange: [" + source.from() + ", " + source.to()
+									+ "] exceeds model " + source.modelId() + "'s " + available + " layers",
+							null, null));
+				}
+			}
+		}
+		if (!problems.isEmpty()) {
+			throw CompositionInvalidException.of(problems);
+		}
+		SliceAssembly assembly = new SliceAssembly(recipe, spec, baseless, models, problems);
+		List<Recipe.Slice> slices = recipe.slices();
+		assembly.outsideLayers(0, true);
+		int out = 0;
+		for (int i = 0; i < slices.size(); i++) {
+			int length = slices.get(i).layers();
+			for (int k = 0; k < length; k++) {
+				double t = (length > 1) ? (double) k / (length - 1) : 1;
+				assembly.layer(i, k, out++, t);
+			}
+		}
+		assembly.outsideLayers(slices.size() - 1, false);
+		if (!problems.isEmpty() || !assembly.tuningProblems.isEmpty()) {
+			assembly.tuningProblems
+				.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
+			throw CompositionInvalidException.of(problems);
+		}
+		return new Plan(assembly.tensors, recipe.method(), new float[assembly.maxTerms], baseless, recipe.safeMerge(),
+				recipe.computeDtype());
+	}
+
+	/** The output tensors of a slices recipe, built slice by slice. */
+	private static final class SliceAssembly {
+
+		private final Recipe recipe;
+
+		private final MergekitMethods.Spec spec;
+
+		private final boolean baseless;
+
+		private final Map<UUID, ArtifactContent> models;
+
+		private final List<Problem> problems;
+
+		private final Map<UUID, Map<String, TensorLocation>> byName = new LinkedHashMap<>();
+
+		final Set<String> tuningProblems = new LinkedHashSet<>();
+
+		final List<TensorPlan> tensors = new ArrayList<>();
+
+		int maxTerms;
+
+		SliceAssembly(Recipe recipe, MergekitMethods.Spec spec, boolean baseless, Map<UUID, ArtifactContent> models,
+				List<Problem> problems) {
+			this.recipe = recipe;
+			this.spec = spec;
+			this.baseless = baseless;
+			this.models = models;
+			this.problems = problems;
+			models.forEach((id, model) -> this.byName.put(id, model.tensorsByName()));
+		}
+
+		/** The source a slice's tensors take their base and shapes from. */
+		private int reference(Recipe.Slice slice) {
+			if (!this.baseless) {
+				for (int j = 0; j < slice.sources().size(); j++) {
+					if (slice.sources().get(j).modelId().equals(this.recipe.baseModelId())) {
+						return j;
+					}
+				}
+			}
+			return 0;
+		}
+
+		/** The tensors before (embeddings) or after (norm, head) the layers. */
+		void outsideLayers(int sliceIndex, boolean before) {
+			Recipe.Slice slice = this.recipe.slices().get(sliceIndex);
+			ArtifactContent reference = this.models.get(slice.sources().get(reference(slice)).modelId());
+			for (TensorLocation tensor : reference.tensors()) {
+				if (MergekitMethods.layerOf(tensor.name()) < 0
+						&& MergekitMethods.beforeLayers(tensor.name()) == before) {
+					add(sliceIndex, tensor.name(), 0, 0);
+				}
+			}
+		}
+
+		/**
+		 * Output layer {@code out}: layer {@code from + k} of each of a slice's sources.
+		 */
+		void layer(int sliceIndex, int k, int out, double t) {
+			Recipe.Slice slice = this.recipe.slices().get(sliceIndex);
+			Recipe.Source source = slice.sources().get(reference(slice));
+			ArtifactContent reference = this.models.get(source.modelId());
+			for (TensorLocation tensor : reference.tensors()) {
+				if (MergekitMethods.layerOf(tensor.name()) == source.from() + k) {
+					add(sliceIndex, MergekitMethods.renumbered(tensor.name(), out), k, t);
+				}
+			}
+		}
+
+		/**
+		 * One output tensor: the reference source's tensor as base (or for its shape),
+		 * the other sources' as model terms.
+		 * @param name the output name; a layer tensor's inputs are found by renumbering
+		 * it
+		 * @param k the offset into the slice's ranges, for layer tensors
+		 */
+		private void add(int sliceIndex, String name, int k, double t) {
+			Recipe.Slice slice = this.recipe.slices().get(sliceIndex);
+			int referenceIndex = reference(slice);
+			boolean layer = MergekitMethods.layerOf(name) >= 0;
+			Recipe.Source referenceSource = slice.sources().get(referenceIndex);
+			ArtifactContent referenceModel = this.models.get(referenceSource.modelId());
+			TensorLocation base = this.byName.get(referenceSource.modelId())
+				.get(layer ? MergekitMethods.renumbered(name, referenceSource.from() + k) : name);
+			List<Integer> termSources = new ArrayList<>();
+			for (int j = 0; j < slice.sources().size(); j++) {
+				if (this.baseless || j != referenceIndex) {
+					termSources.add(j);
+				}
+			}
+			TermDelta[] terms = new TermDelta[termSources.size()];
+			List<Map<String, ParameterValue>> own = new ArrayList<>();
+			List<String> inputs = new ArrayList<>();
+			List<String> fields = new ArrayList<>();
+			boolean floating = base.spec().dtype().isFloatingPoint();
+			for (int i = 0; i < terms.length; i++) {
+				int j = termSources.get(i);
+				Recipe.Source source = slice.sources().get(j);
+				ArtifactContent model = this.models.get(source.modelId());
+				String input = layer ? MergekitMethods.renumbered(name, source.from() + k) : name;
+				own.add(source.parameters());
+				inputs.add(input);
+				fields.add("slices[" + sliceIndex + "].sources[" + j + "].parameters.");
+				if (!floating) {
+					continue;
+				}
+				String at = "slices[" + sliceIndex + "].sources[" + j + "]: ";
+				TensorLocation tensor = this.byName.get(source.modelId()).get(input);
+				String modelId = source.modelId().toString();
+				if (tensor == null) {
+					this.problems.add(new Problem(null, modelId, input,
+							at + "model " + modelId + " has no tensor '" + input + "' (for output '" + name + "')",
+							base.spec().shape(), null));
+					continue;
+				}
+				List<Long> have = tensor.spec().shape();
+				List<Long> want = base.spec().shape();
+				boolean widerVocabulary = !layer && have.size() == 2 && want.size() == 2
+						&& have.get(1).equals(want.get(1)) && have.get(0) > want.get(0) && isEmbedding(name);
+				if (!have.equals(want) && !widerVocabulary) {
+					if (layer || !this.spec.gta()) {
+						this.problems.add(new Problem(null, modelId, input,
+								at + "tensor '" + input + "' of model " + modelId + " has shape " + have + ", not the "
+										+ want + " of '" + base.name() + "' of model " + referenceSource.modelId(),
+								want, have));
+					}
+					continue;
+				}
+				if (!tensor.spec().dtype().isFloatingPoint()) {
+					this.problems.add(new Problem(null, modelId, input,
+							at + "tensor '" + input + "' of model " + modelId + " is not floating-point", null, null));
+					continue;
+				}
+				terms[i] = new TermDelta.Model(new TensorRows(model.fileOf(tensor), tensor));
+			}
+			DType dtype = (this.recipe.outputDtype() != null && floating) ? this.recipe.outputDtype()
+					: base.spec().dtype();
+			TensorSpec output = new TensorSpec(name, dtype, base.spec().shape());
+			TensorRows rows = new TensorRows(referenceModel.fileOf(base), base);
+			if (!floating) {
+				this.tensors.add(new TensorPlan(output, rows, List.of(), null));
+				return;
+			}
+			boolean[] present = new boolean[terms.length];
+			for (int i = 0; i < terms.length; i++) {
+				present[i] = terms[i] != null;
+			}
+			List<Map<String, ParameterValue>> levels = List.of(slice.parameters(), this.recipe.parameters());
+			MergekitMethods.Tuning tuning = MergekitMethods.resolve(this.recipe, levels, own, inputs, fields, output, t,
+					present, this.tuningProblems);
+			if (this.spec.name().equals("passthrough") && dtype == base.spec().dtype()
+					&& Double.valueOf(1.0).equals(tuning.terms().get(0).get("scale"))) {
+				// Taken as is: copied byte for byte.
+				this.tensors.add(new TensorPlan(output, rows, List.of(), null));
+				return;
+			}
+			this.maxTerms = Math.max(this.maxTerms, terms.length);
+			this.tensors.add(new TensorPlan(output, rows, Arrays.asList(terms), tuning));
+		}
+
 	}
 
 	/**
@@ -388,7 +637,33 @@ class Planner {
 	 * Identical recipes get one digest: the canonical recipe names each input by id and
 	 * by content digest, with the weights, the method and the output dtype.
 	 */
+	private static String digest(Recipe recipe, Map<UUID, ArtifactContent> models) {
+		StringBuilder slices = new StringBuilder();
+		for (Recipe.Slice slice : recipe.slices()) {
+			slices.append("\nslice;parameters=").append(ParameterValue.canonical(slice.parameters()));
+			for (Recipe.Source source : slice.sources()) {
+				ArtifactContent model = models.get(source.modelId());
+				slices.append("\nsource=")
+					.append(source.modelId())
+					.append(':')
+					.append(model.contentDigest())
+					.append("@[")
+					.append(source.from())
+					.append(',')
+					.append(source.to())
+					.append(");parameters=")
+					.append(ParameterValue.canonical(source.parameters()));
+			}
+		}
+		ArtifactContent base = (recipe.baseModelId() != null) ? models.get(recipe.baseModelId()) : null;
+		return digest(recipe, base, List.of(), slices.toString());
+	}
+
 	private static String digest(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {
+		return digest(recipe, base, patches, "");
+	}
+
+	private static String digest(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches, String slices) {
 		StringBuilder canonical = new StringBuilder("patchbay-composition-v1\nbase=");
 		if (base != null) {
 			canonical.append(base.details().id()).append(':').append(base.contentDigest());
@@ -428,6 +703,10 @@ class Planner {
 		if (!recipe.safeMerge()) {
 			// Appended only here, so that safe recipes keep their digests.
 			canonical.append("\nsafeMerge=false");
+		}
+		canonical.append(slices);
+		if (recipe.computeDtype() != null) {
+			canonical.append("\ncompute=").append(recipe.computeDtype());
 		}
 		return Sha256.hex(canonical.toString());
 	}

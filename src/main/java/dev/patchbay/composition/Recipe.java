@@ -23,12 +23,53 @@ import dev.patchbay.shared.InvalidInputException;
  * @param dialect what the method's name means
  * @param parameters the method's parameters, for the mergekit dialect
  * @param safeMerge whether a result holding NaN or an infinity is refused
+ * @param slices for a mergekit slices recipe (no terms), its slices in output order; else
+ * empty
+ * @param computeDtype the half precision the inputs are rounded to before the method runs
+ * (mergekit's {@code dtype}), or null for float32
  */
 record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
-		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge) {
+		Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge, List<Slice> slices,
+		DType computeDtype) {
 
 	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize) {
-		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true);
+		this(baseModelId, terms, method, outputDtype, materialize, Dialect.PEFT, Map.of(), true, List.of(), null);
+	}
+
+	Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outputDtype, boolean materialize,
+			Dialect dialect, Map<String, ParameterValue> parameters, boolean safeMerge) {
+		this(baseModelId, terms, method, outputDtype, materialize, dialect, parameters, safeMerge, List.of(), null);
+	}
+
+	/**
+	 * One output slice, mergekit's {@code slices[]}: its sources' layer ranges, all of
+	 * one length, merged with the recipe's method into as many output layers.
+	 *
+	 * @param sources the models and ranges, in order
+	 * @param parameters the method's parameters for this slice, above the recipe's
+	 */
+	record Slice(List<Source> sources, Map<String, ParameterValue> parameters) {
+
+		/** The layers the slice contributes: its first source's range length. */
+		int layers() {
+			return this.sources.isEmpty() ? 0 : this.sources.get(0).to() - this.sources.get(0).from();
+		}
+
+	}
+
+	/**
+	 * One source of a slice.
+	 *
+	 * @param modelId the model
+	 * @param from first layer taken
+	 * @param to layer after the last one taken
+	 * @param parameters this source's parameters, above the slice's
+	 */
+	record Source(UUID modelId, int from, int to, Map<String, ParameterValue> parameters) {
+	}
+
+	boolean sliced() {
+		return !this.slices.isEmpty();
 	}
 
 	/**
@@ -72,13 +113,19 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 					+ " (patchbay.composition.max-terms)");
 		}
 		if ("mergekit".equals(request.dialect())) {
-			return mergekit(request, references);
+			return mergekit(request, maxTerms, references);
 		}
 		if (request.dialect() != null && !request.dialect().equals("peft")) {
 			throw invalid("dialect", "must be peft or mergekit");
 		}
 		if (request.parameters() != null && !request.parameters().isEmpty()) {
 			throw invalid("parameters", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
+		}
+		if (request.slices() != null && !request.slices().isEmpty()) {
+			throw invalid("slices", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
+		}
+		if (request.computeDtype() != null) {
+			throw invalid("computeDtype", "is read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
 		}
 		if (request.baseModelId() == null) {
 			throw invalid("baseModelId", "is required");
@@ -115,10 +162,6 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				!Boolean.FALSE.equals(request.safeMerge()));
 	}
 
-	/**
-	 * A mergekit-dialect recipe, checked for form only: what the method makes of it is
-	 * checked against the inputs' metadata by the planner, every problem at once.
-	 */
 	private static UUID model(References references, String reference, String field) {
 		return (reference != null) ? references.resolve(ArtifactType.MODEL, reference, field) : null;
 	}
@@ -128,9 +171,17 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				: null;
 	}
 
-	private static Recipe mergekit(CompositionRequest request, References references) {
-		if (request.terms() == null || request.terms().isEmpty()) {
-			throw invalid("terms", "must list at least one model or patch");
+	/**
+	 * A mergekit-dialect recipe, checked for form only: what the method makes of it is
+	 * checked against the inputs' metadata by the planner, every problem at once.
+	 */
+	private static Recipe mergekit(CompositionRequest request, int maxTerms, References references) {
+		List<Slice> slices = slices(request, maxTerms);
+		if (slices.isEmpty() && (request.terms() == null || request.terms().isEmpty())) {
+			throw invalid("terms", "must list at least one model or patch (or give slices instead)");
+		}
+		if (!slices.isEmpty() && request.terms() != null && !request.terms().isEmpty()) {
+			throw invalid("terms", "and slices exclude each other, as mergekit's models and slices do");
 		}
 		if (request.method() == null) {
 			throw invalid("method", "is required in the mergekit dialect; one of " + MergekitMethods.NAMES);
@@ -140,7 +191,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 					"is a PEFT-dialect shorthand; in the mergekit dialect set parameters (density per term)");
 		}
 		List<Term> terms = new ArrayList<>();
-		for (int i = 0; i < request.terms().size(); i++) {
+		for (int i = 0; i < ((request.terms() != null) ? request.terms().size() : 0); i++) {
 			CompositionRequest.Term term = request.terms().get(i);
 			String field = "terms[" + i + "]";
 			if (term == null || (term.patchId() == null) == (term.modelId() == null)) {
@@ -162,11 +213,68 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 					model(references, term.modelId(), field + ".modelId"),
 					java.util.Collections.unmodifiableMap(parameters)));
 		}
+		DType compute = computeDtype(request);
+		DType output = outputDtype(request);
 		return new Recipe(model(references, request.baseModelId(), "baseModelId"), List.copyOf(terms),
 				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
-				outputDtype(request), Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
-				ParameterValue.parseAll(request.parameters(), "parameters"),
-				!Boolean.FALSE.equals(request.safeMerge()));
+				(output != null) ? output : compute, Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
+				ParameterValue.parseAll(request.parameters(), "parameters"), !Boolean.FALSE.equals(request.safeMerge()),
+				slices, compute);
+	}
+
+	/**
+	 * mergekit's {@code dtype}: null for float32 (and float64, which computes in float32
+	 * here), else the half precision inputs are rounded to.
+	 */
+	private static DType computeDtype(CompositionRequest request) {
+		if (request.computeDtype() == null) {
+			return null;
+		}
+		DType dtype = DType.fromName(request.computeDtype().toUpperCase(Locale.ROOT))
+			.filter(DType::isFloatingPoint)
+			.orElseThrow(() -> invalid("computeDtype", "must be one of F32, F16, BF16, F64"));
+		return (dtype == DType.F16 || dtype == DType.BF16) ? dtype : null;
+	}
+
+	/**
+	 * The slices in form only: ranges are two integers here; whether they are non-empty,
+	 * of one length and within each model is checked by the planner, every problem at
+	 * once.
+	 */
+	private static List<Slice> slices(CompositionRequest request, int maxTerms) {
+		// An empty list is no slices: generated clients send one for an unset array.
+		if (request.slices() == null || request.slices().isEmpty()) {
+			return List.of();
+		}
+		List<Slice> slices = new ArrayList<>();
+		for (int i = 0; i < request.slices().size(); i++) {
+			CompositionRequest.Slice slice = request.slices().get(i);
+			String field = "slices[" + i + "]";
+			if (slice == null || slice.sources() == null) {
+				throw invalid(field + ".sources", "is required: a list of {modelId, layerRange}");
+			}
+			if (slice.sources().size() > maxTerms) {
+				throw invalid(field + ".sources", "has " + slice.sources().size() + " sources, more than the limit of "
+						+ maxTerms + " (patchbay.composition.max-terms)");
+			}
+			List<Source> sources = new ArrayList<>();
+			for (int j = 0; j < slice.sources().size(); j++) {
+				CompositionRequest.Source source = slice.sources().get(j);
+				String at = field + ".sources[" + j + "]";
+				if (source == null || source.modelId() == null) {
+					throw invalid(at + ".modelId", "is required");
+				}
+				List<Integer> range = source.layerRange();
+				if (range == null || range.size() != 2 || range.get(0) == null || range.get(1) == null) {
+					throw invalid(at + ".layerRange", "must be two integers [from, to], to exclusive");
+				}
+				sources.add(new Source(source.modelId(), range.get(0), range.get(1),
+						ParameterValue.parseAll(source.parameters(), at + ".parameters")));
+			}
+			slices.add(new Slice(List.copyOf(sources),
+					ParameterValue.parseAll(slice.parameters(), field + ".parameters")));
+		}
+		return List.copyOf(slices);
 	}
 
 	private static DType outputDtype(CompositionRequest request) {

@@ -237,6 +237,28 @@ final class DjlWorkspace implements Workspace {
 	}
 
 	@Override
+	public void columnGram(int[] slots, int count, int columns, double[] grams) {
+		JavaWorkspace.columnGram(hostCopies(slots, count), count, columns, grams);
+	}
+
+	@Override
+	public void columnWeightedSum(int out, int[] terms, float[] coefficients, int count, int columns) {
+		try (NDScope scope = new NDScope()) {
+			int rows = count / columns;
+			NDArray sum = this.manager.zeros(new Shape(rows, columns));
+			for (int t = 0; t < terms.length; t++) {
+				float[] row = new float[columns];
+				for (int j = 0; j < columns; j++) {
+					row[j] = coefficients[j * terms.length + t];
+				}
+				sum.addi(this.slots[terms[t]].reshape(rows, columns)
+					.mul(this.manager.create(row, new Shape(1, columns))));
+			}
+			keep(out, sum.reshape(count));
+		}
+	}
+
+	@Override
 	public double l1(int slot, int count) {
 		return JavaWorkspace.l1(download(slot, count), count);
 	}
@@ -429,6 +451,24 @@ final class DjlWorkspace implements Workspace {
 	public void rowColumnSums(int slot, int count, int columns, boolean squared, double[] rowSums, int firstRow,
 			double[] columnSums) {
 		JavaWorkspace.rowColumnSums(download(slot, count), count, columns, squared, rowSums, firstRow, columnSums);
+	}
+
+	@Override
+	public void fusionImportance(int out, int delta, int base, int count, int length, DType precision) {
+		float[][] copies = hostCopies(new int[] { delta, base }, count);
+		float[] importance = new float[count];
+		JavaWorkspace.fusionImportance(importance, copies[0], copies[1], count, length, precision);
+		upload(out, importance, count);
+	}
+
+	@Override
+	public void round(int slot, int count, DType dtype) {
+		// Rounding is bit work on the host, as the codecs do it (DJL has no BF16).
+		float[] values = Arrays.copyOf(download(slot, count), count);
+		for (int i = 0; i < count; i++) {
+			values[i] = TensorData.round(values[i], dtype);
+		}
+		upload(slot, values, count);
 	}
 
 	private float[][] hostCopies(int[] slots, int count) {

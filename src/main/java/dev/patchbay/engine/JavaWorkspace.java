@@ -421,6 +421,49 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
+	public void columnGram(int[] slots, int count, int columns, double[] grams) {
+		float[][] vectors = new float[slots.length][];
+		for (int i = 0; i < slots.length; i++) {
+			vectors[i] = this.slots[slots[i]];
+		}
+		columnGram(vectors, count, columns, grams);
+	}
+
+	static void columnGram(float[][] vectors, int count, int columns, double[] grams) {
+		int n = vectors.length;
+		for (int k = 0; k < count; k++) {
+			int base = (k % columns) * n * n;
+			for (int i = 0; i < n; i++) {
+				double x = vectors[i][k];
+				for (int j = 0; j < n; j++) {
+					grams[base + i * n + j] += x * vectors[j][k];
+				}
+			}
+		}
+	}
+
+	@Override
+	public void columnWeightedSum(int out, int[] terms, float[] coefficients, int count, int columns) {
+		float[][] vectors = new float[terms.length][];
+		for (int i = 0; i < terms.length; i++) {
+			vectors[i] = this.slots[terms[i]];
+		}
+		columnWeightedSum(this.slots[out], vectors, coefficients, count, columns);
+	}
+
+	static void columnWeightedSum(float[] sum, float[][] vectors, float[] coefficients, int count, int columns) {
+		int n = vectors.length;
+		for (int k = 0; k < count; k++) {
+			int column = k % columns;
+			float value = 0;
+			for (int t = 0; t < n; t++) {
+				value += coefficients[column * n + t] * vectors[t][k];
+			}
+			sum[k] = value;
+		}
+	}
+
+	@Override
 	public double l1(int slot, int count) {
 		return l1(this.slots[slot], count);
 	}
@@ -723,6 +766,53 @@ final class JavaWorkspace implements Workspace {
 	}
 
 	@Override
+	public void fusionImportance(int out, int delta, int base, int count, int length, DType precision) {
+		fusionImportance(this.slots[out], this.slots[delta], this.slots[base], count, length, precision);
+	}
+
+	static void fusionImportance(float[] out, float[] delta, float[] base, int count, int length, DType precision) {
+		if (precision == DType.F32) {
+			fusionImportance(out, delta, base, count, length);
+			return;
+		}
+		float[] p = new float[length];
+		float[] q = new float[length];
+		for (int start = 0; start < count; start += length) {
+			// x = b + Δ exactly: both inputs are already rounded to the precision.
+			softmax(delta, base, start, length, p, true);
+			softmax(delta, base, start, length, q, false);
+			float kl = 0;
+			for (int j = 0; j < length; j++) {
+				float pj = TensorData.round(TensorData.round(p[j], precision) + 1e-8f, precision);
+				float qj = TensorData.round(TensorData.round(q[j], precision) + 1e-8f, precision);
+				float log = TensorData.round((float) Math.log(TensorData.round(pj / qj, precision)), precision);
+				kl += TensorData.round(pj * log, precision);
+			}
+			kl = TensorData.round(kl, precision);
+			for (int j = start; j < start + length; j++) {
+				float difference = TensorData.round(Math.abs(delta[j]), precision);
+				out[j] = TensorData.round(difference * kl, precision);
+			}
+		}
+	}
+
+	/** A softmax accumulated in float32, its results rounded later by the caller. */
+	private static void softmax(float[] delta, float[] base, int start, int length, float[] out, boolean model) {
+		float max = Float.NEGATIVE_INFINITY;
+		for (int j = 0; j < length; j++) {
+			max = Math.max(max, model ? base[start + j] + delta[start + j] : base[start + j]);
+		}
+		float sum = 0;
+		for (int j = 0; j < length; j++) {
+			out[j] = (float) Math.exp((model ? base[start + j] + delta[start + j] : base[start + j]) - max);
+			sum += out[j];
+		}
+		for (int j = 0; j < length; j++) {
+			out[j] = out[j] / sum;
+		}
+	}
+
+	@Override
 	public void saliency(int out, int moments, int delta, int count) {
 		saliency(this.slots[out], (moments >= 0) ? this.slots[moments] : null, (delta >= 0) ? this.slots[delta] : null,
 				count);
@@ -816,6 +906,14 @@ final class JavaWorkspace implements Workspace {
 			if (rowSums != null) {
 				rowSums[firstRow + r] += row;
 			}
+		}
+	}
+
+	@Override
+	public void round(int slot, int count, DType dtype) {
+		float[] values = this.slots[slot];
+		for (int i = 0; i < count; i++) {
+			values[i] = TensorData.round(values[i], dtype);
 		}
 	}
 

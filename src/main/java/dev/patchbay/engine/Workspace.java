@@ -123,6 +123,20 @@ public interface Workspace extends AutoCloseable {
 	 */
 	void vectorWeightedSum(int out, int[] terms, float[] coefficients, int count, int length);
 
+	/**
+	 * Adds, per column, the pairwise dot products of the slots: the slots hold a
+	 * row-major matrix of {@code count / columns} rows, column {@code j} being the vector
+	 * of elements {@code j, j + columns, …} (a tensor's dim 0), and column {@code j}'s
+	 * matrix starts at {@code j · n · n}.
+	 */
+	void columnGram(int[] slots, int count, int columns, double[] grams);
+
+	/**
+	 * {@code out = Σ_t coefficients[j · n + t] · slot[terms[t]]} on each column {@code j}
+	 * of a row-major matrix of {@code columns} columns.
+	 */
+	void columnWeightedSum(int out, int[] terms, float[] coefficients, int count, int columns);
+
 	/** The L1 norm of a slot, in double precision. */
 	double l1(int slot, int count);
 
@@ -247,6 +261,17 @@ public interface Workspace extends AutoCloseable {
 	 */
 	void rowColumnSums(int slot, int count, int columns, boolean squared, double[] rowSums, int firstRow,
 			double[] columnSums);
+
+	/**
+	 * {@link #fusionImportance(int, int, int, int, int)} as torch computes it on tensors
+	 * of a half-precision dtype: every elementwise result, each softmax and each sum
+	 * rounded to that dtype (softmax and sums accumulate in float32 first), as mergekit
+	 * runs arcee_fusion under {@code dtype: bfloat16}.
+	 */
+	void fusionImportance(int out, int delta, int base, int count, int length, DType precision);
+
+	/** Rounds a slot's values to a dtype's precision, to nearest even, in place. */
+	void round(int slot, int count, DType dtype);
 
 	/**
 	 * Encodes {@code slot + addend} (or the slot alone when {@code addend < 0}) as

@@ -95,6 +95,16 @@ public class ArtifactFolders {
 	 * @throws ArtifactNotFoundException if no model has the id
 	 */
 	public List<FolderFile> companionFiles(UUID modelId, List<TensorSpec> tensors) {
+		return companionFiles(modelId, tensors, null);
+	}
+
+	/**
+	 * The folder files of a model for other weights derived from it, with a layer count
+	 * of their own in {@code config.json} (see {@link ModelConfigs#updated}).
+	 * @param layers the weights' layer count, or null to keep the model's
+	 * @throws ArtifactNotFoundException if no model has the id
+	 */
+	public List<FolderFile> companionFiles(UUID modelId, List<TensorSpec> tensors, Integer layers) {
 		Artifact model = find(ArtifactType.MODEL, modelId);
 		List<FolderFile> files = new ArrayList<>();
 		for (ArtifactFile file : model.getFiles()) {
@@ -103,7 +113,7 @@ public class ArtifactFolders {
 			}
 			if (file.fileName().equals(ModelConfigs.PATH)) {
 				byte[] original = readSmall(file);
-				byte[] updated = ModelConfigs.updated(original, tensors);
+				byte[] updated = ModelConfigs.updated(original, tensors, layers);
 				files.add((updated == original) ? stored(file.fileName(), file) : generated(file.fileName(), updated));
 			}
 			else {

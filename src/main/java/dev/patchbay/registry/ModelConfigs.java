@@ -27,6 +27,40 @@ public final class ModelConfigs {
 	 * for byte.
 	 */
 	public static byte[] updated(byte[] config, List<TensorSpec> tensors) {
+		return updated(config, tensors, null);
+	}
+
+	/**
+	 * The config for these tensors, and with a layer count when the weights have a
+	 * different number of layers than their source (a frankenmerge's slices): the count
+	 * goes into {@code num_hidden_layers}, or GPT-2's {@code n_layer}.
+	 * @param layers the layer count of the tensors, or null to leave it as it is
+	 */
+	public static byte[] updated(byte[] config, List<TensorSpec> tensors, Integer layers) {
+		byte[] updated = vocabulary(config, tensors);
+		if (layers == null) {
+			return updated;
+		}
+		JsonNode root;
+		try {
+			root = JSON.readTree(updated);
+		}
+		catch (RuntimeException ex) {
+			return updated;
+		}
+		if (!(root instanceof ObjectNode object)) {
+			return updated;
+		}
+		for (String key : List.of("num_hidden_layers", "n_layer")) {
+			if (root.path(key).isIntegralNumber() && root.path(key).asInt() != layers) {
+				object.put(key, layers);
+				return JSON.writeValueAsBytes(object);
+			}
+		}
+		return updated;
+	}
+
+	private static byte[] vocabulary(byte[] config, List<TensorSpec> tensors) {
 		JsonNode root;
 		try {
 			root = JSON.readTree(config);

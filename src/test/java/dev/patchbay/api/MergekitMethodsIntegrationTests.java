@@ -44,13 +44,8 @@ class MergekitMethodsIntegrationTests {
 	 */
 	private static final Set<String> REFUSED_ANCHOR_BUGS = Set.of("sce_topk_zero_shape_bug");
 
-	/**
-	 * Cases left out: one uses an option not implemented yet (refused by name); in the
-	 * other, mergekit computes in bfloat16 ({@code dtype}), which recipes cannot ask for,
-	 * and its bfloat16 importances put other elements over arcee_fusion's cut.
-	 */
-	private static final Set<String> UNSUPPORTED_CASES = Set.of("nuslerp_base_row_wise_true",
-			"arcee_fusion_bf16_input");
+	/** Cases left out: none, every mergekit-family case runs. */
+	private static final Set<String> UNSUPPORTED_CASES = Set.of();
 
 	@Autowired
 	ApiClient api;
@@ -128,6 +123,16 @@ class MergekitMethodsIntegrationTests {
 		recipe.put("terms", terms);
 		if (config.has("parameters")) {
 			recipe.put("parameters", config.get("parameters"));
+		}
+		if (config.has("dtype")) {
+			// mergekit's dtype: the inputs are rounded to it before the method runs.
+			recipe.put("computeDtype",
+					Map.of("bfloat16", "BF16", "float16", "F16", "float32", "F32").get(config.get("dtype").asString()));
+			// Compared as the dtype mergekit wrote (arcee_fusion: F32 whatever the dtype,
+			// its #604).
+			if (c.path("expected_dtype").asString("").equals("float32")) {
+				recipe.put("outputDtype", "F32");
+			}
 		}
 		Response created = this.api.postJson("/api/v1/compositions", recipe);
 		if (c.has("expected_error") || c.has("expected_nonfinite_elements") || REFUSED_ANCHOR_BUGS.contains(id)) {

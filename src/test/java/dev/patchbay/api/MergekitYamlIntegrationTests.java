@@ -77,7 +77,7 @@ class MergekitYamlIntegrationTests {
 				dtype: float16
 				""".formatted(this.prefix, this.prefix, this.ids.get("C"), this.prefix);
 		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "ties", "baseModelId",
-				this.ids.get("base"), "outputDtype", "F16", "parameters", Map.of("normalize", true, "int8_mask", true),
+				this.ids.get("base"), "computeDtype", "F16", "parameters", Map.of("normalize", true, "int8_mask", true),
 				"terms",
 				List.of(Map.of("modelId", this.ids.get("A"), "parameters",
 						Map.of("density", List.of(1, 0.7, 0.1), "weight", 1.0)),
@@ -114,7 +114,7 @@ class MergekitYamlIntegrationTests {
 				merge_method: linear
 				dtype: float16
 				""".formatted(this.prefix);
-		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "linear", "outputDtype", "F16", "terms",
+		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "linear", "computeDtype", "F16", "terms",
 				List.of(Map.of("modelId", this.ids.get("A"), "parameters", Map.of("weight", 1.0)),
 						Map.of("modelId", this.ids.get("B"), "parameters", Map.of("weight", 0.3)),
 						Map.of("modelId", this.ids.get("C"), "parameters", Map.of("weight", 0.5))));
@@ -136,9 +136,85 @@ class MergekitYamlIntegrationTests {
 				dtype: bfloat16
 				""".formatted(this.prefix);
 		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "arcee_fusion", "baseModelId",
-				this.ids.get("base"), "outputDtype", "BF16", "terms", List.of(Map.of("modelId", this.ids.get("A"))));
+				this.ids.get("base"), "computeDtype", "BF16", "terms", List.of(Map.of("modelId", this.ids.get("A"))));
 		byte[] weights = assertSameComposition(yaml, recipe);
 		assertThat(Fixtures.header(weights).get("model.embed_tokens.weight").get("dtype").asString()).isEqualTo("BF16");
+	}
+
+	/**
+	 * YAML in, compose, recipe.yaml out, compose again from it (the first composition
+	 * deleted, so it is computed anew): the same weights, byte for byte; the result
+	 * folder carries the same config as mergekit_config.yml.
+	 */
+	@Test
+	void recipeYamlReadsBackAsTheSameRecipeAndTheSameWeights() {
+		String yaml = """
+				models:
+				  - model: %1$sA
+				    parameters:
+				      density: [1, 0.7, 0.1]
+				      weight: 1.0
+				  - model: %1$sB@v1
+				    parameters:
+				      density: 0.5
+				      weight:
+				        - filter: mlp
+				          value: 0.5
+				        - value: [0, 0.3, 0.7, 1]
+				merge_method: ties
+				base_model: %1$sbase
+				parameters:
+				  normalize: true
+				  lambda: 0.9
+				dtype: bfloat16
+				""".formatted(this.prefix);
+		Response created = this.api.postRaw("/api/v1/compositions", "application/yaml",
+				yaml.getBytes(StandardCharsets.UTF_8));
+		assertThat(created.code()).as(new String(created.body(), StandardCharsets.UTF_8)).isEqualTo(201);
+		String first = created.json().get("id").asString();
+		String recipeDigest = created.json().get("recipeDigest").asString();
+		this.api.awaitReady(first, TIMEOUT);
+		String weights = dev.patchbay.shared.Sha256
+			.hex(this.api.get("/api/v1/compositions/" + first + "/weights").body());
+		Response exported = this.api.get("/api/v1/compositions/" + first + "/recipe.yaml");
+		assertThat(exported.code()).isEqualTo(200);
+		assertThat(exported.contentType()).startsWith("application/yaml");
+		String recipe = new String(exported.body(), StandardCharsets.UTF_8);
+		assertThat(recipe).contains("merge_method: ties", "base_model: " + this.prefix + "base@v1",
+				"model: " + this.prefix + "A@v1", "filter: mlp", "normalize: true", "dtype: bfloat16");
+		assertThat(this.api.get("/api/v1/compositions/" + first + "/files/mergekit_config.yml").body())
+			.isEqualTo(exported.body());
+
+		assertThat(this.api.delete("/api/v1/compositions/" + first).code()).isEqualTo(204);
+		Response again = this.api.postRaw("/api/v1/compositions", "application/yaml", exported.body());
+		assertThat(again.code()).as(new String(again.body(), StandardCharsets.UTF_8)).isEqualTo(201);
+		String second = again.json().get("id").asString();
+		assertThat(second).isNotEqualTo(first);
+		assertThat(again.json().get("recipeDigest").asString()).isEqualTo(recipeDigest);
+		this.api.awaitReady(second, TIMEOUT);
+		assertThat(dev.patchbay.shared.Sha256.hex(this.api.get("/api/v1/compositions/" + second + "/weights").body()))
+			.isEqualTo(weights);
+		assertThat(this.api.get("/api/v1/compositions/" + second + "/recipe.yaml").body()).isEqualTo(exported.body());
+	}
+
+	@Test
+	void refusesRecipeYamlForWhatMergekitCannotExpress() {
+		String lora = this.api.uploadLora(this.prefix + "lora", "lora_llama/adapter");
+		String llama = this.api.upload("/api/v1/models", multipart(Map.of("name", this.prefix + "llama"))
+			.file("weights", Fixtures.path("lora_llama/base.safetensors")));
+		String peft = this.api.compose(Map.of("baseModelId", llama, "method", "ties", "density", 0.5, "terms",
+				List.of(Map.of("patchId", lora, "weight", 1.0))));
+		Response refused = this.api.get("/api/v1/compositions/" + peft + "/recipe.yaml");
+		assertThat(refused.code()).isEqualTo(422);
+		assertThat(refused.json().get("detail").asString()).contains("peft-dialect", "terms[0].patchId");
+		this.api.awaitReady(peft, TIMEOUT);
+		assertThat(this.api.get("/api/v1/compositions/" + peft + "/files/mergekit_config.yml").code()).isEqualTo(404);
+		String seeded = this.api.compose(Map.of("dialect", "mergekit", "method", "dare_linear", "seed", 7,
+				"baseModelId", this.ids.get("base"), "terms",
+				List.of(Map.of("modelId", this.ids.get("A"), "parameters", Map.of("weight", 1, "density", 0.5)))));
+		Response unseeded = this.api.get("/api/v1/compositions/" + seeded + "/recipe.yaml");
+		assertThat(unseeded.code()).isEqualTo(422);
+		assertThat(unseeded.json().get("detail").asString()).contains("seed: 7");
 	}
 
 	/** Composes the config and the JSON recipe, and returns their (equal) weights. */

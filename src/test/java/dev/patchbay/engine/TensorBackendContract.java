@@ -252,6 +252,31 @@ abstract class TensorBackendContract {
 	}
 
 	@Test
+	void columnStatisticsAndSumsWorkAlongDimZero() {
+		// A 2 × 3 matrix per slot: columns are (x[j], x[3 + j]).
+		try (Workspace workspace = backend().workspace(6, 4)) {
+			workspace.load(2, new float[] { 1, 2, 3, 4, 5, 6 }, 6);
+			workspace.load(3, new float[] { 1, 0, -1, 0, 1, 1 }, 6);
+			double[] grams = new double[3 * 4];
+			workspace.columnGram(new int[] { 2, 3 }, 6, 3, grams);
+			// Column 0: (1, 4)·(1, 4) = 17, (1, 4)·(1, 0) = 1, (1, 0)·(1, 0) = 1.
+			assertThat(grams).containsExactly(17, 1, 1, 1, 29, 5, 5, 1, 45, 3, 3, 2);
+			workspace.columnWeightedSum(1, new int[] { 2, 3 }, new float[] { 1, 0, 0, 1, 2, -1 }, 6, 3);
+			assertThat(stored(workspace, 1, -1, 6)).containsExactly(1f, 0f, 7f, 4f, 1f, 11f);
+		}
+	}
+
+	@Test
+	void roundsToHalfPrecisionToNearestEven() {
+		try (Workspace workspace = backend().workspace(3, 1)) {
+			// 1 + 2⁻⁸ is a tie between two bfloat16 values: it rounds to the even one, 1.
+			workspace.load(0, new float[] { 1 + 0x1p-8f, 1 + 0x1p-7f + 0x1p-9f, -3.0f }, 3);
+			workspace.round(0, 3, DType.BF16);
+			assertThat(stored(workspace, 0, -1, 3)).containsExactly(1f, 1 + 0x1p-7f, -3f);
+		}
+	}
+
+	@Test
 	void nearswapAndRamFollowMergekit() {
 		try (Workspace workspace = backend().workspace(3, 5)) {
 			workspace.load(2, new float[] { 0.5f, -0.01f, 0f }, 3);
