@@ -1,7 +1,9 @@
 package dev.patchbay.registry;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 
 import dev.patchbay.shared.ConflictException;
 
@@ -14,13 +16,22 @@ public class ArtifactConflictException extends ConflictException {
 		super(type, title, detail, properties);
 	}
 
-	public static ArtifactConflictException alreadyExists(ArtifactType type, String name, String version,
-			String field) {
+	/**
+	 * @param existingId the artifact that holds the name and version, so that a client
+	 * can use it instead; null if it went meanwhile
+	 */
+	public static ArtifactConflictException alreadyExists(ArtifactType type, String name, String version, String field,
+			UUID existingId) {
+		Map<String, Object> properties = new LinkedHashMap<>();
+		properties.put("field", field);
+		if (existingId != null) {
+			properties.put("existingId", existingId.toString());
+		}
 		return new ArtifactConflictException("artifact-exists", "Artifact already exists",
 				"a " + type.name().toLowerCase() + " named '" + name + "'"
 						+ ((version != null) ? " with version '" + version + "'" : " without a version")
-						+ " already exists",
-				Map.of("field", field));
+						+ " already exists" + ((existingId != null) ? ": " + existingId : ""),
+				properties);
 	}
 
 	public static ArtifactConflictException stillReferenced(ArtifactType type, List<String> referencedBy) {

@@ -20,10 +20,21 @@ interface ArtifactRepository extends JpaRepository<Artifact, UUID>, JpaSpecifica
 	Optional<Artifact> lockByIdAndType(UUID id, ArtifactType type);
 
 	@Query("""
-			select count(a) > 0 from Artifact a
+			select a.id from Artifact a
 			where a.type = :type and a.name = :name
 			and (a.version = :version or (a.version is null and cast(:version as string) is null))""")
-	boolean existsWithNameAndVersion(ArtifactType type, String name, String version);
+	Optional<UUID> idWithNameAndVersion(ArtifactType type, String name, String version);
+
+	/**
+	 * Refuses a name and version that an artifact of the type has.
+	 * @throws ArtifactConflictException naming the existing artifact
+	 */
+	default void requireNameFree(ArtifactType type, String name, String version, String field) {
+		Optional<UUID> existing = idWithNameAndVersion(type, name, version);
+		if (existing.isPresent()) {
+			throw ArtifactConflictException.alreadyExists(type, name, version, field, existing.get());
+		}
+	}
 
 	@Query("""
 			select distinct a.name from Artifact a left join a.lineage l

@@ -277,10 +277,7 @@ public class Ingest {
 	public ArtifactDetails registerStoredModel(ArtifactMetadata metadata, Path content, String digest, String fileName,
 			List<LineageEdge> lineage, UUID compositionId) throws IOException {
 		SafetensorsHeader header = SafetensorsReader.readHeader(content, fileName);
-		if (this.artifacts.existsWithNameAndVersion(ArtifactType.MODEL, metadata.name(), metadata.version())) {
-			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version(),
-					"name");
-		}
+		this.artifacts.requireNameFree(ArtifactType.MODEL, metadata.name(), metadata.version(), "name");
 		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 				metadata.family(), metadata.labels());
 		artifact.setDescription(metadata.description());
@@ -543,10 +540,7 @@ public class Ingest {
 	 */
 	private ArtifactDetails save(Artifact artifact, Staging staging, List<TensorLocation> tensors, String nameField)
 			throws IOException {
-		if (this.artifacts.existsWithNameAndVersion(artifact.getType(), artifact.getName(), artifact.getVersion())) {
-			throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(), artifact.getVersion(),
-					nameField);
-		}
+		this.artifacts.requireNameFree(artifact.getType(), artifact.getName(), artifact.getVersion(), nameField);
 		List<ArtifactFile> files = new ArrayList<>();
 		List<String> created = new ArrayList<>();
 		try {
@@ -569,8 +563,11 @@ public class Ingest {
 				this.blobUsage.deleteIfUnused(digest);
 			}
 			if (ex instanceof DataIntegrityViolationException) {
+				// A concurrent upload took the name and version first.
+				this.artifacts.requireNameFree(artifact.getType(), artifact.getName(), artifact.getVersion(),
+						nameField);
 				throw ArtifactConflictException.alreadyExists(artifact.getType(), artifact.getName(),
-						artifact.getVersion(), nameField);
+						artifact.getVersion(), nameField, null);
 			}
 			throw ex;
 		}

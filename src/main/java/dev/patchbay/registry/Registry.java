@@ -89,11 +89,12 @@ public class Registry {
 	}
 
 	/**
-	 * Whether an artifact of the type has the name and version, so that work that
-	 * registers one can refuse before it computes.
+	 * Refuses a name and version an artifact of the type already has, naming it, so that
+	 * work that registers one can refuse before it computes.
+	 * @throws ArtifactConflictException with the existing artifact's id
 	 */
-	public boolean nameTaken(ArtifactType type, String name, String version) {
-		return this.artifacts.existsWithNameAndVersion(type, name, version);
+	public void requireNameFree(ArtifactType type, String name, String version, String field) {
+		this.artifacts.requireNameFree(type, name, version, field);
 	}
 
 	public Page<ArtifactDetails> list(ArtifactType type, ArtifactFilter filter, Pageable pageable) {

@@ -114,11 +114,8 @@ public class Transforms {
 		String name = (request.name() != null) ? request.name() : source.details().name() + "-" + kind;
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(null, name, request.version(),
 				source.details().family(), modelId, request.labels(), null));
-		if (this.registry.nameTaken(ArtifactType.MODEL, metadata.name(), metadata.version())) {
-			// Checked again when registering; refusing here spares the compute.
-			throw ArtifactConflictException.alreadyExists(ArtifactType.MODEL, metadata.name(), metadata.version(),
-					"name");
-		}
+		// Checked again when registering; refusing here spares the compute.
+		this.registry.requireNameFree(ArtifactType.MODEL, metadata.name(), metadata.version(), "name");
 		ObjectNode config = sourceConfig(source);
 		Sources sources = new Sources(source);
 		Plan plan = switch (kind) {

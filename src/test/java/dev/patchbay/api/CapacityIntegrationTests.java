@@ -92,6 +92,9 @@ class CapacityIntegrationTests {
 		String base = this.api.upload("/api/v1/models",
 				multipart(Map.of("name", "busy-base")).file("weights", Fixtures.path("digits/base_v2.safetensors")));
 		String lora = this.api.uploadLora("busy-lora", "digits/lora_flip_v2");
+		// Audited once before the gate closes: a composition's audit of its patch runs on
+		// the engine's pool too, and is kept for the recipes after it.
+		assertThat(this.api.get("/api/v1/patches/" + lora + "/audit?modelId=" + base).code()).isEqualTo(200);
 		GatedEngine.Gate gate = ((GatedEngine) this.engine).gate();
 		// The only worker holds at its first chunk: the next recipe waits in the queue,
 		// which holds one, and the one after is refused.

@@ -323,12 +323,13 @@ class RegistryIntegrationTests {
 	@Test
 	void duplicateNameAndVersionIsAConflictAndLeavesNoTrace() throws IOException {
 		Path file = Fixtures.path("lora_cnn_conv/base.safetensors");
-		createModelVersioned("dup", "v1", file);
+		String existing = createModelVersioned("dup", "v1", file);
 		List<Path> blobsBefore = blobFiles();
 		Response again = this.api.postMultipart("/api/v1/models", multipart(Map.of("name", "dup", "version", "v1"))
 			.file("weights", Fixtures.path("digits/base_v1.safetensors")));
 		assertThat(again.code()).isEqualTo(409);
 		assertThat(again.json().get("field").asString()).isEqualTo("metadata.name");
+		assertThat(again.json().get("existingId").asString()).as("the artifact to use instead").isEqualTo(existing);
 		assertThat(blobFiles()).isEqualTo(blobsBefore);
 	}
 

@@ -300,8 +300,16 @@ class TransformIntegrationTests {
 		assertThat(studentConfig.has("head_dim")).isFalse();
 		assertThat(studentConfig.get("num_hidden_layers").asInt()).isEqualTo(2);
 
+		// The same name again is its next version; an explicit version taken is a 409
+		// naming the model that has it.
 		Response again = this.api.postJson("/api/v1/models/" + source + "/transforms", request);
-		assertThat(again.code()).isEqualTo(409);
+		assertThat(again.code()).isEqualTo(201);
+		assertThat(again.json().get("versionNumber").asInt()).isEqualTo(created.get("versionNumber").asInt() + 1);
+		Map<String, Object> taken = new java.util.LinkedHashMap<>(request);
+		taken.put("version", created.get("version").asString());
+		Response conflict = this.api.postJson("/api/v1/models/" + source + "/transforms", taken);
+		assertThat(conflict.code()).isEqualTo(409);
+		assertThat(conflict.json().get("existingId").asString()).isEqualTo(created.get("id").asString());
 	}
 
 	@Test

@@ -61,7 +61,10 @@ final class SyntheticModels {
 		return tensors.stream().map((tensor) -> new TensorSpec(tensor.name(), dtype, tensor.shape())).toList();
 	}
 
-	/** Writes the tensors with pseudo-random values of the given magnitude, seeded. */
+	/**
+	 * Writes the tensors with pseudo-random values of the given magnitude, seeded (DoRA
+	 * magnitude vectors around 1).
+	 */
 	static Path write(Path file, List<TensorSpec> tensors, float magnitude, long seed) throws IOException {
 		try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
 				StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -70,13 +73,16 @@ final class SyntheticModels {
 			ByteBuffer encoded = ByteBuffer.allocate(chunk.length * 4).order(ByteOrder.LITTLE_ENDIAN);
 			long state = seed * 0x9E3779B97F4A7C15L + 1;
 			for (TensorSpec tensor : tensors) {
+				// DoRA magnitudes are row norms, never near zero: the patch audit would
+				// read small ones as removed neurons and refuse the adapter.
+				float offset = tensor.name().endsWith(".lora_magnitude_vector") ? 1f : 0f;
 				for (long done = 0; done < tensor.elementCount(); done += chunk.length) {
 					int n = (int) Math.min(chunk.length, tensor.elementCount() - done);
 					for (int i = 0; i < n; i++) {
 						state ^= state << 13;
 						state ^= state >>> 7;
 						state ^= state << 17;
-						chunk[i] = ((state >>> 40) * 0x1p-24f - 0.5f) * magnitude;
+						chunk[i] = ((state >>> 40) * 0x1p-24f - 0.5f) * magnitude + offset;
 					}
 					writer.write(TensorData.encode(chunk, n, tensor.dtype(), encoded));
 				}
