@@ -7,7 +7,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,11 +37,6 @@ import org.springframework.transaction.support.TransactionTemplate;
 import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.events.EventType;
 import dev.patchbay.events.Events;
-import dev.patchbay.registry.ArtifactDetails;
-import dev.patchbay.registry.ArtifactMetadata;
-import dev.patchbay.registry.ArtifactType;
-import dev.patchbay.registry.Ingest;
-import dev.patchbay.registry.LineageEdge;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.ServiceBusyException;
@@ -75,7 +69,7 @@ class CompositionJobs implements AutoCloseable {
 
 	private final Planner planner;
 
-	private final Ingest ingest;
+	private final Materializer materializer;
 
 	private final Registry registry;
 
@@ -109,7 +103,7 @@ class CompositionJobs implements AutoCloseable {
 
 	private volatile boolean closing;
 
-	CompositionJobs(CompositionRepository compositions, Planner planner, Ingest ingest, Registry registry,
+	CompositionJobs(CompositionRepository compositions, Planner planner, Materializer materializer, Registry registry,
 			TransactionTemplate transactions, CompositionProperties properties, JsonMapper json, MeterRegistry meters,
 			CompositionQueue queue, ResultCache cache, TensorEngine engine, Events events) {
 		this.events = events;
@@ -118,7 +112,7 @@ class CompositionJobs implements AutoCloseable {
 		this.cache = cache;
 		this.compositions = compositions;
 		this.planner = planner;
-		this.ingest = ingest;
+		this.materializer = materializer;
 		this.registry = registry;
 		this.transactions = transactions;
 		this.properties = properties;
@@ -242,7 +236,8 @@ class CompositionJobs implements AutoCloseable {
 					// Readers have every byte by now; what follows is off their path.
 					boolean recorded = finish(id, (current) -> {
 						// Asked to be materialized before or while computing.
-						UUID modelId = current.isMaterialize() ? materialize(current, entry.path(), digest) : null;
+						UUID modelId = current.isMaterialize()
+								? this.materializer.register(current, entry.path(), digest) : null;
 						current.succeeded(digest, modelId);
 					});
 					long elapsed = System.nanoTime() - started;
@@ -553,48 +548,12 @@ class CompositionJobs implements AutoCloseable {
 				throw new IOException("composition " + composition.getId() + " was not recomputed within "
 						+ MATERIALIZE_WAIT + " to be materialized");
 			}
-			return materialize(composition, result.path(), composition.getResultDigest());
+			return this.materializer.register(composition, result.path(), composition.getResultDigest());
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 			throw new InterruptedIOException("interrupted while materializing composition " + composition.getId());
 		}
-	}
-
-	/**
-	 * Registers a composition's result as a model with its lineage and its base's graph,
-	 * storing it durably (fsync and rename, or the S3 upload) under the registry's lock
-	 * on its digest.
-	 */
-	private UUID materialize(Composition composition, Path result, String digest) throws IOException {
-		// Without a base model (linear, karcher, …) the first term names the result.
-		UUID baseId = (composition.getBaseModelId() != null) ? composition.getBaseModelId()
-				: composition.getTerms().get(0).modelId();
-		ArtifactDetails base = this.registry.get(ArtifactType.MODEL, baseId);
-		String baseName = base.name().substring(0, Math.min(base.name().length(), 100));
-		List<LineageEdge> lineage = new ArrayList<>();
-		if (composition.getBaseModelId() != null) {
-			lineage.add(new LineageEdge(composition.getBaseModelId(), "base"));
-		}
-		// A slices recipe lists a model once per slice, and its base among the sources.
-		java.util.Set<UUID> listed = new java.util.HashSet<>();
-		if (composition.getBaseModelId() != null) {
-			listed.add(composition.getBaseModelId());
-		}
-		composition.getTerms().forEach((term) -> {
-			UUID source = (term.modelId() != null) ? term.modelId() : term.patchId();
-			if (term.sliceIndex() == null || listed.add(source)) {
-				lineage.add((term.modelId() != null) ? new LineageEdge(term.modelId(), "model")
-						: new LineageEdge(term.patchId(), "patch"));
-			}
-		});
-		String name = (composition.getResultName() != null) ? composition.getResultName()
-				: baseName + "+composition-" + composition.getId();
-		ArtifactMetadata metadata = new ArtifactMetadata(null, name, null, base.family(), baseId,
-				Map.of("patchbay.dev/composition", composition.getId().toString()), null);
-		return this.ingest
-			.registerStoredModel(metadata, result, digest, "model.safetensors", lineage, composition.getId())
-			.id();
 	}
 
 	private String problemJson(Exception ex) {
