@@ -184,6 +184,15 @@ final class MergekitMethods {
 		return tensor.contains("embed") && !tensor.contains("embed_out") && !tensor.contains("lm_head");
 	}
 
+	/** The method's spec, or null with a problem naming the methods there are. */
+	private static Spec knownSpec(String name, List<String> problems) {
+		Spec spec = SPECS.get(name);
+		if (spec == null) {
+			problems.add("method: '" + name + "' is unknown; the mergekit dialect supports " + NAMES);
+		}
+		return spec;
+	}
+
 	/**
 	 * The recipe-level problems of a slices recipe (method, base, sources, ranges,
 	 * parameter names), before any model is looked at.
@@ -191,9 +200,8 @@ final class MergekitMethods {
 	static List<String> checkSlices(Recipe recipe) {
 		List<String> problems = new ArrayList<>();
 		String name = recipe.method().wireName();
-		Spec spec = SPECS.get(name);
+		Spec spec = knownSpec(name, problems);
 		if (spec == null) {
-			problems.add("method: '" + name + "' is unknown; the mergekit dialect supports " + NAMES);
 			return problems;
 		}
 		java.util.UUID base = recipe.baseModelId();
@@ -290,9 +298,8 @@ final class MergekitMethods {
 	static List<String> checkRecipe(Recipe recipe) {
 		List<String> problems = new ArrayList<>();
 		String name = recipe.method().wireName();
-		Spec spec = SPECS.get(name);
+		Spec spec = knownSpec(name, problems);
 		if (spec == null) {
-			problems.add("method: '" + name + "' is unknown; the mergekit dialect supports " + NAMES);
 			return problems;
 		}
 		int terms = recipe.terms().size();

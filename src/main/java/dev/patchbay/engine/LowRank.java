@@ -59,32 +59,7 @@ public final class LowRank {
 		for (int i = 0; i < n; i++) {
 			v[i][i] = 1;
 		}
-		for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
-			boolean rotated = false;
-			for (int p = 0; p < n - 1; p++) {
-				for (int q = p + 1; q < n; q++) {
-					double alpha = dot(u[p], u[p]);
-					double beta = dot(u[q], u[q]);
-					double gamma = dot(u[p], u[q]);
-					if (gamma == 0 || Math.abs(gamma) <= 1e-15 * Math.sqrt(alpha * beta)) {
-						continue;
-					}
-					rotated = true;
-					double zeta = (beta - alpha) / (2 * gamma);
-					double t = Math.signum(zeta) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-					if (zeta == 0) {
-						t = 1;
-					}
-					double cos = 1 / Math.sqrt(1 + t * t);
-					double sin = cos * t;
-					rotate(u[p], u[q], cos, sin);
-					rotate(v[p], v[q], cos, sin);
-				}
-			}
-			if (!rotated) {
-				break;
-			}
-		}
+		sweep(u, v);
 		double[] singular = new double[n];
 		Integer[] order = new Integer[n];
 		double energy = 0;

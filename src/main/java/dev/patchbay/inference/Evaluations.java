@@ -12,11 +12,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,12 +75,7 @@ public class Evaluations implements AutoCloseable {
 		this.properties = properties;
 		this.json = json;
 		this.jdbc = jdbc;
-		this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
-				new ArrayBlockingQueue<>(properties.maxQueuedEvaluations()), (task) -> {
-					Thread thread = new Thread(task, "evaluation-worker");
-					thread.setDaemon(true);
-					return thread;
-				});
+		this.worker = Workers.single("evaluation-worker", properties.maxQueuedEvaluations());
 	}
 
 	/**
