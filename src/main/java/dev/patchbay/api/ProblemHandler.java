@@ -40,6 +40,7 @@ import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.PayloadTooLargeException;
 import dev.patchbay.shared.ServiceBusyException;
+import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.shared.UnauthenticatedException;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.StorageProperties;
@@ -51,8 +52,6 @@ import dev.patchbay.storage.StorageProperties;
  */
 @RestControllerAdvice
 class ProblemHandler extends ResponseEntityExceptionHandler {
-
-	static final String TYPE_BASE = "https://patchbay.dev/problems/";
 
 	private static final Logger logger = LoggerFactory.getLogger(ProblemHandler.class);
 
@@ -282,7 +281,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 
 	static ProblemDetail problem(HttpStatusCode status, String type, String title, String detail) {
 		ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, detail);
-		problem.setType(URI.create(TYPE_BASE + type));
+		problem.setType(URI.create(StoredProblems.TYPE_BASE + type));
 		problem.setTitle(title);
 		return withRequestId(problem);
 	}

@@ -38,8 +38,8 @@ import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.events.EventType;
 import dev.patchbay.events.Events;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.ServiceBusyException;
+import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.storage.BlobPins;
 
 /**
@@ -557,12 +557,7 @@ class CompositionJobs implements AutoCloseable {
 	}
 
 	private String problemJson(Exception ex) {
-		if (ex instanceof PatchbayException problem) {
-			return this.json.writeValueAsString(Map.of("type", "https://patchbay.dev/problems/" + problem.type(),
-					"title", problem.title(), "detail", String.valueOf(problem.getMessage())));
-		}
-		return this.json.writeValueAsString(Map.of("type", "https://patchbay.dev/problems/composition-failed", "title",
-				"Composition failed", "detail", "the composition failed: " + ex.getMessage()));
+		return this.json.writeValueAsString(StoredProblems.of(ex, "composition"));
 	}
 
 	/**

@@ -34,8 +34,8 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.NotFoundException;
-import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.ServiceBusyException;
+import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.storage.BlobPins;
 import dev.patchbay.engine.TensorData;
 
@@ -351,10 +351,7 @@ public class Evaluations implements AutoCloseable {
 
 	private void failed(Progress progress, Exception ex) {
 		logger.warn("Evaluation {} failed", progress.id, ex);
-		String detail = (ex instanceof PatchbayException) ? ex.getMessage()
-				: "the evaluation failed: " + ex.getMessage();
-		progress.fail(this.json.valueToTree(Map.of("type", "https://patchbay.dev/problems/evaluation-failed", "title",
-				"Evaluation failed", "detail", detail)));
+		progress.fail(this.json.valueToTree(StoredProblems.of(ex, "evaluation")));
 		store(progress);
 	}
 

@@ -37,8 +37,8 @@ import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.TensorLocation;
 import dev.patchbay.shared.NotFoundException;
-import dev.patchbay.shared.PatchbayException;
 import dev.patchbay.shared.ServiceBusyException;
+import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
@@ -331,18 +331,7 @@ public class Sweeps implements AutoCloseable {
 
 	private void failed(UUID id, Exception ex) {
 		logger.warn("Sweep {} failed", id, ex);
-		Map<String, Object> error = new LinkedHashMap<>();
-		if (ex instanceof PatchbayException problem) {
-			error.put("type", "https://patchbay.dev/problems/" + problem.type());
-			error.put("title", problem.title());
-			error.put("detail", problem.getMessage());
-			error.putAll(problem.properties());
-		}
-		else {
-			error.put("type", "https://patchbay.dev/problems/sweep-failed");
-			error.put("title", "Sweep failed");
-			error.put("detail", "the sweep failed: " + ex.getMessage());
-		}
+		Map<String, Object> error = StoredProblems.of(ex, "sweep");
 		this.jdbc.sql("update sweep set status = 'failed', error = :error where id = :id")
 			.param("error", this.json.writeValueAsString(error), Types.VARCHAR)
 			.param("id", id)
