@@ -302,6 +302,8 @@ class CompositionIntegrationTests {
 		assertThat(composition.get("status").asString()).isEqualTo("failed");
 		assertThat(composition.get("error").get("type").asString()).endsWith("/composition-not-finite");
 		assertThat(composition.get("error").get("detail").asString()).contains("'model.norm.weight'");
+		assertThat(composition.get("error").get("tensor").asString()).as("the stored problem keeps its fields")
+			.isEqualTo("model.norm.weight");
 		assertThat(composition.get("resultModelId").isNull()).isTrue();
 		assertThat(this.api.get("/api/v1/compositions/" + id + "/weights").code()).isEqualTo(409);
 		// Opting out of the safe merge stores the result as computed: a new recipe.
