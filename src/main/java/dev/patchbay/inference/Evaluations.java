@@ -8,7 +8,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -20,7 +19,6 @@ import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.data.domain.Page;
-import org.springframework.data.domain.PageImpl;
 import org.springframework.data.domain.Pageable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
@@ -178,20 +176,7 @@ public class Evaluations implements AutoCloseable {
 	 * {@code failed}) or, when null, all.
 	 */
 	public Page<EvaluationView> list(String status, Pageable pageable) {
-		String where = (status != null) ? " where status = :status" : "";
-		Map<String, Object> params = new HashMap<>();
-		if (status != null) {
-			params.put("status", status);
-		}
-		long total = this.jdbc.sql("select count(*) from evaluation" + where).params(params).query(Long.class).single();
-		List<EvaluationView> page = this.jdbc
-			.sql("select * from evaluation" + where + " order by created_at desc, id limit :limit offset :offset")
-			.params(params)
-			.param("limit", pageable.getPageSize())
-			.param("offset", pageable.getOffset())
-			.query(this::view)
-			.list();
-		return new PageImpl<>(page, pageable, total);
+		return StatusPages.list(this.jdbc, "evaluation", status, pageable, this::view);
 	}
 
 	private EvaluationView view(ResultSet row, int number) throws SQLException {

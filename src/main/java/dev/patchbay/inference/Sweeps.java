@@ -7,7 +7,6 @@ import java.sql.Timestamp;
 import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,7 +22,6 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.data.domain.Page;
-import org.springframework.data.domain.PageImpl;
 import org.springframework.data.domain.Pageable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
@@ -364,20 +362,7 @@ public class Sweeps implements AutoCloseable {
 	 * Sweeps newest first, of one status or, when null, all; without their results.
 	 */
 	public Page<SweepView> list(String status, Pageable pageable) {
-		String where = (status != null) ? " where status = :status" : "";
-		Map<String, Object> params = new HashMap<>();
-		if (status != null) {
-			params.put("status", status);
-		}
-		long total = this.jdbc.sql("select count(*) from sweep" + where).params(params).query(Long.class).single();
-		List<SweepView> page = this.jdbc
-			.sql("select * from sweep" + where + " order by created_at desc, id limit :limit offset :offset")
-			.params(params)
-			.param("limit", pageable.getPageSize())
-			.param("offset", pageable.getOffset())
-			.query(this::view)
-			.list();
-		return new PageImpl<>(page, pageable, total);
+		return StatusPages.list(this.jdbc, "sweep", status, pageable, this::view);
 	}
 
 	private SweepView view(ResultSet row, int number) throws SQLException {
