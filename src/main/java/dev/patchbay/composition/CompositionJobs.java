@@ -165,7 +165,15 @@ class CompositionJobs implements AutoCloseable {
 					&& (next = this.queue.claimNext()).isPresent()) {
 				UUID id = next.get();
 				this.claimed.add(id);
-				this.workers.execute(() -> run(id));
+				try {
+					this.workers.execute(() -> run(id));
+				}
+				catch (RejectedExecutionException ex) {
+					// Filled by submissions since the check: the claim goes back.
+					this.claimed.remove(id);
+					this.queue.release(id);
+					return;
+				}
 			}
 		}
 		catch (RuntimeException ex) {

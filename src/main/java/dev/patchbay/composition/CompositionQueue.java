@@ -89,6 +89,16 @@ class CompositionQueue {
 	}
 
 	/** Hands this instance's running compositions back to the queue, at shutdown. */
+	/** Hands one claimed composition back to the queue. */
+	void release(UUID id) {
+		this.jdbc.sql("""
+				update composition set status = 'PENDING', claimed_by = null, heartbeat_at = null
+				where id = :id and claimed_by = :me and status = 'RUNNING'""")
+			.param("id", id)
+			.param("me", this.instanceId)
+			.update();
+	}
+
 	int releaseAll() {
 		return this.jdbc.sql("""
 				update composition set status = 'PENDING', claimed_by = null, heartbeat_at = null

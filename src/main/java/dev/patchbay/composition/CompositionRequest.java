@@ -2,7 +2,6 @@ package dev.patchbay.composition;
 
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
 
@@ -70,11 +69,12 @@ public record CompositionRequest(String baseModelId, List<Term> terms, String me
 	/**
 	 * One source of a slice.
 	 *
-	 * @param modelId the model
+	 * @param modelId the model: an id or a reference ({@code name}, {@code name@version},
+	 * {@code name@alias})
 	 * @param layerRange [from, to): the layers taken, to exclusive
 	 * @param parameters this source's parameters (weight, density, …)
 	 */
-	public record Source(UUID modelId, List<Integer> layerRange, Map<String, JsonNode> parameters) {
+	public record Source(String modelId, List<Integer> layerRange, Map<String, JsonNode> parameters) {
 	}
 
 }

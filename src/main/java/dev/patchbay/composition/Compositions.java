@@ -83,14 +83,6 @@ public class Compositions {
 	}
 
 	/**
-	 * Validates a recipe and creates its composition, or returns the existing one with
-	 * the same digest. Computing starts in the background.
-	 * @throws dev.patchbay.shared.InvalidInputException for a malformed recipe
-	 * @throws dev.patchbay.registry.ArtifactNotFoundException for an unknown model or
-	 * patch
-	 * @throws CompositionInvalidException listing every incompatible tensor
-	 */
-	/**
 	 * Creates a composition from a mergekit config (YAML) whose models are registered
 	 * models; keys it cannot honour are refused by name.
 	 */
@@ -109,6 +101,15 @@ public class Compositions {
 				(model) -> this.registry.get(dev.patchbay.registry.ArtifactType.MODEL, model));
 	}
 
+	/**
+	 * Validates a recipe and creates its composition, or returns the existing one with
+	 * the same digest. Computing starts in the background.
+	 * @throws dev.patchbay.shared.InvalidInputException for a malformed recipe
+	 * @throws dev.patchbay.registry.ArtifactNotFoundException for an unknown model or
+	 * patch
+	 * @throws CompositionInvalidException listing every incompatible tensor
+	 * @throws dev.patchbay.shared.ServiceBusyException while the shared queue is full
+	 */
 	public Created create(CompositionRequest request) throws IOException {
 		return create(request, false);
 	}
@@ -150,13 +151,7 @@ public class Compositions {
 			recordAcknowledgement(existing.get(), acknowledgement);
 			return new Created(reuse(existing.get(), recipe, resultName), false);
 		}
-		if (this.compositions.countByStatus(CompositionStatus.PENDING) >= this.properties.maxQueued()) {
-			// Counted, not locked: concurrent requests may pass the bound by a few.
-			throw new ServiceBusyException("compositions-busy", "Too many queued compositions",
-					"the queue holds " + this.properties.maxQueued()
-							+ " compositions waiting for a worker (patchbay.composition.max-queued); try again later",
-					this.properties.pollInterval().multipliedBy(5), Map.of("limit", this.properties.maxQueued()));
-		}
+		requireQueueRoom();
 		Composition composition = new Composition(recipe, validated.recipeDigest(), validated.tensors(),
 				validated.outputBytes());
 		composition.nameResult(resultName);
@@ -219,6 +214,20 @@ public class Compositions {
 	}
 
 	/**
+	 * Refuses a recipe to queue while the shared queue is full.
+	 * @throws ServiceBusyException with when to try again
+	 */
+	private void requireQueueRoom() {
+		if (this.compositions.countByStatus(CompositionStatus.PENDING) >= this.properties.maxQueued()) {
+			// Counted, not locked: concurrent requests may pass the bound by a few.
+			throw new ServiceBusyException("compositions-busy", "Too many queued compositions",
+					"the queue holds " + this.properties.maxQueued()
+							+ " compositions waiting for a worker (patchbay.composition.max-queued); try again later",
+					this.properties.pollInterval().multipliedBy(5), Map.of("limit", this.properties.maxQueued()));
+		}
+	}
+
+	/**
 	 * A known recipe asked to be materialized is materialized, now if it is already ready
 	 * (its result stored durably first); a result name is recorded unless it has another;
 	 * a cancelled composition is queued again.
@@ -226,6 +235,9 @@ public class Compositions {
 	private CompositionView reuse(Composition composition, Recipe recipe, String resultName) throws IOException {
 		boolean materialize = recipe.materialize() && !composition.isMaterialize();
 		boolean requeue = composition.getStatus() == CompositionStatus.CANCELLED;
+		if (requeue) {
+			requireQueueRoom();
+		}
 		boolean[] requeued = { false };
 		if (materialize || requeue || resultName != null) {
 			// Decided under the row's lock, on its current status: of concurrent requests

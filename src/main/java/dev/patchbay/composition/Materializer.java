@@ -21,8 +21,9 @@ import dev.patchbay.registry.Registry;
 /**
  * Turns a composition's result into a registered model: its name (the request's
  * {@code resultName}, else one derived from the base), its lineage to the base and the
- * terms, and its base's graph. Kept apart from the jobs that compute results, which only
- * decide when a result is to be materialized.
+ * terms, and its base's graph unless layer ranges (slices) changed its architecture. Kept
+ * apart from the jobs that compute results, which only decide when a result is to be
+ * materialized.
  */
 @Component
 class Materializer {
@@ -54,7 +55,7 @@ class Materializer {
 				Map.of("patchbay.dev/composition", composition.getId().toString()), null);
 		return this.ingest
 			.registerStoredModel(metadata, result, digest, "model.safetensors", lineage(composition),
-					composition.getId())
+					composition.getId(), !composition.recipe().sliced())
 			.id();
 	}
 

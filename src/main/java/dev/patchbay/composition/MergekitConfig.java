@@ -210,7 +210,8 @@ final class MergekitConfig {
 		else {
 			problem(field + ".layer_range", "is required: two integers [from, to], to exclusive");
 		}
-		return new CompositionRequest.Source(model, range, parameters(field + ".parameters", entry.get("parameters")));
+		return new CompositionRequest.Source((model != null) ? model.toString() : null, range,
+				parameters(field + ".parameters", entry.get("parameters")));
 	}
 
 	private CompositionRequest.Term term(String field, JsonNode entry) {

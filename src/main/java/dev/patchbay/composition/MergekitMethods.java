@@ -204,6 +204,12 @@ final class MergekitMethods {
 		if (spec == null) {
 			return problems;
 		}
+		if (name.equals("ota") || name.equals("ffg")) {
+			// Their curvature comes from each term's uploaded second moments, which a
+			// slice's layer ranges do not map.
+			problems.add("method: " + name + " takes terms with second moments, not slices");
+			return problems;
+		}
 		java.util.UUID base = recipe.baseModelId();
 		if (spec.base() == Base.REQUIRED && base == null) {
 			problems.add("baseModelId: is required by " + name);

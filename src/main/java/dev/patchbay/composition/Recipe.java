@@ -95,10 +95,6 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 
 	}
 
-	/**
-	 * @param maxTerms the most terms a recipe may have
-	 * @throws InvalidInputException naming the first invalid field
-	 */
 	/** Turns the references of a request into artifact ids, naming the field at fault. */
 	@FunctionalInterface
 	interface References {
@@ -107,6 +103,11 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 
 	}
 
+	/**
+	 * Checks a request's form and resolves its references to ids.
+	 * @param maxTerms the most terms a recipe may have
+	 * @throws InvalidInputException naming the first invalid field
+	 */
 	static Recipe from(CompositionRequest request, int maxTerms, References references) {
 		if (request.terms() != null && request.terms().size() > maxTerms) {
 			throw invalid("terms", "has " + request.terms().size() + " terms, more than the limit of " + maxTerms
@@ -176,7 +177,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * checked against the inputs' metadata by the planner, every problem at once.
 	 */
 	private static Recipe mergekit(CompositionRequest request, int maxTerms, References references) {
-		List<Slice> slices = slices(request, maxTerms);
+		List<Slice> slices = slices(request, maxTerms, references);
 		if (slices.isEmpty() && (request.terms() == null || request.terms().isEmpty())) {
 			throw invalid("terms", "must list at least one model or patch (or give slices instead)");
 		}
@@ -241,7 +242,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * of one length and within each model is checked by the planner, every problem at
 	 * once.
 	 */
-	private static List<Slice> slices(CompositionRequest request, int maxTerms) {
+	private static List<Slice> slices(CompositionRequest request, int maxTerms, References references) {
 		// An empty list is no slices: generated clients send one for an unset array.
 		if (request.slices() == null || request.slices().isEmpty()) {
 			return List.of();
@@ -268,7 +269,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 				if (range == null || range.size() != 2 || range.get(0) == null || range.get(1) == null) {
 					throw invalid(at + ".layerRange", "must be two integers [from, to], to exclusive");
 				}
-				sources.add(new Source(source.modelId(), range.get(0), range.get(1),
+				sources.add(new Source(model(references, source.modelId(), at + ".modelId"), range.get(0), range.get(1),
 						ParameterValue.parseAll(source.parameters(), at + ".parameters")));
 			}
 			slices.add(new Slice(List.copyOf(sources),

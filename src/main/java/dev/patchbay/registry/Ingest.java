@@ -26,7 +26,6 @@ import org.springframework.transaction.support.TransactionTemplate;
 import dev.patchbay.events.EventType;
 import dev.patchbay.events.Events;
 import dev.patchbay.shared.TensorSpec;
-import dev.patchbay.storage.BlobNotFoundException;
 import dev.patchbay.storage.BlobStore;
 import dev.patchbay.storage.SafetensorsHeader;
 import dev.patchbay.storage.SafetensorsReader;
@@ -261,6 +260,7 @@ public class Ingest {
 			stageFolderFiles(staging, files, Set.of());
 			Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 					metadata.family(), metadata.labels());
+			artifact.setDescription(metadata.description());
 			artifact.setBaseModelId(metadata.baseModelId());
 			artifact.setConfig(config);
 			artifact.setDerivation(lineage, null);
@@ -273,14 +273,15 @@ public class Ingest {
 	 * the cache, storing the file as a blob unless identical bytes already are.
 	 * @param content the safetensors file
 	 * @param digest its sha256, already known
+	 * @param sameArchitecture whether it has its base's tensors (then it keeps the base's
+	 * graph and signature); a frankenmerge of layer ranges does not
 	 */
 	public ArtifactDetails registerStoredModel(ArtifactMetadata metadata, Path content, String digest, String fileName,
-			List<LineageEdge> lineage, UUID compositionId) throws IOException {
+			List<LineageEdge> lineage, UUID compositionId, boolean sameArchitecture) throws IOException {
 		SafetensorsHeader header = SafetensorsReader.readHeader(content, fileName);
 		this.artifacts.requireNameFree(ArtifactType.MODEL, metadata.name(), metadata.version(), "name");
 		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),
 				metadata.family(), metadata.labels());
-		artifact.setDescription(metadata.description());
 		artifact.setDescription(metadata.description());
 		artifact.setBaseModelId(metadata.baseModelId());
 		artifact.setDerivation(lineage, compositionId);
@@ -305,7 +306,7 @@ public class Ingest {
 				}
 				List<ArtifactFile> files = new ArrayList<>();
 				files.add(new ArtifactFile("weights", fileName, digest, header.fileSize()));
-				if (metadata.baseModelId() != null) {
+				if (metadata.baseModelId() != null && sameArchitecture) {
 					// A derived model keeps its base's graph and signature: same
 					// architecture, new weights.
 					Artifact base = this.artifacts.findByIdAndType(metadata.baseModelId(), ArtifactType.MODEL)

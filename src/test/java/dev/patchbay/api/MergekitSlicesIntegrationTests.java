@@ -102,9 +102,9 @@ class MergekitSlicesIntegrationTests {
 	@Test
 	void passthroughFrankenmergeRenumbersLayersAndUpdatesTheLayerCount() {
 		Map<String, Object> recipe = Map.of("dialect", "mergekit", "method", "passthrough", "materialize", true,
-				"slices",
-				List.of(Map.of("sources", List.of(source(this.ids.get("P"), 0, 2))),
-						Map.of("sources", List.of(source(this.ids.get("Q"), 1, 3))),
+				"slices", List.of(Map.of("sources", List.of(source(this.ids.get("P"), 0, 2))),
+						// A source may be named by reference, as terms are.
+						Map.of("sources", List.of(source(this.prefix + "Q@v1", 1, 3))),
 						Map.of("sources", List.of(source(this.ids.get("P"), 2, 3)))));
 		String id = compose(recipe);
 		// The view lists the sources with their slice and range.
@@ -289,6 +289,11 @@ class MergekitSlicesIntegrationTests {
 				"slices[0].sources[0].layerRange: [1, 4] exceeds model " + q + "'s 3 layers",
 				"slices[1].sources[0].layerRange: [2, 5] exceeds model " + p + "'s 3 layers");
 		assertThat(this.api.get("/api/v1/compositions?status=pending").json().toString()).doesNotContain(p);
+		// Curvature methods read each term's second moments, which slices do not map.
+		Response ota = this.api.postJson("/api/v1/compositions", Map.of("dialect", "mergekit", "method", "ota",
+				"baseModelId", p, "slices", List.of(Map.of("sources", List.of(source(p, 0, 1), source(q, 0, 1))))));
+		assertThat(ota.code()).isEqualTo(422);
+		assertThat(ota.json().get("detail").asString()).contains("method: ota takes terms with second moments");
 	}
 
 	private String compose(Map<String, Object> recipe) {
