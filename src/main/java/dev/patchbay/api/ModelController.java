@@ -66,16 +66,16 @@ class ModelController extends ArtifactController {
 	}
 
 	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
-	ArtifactResponse attachGraph(@PathVariable UUID id, @RequestPart("graph") MultipartFile graph,
+	ArtifactResponse attachGraph(@PathVariable String id, @RequestPart("graph") MultipartFile graph,
 			HttpServletRequest request) throws IOException {
 		Uploads.onlyParts(request, "graph");
-		return ArtifactResponse.of(this.ingest.attachGraph(id, Uploads.of("graph", graph)));
+		return ArtifactResponse.of(this.ingest.attachGraph(resolve(id), Uploads.of("graph", graph)));
 	}
 
 	/** The model's whole ancestry: models, patches and compositions, with digests. */
 	@GetMapping("/{id}/lineage")
-	Lineage lineage(@PathVariable UUID id) {
-		return this.lineages.of(id);
+	Lineage lineage(@PathVariable String id) {
+		return this.lineages.of(resolve(id));
 	}
 
 	@GetMapping("/{id}/weights")
@@ -91,9 +91,9 @@ class ModelController extends ArtifactController {
 	 * model's fields.
 	 */
 	@PostMapping(path = "/{id}/transforms", consumes = MediaType.APPLICATION_JSON_VALUE)
-	ResponseEntity<TransformResponse> transform(@PathVariable UUID id, @RequestBody TransformRequest request)
+	ResponseEntity<TransformResponse> transform(@PathVariable String id, @RequestBody TransformRequest request)
 			throws IOException {
-		Transforms.Transformation transformation = this.transforms.transform(id, request);
+		Transforms.Transformation transformation = this.transforms.transform(resolve(id), request);
 		ResponseEntity<ArtifactResponse> created = created(transformation.model());
 		return ResponseEntity.status(created.getStatusCode())
 			.headers(created.getHeaders())

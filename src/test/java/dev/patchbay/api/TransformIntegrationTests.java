@@ -115,7 +115,9 @@ class TransformIntegrationTests {
 	void dropsBlocksAndRenumbersTheRestContiguously() {
 		Model model = llama(1);
 		String source = upload("drop-source", model, llamaConfig());
-		JsonNode created = transform(source, Map.of("kind", "drop_blocks", "blocks", List.of(1), "name", "dropped"));
+		// The source named by reference, as on every model path.
+		JsonNode created = transform("drop-source@latest",
+				Map.of("kind", "drop_blocks", "blocks", List.of(1), "name", "dropped"));
 
 		assertThat(created.get("transform").get("keptBlocks").toString()).isEqualTo("[0,2]");
 		assertThat(created.get("lineage").get(0).get("sourceId").asString()).isEqualTo(source);
