@@ -88,11 +88,7 @@ public final class LowRank {
 				// A zero direction adds nothing; its factors stay zero.
 				continue;
 			}
-			double left = switch (split) {
-				case DISTRIBUTE -> Math.sqrt(s);
-				case LEFT -> s;
-				case RIGHT -> 1;
-			};
+			double left = split.left(s);
 			double right = s / left;
 			// The tall matrix is U·S·Vᵀ: column i of u is s·U_i. For a wide M, M =
 			// V·S·Uᵀ.
@@ -177,11 +173,7 @@ public final class LowRank {
 			if (s == 0) {
 				continue;
 			}
-			double left = switch (split) {
-				case DISTRIBUTE -> Math.sqrt(s);
-				case LEFT -> s;
-				case RIGHT -> 1;
-			};
+			double left = split.left(s);
 			double right = s / left;
 			// M ≈ Q·(MᵀQ)ᵀ = Q·V·S·Uᵀ: the left vector is Q·vᵢ, the right uᵢ / s.
 			for (int r = 0; r < rows; r++) {
@@ -346,7 +338,16 @@ public final class LowRank {
 		LEFT,
 
 		/** B = U, A = S·Vᵀ. */
-		RIGHT
+		RIGHT;
+
+		/** The share of a singular value s that goes into B; A gets s over it. */
+		double left(double s) {
+			return switch (this) {
+				case DISTRIBUTE -> Math.sqrt(s);
+				case LEFT -> s;
+				case RIGHT -> 1;
+			};
+		}
 
 	}
 

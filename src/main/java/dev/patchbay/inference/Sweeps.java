@@ -73,9 +73,10 @@ public class Sweeps implements AutoCloseable {
 
 	private final JdbcClient jdbc;
 
-	// One sweep at a time: a sweep holds a private copy of its base model, so running
-	// several at once would multiply the memory.
-	/** One sweep at a time, with a bounded queue in front, as evaluations have. */
+	/**
+	 * One sweep at a time, with a bounded queue in front: a sweep holds a private copy of
+	 * its base model, so running several at once would multiply the memory.
+	 */
 	private final ExecutorService worker;
 
 	Sweeps(LoadedModels models, Registry registry, MergedDeltas deltas, InferenceProperties properties, JsonMapper json,

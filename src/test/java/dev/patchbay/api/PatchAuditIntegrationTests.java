@@ -129,11 +129,7 @@ class PatchAuditIntegrationTests {
 		// No modelId: the audit runs against the patch's own base.
 		JsonNode audit = this.api.get("/api/v1/patches/" + patch + "/audit").json();
 		assertThat(audit.get("modelId").asString()).isEqualTo(model);
-		assertThat(audit.get("flagged").asBoolean()).isTrue();
-		JsonNode layer = audit.get("layers").get(0);
-		assertThat(layer.get("layer").asString()).isEqualTo("model.layers.0");
-		assertThat(layer.get("removedNeurons").valueStream().map(JsonNode::asInt)).containsExactly(7, 100, 400);
-		assertThat(layer.get("neurons").asInt()).isEqualTo(NEURONS);
+		assertRemovesThePrunedNeurons(audit, "model.layers.0");
 	}
 
 	@Test
@@ -294,11 +290,7 @@ class PatchAuditIntegrationTests {
 		assertThat(upload.code()).as(upload.json().toString()).isEqualTo(201);
 
 		JsonNode audit = this.api.get("/api/v1/patches/" + upload.json().get("id").asString() + "/audit").json();
-		assertThat(audit.get("flagged").asBoolean()).as(audit.toString()).isTrue();
-		JsonNode layer = audit.get("layers").get(0);
-		assertThat(layer.get("layer").asString()).isEqualTo("model.layers.1");
-		assertThat(layer.get("removedNeurons").valueStream().map(JsonNode::asInt)).containsExactly(7, 100, 400);
-		assertThat(layer.get("neurons").asInt()).isEqualTo(NEURONS);
+		assertRemovesThePrunedNeurons(audit, "model.layers.1");
 	}
 
 	@Test
@@ -490,6 +482,15 @@ class PatchAuditIntegrationTests {
 			}
 		}
 		return Math.sqrt(lambda);
+	}
+
+	/** A flagged audit whose first layer is the one named, with the pruned neurons. */
+	private static void assertRemovesThePrunedNeurons(JsonNode audit, String layerName) {
+		assertThat(audit.get("flagged").asBoolean()).as(audit.toString()).isTrue();
+		JsonNode layer = audit.get("layers").get(0);
+		assertThat(layer.get("layer").asString()).isEqualTo(layerName);
+		assertThat(layer.get("removedNeurons").valueStream().map(JsonNode::asInt)).containsExactly(7, 100, 400);
+		assertThat(layer.get("neurons").asInt()).isEqualTo(NEURONS);
 	}
 
 }

@@ -1,12 +1,10 @@
 package dev.patchbay.composition;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.stream.Stream;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -15,16 +13,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
-import org.springframework.boot.builder.SpringApplicationBuilder;
-import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.jdbc.core.simple.JdbcClient;
-import org.springframework.util.FileSystemUtils;
 
-import dev.patchbay.PatchbayApplication;
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.Fixtures;
-import dev.patchbay.support.TestDatabase;
+import dev.patchbay.support.Replicas;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -40,7 +34,7 @@ class SharedQueueIntegrationTests {
 
 	private static final Duration LEASE = Duration.ofSeconds(3);
 
-	private final Path dataDir = Path.of("target/test-data/shared-" + UUID.randomUUID());
+	private Replicas replicas;
 
 	private ConfigurableApplicationContext first;
 
@@ -52,31 +46,17 @@ class SharedQueueIntegrationTests {
 
 	@BeforeAll
 	void startTwoInstances() {
-		this.first = start("patchbay.data-dir=" + this.dataDir);
-		JdbcConnectionDetails database = this.first.getBean(JdbcConnectionDetails.class);
-		this.second = start("patchbay.data-dir=" + this.dataDir.resolve("second"),
-				"patchbay.storage.root=" + this.dataDir.resolve("blobs"),
-				"spring.datasource.url=" + database.getJdbcUrl(),
-				"spring.datasource.username=" + database.getUsername(),
-				"spring.datasource.password=" + database.getPassword());
+		this.replicas = Replicas.start("shared", "patchbay.composition.lease-timeout=" + LEASE.toMillis() + "ms",
+				"patchbay.composition.poll-interval=100ms");
+		this.first = this.replicas.first();
+		this.second = this.replicas.second();
 		this.api = new ApiClient(this.first.getEnvironment());
 		this.other = new ApiClient(this.second.getEnvironment());
 	}
 
-	private ConfigurableApplicationContext start(String... properties) {
-		// As command-line arguments, which take precedence over application.yaml.
-		Stream<String> common = Stream.of("server.port=0",
-				"patchbay.composition.lease-timeout=" + LEASE.toMillis() + "ms",
-				"patchbay.composition.poll-interval=100ms", "patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY);
-		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class).run(
-				Stream.concat(common, Stream.of(properties)).map((property) -> "--" + property).toArray(String[]::new));
-	}
-
 	@AfterAll
 	void stop() {
-		this.second.close();
-		this.first.close();
-		FileSystemUtils.deleteRecursively(this.dataDir.toFile());
+		this.replicas.close();
 	}
 
 	@Test

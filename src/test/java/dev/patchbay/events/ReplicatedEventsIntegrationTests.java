@@ -7,7 +7,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +15,6 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.AfterAll;
@@ -26,15 +24,11 @@ import org.junit.jupiter.api.TestInstance;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-import org.springframework.boot.builder.SpringApplicationBuilder;
-import org.springframework.boot.jdbc.autoconfigure.JdbcConnectionDetails;
 import org.springframework.context.ConfigurableApplicationContext;
-import org.springframework.util.FileSystemUtils;
 
-import dev.patchbay.PatchbayApplication;
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.Fixtures;
-import dev.patchbay.support.TestDatabase;
+import dev.patchbay.support.Replicas;
 
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -51,7 +45,7 @@ class ReplicatedEventsIntegrationTests {
 
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
-	private final Path dataDir = Path.of("target/test-data/events-" + UUID.randomUUID());
+	private Replicas replicas;
 
 	private ConfigurableApplicationContext first;
 
@@ -63,30 +57,17 @@ class ReplicatedEventsIntegrationTests {
 
 	@BeforeAll
 	void startTwoInstances() {
-		this.first = start("patchbay.data-dir=" + this.dataDir);
-		JdbcConnectionDetails database = this.first.getBean(JdbcConnectionDetails.class);
-		this.second = start("patchbay.data-dir=" + this.dataDir.resolve("second"),
-				"patchbay.storage.root=" + this.dataDir.resolve("blobs"),
-				"spring.datasource.url=" + database.getJdbcUrl(),
-				"spring.datasource.username=" + database.getUsername(),
-				"spring.datasource.password=" + database.getPassword());
+		this.replicas = Replicas.start("events", "patchbay.events.poll-interval=50ms",
+				"patchbay.events.stream-poll-interval=100ms");
+		this.first = this.replicas.first();
+		this.second = this.replicas.second();
 		this.api = new ApiClient(this.first.getEnvironment());
 		this.other = new ApiClient(this.second.getEnvironment());
 	}
 
-	private ConfigurableApplicationContext start(String... properties) {
-		Stream<String> common = Stream.of("server.port=0", "patchbay.events.poll-interval=50ms",
-				"patchbay.events.stream-poll-interval=100ms",
-				"patchbay.security.admin-key=" + ApiClient.TEST_ADMIN_KEY);
-		return new SpringApplicationBuilder(PatchbayApplication.class, TestDatabase.class).run(
-				Stream.concat(common, Stream.of(properties)).map((property) -> "--" + property).toArray(String[]::new));
-	}
-
 	@AfterAll
 	void stop() {
-		this.second.close();
-		this.first.close();
-		FileSystemUtils.deleteRecursively(this.dataDir.toFile());
+		this.replicas.close();
 	}
 
 	@Test
