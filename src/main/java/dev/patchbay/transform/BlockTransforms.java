@@ -32,18 +32,25 @@ import dev.patchbay.transform.Plan.Output;
 final class BlockTransforms {
 
 	/** A block tensor: the stack's prefix, the block index and the rest of the name. */
+	// Reluctant prefix: in "model.vision.layers.3.mlp.layers.0.weight" the outermost
+	// stack wins, so a nested list inside a block stays part of that block's name.
 	private static final Pattern BLOCK = Pattern.compile("^((?:.*?\\.)?(?:layers|layer|h|blocks))\\.(\\d+)\\.(.+)$");
 
 	/** Config keys that count the blocks, by architecture. */
 	private static final List<String> LAYER_COUNTS = List.of("num_hidden_layers", "n_layer", "num_layers", "n_layers");
 
 	/** Config lists with one entry per block. */
+	// Removing blocks must shorten these lists too, or a loader reads block i's attention
+	// type (sliding or full) from the wrong entry.
 	private static final List<String> PER_LAYER_LISTS = List.of("layer_types");
 
 	/**
 	 * The module a weight belongs to, by role: attention projections (fused q|k|v rows in
 	 * that order), and the MLP's up (and gate) and down projections.
 	 */
+	// Names from the llama/mistral family (q_proj, gate_proj), phi (qkv_proj, fc1), MPT
+	// (Wqkv) and CLIP (out_proj, fc1/fc2); a module outside this list keeps only its
+	// width slices (the default case of inherit).
 	private static final Pattern ROLE = Pattern.compile(
 			"(?:^|\\.)(q_proj|k_proj|v_proj|qkv_proj|Wqkv|o_proj|out_proj|gate_proj|up_proj|gate_up_proj|fc1|down_proj|fc2)\\.(weight|bias)$");
 
@@ -60,6 +67,7 @@ final class BlockTransforms {
 
 	}
 
+	/** The match of a block tensor's name, or null for a tensor outside the stack. */
 	static Matcher block(String name) {
 		Matcher matcher = BLOCK.matcher(name);
 		return matcher.matches() ? matcher : null;
@@ -87,6 +95,7 @@ final class BlockTransforms {
 			throw Transforms.impossible("blocks",
 					List.of("the model has several block stacks " + prefixes + "; transforms handle one"), List.of());
 		}
+		// Blocks are numbered from 0, so a stack starting at 1 is reported as a gap at 0.
 		int count = indices.last() + 1;
 		List<Integer> missing = IntStream.range(0, count).filter((i) -> !indices.contains(i)).boxed().toList();
 		if (!missing.isEmpty()) {
@@ -107,6 +116,8 @@ final class BlockTransforms {
 			throw Transforms.invalid("blocks", "is required: the indices of the blocks to remove");
 		}
 		Set<Integer> dropped = new TreeSet<>();
+		// A set, not the list, decides what goes, but a repeated index is refused rather
+		// than merged: it is most likely a typo for another block.
 		for (Integer index : drop) {
 			if (index == null || !dropped.add(index)) {
 				throw Transforms.invalid("blocks", "names block " + index + " twice or is null");
@@ -123,6 +134,8 @@ final class BlockTransforms {
 		if (kept.isEmpty()) {
 			throw Transforms.impossible("blocks", List.of("the plan removes every block"), List.of());
 		}
+		// Kept blocks move down without any tensor changing: only names and the config's
+		// layer counts differ.
 		List<Output> outputs = renumbered(sources, stack, kept, (tensor) -> null);
 		Map<String, Object> report = new LinkedHashMap<>();
 		report.put("kind", "drop_blocks");
@@ -138,6 +151,7 @@ final class BlockTransforms {
 	 */
 	private static List<Output> renumbered(Sources sources, Stack stack, List<Integer> kept,
 			java.util.function.Function<TensorLocation, Gather> keep) {
+		// Old block index to new, contiguous in the kept blocks' order.
 		Map<Integer, Integer> newIndex = new HashMap<>();
 		for (int i = 0; i < kept.size(); i++) {
 			newIndex.put(kept.get(i), i);
@@ -153,6 +167,8 @@ final class BlockTransforms {
 				}
 				name = stack.rename(block, to);
 			}
+			// Checked here, not only when produced, so an oversized tensor fails the plan
+			// before any byte is written.
 			Gather gather = keep.apply(tensor);
 			Sources.size(tensor);
 			if (gather == null) {
@@ -165,6 +181,8 @@ final class BlockTransforms {
 				shape.add((gather.dims()[d] != null) ? gather.dims()[d].length() : tensor.spec().shape().get(d));
 			}
 			outputs.add(new Output(new TensorSpec(name, tensor.spec().dtype(), shape), () -> {
+				// Resolved inside the producer: MLP neuron indices are only computed when
+				// the first tensor of that MLP is written.
 				int[][] indices = new int[gather.dims().length][];
 				for (int d = 0; d < indices.length; d++) {
 					indices[d] = (gather.dims()[d] != null) ? gather.dims()[d].indices() : null;
@@ -213,6 +231,8 @@ final class BlockTransforms {
 	 * key/value head), and MLP neurons chosen by norm over up, gate and down together.
 	 */
 	static Plan inherit(TransformRequest request, Sources sources, ObjectNode config) {
+		// Depth comes from one of two selectors; neither keeps every block (width-only
+		// inheritance).
 		if (request.blocks() != null && request.every() != null) {
 			throw Transforms.invalid("every", "is exclusive with blocks");
 		}
@@ -222,6 +242,8 @@ final class BlockTransforms {
 		}
 		int hidden = required(config, "hidden_size");
 		int heads = required(config, "num_attention_heads");
+		// Configs without num_key_value_heads are plain multi-head attention, and without
+		// head_dim the head width is hidden / heads, as transformers assumes.
 		int kvHeads = optional(config, "num_key_value_heads", heads);
 		int headDim = optional(config, "head_dim", (heads > 0) ? hidden / heads : 0);
 		Integer intermediate = config.path("intermediate_size").isIntegralNumber()
@@ -244,6 +266,8 @@ final class BlockTransforms {
 		}
 		int newIntermediate = (intermediate != null)
 				? width("config.intermediate_size", student.intermediateSize(), intermediate) : 0;
+		// The student's groups must fit inside the teacher's: each student key/value head
+		// is a teacher head and keeps at most that teacher's query heads.
 		if (newHeads % newKvHeads != 0 || newHeads / newKvHeads > heads / kvHeads) {
 			throw Transforms.invalid("config.num_attention_heads",
 					"must be a multiple of num_key_value_heads with at most " + (heads / kvHeads)
@@ -252,6 +276,10 @@ final class BlockTransforms {
 		Stack stack = stack(sources);
 		List<Integer> kept = keptBlocks(request, stack);
 
+		// Grouped-query attention stores query heads group by group: query head h uses
+		// key/value head h / group. Taking the first newGroup query heads of each kept
+		// key/value group keeps every query paired with the key/value head it was trained
+		// with.
 		int group = heads / kvHeads;
 		int newGroup = newHeads / newKvHeads;
 		List<Integer> queryHeads = new ArrayList<>();
@@ -263,8 +291,12 @@ final class BlockTransforms {
 		int[] queryRows = rowsOf(queryHeads, headDim, 0);
 		int[] kvRows = Reshaping.leading(newKvHeads * headDim);
 		int[] hiddenLead = Reshaping.leading(newHidden);
+		// A fused projection stacks the q, k and v rows in that order; the same cuts
+		// apply with k starting after all teacher query rows and v after all key rows.
 		int[] qkvRows = concat(queryRows, offset(kvRows, heads * headDim), offset(kvRows, (heads + kvHeads) * headDim));
 
+		// One neuron choice per MLP (keyed by the module's owner prefix), shared by its
+		// up, gate and down tensors so that the rows and columns cut stay aligned.
 		Map<String, Indices> neurons = new HashMap<>();
 		List<String> problems = new ArrayList<>();
 		List<String> tensors = new ArrayList<>();
@@ -277,10 +309,15 @@ final class BlockTransforms {
 			List<Long> shape = tensor.spec().shape();
 			Matcher role = ROLE.matcher(tensor.name());
 			String module = role.find() ? role.group(1) : "";
+			// A bias has only the output dimension of its weight, so it takes the first
+			// of the weight's cuts.
 			boolean weight = module.isEmpty() || role.group(2).equals("weight");
 			String owner = module.isEmpty() ? "" : tensor.name().substring(0, role.start(1));
 			Indices keepNeurons = (intermediate == null || newIntermediate == intermediate) ? null : neurons
 				.computeIfAbsent(owner, (key) -> neuronsByNorm(sources, key, intermediate, newIntermediate));
+			// TinyCLIP's width inheritance keeps the leading slice of the model width
+			// everywhere, so residual stream channel c of the student is channel c of the
+			// teacher.
 			Indices lead = Indices.of(hiddenLead);
 			long[] expected;
 			Indices[] dims;
@@ -301,11 +338,15 @@ final class BlockTransforms {
 					expected = weight ? new long[] { rows, hidden } : new long[] { rows };
 					dims = weight ? new Indices[] { Indices.of(qkvRows), lead } : new Indices[] { Indices.of(qkvRows) };
 				}
+				// The output projection reads the concatenated heads: its columns follow
+				// the query heads kept.
 				case "o_proj", "out_proj" -> {
 					expected = weight ? new long[] { hidden, (long) heads * headDim } : new long[] { hidden };
 					dims = weight ? new Indices[] { lead, Indices.of(queryRows) } : new Indices[] { lead };
 				}
 				case "gate_proj", "up_proj", "fc1", "gate_up_proj" -> {
+					// A fused gate|up projection holds the gate rows, then the up rows:
+					// the same neurons are kept in both halves.
 					int halves = module.equals("gate_up_proj") ? 2 : 1;
 					if (intermediate == null) {
 						problems.add("tensor '" + tensor.name()
@@ -339,6 +380,9 @@ final class BlockTransforms {
 					}
 				}
 			}
+			// A shape that config.json does not predict means the name's role or the
+			// config is wrong for this tensor; gathering by those indices would scramble
+			// it.
 			if (expected != null && !equal(shape, expected)) {
 				problems.add("tensor '" + tensor.name() + "' has shape " + shape + "; config.json implies "
 						+ java.util.Arrays.toString(expected));
@@ -364,11 +408,15 @@ final class BlockTransforms {
 		report.put("head_dim", headDim);
 		report.put("keptQueryHeads", queryHeads);
 		Consumer<ObjectNode> edit = (json) -> {
+			// Only the keys the student changes or needs are written; the teacher's other
+			// config fields carry over.
 			json.put("hidden_size", newHidden);
 			if (intermediate != null) {
 				json.put("intermediate_size", newIntermediate);
 			}
 			json.put("num_attention_heads", newHeads);
+			// Omitted when the teacher omitted it and the student is still plain
+			// multi-head.
 			if (json.has("num_key_value_heads") || newKvHeads != newHeads) {
 				json.put("num_key_value_heads", newKvHeads);
 			}
@@ -381,6 +429,10 @@ final class BlockTransforms {
 		return new Plan(outputs, edit, report);
 	}
 
+	/**
+	 * The teacher blocks the student keeps: every {@code every}-th from block 0, the
+	 * given list (strictly increasing, so the student keeps the teacher's order), or all.
+	 */
 	private static List<Integer> keptBlocks(TransformRequest request, Stack stack) {
 		if (request.every() != null) {
 			if (request.every() < 1) {
@@ -426,6 +478,9 @@ final class BlockTransforms {
 
 			@Override
 			public int[] indices() throws java.io.IOException {
+				// Summed in double over the teacher's full width, one source tensor on
+				// the heap at a time; the choice is cached, so the MLP's other tensors
+				// reuse it.
 				if (this.chosen == null) {
 					double[] scores = new double[intermediate];
 					for (String module : List.of("gate_proj", "up_proj", "fc1", "gate_up_proj", "down_proj", "fc2")) {
@@ -437,6 +492,7 @@ final class BlockTransforms {
 						int rows = Math.toIntExact(tensor.spec().shape().get(0));
 						int columns = values.length / rows;
 						if (module.equals("down_proj") || module.equals("fc2")) {
+							// The down projection's neuron n is its column n.
 							Reshaping.addColumnSquares(values, rows, columns, scores);
 						}
 						else if (module.equals("gate_up_proj")) {
@@ -501,6 +557,7 @@ final class BlockTransforms {
 		return config.path(key).isIntegralNumber() ? config.path(key).asInt() : fallback;
 	}
 
+	/** A student width: the teacher's when not requested, else at most the teacher's. */
 	private static int width(String field, Integer requested, int teacher) {
 		if (requested == null) {
 			return teacher;
@@ -511,6 +568,7 @@ final class BlockTransforms {
 		return requested;
 	}
 
+	/** The headDim consecutive rows of each head, in the heads' order. */
 	private static int[] rowsOf(List<Integer> heads, int headDim, int base) {
 		int[] rows = new int[heads.size() * headDim];
 		for (int h = 0; h < heads.size(); h++) {

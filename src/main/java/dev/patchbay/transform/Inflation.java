@@ -27,17 +27,33 @@ final class Inflation {
 	private Inflation() {
 	}
 
+	/**
+	 * Checks the request and every selected tensor, then returns producers that inflate
+	 * one kernel at a time when the writer asks for it.
+	 * @param request the {@code inflate} fields: {@code method}, {@code depth} (kd, for
+	 * the two 2D-to-3D methods only) and {@code include} (regexes over tensor names; a
+	 * tensor that matches none is copied unchanged)
+	 * @param sources the source model's tensors
+	 * @throws dev.patchbay.shared.InvalidInputException naming the invalid field
+	 * @throws dev.patchbay.shared.UnprocessableException listing every selected tensor
+	 * that cannot be inflated, all at once
+	 */
 	static Plan plan(TransformRequest request, Sources sources) {
 		String method = request.method();
 		if (method == null || !List.of("replicate", "center", "center_slice").contains(method)) {
 			throw Transforms.invalid("method", "must be one of replicate, center, center_slice");
 		}
+		// replicate and center go from 2D to 3D and need kd; center_slice goes back and
+		// reads kd from the kernel's own shape, so a depth given for it would be silently
+		// unused.
 		boolean toVolume = !method.equals("center_slice");
 		Integer depth = request.depth();
 		if (toVolume) {
 			if (depth == null || depth < 1 || depth > 1024) {
 				throw Transforms.invalid("depth", "is required for " + method + ": kd between 1 and 1024");
 			}
+			// An even kd has no middle slice: kd / 2 would sit off centre and shift the
+			// temporal receptive field by half a frame.
 			if (method.equals("center") && depth % 2 == 0) {
 				throw Transforms.invalid("depth", "must be odd for center, so that there is a centre slice");
 			}
@@ -48,6 +64,8 @@ final class Inflation {
 		if (request.include() == null || request.include().isEmpty()) {
 			throw Transforms.invalid("include", "is required: regexes choosing the kernels");
 		}
+		// ClientRegex bounds the pattern and matches in linear time, so a hostile regex
+		// cannot stall the request; the problem names the include[i] at fault.
 		List<Pattern> include = new ArrayList<>();
 		for (int i = 0; i < request.include().size(); i++) {
 			try {
@@ -57,20 +75,27 @@ final class Inflation {
 				throw Transforms.invalid("include[" + i + "]", ex.getMessage());
 			}
 		}
+		// One pass collects every problem before anything is computed, so a bad request
+		// is answered with all the faulty tensors and leaves nothing written.
 		List<String> problems = new ArrayList<>();
 		List<String> faulty = new ArrayList<>();
 		List<String> selected = new ArrayList<>();
 		List<Output> outputs = new ArrayList<>();
 		for (TensorLocation tensor : sources.tensors()) {
+			// Every tensor, selected or copied, must fit in one heap array, since each is
+			// read whole when its turn to be written comes.
 			Sources.size(tensor);
 			boolean chosen = include.stream().anyMatch((p) -> p.matcher(tensor.name()).find());
 			TensorSpec spec = tensor.spec();
 			if (!chosen) {
+				// Unselected tensors keep their stored bytes exactly, whatever the dtype.
 				outputs.add(new Output(spec, () -> ByteBuffer.wrap(sources.bytes(tensor))));
 				continue;
 			}
 			List<Long> shape = spec.shape();
 			String problem = null;
+			// Integer or boolean tensors would not survive the division by kd, and a
+			// quantized kernel has to be dequantized first.
 			if (!spec.dtype().isFloatingPoint()) {
 				problem = "is " + spec.dtype() + ", not floating point";
 			}
@@ -83,6 +108,7 @@ final class Inflation {
 			else if (!toVolume && shape.get(2) % 2 == 0) {
 				problem = "has an even depth " + shape.get(2) + "; center_slice needs an odd kd";
 			}
+			// The inflated kernel is kd times larger and must still fit in one array.
 			else if (toVolume && spec.elementCount() * depth * spec.dtype().byteSize() > Integer.MAX_VALUE - 8) {
 				problem = "would exceed 2 GiB inflated";
 			}
@@ -92,10 +118,17 @@ final class Inflation {
 				continue;
 			}
 			selected.add(tensor.name());
+			// The kernel is seen as o * i channel planes of kh * kw values; inflation
+			// only inserts the depth axis between them, so the o and i layout is
+			// unchanged.
 			int channels = Math.toIntExact(shape.get(0) * shape.get(1));
 			if (toVolume) {
 				List<Long> inflated = List.of(shape.get(0), shape.get(1), (long) depth, shape.get(2), shape.get(3));
 				int plane = Math.toIntExact(shape.get(2) * shape.get(3));
+				// The producer runs when the writer reaches this tensor, so only one
+				// source and one inflated kernel are on the heap at a time. The
+				// arithmetic is float32 whatever the source dtype, and the result is
+				// encoded back to it, so the model keeps its dtype.
 				outputs.add(new Output(new TensorSpec(tensor.name(), spec.dtype(), inflated), () -> {
 					float[] values = Reshaping.inflate(sources.floats(tensor), channels, plane, depth,
 							method.equals("replicate"));
@@ -118,6 +151,8 @@ final class Inflation {
 		if (selected.isEmpty()) {
 			throw Transforms.invalid("include", "matches no tensor of the model");
 		}
+		// The report goes into the response and the model's stored config, so a derived
+		// model shows how it was made.
 		Map<String, Object> report = new LinkedHashMap<>();
 		report.put("kind", "inflate");
 		report.put("method", method);

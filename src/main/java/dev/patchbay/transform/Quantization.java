@@ -33,14 +33,30 @@ import dev.patchbay.transform.Plan.Output;
 final class Quantization {
 
 	/** Not Linear layers, or Linear layers vLLM keeps in full precision. */
+	// These go to quantization_config's ignore list, so a loader knows the module is a
+	// Linear left in full precision and not a missing quantized one.
 	private static final Pattern KEPT = Pattern.compile("(?:^|\\.)(?:lm_head|embed_out)\\.weight$");
 
+	/**
+	 * Names of 2-D weights that are not Linear layers (token and position embeddings,
+	 * norm scales of GPT-2-style {@code ln_} modules); a loader expects them unquantized.
+	 */
 	private static final Pattern NOT_LINEAR = Pattern
 		.compile("(?:embed|(?:^|\\.)wte\\.|(?:^|\\.)wpe\\.|norm|(?:^|\\.)ln_)", Pattern.CASE_INSENSITIVE);
 
 	private Quantization() {
 	}
 
+	/**
+	 * Checks the request and the model, then returns producers that quantize one weight
+	 * at a time as the writer reaches it.
+	 * @param request the {@code quantize} fields: {@code bits} (8 or 4),
+	 * {@code granularity} (one scale per output row, or per {@code groupSize} input
+	 * columns of a row), {@code symmetric} (default true: no zero point) and
+	 * {@code scheme} ({@code int}, or {@code pow2} for DenseShift's sign-and-exponent
+	 * codes)
+	 * @param config the source's config.json, or null when it has none
+	 */
 	static Plan plan(TransformRequest request, Sources sources, ObjectNode config) {
 		Integer bits = request.bits();
 		if (bits == null || (bits != 8 && bits != 4)) {
@@ -50,6 +66,8 @@ final class Quantization {
 		if (granularity == null || !(granularity.equals("channel") || granularity.equals("group"))) {
 			throw Transforms.invalid("granularity", "must be channel or group");
 		}
+		// 0 stands for channel granularity, as WeightQuantizer takes it: the group is the
+		// whole row.
 		int groupSize = 0;
 		if (granularity.equals("group")) {
 			if (request.groupSize() == null || !List.of(32, 64, 128).contains(request.groupSize())) {
@@ -70,6 +88,7 @@ final class Quantization {
 		if (scheme == WeightQuantizer.Scheme.POW2 && !symmetric) {
 			throw Transforms.invalid("symmetric", "pow2 codes are sign and exponent: symmetric only");
 		}
+		// Re-quantizing would read packed int32 codes as if they were weights.
 		if (config != null && config.has("quantization_config")) {
 			throw Transforms.impossible("kind",
 					List.of("the model is already quantized (config.json has quantization_config)"), List.of());
@@ -79,6 +98,7 @@ final class Quantization {
 		List<String> ignored = new ArrayList<>();
 		List<Output> outputs = new ArrayList<>();
 		List<Map<String, Object>> tensorReports = new ArrayList<>();
+		// Original and quantized bytes over every quantized weight, for the report.
 		long[] totals = new long[2];
 		int finalGroupSize = groupSize;
 		for (TensorLocation tensor : sources.tensors()) {
@@ -94,6 +114,8 @@ final class Quantization {
 			}
 			int rows = Math.toIntExact(spec.shape().get(0));
 			int columns = Math.toIntExact(spec.shape().get(1));
+			// compressed-tensors has no partial last group: every group has groupSize
+			// columns.
 			if (groupSize != 0 && columns % groupSize != 0) {
 				problems.add("tensor '" + name + "' has " + columns + " input columns, not a multiple of groupSize "
 						+ groupSize);
@@ -104,10 +126,16 @@ final class Quantization {
 			int factor = quantizer.packFactor();
 			int groups = quantizer.groups(columns);
 			String module = name.substring(0, name.length() - "weight".length());
+			// The module's outputs are written consecutively and in this order: the
+			// packed codes quantize the weight, the scales and zero points read the same
+			// result, and the shape (written last) drops it. So one module's weight and
+			// codes are on the heap at a time, and the report's snrDb is only known once
+			// the codes are written.
 			WeightQuantizer.Quantized[] current = new WeightQuantizer.Quantized[1];
 			long quantizedBytes = 0;
 			TensorSpec packed = TensorSpec.of(module + "weight_packed", DType.I32, rows,
 					(columns + factor - 1) / factor);
+			// Scales keep the weight's dtype, as llm-compressor writes them.
 			TensorSpec scales = TensorSpec.of(module + "weight_scale", spec.dtype(), rows, groups);
 			TensorSpec shape = TensorSpec.of(module + "weight_shape", DType.I64, 2);
 			Map<String, Object> report = new LinkedHashMap<>();
@@ -115,6 +143,8 @@ final class Quantization {
 			report.put("shape", spec.shape());
 			report.put("snrDb", null);
 			outputs.add(new Output(packed, () -> {
+				// NaN or infinity would poison the row's min/max and so every code of its
+				// group.
 				float[] values = sources.floats(tensor);
 				for (float value : values) {
 					if (!Float.isFinite(value)) {
@@ -131,6 +161,8 @@ final class Quantization {
 					() -> TensorData.encode(current[0].scales(), current[0].scales().length, spec.dtype())));
 			quantizedBytes += packed.byteSize() + scales.byteSize() + shape.byteSize();
 			if (scheme == WeightQuantizer.Scheme.INT && !symmetric) {
+				// Zero points are packed along the output rows, unlike the codes (along
+				// the columns), which is how compressed-tensors lays them out.
 				TensorSpec zeroPoints = TensorSpec.of(module + "weight_zero_point", DType.I32,
 						(rows + factor - 1) / factor, groups);
 				outputs.add(new Output(zeroPoints, () -> ints(current[0].zeroPoints())));
@@ -167,6 +199,8 @@ final class Quantization {
 		report.put("quantizedBytes", totals[1]);
 		report.put("bytesSaved", totals[0] - totals[1]);
 		report.put("tensors", tensorReports);
+		// quantization_config is what makes a loader (vLLM, transformers with
+		// compressed-tensors) read weight_packed instead of looking for weight.
 		return new Plan(outputs, (json) -> json.set("quantization_config",
 				quantizationConfig(json, scheme, bits, finalGroupSize, symmetric, ignored)), report);
 	}
@@ -185,6 +219,8 @@ final class Quantization {
 	 * compressed-tensors' {@code quantization_config}, as llm-compressor writes it for a
 	 * weight-only scheme; for pow2 our own, in the same shape.
 	 */
+	// The block mirrors llm-compressor's output key for key, nulls included, so it reads
+	// exactly like a config the loaders already handle.
 	private static ObjectNode quantizationConfig(ObjectNode root, WeightQuantizer.Scheme scheme, int bits,
 			int groupSize, boolean symmetric, List<String> ignored) {
 		ObjectNode config = root.objectNode();
@@ -213,6 +249,9 @@ final class Quantization {
 			config.put("format", "pack-quantized");
 		}
 		else {
+			// A quant_method no loader knows, so that no one runs pow2 codes through an
+			// int kernel by mistake; the code formula makes the tensors readable without
+			// us.
 			config.put("quant_method", "patchbay-pow2");
 			config.put("format", "pow2-packed");
 			config.put("code",
@@ -224,6 +263,7 @@ final class Quantization {
 		return config;
 	}
 
+	/** Little-endian int32 bytes, as safetensors stores them. */
 	private static ByteBuffer ints(int[] values) {
 		ByteBuffer buffer = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
 		buffer.asIntBuffer().put(values);

@@ -14,6 +14,7 @@ final class Sources {
 
 	private final ArtifactContent model;
 
+	// Built once: the MLP neuron choice looks up its sibling tensors by name.
 	private final Map<String, TensorLocation> byName;
 
 	Sources(ArtifactContent model) {
@@ -35,6 +36,8 @@ final class Sources {
 	}
 
 	/** A floating-point tensor as float32. */
+	// bfloat16 and float16 widen to float32 exactly, so transforms computing in float32
+	// lose nothing on the way in.
 	float[] floats(TensorLocation tensor) throws IOException {
 		float[] values = new float[Math.toIntExact(tensor.spec().elementCount())];
 		TensorData.readFloats(this.model.fileOf(tensor), tensor.dataOffset(), tensor.spec().dtype(), 0, values,

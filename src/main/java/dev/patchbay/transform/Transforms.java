@@ -55,13 +55,17 @@ import dev.patchbay.transform.Plan.Output;
 @Service
 public class Transforms {
 
+	// transformers refuses a safetensors file whose metadata names no format it knows.
 	static final Map<String, String> METADATA = Map.of("format", "pt");
 
+	// One unsharded file: the output is written as one stream, tensor by tensor.
 	static final String WEIGHTS_FILE = "model.safetensors";
 
 	private static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
 
 	/** The fields each kind takes, beyond name, version and labels. */
+	// A field of another kind is refused rather than ignored, so a typo in kind cannot
+	// silently drop the parameters the caller meant.
 	private static final Map<String, Set<String>> FIELDS = Map.of("drop_blocks", Set.of("blocks"), "inherit",
 			Set.of("blocks", "every", "config"), "inflate", Set.of("include", "depth", "method"), "quantize",
 			Set.of("bits", "granularity", "groupSize", "symmetric", "scheme"));
@@ -111,11 +115,15 @@ public class Transforms {
 		String kind = request.kind();
 		rejectForeignFields(request);
 		ArtifactContent source = this.registry.content(ArtifactType.MODEL, modelId, pins);
+		// The result keeps the source's family and records the source as its base model;
+		// the lineage edge below says how it was derived.
 		String name = (request.name() != null) ? request.name() : source.details().name() + "-" + kind;
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(null, name, request.version(),
 				source.details().family(), modelId, request.labels(), null));
 		// Checked again when registering; refusing here spares the compute.
 		this.registry.requireNameFree(ArtifactType.MODEL, metadata.name(), metadata.version(), "name");
+		// Each planner checks everything first and only returns producers, so a refused
+		// transform has read no tensor data and written nothing.
 		ObjectNode config = sourceConfig(source);
 		Sources sources = new Sources(source);
 		Plan plan = switch (kind) {
@@ -124,6 +132,8 @@ public class Transforms {
 			case "inflate" -> Inflation.plan(request, sources);
 			default -> Quantization.plan(request, sources, config);
 		};
+		// The safetensors header needs every spec up front, which is why plans know their
+		// output shapes before computing anything.
 		List<TensorSpec> specs = plan.outputs().stream().map(Output::spec).toList();
 		try (BlobOutput output = this.blobs.create()) {
 			try (SafetensorsWriter writer = new SafetensorsWriter((WritableByteChannel) output, specs, METADATA)) {
@@ -136,6 +146,8 @@ public class Transforms {
 				plan.config().accept(config);
 			}
 			List<Upload> files = folderFiles(modelId, specs, config);
+			// Stored only once every tensor is written: quantize fills in each tensor's
+			// SNR while writing, and the stored report must include it.
 			Map<String, Object> stored = new LinkedHashMap<>();
 			stored.put("transform", plan.report());
 			ArtifactDetails details = this.ingest.registerGeneratedModel(metadata, staged, WEIGHTS_FILE, files,
@@ -144,6 +156,7 @@ public class Transforms {
 		}
 	}
 
+	/** Refuses any field set that the request's kind does not use, naming the first. */
 	private static void rejectForeignFields(TransformRequest request) {
 		Map<String, Object> given = new LinkedHashMap<>();
 		given.put("blocks", request.blocks());
@@ -173,6 +186,8 @@ public class Transforms {
 				try (FolderFile.Opened opened = this.registry.blob(file)) {
 					opened.file().transferTo(bytes, 0, file.sizeBytes());
 				}
+				// A config.json that is not an object is treated as absent: the
+				// transforms that need one then refuse with their own message.
 				JsonNode root = this.json.readTree(bytes.toByteArray());
 				return (root instanceof ObjectNode object) ? object : null;
 			}
@@ -188,10 +203,14 @@ public class Transforms {
 		List<Upload> files = new ArrayList<>();
 		for (FolderFile file : this.folders.companionFiles(modelId, specs)) {
 			if (file.path().equals(ModelConfigs.PATH) && config != null) {
+				// Indented like the configs transformers writes, so the derived model's
+				// file diffs cleanly against its source's.
 				byte[] bytes = PRETTY.writeValueAsBytes(config);
 				files.add(new Upload("files", file.path(), () -> new ByteArrayInputStream(bytes)));
 				continue;
 			}
+			// The other files are copied unchanged and read lazily, one at a time, when
+			// the ingest stages them.
 			files.add(new Upload("files", file.path(), () -> {
 				ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 				try (FolderFile.Opened opened = file.source().open()) {
@@ -203,6 +222,11 @@ public class Transforms {
 		return files;
 	}
 
+	/**
+	 * Validates the result's metadata as a registration would, so a bad name is refused
+	 * before any compute; the first violation by property path is reported, for a stable
+	 * message.
+	 */
 	private ArtifactMetadata checked(ArtifactMetadata metadata) {
 		Set<ConstraintViolation<ArtifactMetadata>> violations = this.validator.validate(metadata);
 		if (!violations.isEmpty()) {
