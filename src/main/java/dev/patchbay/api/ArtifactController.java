@@ -45,8 +45,12 @@ import dev.patchbay.shared.InvalidInputException;
  */
 abstract class ArtifactController {
 
+	// Only parses change records the registry wrote itself, so the application's strict
+	// mapper (unknown properties fail) is not needed.
 	private static final JsonMapper JSON = JsonMapper.builder().build();
 
+	// The one thing subclasses differ in here: every query below is scoped to it, so an
+	// id of a patch is a 404 under /models.
 	private final ArtifactType type;
 
 	protected final Registry registry;
@@ -59,6 +63,11 @@ abstract class ArtifactController {
 		this.metadata = metadata;
 	}
 
+	/**
+	 * A page of artifacts. The filters combine with AND; {@code label} repeats, as
+	 * {@code key} (present) or {@code key=value}, each of which must match. The page size
+	 * is capped at 200 so one request cannot load the whole registry.
+	 */
 	@GetMapping
 	PageResponse<ArtifactResponse> list(@RequestParam(required = false) String name,
 			@RequestParam(required = false) String namePrefix, @RequestParam(required = false) String nameContains,
@@ -67,6 +76,8 @@ abstract class ArtifactController {
 			@RequestParam(defaultValue = "0") @Min(0) int page,
 			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
 		PageRequest pageable = PageRequest.of(page, size, sortOf(sort, order));
+		// Every filter text is checked before the query, so a control character is a 400
+		// naming the parameter instead of a database error.
 		List<String> labels = (label != null) ? label : List.of();
 		labels.forEach((value) -> filter("label", value));
 		ArtifactFilter filter = new ArtifactFilter(filter("name", name), filter("family", family), labels,
@@ -90,6 +101,8 @@ abstract class ArtifactController {
 			throw invalidParameter("order", "must be asc or desc");
 		}
 		return switch (sort) {
+			// Two artifacts can share a creation instant; without a tiebreaker a page
+			// boundary could repeat or skip one.
 			case "createdAt" -> Sort.by(direction, "createdAt").and(Sort.by(direction, "id"));
 			case "name" -> Sort.by(direction, "name").and(Sort.by(direction, "versionNumber"));
 			case "version" -> Sort.by(direction, "versionNumber").and(Sort.by(Sort.Direction.ASC, "name"));
@@ -111,20 +124,30 @@ abstract class ArtifactController {
 	}
 
 	/** An id, or a reference: {@code name}, {@code name@version}, {@code name@alias}. */
+	// Resolved once per request, so a handler acts on the version the reference named at
+	// that moment even if an alias moves meanwhile.
 	protected UUID resolve(String id) {
 		return this.registry.resolve(this.type, filter("id", id), "id");
 	}
 
+	/** One artifact by id or reference. */
 	@GetMapping("/{id}")
 	ArtifactResponse get(@PathVariable String id) {
 		return ArtifactResponse.of(this.registry.get(this.type, resolve(id)));
 	}
 
+	/**
+	 * The tensor manifest, in file order: names, dtypes and shapes, without reading data.
+	 */
 	@GetMapping("/{id}/tensors")
 	List<TensorResponse> tensors(@PathVariable String id) {
 		return this.registry.tensors(this.type, resolve(id)).stream().map(TensorResponse::of).toList();
 	}
 
+	/**
+	 * Deletes an artifact and the blobs no other artifact shares; 409 while a composition
+	 * or a derived artifact still references it.
+	 */
 	@DeleteMapping("/{id}")
 	ResponseEntity<Void> delete(@PathVariable String id) throws IOException {
 		this.registry.delete(this.type, resolve(id));
@@ -141,8 +164,12 @@ abstract class ArtifactController {
 			throw invalidField("body", "must be a JSON object with labels and/or description");
 		}
 		Map<String, String> labels = null;
+		// Merge-patch semantics need three states for the description: absent (keep),
+		// null (clear) and a value; the flag tells the first two apart.
 		boolean descriptionGiven = false;
 		String description = null;
+		// Fields are checked by hand instead of binding a record, because a record cannot
+		// tell an absent field from an explicit null.
 		for (Map.Entry<String, JsonNode> field : body.properties()) {
 			JsonNode value = field.getValue();
 			switch (field.getKey()) {
@@ -190,6 +217,10 @@ abstract class ArtifactController {
 	record ChangeResponse(Instant changedAt, String role, String requestId, JsonNode changes) {
 	}
 
+	/**
+	 * The aliases of a name. Alias routes take the bare name, not a reference: an alias
+	 * belongs to the name, whichever version it points at.
+	 */
 	@GetMapping("/{name}/aliases")
 	List<AliasResponse> aliases(@PathVariable String name) {
 		return this.registry.aliases(this.type, name).stream().map((alias) -> AliasResponse.of(name, alias)).toList();
@@ -204,6 +235,9 @@ abstract class ArtifactController {
 	@PutMapping(path = "/{name}/aliases/{alias}", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<AliasResponse> setAlias(@PathVariable String name, @PathVariable String alias,
 			@RequestBody AliasRequest request) {
+		// The version may be sent as a number (2) or a string ("v2", or another alias);
+		// null is passed on for the registry to refuse, anything else becomes "" and is
+		// refused here.
 		String version = (request == null || request.version() == null) ? null : request.version().isNumber()
 				? request.version().asString() : request.version().isString() ? request.version().asString() : "";
 		if (version != null && version.isEmpty()) {
@@ -236,6 +270,8 @@ abstract class ArtifactController {
 
 	/** 201 with the new artifact and its location, whichever endpoint created it. */
 	ResponseEntity<ArtifactResponse> created(ArtifactDetails details) {
+		// The subclass's base path (models, patches, datasets), so the Location header is
+		// right for whichever type the controller serves.
 		String collection = AnnotationUtils.findAnnotation(getClass(), RequestMapping.class).value()[0];
 		return ResponseEntity
 			.created(ServletUriComponentsBuilder.fromCurrentContextPath()

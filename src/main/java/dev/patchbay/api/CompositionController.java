@@ -33,6 +33,12 @@ import dev.patchbay.composition.Compositions;
 import dev.patchbay.security.Role;
 import dev.patchbay.shared.InvalidInputException;
 
+/**
+ * Compositions over HTTP: create from a JSON recipe or a mergekit YAML config, read,
+ * cancel, delete, and download the merged weights, even while they are being computed.
+ * The work itself is queued; this controller only maps requests onto {@link Compositions}
+ * and its outcomes onto statuses.
+ */
 @RestController
 @RequestMapping("/api/v1/compositions")
 class CompositionController {
@@ -55,6 +61,10 @@ class CompositionController {
 				PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt"))));
 	}
 
+	/**
+	 * The status by its wire name ({@code queued}, {@code ready}…), not the enum
+	 * constant's.
+	 */
 	private static CompositionStatus statusOf(String status) {
 		if (status == null) {
 			return null;
@@ -68,10 +78,17 @@ class CompositionController {
 					Map.of("field", "status")));
 	}
 
+	/**
+	 * Creates a composition: 201 with its location when new, 200 with the existing one
+	 * when the same recipe was already submitted, since identical recipes share one
+	 * result.
+	 */
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<CompositionView> create(@RequestBody CompositionRequest request, HttpServletRequest http)
 			throws IOException {
 		// Only an admin may acknowledge a flagged patch audit.
+		// The key filter left the caller's role in the request; the composition module
+		// gets a plain flag, nothing of HTTP.
 		boolean admin = http.getAttribute(ApiKeyFilter.ROLE_ATTRIBUTE) instanceof Role role
 				&& role.includes(Role.ADMIN);
 		return respond(this.compositions.create(request, admin));
@@ -83,6 +100,7 @@ class CompositionController {
 		return respond(this.compositions.createFromMergekit(yaml));
 	}
 
+	/** 201 with a Location for a new composition, 200 for one that already existed. */
 	private static ResponseEntity<CompositionView> respond(Compositions.Created created) {
 		if (!created.created()) {
 			return ResponseEntity.ok(created.view());
@@ -111,6 +129,7 @@ class CompositionController {
 		if (!cancelled.wasRunning()) {
 			return ResponseEntity.ok(cancelled.view());
 		}
+		// The client polls the composition (Location) after a second to see it cancelled.
 		return ResponseEntity.accepted()
 			.header(HttpHeaders.RETRY_AFTER, "1")
 			.location(ServletUriComponentsBuilder.fromCurrentContextPath()
@@ -128,6 +147,10 @@ class CompositionController {
 			.body(this.compositions.recipeYaml(id));
 	}
 
+	/**
+	 * The merged weights as one safetensors file, served from the result cache with
+	 * ranges, or streamed while the composition still computes.
+	 */
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable UUID id, HttpServletRequest request, HttpServletResponse response) {
 		// The result stays pinned in the cache until its bytes are sent.
@@ -143,6 +166,10 @@ class CompositionController {
 				weights::close);
 	}
 
+	/**
+	 * Deletes a composition (409 while it computes); its result blob goes too unless a
+	 * model materialized from it still uses it.
+	 */
 	@DeleteMapping("/{id}")
 	ResponseEntity<Void> delete(@PathVariable UUID id) throws IOException {
 		this.compositions.delete(id);

@@ -54,6 +54,8 @@ class CompositionEventController implements AutoCloseable {
 
 	private final JsonMapper json;
 
+	// One daemon thread ticks every stream: a tick only hands a poll to the pool, so it
+	// never blocks, and daemon threads do not hold the JVM up at shutdown.
 	private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor((task) -> {
 		Thread thread = new Thread(task, "composition-events");
 		thread.setDaemon(true);
@@ -78,6 +80,11 @@ class CompositionEventController implements AutoCloseable {
 		this.json = json;
 	}
 
+	/**
+	 * Opens a stream. A reconnecting client sends {@code Last-Event-ID}, the sequence
+	 * number of the last event it received, and gets only the later ones; status and
+	 * progress are sent again, as a snapshot, on every connection.
+	 */
 	@GetMapping(path = "/api/v1/compositions/{id}/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
 	SseEmitter stream(@PathVariable UUID id,
 			@RequestHeader(name = "Last-Event-ID", required = false) String lastEventId, HttpServletResponse response) {
@@ -87,9 +94,13 @@ class CompositionEventController implements AutoCloseable {
 		// Proxies such as nginx would otherwise buffer the stream.
 		response.setHeader("X-Accel-Buffering", "no");
 		response.setHeader("Cache-Control", "no-store");
+		// A bounded lifetime: a stream a client forgot is closed at the timeout, and the
+		// EventSource reconnects by itself if it is still listening.
 		SseEmitter emitter = new SseEmitter(this.properties.streamTimeout().toMillis());
 		Stream stream = new Stream(id, emitter, after);
 		emitter.onCompletion(stream::stop);
+		// Whichever way the emitter ends, its polling ends with it, so no tick writes to
+		// a closed response.
 		emitter.onError((ex) -> stream.stop());
 		emitter.onTimeout(() -> {
 			// The client reconnects with Last-Event-ID and goes on from there.
@@ -100,6 +111,10 @@ class CompositionEventController implements AutoCloseable {
 		return emitter;
 	}
 
+	/**
+	 * The sequence number a reconnecting client last saw; 0, from the start, for a new
+	 * one.
+	 */
 	private static long position(String lastEventId) {
 		if (lastEventId == null || lastEventId.isBlank()) {
 			return 0;
@@ -119,6 +134,8 @@ class CompositionEventController implements AutoCloseable {
 	}
 
 	@Override
+	// Polls blocked on a slow client are interrupted; their streams end with the
+	// application.
 	public void close() {
 		this.scheduler.shutdownNow();
 		this.pollers.shutdownNow();
@@ -135,6 +152,8 @@ class CompositionEventController implements AutoCloseable {
 
 		private final SseEmitter emitter;
 
+		// What the client has seen: the last event's sequence number and the status and
+		// progress last sent, so a poll sends only what changed.
 		private long lastSeq;
 
 		private CompositionStatus lastStatus;
@@ -148,6 +167,8 @@ class CompositionEventController implements AutoCloseable {
 		private volatile boolean stopped;
 
 		/** Whether a poll is running. */
+		// The guard that keeps polls from overlapping: a poll slower than the interval (a
+		// client reading slowly) skips ticks instead of queueing them.
 		private final AtomicBoolean polled = new AtomicBoolean();
 
 		private volatile ScheduledFuture<?> polling;
@@ -183,10 +204,14 @@ class CompositionEventController implements AutoCloseable {
 			}
 		}
 
+		// Idempotent, and callable from the emitter's callbacks on a container thread as
+		// well as from a poll.
 		void stop() {
 			this.stopped = true;
 			ScheduledFuture<?> polling = this.polling;
 			if (polling != null) {
+				// Not interrupting: a poll in progress finishes its write and sees
+				// stopped next time.
 				polling.cancel(false);
 			}
 		}
@@ -208,6 +233,9 @@ class CompositionEventController implements AutoCloseable {
 					this.lastSeq = event.seq();
 				}
 				CompositionView.Progress progress = view.progress();
+				// A status change is sent as one status event that carries the progress
+				// too; a progress event only when the status is unchanged, at most one
+				// per poll.
 				if (view.status() != this.lastStatus) {
 					send(SseEmitter.event().name("status").data(snapshot(view)));
 				}
@@ -217,11 +245,14 @@ class CompositionEventController implements AutoCloseable {
 				this.lastStatus = view.status();
 				this.lastTensors = progress.tensorsDone();
 				this.lastBytes = progress.bytesDone();
+				// Ready, failed or cancelled: nothing more can happen, and the terminal
+				// status and its event have both been sent above.
 				if (view.status() != CompositionStatus.PENDING && view.status() != CompositionStatus.RUNNING) {
 					stop();
 					this.emitter.complete();
 					return;
 				}
+				// Only after a silence, so a busy stream sends no keepalives.
 				long silent = System.nanoTime() - this.lastSentNanos;
 				if (silent >= CompositionEventController.this.properties.streamKeepAlive().toNanos()) {
 					send(SseEmitter.event().comment("keepalive"));
@@ -248,6 +279,11 @@ class CompositionEventController implements AutoCloseable {
 			this.lastSentNanos = System.nanoTime();
 		}
 
+		/**
+		 * The status or progress event's data. {@code fraction} is by bytes, since
+		 * tensors differ widely in size; before the size is known it is 0, or 1 for a
+		 * ready composition with nothing to write.
+		 */
 		private String snapshot(CompositionView view) {
 			CompositionView.Progress progress = view.progress();
 			Map<String, Object> data = new LinkedHashMap<>();

@@ -48,17 +48,24 @@ import dev.patchbay.shared.Sha256;
 @RequestMapping("/hf")
 class HubController {
 
+	// The Hub's repo ids are namespace/name; registered artifacts share one namespace,
+	// since their names are unique per type and a model and a patch are tried in that
+	// order.
 	private static final String MODELS = "patchbay";
 
+	// A composition has no name, so its repo is addressed by its id.
 	private static final String COMPOSITIONS = "compositions";
 
 	/** What a git LFS pointer file weighs, as the Hub reports it. */
+	// No pointer file exists behind it; clients only read the number.
 	private static final int POINTER_SIZE = 134;
 
 	private final Registry registry;
 
 	private final Compositions compositions;
 
+	// Folders gives models, patches and compositions one file view with stable etags, so
+	// this controller only translates the Hub's protocol onto it.
 	private final Folders folders;
 
 	HubController(Registry registry, Compositions compositions, Folders folders) {
@@ -68,10 +75,16 @@ class HubController {
 	}
 
 	@GetMapping("/api/models/{namespace}/{name}")
+	/** Model info at main, the request {@code model_info(repo_id)} sends. */
 	ResponseEntity<Object> info(@PathVariable String namespace, @PathVariable String name) {
 		return info(namespace, name, "main");
 	}
 
+	/**
+	 * Model info at a revision: the commit sha every later download of the client is
+	 * pinned to, and the file list ({@code siblings}) that {@code snapshot_download}
+	 * fetches.
+	 */
 	@GetMapping("/api/models/{namespace}/{name}/revision/{revision}")
 	ResponseEntity<Object> info(@PathVariable String namespace, @PathVariable String name,
 			@PathVariable String revision) {
@@ -86,6 +99,9 @@ class HubController {
 			sibling.put("size", file.size());
 			sibling.put("blobId", blobId(file));
 			String sha256 = this.folders.knownDigest(file);
+			// Only weight files are LFS, as on the Hub, where configs and tokenizers are
+			// plain git blobs; the sha256 is left out until it is known (a composition's
+			// shard still computing), rather than reported wrong.
 			if (sha256 != null && file.path().endsWith(".safetensors")) {
 				sibling.put("lfs", Map.of("sha256", sha256, "size", file.size(), "pointerSize", POINTER_SIZE));
 			}
@@ -93,9 +109,13 @@ class HubController {
 		}
 		Map<String, Object> body = new LinkedHashMap<>();
 		String id = namespace + "/" + name;
+		// The fields the Hub always sends are present (_id is a 24-hex object id there),
+		// with neutral values for what Patchbay does not track: likes, downloads, gating.
 		body.put("_id", repo.folder().revision().substring(0, 24));
 		body.put("id", id);
 		body.put("modelId", id);
+		// The folder's revision is a content hash, so the same bytes keep the same sha
+		// and a client's cache stays valid across restarts.
 		body.put("sha", repo.folder().revision());
 		body.put("private", false);
 		body.put("disabled", false);
@@ -118,8 +138,11 @@ class HubController {
 		if (repo.problem() != null) {
 			return repo.problem();
 		}
+		// The path of a tree listing is a directory; the Hub lists its direct children
+		// unless recursive is set.
 		String prefix = (path == null || path.equals("/") || path.isEmpty()) ? ""
 				: path.replaceAll("^/+", "").replaceAll("/+$", "") + "/";
+		// Sorted by path, so listings are stable and a directory comes before its files.
 		Map<String, Map<String, Object>> entries = new TreeMap<>();
 		for (FolderFile file : repo.folder().files()) {
 			if (!file.path().startsWith(prefix)) {
@@ -136,18 +159,28 @@ class HubController {
 				entries.put(file.path(), fileEntry(file));
 			}
 		}
+		// An empty repo lists as empty; an unknown directory is a 404 the client maps to
+		// EntryNotFoundError.
 		if (entries.isEmpty() && !prefix.isEmpty()) {
 			return notFound("EntryNotFound", "no entry '" + prefix + "' in " + namespace + "/" + name);
 		}
 		return ResponseEntity.ok(new ArrayList<>(entries.values()));
 	}
 
+	/**
+	 * A file download, the request {@code hf_hub_download} sends; the path keeps its
+	 * slashes ({@code {*path}}) because repo files live in subfolders.
+	 */
 	@GetMapping("/{namespace}/{name}/resolve/{revision}/{*path}")
 	void resolve(@PathVariable String namespace, @PathVariable String name, @PathVariable String revision,
 			@PathVariable String path, HttpServletRequest request, HttpServletResponse response) throws IOException {
 		read(namespace, name, revision, path, request, response);
 	}
 
+	/**
+	 * The same bytes by the raw route, which {@code @huggingface/hub} takes for
+	 * {@code raw: true}.
+	 */
 	@GetMapping("/{namespace}/{name}/raw/{revision}/{*path}")
 	void raw(@PathVariable String namespace, @PathVariable String name, @PathVariable String revision,
 			@PathVariable String path, HttpServletRequest request, HttpServletResponse response) throws IOException {
@@ -168,6 +201,8 @@ class HubController {
 					response);
 			return;
 		}
+		// huggingface_hub names the local snapshot directory by this header, so a
+		// download at main lands in the same snapshot the info reported.
 		response.setHeader("X-Repo-Commit", repo.folder().revision());
 		this.folders.send(file.get(), request, response);
 	}
@@ -185,6 +220,10 @@ class HubController {
 		return entry;
 	}
 
+	/**
+	 * A directory of the tree listing; its oid only has to be stable per path, since
+	 * directories have no bytes.
+	 */
 	private static Map<String, Object> directoryEntry(String path) {
 		Map<String, Object> entry = new LinkedHashMap<>();
 		entry.put("type", "directory");
@@ -195,6 +234,7 @@ class HubController {
 	}
 
 	/** A git-style 40-hex blob id that changes with the bytes. */
+	// Derived from the etag rather than from the bytes, so no file is read for a listing.
 	private static String blobId(FolderFile file) {
 		return Sha256.hex("blob\n" + file.etag()).substring(0, 40);
 	}
@@ -207,12 +247,16 @@ class HubController {
 	}
 
 	private Repo resolve(String namespace, String name, String revision) {
+		// A composition is a repo while it exists, computed or not; its folder's revision
+		// is the only non-main revision it has.
 		if (namespace.equals(COMPOSITIONS)) {
 			UUID id = uuid(name);
 			CompositionView view;
 			try {
 				view = (id != null) ? this.compositions.get(id) : null;
 			}
+			// An unknown composition is the Hub's RepoNotFound, not our problem+json: the
+			// clients only understand the X-Error-Code convention.
 			catch (NotFoundException ex) {
 				view = null;
 			}
@@ -228,6 +272,8 @@ class HubController {
 		if (!namespace.equals(MODELS)) {
 			return missingRepo(namespace, name);
 		}
+		// A name is looked up as a model first, then as a patch. Only the 200 newest
+		// versions are searched for a sha; an older one is still reached by its version.
 		for (ArtifactType type : List.of(ArtifactType.MODEL, ArtifactType.PATCH)) {
 			List<ArtifactDetails> versions = this.registry
 				.list(type, new ArtifactFilter(name, null, null),
@@ -244,6 +290,8 @@ class HubController {
 				ArtifactDetails details = this.registry.get(type, named.get());
 				return new Repo(this.folders.folder(type, details.id()), details.createdAt(), null);
 			}
+			// A sha from an earlier info call: clients pin downloads to it, so it must
+			// resolve to the same folder while that version exists.
 			for (ArtifactDetails details : versions) {
 				Folder folder = this.folders.folder(type, details.id());
 				if (folder.revision().equals(revision)) {
@@ -264,6 +312,11 @@ class HubController {
 				"revision '" + revision + "' of " + namespace + "/" + name + " not found"));
 	}
 
+	/**
+	 * A Hub-style 404: huggingface_hub raises {@code RepositoryNotFoundError},
+	 * {@code RevisionNotFoundError} or {@code EntryNotFoundError} by {@code X-Error-Code}
+	 * and shows {@code X-Error-Message}.
+	 */
 	private static ResponseEntity<Object> notFound(String code, String message) {
 		return ResponseEntity.status(HttpStatus.NOT_FOUND)
 			.header("X-Error-Code", code)
@@ -271,6 +324,11 @@ class HubController {
 			.body(Map.of("error", message));
 	}
 
+	/**
+	 * Writes a Hub-style error onto a servlet response, for the download routes that
+	 * stream instead of returning an entity; the message is JSON-escaped the cheap way
+	 * (quotes become apostrophes), as it only holds names from the request path.
+	 */
 	private static void writeProblem(ResponseEntity<Object> problem, HttpServletResponse response) throws IOException {
 		response.setStatus(problem.getStatusCode().value());
 		problem.getHeaders().forEach((header, values) -> values.forEach((value) -> response.addHeader(header, value)));

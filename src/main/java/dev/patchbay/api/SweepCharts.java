@@ -29,6 +29,9 @@ import dev.patchbay.inference.SweepView;
  */
 final class SweepCharts {
 
+	// A fixed canvas and margins: both renderings share the same coordinates, so the SVG
+	// and the PNG of a sweep are the same picture. The wide right margin holds the
+	// legend.
 	private static final int WIDTH = 720;
 
 	private static final int HEIGHT = 420;
@@ -41,6 +44,8 @@ final class SweepCharts {
 
 	private static final int BOTTOM = 52;
 
+	// matplotlib's tab10, which readers of sweep plots already know; it repeats after ten
+	// series.
 	private static final String[] PALETTE = { "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
 			"#e377c2", "#7f7f7f", "#bcbd22", "#17becf" };
 
@@ -58,9 +63,13 @@ final class SweepCharts {
 			header.add("weight_" + i);
 		}
 		header.addAll(sweep.request().inputs());
+		// RFC 4180 ends records with CRLF. Only the header holds client text (the split
+		// names); the rows are numbers and need no quoting.
 		csv.append(String.join(",", header.stream().map(SweepCharts::csvField).toList())).append("\r\n");
 		for (SweepView.Result result : sweep.results()) {
 			List<String> row = new ArrayList<>();
+			// Double.toString is locale-independent and round-trips, so a reader gets
+			// back the exact weight and accuracy the sweep stored.
 			result.weights().forEach((weight) -> row.add(Double.toString(weight)));
 			sweep.request().inputs().forEach((input) -> row.add(Double.toString(result.accuracy().get(input))));
 			csv.append(String.join(",", row)).append("\r\n");
@@ -68,6 +77,7 @@ final class SweepCharts {
 		return csv.toString();
 	}
 
+	/** An RFC 4180 field: quoted, with doubled quotes, only when it has to be. */
 	private static String csvField(String value) {
 		if (value.contains(",") || value.contains("\"") || value.contains("\n") || value.contains("\r")) {
 			return "\"" + value.replace("\"", "\"\"") + "\"";
@@ -82,6 +92,8 @@ final class SweepCharts {
 	/** What both renderings draw. */
 	private record Chart(String title, String axisLabel, double xMin, double xMax, List<Series> series) {
 
+		// Accuracy is always in [0, 1], so y needs no range of its own; x spans the swept
+		// weights.
 		double x(double weight) {
 			return LEFT + (weight - this.xMin) / (this.xMax - this.xMin) * (WIDTH - LEFT - RIGHT);
 		}
@@ -102,6 +114,8 @@ final class SweepCharts {
 
 	private static Chart chart(SweepView sweep) {
 		int terms = sweep.request().terms().size();
+		// The first term whose weight varies is the x axis; if none varies, term 0 is,
+		// and the chart shows single points.
 		int axis = 0;
 		for (int i = 0; i < terms; i++) {
 			if (sweep.request().terms().get(i).weights().stream().distinct().count() > 1) {
@@ -112,6 +126,8 @@ final class SweepCharts {
 		List<Double> weights = sweep.request().terms().get(axis).weights();
 		double min = weights.stream().mapToDouble(Double::doubleValue).min().orElse(0);
 		double max = weights.stream().mapToDouble(Double::doubleValue).max().orElse(1);
+		// One weight only: widen the axis around it so the scale does not divide by zero
+		// and the point sits in the middle.
 		if (min == max) {
 			min -= 0.5;
 			max += 0.5;
@@ -136,9 +152,12 @@ final class SweepCharts {
 				line.points().add(new double[] { result.weights().get(axis), result.accuracy().get(split) });
 			}
 		}
+		// A sweep's points come in grid order, which need not be increasing along the
+		// axis; a line must join them left to right.
 		series.values().forEach((line) -> line.points().sort((a, b) -> Double.compare(a[0], b[0])));
 		String patch = String.valueOf(sweep.request().terms().get(axis).patchId());
 		return new Chart("Sweep " + sweep.id() + ": accuracy per split",
+				// The patch id is cut to 8 characters so the label fits under the axis.
 				"weight of term " + axis + " (patch " + patch.substring(0, Math.min(8, patch.length())) + "…)", min,
 				max, new ArrayList<>(series.values()));
 	}
@@ -166,6 +185,7 @@ final class SweepCharts {
 		for (int i = 0; i <= 5; i++) {
 			double accuracy = i / 5.0;
 			svg.append(line(LEFT - 4, Chart.y(accuracy), LEFT, Chart.y(accuracy)));
+			// Light grid lines over the plot area, behind the series drawn later.
 			svg.append(line(LEFT, Chart.y(accuracy), right, Chart.y(accuracy)).replace("/>", " stroke=\"#ddd\"/>"));
 			svg.append(text(LEFT - 8, Chart.y(accuracy) + 4, "end", format(accuracy, 1)));
 		}
@@ -180,6 +200,8 @@ final class SweepCharts {
 		svg.append("</g>\n");
 		int index = 0;
 		for (Series series : chart.series()) {
+			// Each series is its own group with its split and label as data attributes,
+			// so a page or a test can find a line without parsing coordinates.
 			svg.append("<g class=\"series\" data-split=\"")
 				.append(escape(series.split()))
 				.append("\" data-label=\"")
@@ -194,6 +216,7 @@ final class SweepCharts {
 			}
 			svg.append("\"/>\n");
 			for (double[] point : series.points()) {
+				// Each point carries its exact value as a tooltip.
 				svg.append("<circle cx=\"")
 					.append(coordinate(chart.x(point[0])))
 					.append("\" cy=\"")
@@ -222,6 +245,7 @@ final class SweepCharts {
 				+ "\" stroke=\"none\" fill=\"#333\">" + escape(content) + "</text>\n";
 	}
 
+	// Locale.ROOT: a German default locale would write "12,50" and break the SVG.
 	private static String coordinate(double value) {
 		return String.format(Locale.ROOT, "%.2f", value);
 	}
@@ -230,6 +254,10 @@ final class SweepCharts {
 		return String.format(Locale.ROOT, "%." + decimals + "f", value);
 	}
 
+	/**
+	 * Escapes text for XML content and attribute values; split names and labels come from
+	 * the client.
+	 */
 	private static String escape(String text) {
 		StringBuilder escaped = new StringBuilder(text.length());
 		for (char c : text.toCharArray()) {
@@ -253,6 +281,7 @@ final class SweepCharts {
 	/** The same chart as a PNG image. */
 	static byte[] png(SweepView sweep) throws IOException {
 		Chart chart = chart(sweep);
+		// No alpha channel: the image is opaque, white like the SVG's background rect.
 		BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
 		Graphics2D g = image.createGraphics();
 		try {
@@ -272,6 +301,8 @@ final class SweepCharts {
 			Labels labels = new Labels(g);
 			for (int i = 0; i <= 5; i++) {
 				g.draw(new Line2D.Double(LEFT - 4, Chart.y(i / 5.0), LEFT, Chart.y(i / 5.0)));
+				// AWT cannot anchor text at its end as SVG does, so labels are placed by
+				// a fixed offset that fits their few characters.
 				labels.draw(format(i / 5.0, 1), LEFT - 30, Chart.y(i / 5.0) + 4);
 			}
 			for (double tick : chart.xTicks()) {
