@@ -31,9 +31,12 @@ import dev.patchbay.shared.UnauthenticatedException;
  * enter a key.
  */
 @Component
+// Early, but after the request id filter, so a refused request's problem and log line
+// still carry its id.
 @Order(Ordered.HIGHEST_PRECEDENCE + 10)
 class ApiKeyFilter extends OncePerRequestFilter {
 
+	// The auth scheme is case-insensitive (RFC 9110), hence regionMatches below.
 	private static final String BEARER = "Bearer ";
 
 	private static final String HUB_KEY_PREFIX = "hf_";
@@ -43,6 +46,8 @@ class ApiKeyFilter extends OncePerRequestFilter {
 
 	private final ApiKeys keys;
 
+	// MVC's resolver, so a refusal in this filter gets the same problem+json body as an
+	// exception thrown by a controller.
 	private final HandlerExceptionResolver problems;
 
 	ApiKeyFilter(ApiKeys keys, @Qualifier("handlerExceptionResolver") HandlerExceptionResolver problems) {
@@ -84,6 +89,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
 							Map.of("requiredRole", required.get().wireName(), "role", role.get().wireName())));
 			return;
 		}
+		// The role goes into every log line of the request, never the key.
 		MDC.put("role", role.get().wireName());
 		request.setAttribute(ROLE_ATTRIBUTE, role.get());
 		try {
@@ -106,6 +112,8 @@ class ApiKeyFilter extends OncePerRequestFilter {
 				|| path.startsWith("/api/v1/webhooks/")) {
 			return Optional.of(Role.ADMIN);
 		}
+		// Anything not listed above falls under this rule, so a new endpoint needs a key
+		// by default and a write needs publisher.
 		boolean reads = method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS");
 		// Inference is a POST only because inputs are large; it changes nothing.
 		boolean infers = method.equals("POST") && path.startsWith("/v2/models/") && path.endsWith("/infer");
@@ -118,6 +126,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
 		return request.getServletPath() + ((pathInfo != null) ? pathInfo : "");
 	}
 
+	/** Answers with the problem without reaching the handler. */
 	private void reject(HttpServletRequest request, HttpServletResponse response, RuntimeException problem) {
 		this.problems.resolveException(request, response, null, problem);
 	}

@@ -124,9 +124,9 @@ abstract class ArtifactController {
 	}
 
 	/** An id, or a reference: {@code name}, {@code name@version}, {@code name@alias}. */
-	// Resolved once per request, so a handler acts on the version the reference named at
-	// that moment even if an alias moves meanwhile.
 	protected UUID resolve(String id) {
+		// Resolved once per request, so a handler acts on the version the reference named
+		// at that moment even if an alias moves meanwhile.
 		return this.registry.resolve(this.type, filter("id", id), "id");
 	}
 

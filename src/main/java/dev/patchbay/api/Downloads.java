@@ -43,6 +43,8 @@ class Downloads implements DisposableBean {
 
 	private static final Logger logger = LoggerFactory.getLogger(Downloads.class);
 
+	// Tomcat's request attributes for sendfile: the connector sets the first when it can,
+	// and the handler names the file and the byte range with the other three.
 	static final String SENDFILE_SUPPORT = "org.apache.tomcat.sendfile.support";
 
 	static final String SENDFILE_FILENAME = "org.apache.tomcat.sendfile.filename";
@@ -58,6 +60,8 @@ class Downloads implements DisposableBean {
 	 */
 	private final ExecutorService streams = Executors.newCachedThreadPool(new DownloadThreads());
 
+	// How many bodies went by sendfile and how many were copied: a falling sendfile share
+	// points at ranges that cross files or a connector without sendfile.
 	private final Counter sendfiles;
 
 	private final Counter streamed;
@@ -96,6 +100,8 @@ class Downloads implements DisposableBean {
 			HttpServletResponse response, Runnable done) {
 		String quotedEtag = quote(etag);
 		long size = file.size();
+		// 304 for a matching If-None-Match, 416 for an unsatisfiable range, else 200 or
+		// 206 with the range to send; the status and headers are set either way.
 		ByteRangeDownload range = rangeHeaders(size, quotedEtag, filename, request, response);
 		if (!range.hasBody()) {
 			done.run();
@@ -105,11 +111,15 @@ class Downloads implements DisposableBean {
 		long to = range.to();
 		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
 		response.setContentLengthLong(to - from);
+		// HEAD: the length and headers are those GET would send, so a client can plan its
+		// ranged requests without a body.
 		if (!hasBody(request)) {
 			done.run();
 			return;
 		}
 		SegmentedFile.FileRegion region = Boolean.TRUE.equals(request.getAttribute(SENDFILE_SUPPORT))
+				// Sendfile only takes one path and offset; a range that spans two stored
+				// segments is copied instead.
 				? file.regionOf(from, to).orElse(null) : null;
 		if (region != null) {
 			// Tomcat sends the bytes once the handler returns, from its poller, so no
@@ -142,6 +152,8 @@ class Downloads implements DisposableBean {
 
 	private void sendLive(Body body, long size, String etag, String filename, HttpServletRequest request,
 			HttpServletResponse response, Runnable done) {
+		// Always 200 with the whole length: the file is still being written, so no range
+		// of it can be promised yet.
 		response.setStatus(HttpStatus.OK.value());
 		response.setHeader(HttpHeaders.ETAG, quote(etag));
 		response.setHeader(HttpHeaders.CONTENT_DISPOSITION, attachment(filename));
@@ -170,6 +182,8 @@ class Downloads implements DisposableBean {
 		response.setContentType(MediaType.APPLICATION_OCTET_STREAM_VALUE);
 		response.setContentLengthLong(range.to() - range.from());
 		if (hasBody(request)) {
+			// Nothing is pinned here: the body takes its own pins when it opens its
+			// source.
 			stream(request, range.to() - range.from(), (out) -> body.writeTo(out, range.from(), range.to()), () -> {
 			});
 		}
@@ -210,11 +224,16 @@ class Downloads implements DisposableBean {
 	 * stalled copy with an exception, and any failure closes the connection at once.
 	 */
 	private void stream(HttpServletRequest request, long length, Body body, Runnable done) {
+		// Taken now: ConnectionAbort must be asked before the request completes.
 		Consumer<Throwable> abort = ConnectionAbort.of(request);
 		// The container's own request and response: Spring MVC's wrappers are not made
 		// for use after the handler returns.
 		AsyncContext async = request.startAsync();
+		// 0 is no timeout: a multi-gigabyte download may take hours, and the connector's
+		// write timeout already ends one whose client stopped reading.
 		async.setTimeout(0);
+		// The request id in the MDC goes with the copy, so its log lines name the
+		// request.
 		Map<String, String> logContext = MDC.getCopyOfContextMap();
 		this.streamed.increment();
 		try {
@@ -244,11 +263,14 @@ class Downloads implements DisposableBean {
 			ServletOutputStream target = async.getResponse().getOutputStream();
 			Counting out = new Counting(target);
 			body.writeTo(out);
+			// Content-Length was promised; ending cleanly with fewer bytes would let the
+			// client take a truncated file for a whole one.
 			if (length >= 0 && out.count != length) {
 				throw new IOException("body has " + out.count + " bytes, not the " + length + " announced");
 			}
 			target.flush();
 		}
+		// The client's choice, not our failure: logged at info, without a stack trace.
 		catch (ClientAbortException ex) {
 			logger.info("Download ended early: the client disconnected or stopped reading ({})", ex.getMessage());
 			abort.accept(ex);
@@ -300,11 +322,13 @@ class Downloads implements DisposableBean {
 		return "\"" + etag + "\"";
 	}
 
+	// ContentDisposition encodes a non-ASCII name as RFC 5987 filename*.
 	private static String attachment(String filename) {
 		return ContentDisposition.attachment().filename(filename).build().toString();
 	}
 
 	@Override
+	// Ongoing copies are interrupted; their connections close with the application.
 	public void destroy() {
 		this.streams.shutdownNow();
 	}

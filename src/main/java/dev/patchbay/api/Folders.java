@@ -79,6 +79,8 @@ class Folders {
 	 * shard of a composition not yet computed.
 	 */
 	FolderFile withDigest(ArtifactType type, UUID id, FolderFile file) throws IOException {
+		// Hashing a deferred shard would mean waiting for its composition; until it is
+		// ready the digest stays unknown rather than blocking the listing.
 		if (file.deferred() && this.digests.known(file) == null
 				&& (type != null || this.compositions.get(id).status() != CompositionStatus.READY)) {
 			return file;
@@ -91,6 +93,11 @@ class Folders {
 		return this.digests.known(file);
 	}
 
+	/**
+	 * Sends one file of a folder, by its last path segment as the download's name. A
+	 * stored file is opened (and pinned) now; a deferred shard only on the download
+	 * thread, where waiting for its bytes holds no request thread.
+	 */
 	void send(FolderFile file, HttpServletRequest request, HttpServletResponse response) throws IOException {
 		String filename = file.path().substring(file.path().lastIndexOf('/') + 1);
 		if (!file.deferred()) {
@@ -105,17 +112,24 @@ class Folders {
 		}, request, response);
 	}
 
+	/**
+	 * The whole folder as one tar stream, written as it is sent: nothing is staged, so a
+	 * folder of any size costs one copy buffer.
+	 */
 	void archive(Folder folder, String name, HttpServletRequest request, HttpServletResponse response) {
 		this.downloads.unsized((out) -> tar(folder, out), "application/x-tar", name + ".tar", request, response);
 	}
 
 	private static void tar(Folder folder, OutputStream out) throws IOException {
 		TarArchiveOutputStream tar = new TarArchiveOutputStream(out);
+		// POSIX (pax) headers: paths over 100 characters and files over 8 GiB need them,
+		// and every current tar reads them.
 		tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
 		tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
 		for (FolderFile file : folder.files()) {
 			TarArchiveEntry entry = new TarArchiveEntry(file.path());
 			entry.setSize(file.size());
+			// Fixed mode and time: only the files' bytes and paths make a tar differ.
 			entry.setMode(0644);
 			entry.setModTime(ENTRY_TIME);
 			tar.putArchiveEntry(entry);

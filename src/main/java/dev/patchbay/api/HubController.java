@@ -234,8 +234,9 @@ class HubController {
 	}
 
 	/** A git-style 40-hex blob id that changes with the bytes. */
-	// Derived from the etag rather than from the bytes, so no file is read for a listing.
 	private static String blobId(FolderFile file) {
+		// Derived from the etag rather than from the bytes, so no file is read for a
+		// listing.
 		return Sha256.hex("blob\n" + file.etag()).substring(0, 40);
 	}
 

@@ -44,6 +44,10 @@ final class JsonErrors {
 
 	}
 
+	/**
+	 * @param root how the document is named when the fault is at its top: {@code body}
+	 * for a JSON request body, {@code metadata} for the metadata part of an upload
+	 */
 	static Located locate(JacksonException ex, String root) {
 		String path = path(ex);
 		// A request body's fields are named from its top, the metadata part's under
@@ -53,6 +57,8 @@ final class JsonErrors {
 	}
 
 	private static String reason(JacksonException ex) {
+		// Unknown fields are errors everywhere, so the message lists the known ones to
+		// make a typo obvious.
 		if (ex instanceof UnrecognizedPropertyException unknown) {
 			return "is not a known field; expected one of " + names(unknown.getKnownPropertyIds());
 		}
@@ -67,6 +73,8 @@ final class JsonErrors {
 		}
 		if (ex instanceof StreamReadException) {
 			String message = (ex.getOriginalMessage() != null) ? ex.getOriginalMessage() : "";
+			// Python's json.dumps writes NaN and Infinity by default, so this is the most
+			// common invalid document; it gets a message of its own.
 			if (message.contains("Non-standard token")) {
 				return "is not valid JSON: NaN and Infinity are not JSON numbers";
 			}
@@ -83,6 +91,9 @@ final class JsonErrors {
 				? " (line " + ex.getLocation().getLineNr() + ", column " + ex.getLocation().getColumnNr() + ")" : "";
 	}
 
+	/**
+	 * The first line of Jackson's message, without its references to its own settings.
+	 */
 	private static String clean(String message) {
 		String firstLine = (message != null) ? message.lines().findFirst().orElse("") : "";
 		return SETTING_REFERENCE.matcher(firstLine).replaceAll("").strip();
@@ -92,6 +103,7 @@ final class JsonErrors {
 		return (known == null) ? "[]" : known.stream().map(String::valueOf).sorted().toList().toString();
 	}
 
+	/** A Java type as a JSON reader thinks of it; enums are strings on the wire. */
 	private static String describe(Class<?> type) {
 		if (type == UUID.class) {
 			return "a UUID";

@@ -30,6 +30,11 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.transform.TransformRequest;
 import dev.patchbay.transform.Transforms;
 
+/**
+ * Models: registered by upload (safetensors weights, sharded with an index, an optional
+ * TorchScript graph and the model folder's other files), their weights, ancestry and
+ * transforms. The shared reads and deletes are in {@link ArtifactController}.
+ */
 @RestController
 @RequestMapping("/api/v1/models")
 class ModelController extends ArtifactController {
@@ -51,6 +56,10 @@ class ModelController extends ArtifactController {
 		this.transforms = transforms;
 	}
 
+	/**
+	 * Registers an uploaded model; any part not named here is refused by name, so a typo
+	 * in a part name is not a silently missing file.
+	 */
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
 			@RequestPart("weights") List<MultipartFile> weights,
@@ -65,6 +74,10 @@ class ModelController extends ArtifactController {
 				Uploads.of(Ingest.SECOND_MOMENTS, secondMoments)));
 	}
 
+	/**
+	 * Attaches a TorchScript graph to a registered model, so it can serve inference
+	 * without a new upload of its weights.
+	 */
 	@PutMapping(path = "/{id}/graph", consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
 	ArtifactResponse attachGraph(@PathVariable String id, @RequestPart("graph") MultipartFile graph,
 			HttpServletRequest request) throws IOException {
@@ -78,6 +91,10 @@ class ModelController extends ArtifactController {
 		return this.lineages.of(resolve(id));
 	}
 
+	/**
+	 * The model's weights as one safetensors file, ranges honoured; a sharded model is
+	 * sent as the one file its shards make.
+	 */
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
 		UUID id = resolve(reference);

@@ -37,6 +37,12 @@ import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
 
+/**
+ * Patches: uploaded (a diff or signature as safetensors, or a PEFT LoRA adapter) or
+ * derived here (a diff of two models, a LoRA extracted from a diff, a combination of
+ * LoRAs, an RWS patch), plus their weights, compatibility and audit. The shared reads and
+ * deletes are in {@link ArtifactController}.
+ */
 @RestController
 @RequestMapping("/api/v1/patches")
 class PatchController extends ArtifactController {
@@ -64,6 +70,11 @@ class PatchController extends ArtifactController {
 		this.downloads = downloads;
 	}
 
+	/**
+	 * Registers an uploaded patch: {@code weights} for a diff or signature, or
+	 * {@code adapter_config} with {@code adapter_model} for a LoRA; any other part is
+	 * refused by name rather than ignored.
+	 */
 	@PostMapping(consumes = MediaType.MULTIPART_FORM_DATA_VALUE)
 	ResponseEntity<ArtifactResponse> register(@RequestPart("metadata") String metadata,
 			@RequestPart(name = "weights", required = false) List<MultipartFile> weights,
@@ -86,6 +97,7 @@ class PatchController extends ArtifactController {
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
 		UUID id = resolve(reference);
+		// Every registered patch has one of the two.
 		ArtifactFile file = this.registry.get(ArtifactType.PATCH, id)
 			.files()
 			.stream()
@@ -93,9 +105,11 @@ class PatchController extends ArtifactController {
 			.findFirst()
 			.orElseThrow();
 		FolderFile.Opened blob = this.registry.blob(file);
+		// The content digest is the ETag: the stored bytes never change under an id.
 		this.downloads.file(blob.file(), file.digest(), id + ".safetensors", request, response, blob::close);
 	}
 
+	/** A diff patch: fine-tuned minus base over the tensors both models have. */
 	@PostMapping(path = "/diff", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ArtifactResponse> diff(@RequestBody DiffRequest request) throws IOException {
 		return created(this.derivations.diff(request));
@@ -127,11 +141,18 @@ class PatchController extends ArtifactController {
 	record ExtractionResponse(@JsonUnwrapped ArtifactResponse patch, List<LoraExtractions.ModuleReport> extraction) {
 	}
 
+	/**
+	 * An RWS patch: the robust model's delta with its projection onto the clean model's
+	 * delta removed, as {@link Derivations#rws} defines it.
+	 */
 	@PostMapping(path = "/rws", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ArtifactResponse> rws(@RequestBody RwsRequest request) throws IOException {
 		return created(this.derivations.rws(request));
 	}
 
+	/**
+	 * Whether the patch applies to a model, tensor by tensor, without computing anything.
+	 */
 	@GetMapping("/{id}/compatibility")
 	CompatibilityReport compatibility(@PathVariable String id, @RequestParam String modelId) {
 		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));

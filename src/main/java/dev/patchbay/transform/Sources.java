@@ -36,9 +36,9 @@ final class Sources {
 	}
 
 	/** A floating-point tensor as float32. */
-	// bfloat16 and float16 widen to float32 exactly, so transforms computing in float32
-	// lose nothing on the way in.
 	float[] floats(TensorLocation tensor) throws IOException {
+		// bfloat16 and float16 widen to float32 exactly, so transforms computing in
+		// float32 lose nothing on the way in.
 		float[] values = new float[Math.toIntExact(tensor.spec().elementCount())];
 		TensorData.readFloats(this.model.fileOf(tensor), tensor.dataOffset(), tensor.spec().dtype(), 0, values,
 				values.length);
