@@ -56,6 +56,8 @@ public class Derivations {
 
 	static final String MINIMUMS = "minimums";
 
+	// Scales and minima in half precision: they are a small share of a quantized
+	// signature, and float16 keeps them to three significant digits.
 	private static final DType RANGE_DTYPE = DType.F16;
 
 	private final Registry registry;
@@ -101,6 +103,8 @@ public class Derivations {
 		require("finetunedModelId", request.finetunedModelId());
 		UUID baseId = model(request.baseModelId(), "baseModelId");
 		UUID finetunedId = model(request.finetunedModelId(), "finetunedModelId");
+		// The base model becomes the patch's base, so compatibility checks and
+		// compositions know what the diff applies to.
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(),
 				null, baseId, request.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
@@ -111,6 +115,9 @@ public class Derivations {
 		Map<String, TensorLocation> baseTensors = base.tensorsByName();
 		List<TensorSpec> specs = new ArrayList<>();
 		List<TensorRows[]> sources = new ArrayList<>();
+		// In the fine-tuned model's file order. Tensors only one model has, integer
+		// tensors (position ids, masks) and shapes that cannot be padded are not part of
+		// a diff: there is nothing to subtract.
 		for (TensorLocation tuned : finetuned.tensors()) {
 			TensorLocation original = baseTensors.get(tuned.name());
 			String name = tuned.name();
@@ -126,6 +133,8 @@ public class Derivations {
 			}
 			TensorRows[] pair = { new TensorRows(finetuned.fileOf(tuned), tuned),
 					new TensorRows(base.fileOf(original), original) };
+			// An unchanged tensor (a frozen layer) is left out rather than stored as
+			// zeros, so the patch only weighs what fine-tuning changed.
 			if (differs(pair, shape)) {
 				specs.add(new TensorSpec(name, (dtype != null) ? dtype : tuned.spec().dtype(), shape));
 				sources.add(pair);
@@ -143,6 +152,8 @@ public class Derivations {
 			tensors.add(new Plan.TensorPlan(specs.get(t), sources.get(t)[0],
 					List.of(new TermDelta.Stored(sources.get(t)[1]))));
 		}
+		// The same executor as compositions, so the diff is chunked, parallel and bounded
+		// in memory like them, and reads each tensor in its own dtype.
 		Plan plan = new Plan(tensors, new MergeMethod.Sum(), new float[] { -1f });
 		try (BlobOutput output = this.blobs.create()) {
 			new PlanExecutor(plan, this.engine, this.properties.chunkElements()).execute(output, (tensorsDone) -> {
@@ -167,6 +178,10 @@ public class Derivations {
 		return null;
 	}
 
+	/**
+	 * Whether any element differs, reading chunk by chunk and stopping at the first
+	 * difference; a fine-tuned tensor usually differs in its first chunk.
+	 */
 	private boolean differs(TensorRows[] pair, List<Long> shape) throws IOException {
 		boolean[] differs = { false };
 		forEachDifferenceChunk(pair, shape, (delta, count) -> {
@@ -187,6 +202,8 @@ public class Derivations {
 	}
 
 	private void forEachDifferenceChunk(TensorRows[] pair, List<Long> shape, DeltaChunk chunk) throws IOException {
+		// Padded rows read as zeros from the shorter table, so new vocabulary rows differ
+		// from the base by their whole value.
 		long rows = TensorRows.rowsOf(shape);
 		long rowElements = TensorRows.rowElementsOf(shape);
 		int chunkRows = (int) Math.max(1, Math.min(rows, this.properties.chunkElements() / Math.max(1, rowElements)));
@@ -227,8 +244,11 @@ public class Derivations {
 		UUID robustId = model(request.robustModelId(), "robustModelId");
 		UUID pretrainedId = (request.pretrainedModelId() != null)
 				? model(request.pretrainedModelId(), "pretrainedModelId") : null;
+		// The clean model is the signature's base: an RWS patch is applied to it.
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
 				cleanId, request.labels(), null));
+		// A signature holds chosen tensors only; include is required so that it is never
+		// a whole model's worth by accident.
 		if (request.include() == null || request.include().isEmpty()) {
 			throw invalid("include", "is required: regexes choosing the tensors the signature keeps");
 		}
@@ -260,6 +280,8 @@ public class Derivations {
 		if (selected.isEmpty()) {
 			throw invalid("include", "matches no floating-point tensor of the clean model");
 		}
+		// All three models must have every selected tensor with one shape; all mismatches
+		// are reported together before anything is written.
 		List<String> problems = new ArrayList<>();
 		for (TensorLocation tensor : selected) {
 			for (ArtifactContent other : (pretrained != null) ? List.of(robust, pretrained) : List.of(robust)) {
@@ -287,6 +309,8 @@ public class Derivations {
 				config.put("tensors", writeQuantized(signature, quantizer, perChannel, output));
 			}
 			StagedBlob staged = output.finish();
+			// The compression report compares the stored patch with the same tensors in
+			// float32 and with the whole clean model.
 			long float32Bytes = selected.stream().mapToLong((tensor) -> tensor.spec().elementCount() * 4).sum();
 			config.put("compression",
 					Map.of("float32Bytes", float32Bytes, "modelBytes", clean.details().sizeBytes(), "patchBytes",
@@ -302,6 +326,7 @@ public class Derivations {
 		}
 	}
 
+	/** An unquantized signature: each selected tensor's v in float32, one at a time. */
 	private void writePlain(Signature signature, WritableByteChannel out) throws IOException {
 		List<TensorSpec> specs = signature.tensors.stream()
 			.map((tensor) -> new TensorSpec(tensor.name(), DType.F32, tensor.spec().shape()))
@@ -321,6 +346,8 @@ public class Derivations {
 	private Map<String, Object> writeQuantized(Signature signature, Quantizer quantizer, boolean perChannel,
 			WritableByteChannel out) throws IOException {
 		Map<String, Object> layout = new LinkedHashMap<>();
+		// A first pass lays out every tensor's codes and ranges, since the header (with
+		// the three tensors' sizes) is written before any code.
 		long codeBytes = 0;
 		int channels = 0;
 		for (TensorLocation tensor : signature.tensors) {
@@ -340,6 +367,9 @@ public class Derivations {
 				int tensorChannels = channelsOf(tensor.spec(), perChannel);
 				float[] tensorScales = new float[tensorChannels];
 				float[] tensorMinimums = new float[tensorChannels];
+				// Each tensor's v is computed once, its codes written at once and only
+				// its ranges kept, so memory is one tensor plus the ranges of all
+				// channels.
 				writer.write(ByteBuffer.wrap(quantizer.encode(signature.vector(tensor), tensorChannels, tensorScales,
 						tensorMinimums, RANGE_DTYPE)));
 				System.arraycopy(tensorScales, 0, scales, channel, tensorChannels);
@@ -374,6 +404,8 @@ public class Derivations {
 				return robust;
 			}
 			float[] pretrained = read(this.pretrained, tensor.name());
+			// The projection's dot products in double: over millions of elements float32
+			// sums lose the digits that decide how much of d is removed.
 			double da = 0;
 			double aa = 0;
 			for (int i = 0; i < clean.length; i++) {
@@ -382,6 +414,7 @@ public class Derivations {
 				da += (double) robust[i] * clean[i];
 				aa += (double) clean[i] * clean[i];
 			}
+			// a = 0 (the clean model did not move this tensor): nothing to project out.
 			float projection = (aa == 0) ? 0f : (float) (da / aa);
 			for (int i = 0; i < robust.length; i++) {
 				robust[i] -= projection * clean[i];
@@ -404,6 +437,7 @@ public class Derivations {
 		return DerivedRequests.checked(this.validator, metadata, Derivations::invalid);
 	}
 
+	/** A floating-point dtype by its safetensors name, in any case. */
 	private static DType floatDtype(String field, String name) {
 		return DType.fromName(name.toUpperCase(Locale.ROOT))
 			.filter(DType::isFloatingPoint)

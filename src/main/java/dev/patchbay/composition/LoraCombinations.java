@@ -56,6 +56,7 @@ import dev.patchbay.storage.SafetensorsWriter;
 @Service
 public class LoraCombinations {
 
+	// PEFT's key prefix in adapter_model.safetensors; module names are kept without it.
 	private static final String PREFIX = "base_model.model.";
 
 	/** Factor space: the merge acts on the A and B factors themselves. */
@@ -98,6 +99,8 @@ public class LoraCombinations {
 		}
 	}
 
+	// Every field is checked before any factor is read, so a bad request costs no I/O;
+	// the sources stay pinned (by the caller) until the new patch is registered.
 	private ArtifactDetails combine(LoraCombinationRequest request, BlobPins pins) throws IOException {
 		require("name", request.name());
 		require("combination", request.combination());
@@ -110,6 +113,9 @@ public class LoraCombinations {
 		if (request.terms() == null || request.terms().isEmpty()) {
 			throw invalid("terms", "must name at least one LoRA patch");
 		}
+		// Parameters a combination type does not use are refused, not ignored: PEFT
+		// ignores them silently, which hides a request that does not do what its author
+		// meant.
 		if (!svd && request.rank() != null) {
 			throw invalid("rank", "applies to the svd types only");
 		}
@@ -119,6 +125,8 @@ public class LoraCombinations {
 		// The merge_utils function: svd is task arithmetic (linear), x_svd is x.
 		String base = combination.equals("svd") ? "linear"
 				: svd ? combination.substring(0, combination.length() - "_svd".length()) : combination;
+		// PEFT's density: one value for all adapters, d ≥ 1 no pruning; (0, 1] here,
+		// since a density above 1 would mean nothing different.
 		boolean prunes = !base.equals("linear") && !base.equals("cat");
 		if (prunes) {
 			if (request.density() == null) {
@@ -159,12 +167,16 @@ public class LoraCombinations {
 		// PEFT before PR #3111 weighs each svd-type delta by wᵢ·sᵢ, on top of the sᵢ in
 		// its delta.
 		boolean doubleScaled = svd && "peft-5d602fdb".equals(request.fidelity());
+		// No base model: a LoRA combination is a patch of patches, valid against whatever
+		// model its sources were made for.
 		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
 				null, null, request.labels(), null));
 		List<Source> sources = new ArrayList<>();
 		for (int t = 0; t < request.terms().size(); t++) {
 			sources.add(source(request.terms().get(t), t, pins));
 		}
+		// Modules by name, sorted, each with the terms that carry it in term order; a
+		// module only some adapters have is still combined from those.
 		Map<String, List<Module>> modules = new TreeMap<>();
 		for (int t = 0; t < sources.size(); t++) {
 			for (LoraAdapter.LoraModule module : sources.get(t).adapter().adapter().modules()) {
@@ -172,12 +184,16 @@ public class LoraCombinations {
 			}
 		}
 		boolean linear = factorSpace;
+		// merge_utils adds the factors elementwise, so they must have the same shape, as
+		// PEFT's check demands.
 		if (linear && sources.stream().mapToInt(Source::rank).distinct().count() > 1) {
 			throw new UnprocessableException("unequal-ranks", "Ranks differ",
 					combination + " combines the factors themselves, so every adapter needs the same rank; use cat"
 							+ " or an svd type",
 					Map.of("field", "combination"));
 		}
+		// The new r: svd types take the requested rank or the largest source rank, factor
+		// space keeps the common rank, cat concatenates all ranks (PEFT's r′).
 		int rank = svd
 				? ((request.rank() != null) ? request.rank()
 						: sources.stream().mapToInt(Source::rank).max().orElseThrow())
@@ -193,6 +209,8 @@ public class LoraCombinations {
 			List<Long> bShape = first.b().shape();
 			int rows = Math.toIntExact(bShape.get(0));
 			int columns = Math.toIntExact(first.a().elementCount() / aShape.get(0));
+			// One module must mean the same layer in every adapter: same layout, same
+			// input dimensions and the same output size.
 			for (Module module : entry.getValue()) {
 				if (module.module().layout() != first.layout()
 						|| !module.module()
@@ -226,8 +244,12 @@ public class LoraCombinations {
 					delta = deltas.merge(weights, merge.pruning(), merge.density(), merge.election(), merge.seed(),
 							keys);
 				}
+				// PEFT's split: B′ = U_r·diag(S_r), A′ = V_rᵀ; a delta of lower rank than
+				// r gives fewer factors.
 				LowRank.Factorization factors = LowRank.factor(delta, rows, columns, rank, 0, LowRank.Split.LEFT);
 				if (request.svdClamp() != null) {
+					// PEFT's svd_clamp: one quantile over B′ and A′ together, both
+					// clamped to it.
 					factors = LowRank.clamp(factors, request.svdClamp());
 				}
 				// Zero-padded to the adapter's rank, so that one r serves every module.
@@ -257,6 +279,8 @@ public class LoraCombinations {
 						signed[t] = (float) Math.signum(weighted) * roots[t];
 						aFactors.load(t, source.read(module.module().a()));
 						bFactors.load(t, source.read(module.module().b()));
+						// A and B draw independent DARE masks, as PEFT prunes each factor
+						// separately.
 						aKeys[t] = CounterRandom.key(name + ".lora_A", module.term());
 						bKeys[t] = CounterRandom.key(name + ".lora_B", module.term());
 					}
@@ -275,6 +299,8 @@ public class LoraCombinations {
 						float[] moduleA = source.read(module.module().a());
 						float[] moduleB = source.read(module.module().b());
 						int r = module.module().rank();
+						// cat: A′ rows carry wᵢ·sᵢ·Aᵢ and B′ columns Bᵢ, so s′·B′A′ = Σ
+						// wᵢ sᵢ Bᵢ Aᵢ exactly with s′ = 1.
 						float factor = (float) (source.weight() * module.module().scale());
 						for (int k = 0; k < r; k++) {
 							for (int i = 0; i < columns; i++) {
@@ -293,6 +319,8 @@ public class LoraCombinations {
 			boolean embedding = first.layout() == LoraAdapter.Layout.EMBEDDING;
 			String aName = PREFIX + name + (embedding ? ".lora_embedding_A" : ".lora_A.weight");
 			String bName = PREFIX + name + (embedding ? ".lora_embedding_B" : ".lora_B.weight");
+			// Only the rank axis changes: A′ is [r′, in…] (conv kernels keep their extra
+			// axes) and B′ is [out, r′, …].
 			List<Long> newA = new ArrayList<>(aShape);
 			newA.set(0, (long) rank);
 			List<Long> newB = new ArrayList<>(bShape);
@@ -306,18 +334,21 @@ public class LoraCombinations {
 				shapes.put(PREFIX + name + ".lora_B.bias", new long[] { rows });
 				bias = true;
 			}
+			// target_modules holds leaf names, as PEFT writes it for a combined adapter.
 			targets.add(name.substring(name.lastIndexOf('.') + 1));
 		}
 		LoraAdapter.AdapterConfig firstConfig = sources.get(0).adapter().adapter().config();
 		ObjectNode config = this.json.createObjectNode();
 		config.put("peft_type", "LORA");
 		config.put("r", rank);
+		// α = r gives a scaling of exactly 1, which the factors above assume.
 		config.put("lora_alpha", rank);
 		config.putPOJO("target_modules", List.copyOf(targets));
 		// The combined scaling is exactly 1: rsLoRA is not inherited (PEFT #3761).
 		config.put("use_rslora", false);
 		config.put("use_dora", false);
 		config.put("lora_bias", bias);
+		// Inherited, as PEFT does: the factors keep the first adapter's orientation.
 		config.put("fan_in_fan_out", firstConfig.fanInFanOut());
 		config.putPOJO("rank_pattern", Map.of());
 		config.putPOJO("alpha_pattern", Map.of());
@@ -332,6 +363,9 @@ public class LoraCombinations {
 
 	/** Σ wᵢ·sᵢ·bᵢ over the sources whose module has a lora_B bias, or null if none. */
 	private static float[] combinedBias(List<Module> modules, List<Source> sources, int rows) throws IOException {
+		// PEFT #3761: add_weighted_adapter drops the sources' lora_B biases, a full logit
+		// error for adapters trained with lora_bias; they are combined here like the
+		// deltas.
 		float[] combined = null;
 		for (Module module : modules) {
 			if (module.module().bias() == null) {
@@ -362,11 +396,14 @@ public class LoraCombinations {
 			throw invalid(field + ".patchId", "names a " + patch.details().kind() + " patch; expected a LoRA patch");
 		}
 		LoraAdapter adapter = patch.adapter();
+		// DoRA's magnitude vectors are per source and have no weighted combination (PEFT
+		// gives the new adapter its own, matching neither source), so DoRA is refused.
 		if (adapter.config().useDora()) {
 			throw new UnprocessableException("dora-combination", "DoRA adapters cannot be combined",
 					"patch " + term.patchId() + " is DoRA; its magnitude vectors have no combined counterpart",
 					Map.of("field", field + ".patchId"));
 		}
+		// Saved modules are whole weights; PEFT refuses two adapters that share one.
 		if (!adapter.modulesToSave().isEmpty()) {
 			throw new UnprocessableException("modules-to-save-combination", "Saved modules cannot be combined",
 					"patch " + term.patchId() + " has modules_to_save, which have no weighted combination",
@@ -380,6 +417,7 @@ public class LoraCombinations {
 						Map.of("field", field + ".patchId"));
 			}
 		}
+		// An adapter's rank is max(r, rank_pattern), as PEFT's check computes it.
 		int rank = adapter.modules().stream().mapToInt(LoraAdapter.LoraModule::rank).max().orElse(0);
 		return new Source(patch, term.weight(), Math.max(rank, adapter.config().r()));
 	}
@@ -388,6 +426,10 @@ public class LoraCombinations {
 		return shape.stream().mapToLong(Long::longValue).toArray();
 	}
 
+	/**
+	 * An adapter file in float32, tensors in name order; held in memory, as a LoRA's
+	 * factors are small next to the model they patch.
+	 */
 	static byte[] safetensors(Map<String, float[]> tensors, Map<String, long[]> shapes) throws IOException {
 		List<String> names = new ArrayList<>(new TreeSet<>(tensors.keySet()));
 		List<TensorSpec> specs = names.stream()

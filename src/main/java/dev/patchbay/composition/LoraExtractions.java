@@ -55,6 +55,8 @@ public class LoraExtractions {
 
 	private final Validator validator;
 
+	// The largest rank the registry accepts for an uploaded adapter, so an extracted one
+	// is always registrable and loadable under the same limit.
 	private final int maxRank;
 
 	LoraExtractions(Registry registry, Ingest ingest, JsonMapper json, Validator validator,
@@ -83,6 +85,8 @@ public class LoraExtractions {
 		if (request.rank() < 1 || request.rank() > this.maxRank) {
 			throw invalid("rank", "must be between 1 and " + this.maxRank + " (patchbay.registry.max-adapter-rank)");
 		}
+		// mergekit's --sv-epsilon: singular values at or below it are dropped, so a
+		// module may get a rank below the requested one (recorded in rank_pattern).
 		double epsilon = (request.svEpsilon() != null) ? request.svEpsilon() : 0;
 		if (!Double.isFinite(epsilon) || epsilon < 0) {
 			throw invalid("svEpsilon", "must be a finite number of at least 0");
@@ -93,10 +97,13 @@ public class LoraExtractions {
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		boolean embeddings = Boolean.TRUE.equals(request.embeddings());
+		// distribute_scale (mergekit's default) puts √S on both factors; without it A
+		// carries S and B is U, as mergekit writes it.
 		LowRank.Split split = Boolean.FALSE.equals(request.distributeScale()) ? LowRank.Split.RIGHT
 				: LowRank.Split.DISTRIBUTE;
 		boolean skip = Boolean.TRUE.equals(request.skipUndecomposable());
 
+		// Modules in the source's tensor order, as mergekit walks named_modules().
 		Map<String, Map<String, String>> modules = modules(sources.tensorNames());
 		Map<String, float[]> out = new LinkedHashMap<>();
 		Map<String, long[]> shapes = new LinkedHashMap<>();
@@ -112,9 +119,15 @@ public class LoraExtractions {
 			boolean excluded = exclude.stream().anyMatch((p) -> p.matcher(module).find());
 			boolean included = include.isEmpty() || include.stream().anyMatch((p) -> p.matcher(module).find());
 			boolean vocabulary = isVocabulary(module);
+			// An exclude always wins. Vocabulary tables go to modules_to_save even when
+			// the include list does not name them, as mergekit does: a fine-tune's new
+			// tokens would otherwise be lost.
 			if (excluded || (!included && !(vocabulary && !embeddings))) {
 				continue;
 			}
+			// Matrices and conv kernels (flattened to [out, in·kh·kw]) can be factored;
+			// 1-D tensors (norm scales) cannot, and are saved whole unless
+			// skipUndecomposable.
 			boolean factorable = shape.size() >= 2;
 			if ((vocabulary && !embeddings) || (!factorable && !skip)) {
 				for (String tensor : entry.getValue().values()) {
@@ -129,14 +142,20 @@ public class LoraExtractions {
 				report.add(new ModuleReport(module, "skipped", null, null));
 				continue;
 			}
+			// The module's whole delta in float32: the SVD needs it at once, which is the
+			// one place an extraction's memory grows with a layer's size.
 			float[] delta = sources.delta(weight);
 			int rows = Math.toIntExact(shape.get(0));
 			int columns = delta.length / rows;
 			// lm_head is a Linear; the input embeddings are nn.Embedding.
 			boolean embedding = module.endsWith("embed_tokens") || module.endsWith("wte");
 			LowRank.Factorization factors = embedding
+					// An embedding's LoRA factors ΔWᵀ (dim × vocab), as PEFT's
+					// lora_embedding_A/B hold it.
 					? LowRank.factor(transpose(delta, rows, columns), columns, rows, request.rank(), epsilon, split)
 					: LowRank.factor(delta, rows, columns, request.rank(), epsilon, split);
+			// Every singular value at or below svEpsilon: mergekit writes empty tensors
+			// here; the module is skipped and reported as such.
 			if (factors.rank() == 0) {
 				report.add(new ModuleReport(module, "skipped", 0, 0.0));
 				continue;
@@ -163,6 +182,8 @@ public class LoraExtractions {
 				String biasName = entry.getValue().get("bias");
 				if (biasName != null) {
 					float[] biasDelta = sources.delta(biasName);
+					// A bias fine-tuning left alone adds nothing; the adapter then needs
+					// no lora_bias at all.
 					if (anyNonZero(biasDelta)) {
 						out.put(PREFIX + module + ".lora_B.bias", biasDelta);
 						shapes.put(PREFIX + module + ".lora_B.bias", new long[] { biasDelta.length });
@@ -178,9 +199,13 @@ public class LoraExtractions {
 			throw new UnprocessableException("empty-extraction", "Nothing to extract",
 					"no module can be factored (after include/exclude, and svEpsilon)", Map.of("field", "rank"));
 		}
+		// r and lora_alpha are the largest rank actually extracted, as mergekit writes
+		// them; every other module's rank goes into rank_pattern.
 		int maxRank = ranks.values().stream().mapToInt(Integer::intValue).max().orElseThrow();
 		ObjectNode config = this.json.createObjectNode();
 		if (sources.base() != null) {
+			// The registry name, not a hub id: the adapter is loaded against the
+			// registered model.
 			config.put("base_model_name_or_path", sources.base().details().name());
 		}
 		config.put("peft_type", "LORA");
@@ -203,6 +228,8 @@ public class LoraExtractions {
 		config.put("fan_in_fan_out", false);
 		config.put("inference_mode", true);
 		if (bias) {
+			// Without it PEFT reports the lora_B.bias keys as unexpected and drops them,
+			// which is what happens to mergekit's extracted bias deltas.
 			config.put("lora_bias", true);
 		}
 		byte[] model = LoraCombinations.safetensors(out, shapes);
@@ -226,10 +253,16 @@ public class LoraExtractions {
 				}
 			}
 		}
+		// A lone bias (or buffer) without a weight is not a module that can be factored
+		// or saved.
 		modules.values().removeIf((tensors) -> !tensors.containsKey("weight"));
 		return modules;
 	}
 
+	/**
+	 * Token tables by llama's and GPT-2's names; an extraction keeps them whole by
+	 * default.
+	 */
 	private static boolean isVocabulary(String module) {
 		return module.endsWith("embed_tokens") || module.endsWith("lm_head") || module.endsWith("wte");
 	}
@@ -269,6 +302,8 @@ public class LoraExtractions {
 
 	private Sources sources(LoraExtractionRequest request, BlobPins pins) {
 		if (request.diffPatchId() != null) {
+			// A diff patch already is the delta: a pair of models besides it would be a
+			// second, conflicting source.
 			if (request.baseModelId() != null || request.finetunedModelId() != null) {
 				throw invalid("diffPatchId", "is exclusive with baseModelId and finetunedModelId");
 			}
@@ -277,6 +312,8 @@ public class LoraExtractions {
 			if (diff.details().kind() != PatchKind.DIFF) {
 				throw invalid("diffPatchId", "names a " + diff.details().kind() + " patch; expected a diff patch");
 			}
+			// The diff's base is only needed for modules saved whole (fine-tuned = base +
+			// Δ).
 			ArtifactContent base = (diff.details().baseModelId() != null)
 					? this.registry.content(ArtifactType.MODEL, diff.details().baseModelId(), pins) : null;
 			return new Sources(null, diff, base);

@@ -31,10 +31,14 @@ import static dev.patchbay.composition.PlanExecutor.MERGED;
  */
 final class MergekitRun {
 
+	// The executor's state for this tensor: its layout in chunks, the loaded terms, the
+	// workspaces and the shared top-k machinery; this class adds only the method's math.
 	private final PlanExecutor.TensorRun run;
 
 	private final Spec spec;
 
+	// Every parameter already evaluated for this tensor (gradients and filters resolved
+	// by the planner), so nothing here looks at layer names.
 	private final Tuning tuning;
 
 	private final String tensor;
@@ -50,11 +54,14 @@ final class MergekitRun {
 	/** The coefficients of the final weighted sum, when the method has one. */
 	private float[] coefficients;
 
+	// The workspace slot of each term's delta, in term order.
 	private int[] slots;
 
 	/** breadcrumbs: per term, the cut of the magnitudes kept and per chunk its ties. */
 	private TopK.Cut[] keepCuts;
 
+	// Elements equal to the cut value are ties; each chunk gets a fixed share of them,
+	// handed out in chunk order, so that parallel chunks keep exactly k elements in all.
 	private long[][] keepTies;
 
 	/** breadcrumbs: per term, the cut of the top magnitudes dropped, and its ties. */
@@ -70,6 +77,7 @@ final class MergekitRun {
 	/** arcee_fusion: the importance at or above which a delta is kept. */
 	private float threshold;
 
+	// No base model: the terms are models, and span methods combine them as points.
 	private final boolean baseless;
 
 	/** For ota and ffg, the curvature-aware tensor run; else null. */
@@ -91,6 +99,8 @@ final class MergekitRun {
 		}
 		// A slice's tensors may have fewer terms than the plan has slots.
 		this.slots = java.util.Arrays.copyOf(run.termSlots(), this.terms);
+		// OTA and FFG need each term's second moments beside its delta, which is a run of
+		// its own.
 		this.curvature = (this.spec.name().equals("ota") || this.spec.name().equals("ffg"))
 				? new CurvatureRun(run, run.modelThresholds()) : null;
 	}
@@ -111,6 +121,8 @@ final class MergekitRun {
 					prepareModelStock();
 				}
 			}
+			// No guard on Σw = 0 here: validation refuses such a recipe when normalize is
+			// on, where mergekit would divide and write inf and NaN.
 			case "linear" -> {
 				double sum = 0;
 				for (float w : this.weights) {
@@ -133,6 +145,10 @@ final class MergekitRun {
 		}
 	}
 
+	/**
+	 * Composes one chunk into {@code target}, in the output dtype; runs on a pool thread,
+	 * with the per-tensor scalars {@link #prepare()} left, read-only, in the fields.
+	 */
 	ByteBuffer compose(int chunk, ByteBuffer target) throws IOException {
 		Workspace workspace = this.run.workspaces.current();
 		int count = this.run.elementsOf(chunk);
@@ -153,6 +169,7 @@ final class MergekitRun {
 				return this.run.store(workspace, MERGED, BASE, count, target);
 			}
 			case "passthrough" -> {
+				// passthrough: one model, optionally scaled, the base's dtype kept.
 				workspace.weightedSum(MERGED, this.slots, new float[] { (float) this.tuning.term(0, "scale") }, count);
 				return this.run.store(workspace, MERGED, BASE, count, target);
 			}
@@ -223,10 +240,14 @@ final class MergekitRun {
 				return this.run.store(workspace, MERGED, BASE, count, target);
 			}
 			case "nearswap" -> {
+				// In place on the term's slot: per element w = clamp(t / |b − x|, 0, 1)
+				// and x' = w x + (1 − w) b, so the store adds nothing more.
 				workspace.nearswap(this.slots[0], (float) this.tuning.global("t"), count);
 				return this.run.store(workspace, this.slots[0], BASE, count, target);
 			}
 			case "ram" -> {
+				// ram: a delta counts where |τ| > ε; where several count they are
+				// averaged, where one counts it is kept whole.
 				workspace.ram(MERGED, this.slots, (float) this.tuning.global("epsilon"), count);
 				return this.run.store(workspace, MERGED, BASE, count, target);
 			}
@@ -237,6 +258,8 @@ final class MergekitRun {
 			}
 			case "arcee_fusion" -> {
 				workspace.fusionImportance(MERGED, this.slots[0], BASE, count, vectorLength(), precision());
+				// The delta is kept where its importance reaches the threshold, zeroed
+				// elsewhere.
 				workspace.keepAtLeast(this.slots[0], MERGED, this.threshold, count);
 				if (precision() != DType.F32) {
 					// Δ = x − b, computed in the half precision.
@@ -245,6 +268,8 @@ final class MergekitRun {
 				return this.run.store(workspace, this.slots[0], BASE, count, target);
 			}
 			default -> {
+				// The GTA family: sparsify each task vector with the cuts and rescales
+				// prepared, then combine.
 				sparsify(workspace, chunk, count);
 				combineGta(workspace, count);
 				return this.run.store(workspace, MERGED, BASE, count, target);
@@ -276,6 +301,9 @@ final class MergekitRun {
 
 	/** The Gram matrix of the given slots over the whole tensor, points or deltas. */
 	private double[] gram(int[] vectors, boolean asPoints) throws IOException {
+		// Accumulated in double across chunks and threads: a norm of a tensor of millions
+		// of float32 elements would lose digits in float, and the sum order across chunks
+		// then hardly matters.
 		int n = vectors.length;
 		double[] gram = new double[n * n];
 		boolean[] all = new boolean[this.terms];
@@ -307,8 +335,12 @@ final class MergekitRun {
 		double[] g = gram(points(), true);
 		double n0 = Math.sqrt(g[0]);
 		double n1 = Math.sqrt(g[3]);
+		// As slerp.py: a vector of norm ≤ 1e-8 stays unnormalised, so a zero input gives
+		// dot = 0, θ = π/2 and cos(tπ/2)·base rather than a lerp (fixture
+		// slerp_zero_model).
 		double dot = g[1] / ((n0 > 1e-8) ? n0 : 1) / ((n1 > 1e-8) ? n1 : 1);
 		double t = this.tuning.global("t");
+		// Colinear and antiparallel inputs alike fall back to the lerp, as in mergekit.
 		if (Math.abs(dot) > 0.9995) {
 			this.coefficients = new float[] { (float) (1 - t), (float) t };
 			return;
@@ -328,6 +360,8 @@ final class MergekitRun {
 		double w1 = this.weights[0];
 		double w2 = this.weights[1];
 		double t = (Math.abs(w1 + w2) < 1e-6) ? 0.5 : w2 / (w1 + w2);
+		// nuslerp clamps the norms at 1e-7 and has no 0.9995 threshold: only a sine below
+		// 1e-8 falls back to the lerp, unlike slerp.
 		double n0 = Math.max(Math.sqrt(g[0]), 1e-7);
 		double n1 = Math.max(Math.sqrt(g[3]), 1e-7);
 		double cos = Math.max(-1, Math.min(1, g[1] / (n0 * n1)));
@@ -345,6 +379,8 @@ final class MergekitRun {
 	private void prepareMultislerp() throws IOException {
 		double[] g = gram(this.slots, false);
 		int n = this.terms;
+		// mergekit divides each task vector by (‖X_i‖ + eps), not by its norm; the Gram
+		// terms below carry the same eps so the coefficients are mergekit's.
 		double eps = this.tuning.global("eps");
 		double[] w = new double[n];
 		double sum = 0;
@@ -408,6 +444,8 @@ final class MergekitRun {
 				h[i * n + j] = (norms[i] > 0 && norms[j] > 0) ? g[i * n + j] / (norms[i] * norms[j]) : 0;
 			}
 		}
+		// karcher ignores the terms' weights: every point, the base included when there
+		// is one, counts 1/N, as in mergekit.
 		double alpha = 1.0 / n;
 		int valid = 0;
 		for (double norm : norms) {
@@ -421,6 +459,9 @@ final class MergekitRun {
 		for (int i = 0; i < n; i++) {
 			bar[i] = (norms[i] > tol) ? 1.0 / valid : 0;
 		}
+		// The iterate is kept as coefficients a over the unit inputs; its norms and dot
+		// products come from the normalized Gram matrix h, so no pass over the data is
+		// needed per iteration.
 		double[] a = bar.clone();
 		double length = Math.sqrt(quadratic(h, a, a));
 		if (length < tol) {
@@ -460,6 +501,8 @@ final class MergekitRun {
 			}
 			scale(a, 1 / Math.sqrt(quadratic(h, a, a)));
 		}
+		// All N norms count in the scale, zero-norm inputs included: as in mergekit they
+		// shrink the result.
 		double meanNorm = 0;
 		for (double norm : norms) {
 			meanNorm += alpha * norm;
@@ -509,6 +552,8 @@ final class MergekitRun {
 		int pairs = 0;
 		for (int i = 0; i < n; i++) {
 			for (int j = i + 1; j < n; j++) {
+				// Clamped like model_stock.py, so a zero task vector counts as
+				// orthogonal.
 				double norms = Math.max(Math.sqrt(g[i * n + i]) * Math.sqrt(g[j * n + j]), 1e-6);
 				cos += Math.max(-1, Math.min(1, g[i * n + j] / norms));
 				pairs++;
@@ -516,6 +561,8 @@ final class MergekitRun {
 		}
 		cos /= pairs;
 		double denominator = 1 + (n - 1) * cos;
+		// mergekit divides by zero here and writes NaN everywhere (fixture
+		// model_stock_antipodal); we refuse the tensor instead.
 		if (Math.abs(denominator) < 1e-6) {
 			throw new UnprocessableException("composition-degenerate", "Degenerate merge",
 					"terms: model_stock's task vectors of tensor '" + this.tensor + "' are antipodal (mean cosine "
@@ -535,6 +582,8 @@ final class MergekitRun {
 			long[] k = new long[this.terms];
 			for (int i = 0; i < this.terms; i++) {
 				double density = this.tuning.term(i, "density");
+				// int(d·numel), as mergekit; a k of 0 is refused up front by validation,
+				// where mergekit's assert would abort the whole merge.
 				k[i] = (density >= 1) ? Long.MAX_VALUE : (long) (density * elements);
 			}
 			this.run.selectCuts(k);
@@ -542,6 +591,8 @@ final class MergekitRun {
 		if (this.spec.sparsifier() == Sparsifier.OUTLIERS) {
 			prepareOutliers(elements);
 		}
+		// mergekit's rescale restores each task vector's L1 mass, not DARE's 1/d: it
+		// needs the mass kept by the mask, hence a pass before any chunk is composed.
 		if (this.spec.sparsifier() != Sparsifier.NONE && this.tuning.flag("rescale")) {
 			rescale();
 		}
@@ -572,6 +623,8 @@ final class MergekitRun {
 		int chunks = this.run.layout.chunks();
 		this.keepCuts = new TopK.Cut[this.terms];
 		this.keepTies = new long[this.terms][chunks];
+		// Two selections: the cut below which magnitudes are dropped, and the cut of the
+		// top n_top dropped too; an element is kept between them.
 		this.run.selectCuts(keep);
 		saveCuts(this.keepCuts, this.keepTies);
 		this.dropCuts = new TopK.Cut[this.terms];
@@ -600,6 +653,8 @@ final class MergekitRun {
 			this.run.fill(workspace, chunk, all);
 			for (int i = 0; i < this.terms; i++) {
 				double l1 = workspace.l1(this.slots[i], count);
+				// The random masks are keyed by seed, term and element index, so this
+				// pass draws exactly the mask the compose pass will draw again.
 				sparsify(workspace, i, chunk, count, 1f);
 				double kept = workspace.l1(this.slots[i], count);
 				synchronized (before) {
@@ -610,6 +665,8 @@ final class MergekitRun {
 		}, (state) -> {
 		});
 		for (int i = 0; i < this.terms; i++) {
+			// Skipped below 1e-7 as in sparsify.py, so an empty mask does not divide by
+			// zero.
 			boolean rescaled = before[i] >= 1e-7 && after[i] >= 1e-7;
 			this.scales[i] = rescaled ? (float) (before[i] / after[i]) : 1f;
 		}
@@ -624,6 +681,8 @@ final class MergekitRun {
 		boolean[] all = new boolean[this.terms];
 		java.util.Arrays.fill(all, true);
 		if (topk < 1) {
+			// k counts only the positions of non-zero variance, as count_nonzero does in
+			// sce.py.
 			long[] zeros = new long[1];
 			this.run.forEachChunk((workspace, chunk, state) -> {
 				int count = this.run.elementsOf(chunk);
@@ -660,6 +719,8 @@ final class MergekitRun {
 				}
 			}
 		}
+		// Each model's share is its mean square after the variance mask, one scalar per
+		// model per tensor.
 		double[] squares = new double[this.terms];
 		this.run.forEachChunk((workspace, chunk, state) -> {
 			int count = this.run.elementsOf(chunk);
@@ -680,6 +741,7 @@ final class MergekitRun {
 		}
 		this.coefficients = new float[this.terms];
 		for (int i = 0; i < this.terms; i++) {
+			// Uniform weights when every task vector is (nearly) zero, as sce.py does.
 			this.coefficients[i] = (Math.abs(total) < 1e-6) ? 1f / this.terms : (float) (squares[i] / elements / total);
 		}
 	}
@@ -705,6 +767,8 @@ final class MergekitRun {
 		double[] alphas = { 0.25, 0.5, 0.75 };
 		long[] k = new long[alphas.length];
 		for (int i = 0; i < alphas.length; i++) {
+			// Q(α) = sort(imp)[floor(α(n − 1))] ascending is the (n − floor(α(n − 1)))-th
+			// largest, so a top-k cut finds it exactly.
 			k[i] = n - (long) Math.floor(alphas[i] * (n - 1));
 		}
 		boolean[] all = new boolean[this.terms];
@@ -719,6 +783,8 @@ final class MergekitRun {
 		float q50 = Float.intBitsToFloat(cuts[1].bits());
 		float q75 = Float.intBitsToFloat(cuts[2].bits());
 		DType p = precision();
+		// Every operation rounded to the compute precision, as torch does in half
+		// precision; in float32 the rounding is the identity.
 		this.threshold = TensorData.round(q50 + TensorData.round(1.5f * TensorData.round(q75 - q25, p), p), p);
 	}
 
@@ -751,6 +817,9 @@ final class MergekitRun {
 		for (int i = 0; i < k.length; i++) {
 			selections[i] = TopK.select(n, k[i]);
 		}
+		// Each pass narrows every unfinished selection by one histogram of the score's
+		// float bits; the scores are recomputed per pass rather than kept, so memory
+		// stays at one chunk per worker.
 		while (java.util.Arrays.stream(selections).anyMatch((selection) -> !selection.done())) {
 			this.run.forEachChunk((workspace, chunk, state) -> {
 				TopK.Histogram[] histograms = state.histograms(selections);
@@ -779,10 +848,12 @@ final class MergekitRun {
 		return this.run.method().seed();
 	}
 
+	/** The flat index of the chunk's first element: random masks are keyed by it. */
 	private long first(int chunk) {
 		return (long) chunk * this.run.layout.chunkRows() * this.run.layout.rowElements();
 	}
 
+	/** Sparsifies every term's task vector in a chunk, with its L1 rescale. */
 	private void sparsify(Workspace workspace, int chunk, int count) {
 		for (int i = 0; i < this.terms; i++) {
 			sparsify(workspace, i, chunk, count, this.scales[i]);
@@ -792,6 +863,8 @@ final class MergekitRun {
 	/** Sparsifies one term's task vector in a chunk, multiplying the kept elements. */
 	private void sparsify(Workspace workspace, int i, int chunk, int count, float scale) {
 		double density = this.tuning.term(i, "density");
+		// A term absent from this tensor has nothing to sparsify; a density of 1 keeps
+		// all.
 		if (this.run.terms.get(i) == null || density >= 1) {
 			return;
 		}
@@ -811,6 +884,7 @@ final class MergekitRun {
 					this.dropCuts[i].bits(), this.dropTies[i][chunk], scale);
 			case DELLA -> {
 				if (density <= 0) {
+					// d ≤ 0 drops the whole task vector, as della_magprune returns zeros.
 					workspace.maskRandom(slot, count, 0, seed(), this.run.keys[i], first(chunk), 0f);
 				}
 				else {
@@ -840,6 +914,12 @@ final class MergekitRun {
 		return new int[] { Math.toIntExact(shape.get(1)), Math.toIntExact(inner) };
 	}
 
+	/**
+	 * Combines the sparsified task vectors: with consensus, mergekit's sign election on
+	 * the weighted vectors and division by the agreeing weights; without, the weighted
+	 * sum over Σw, left undivided when Σw is (nearly) zero as in mergekit's GTA (contrast
+	 * linear).
+	 */
 	private void combineGta(Workspace workspace, int count) {
 		boolean normalize = this.tuning.flag("normalize");
 		float lambda = (float) this.tuning.global("lambda");

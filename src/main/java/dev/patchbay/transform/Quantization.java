@@ -219,10 +219,10 @@ final class Quantization {
 	 * compressed-tensors' {@code quantization_config}, as llm-compressor writes it for a
 	 * weight-only scheme; for pow2 our own, in the same shape.
 	 */
-	// The block mirrors llm-compressor's output key for key, nulls included, so it reads
-	// exactly like a config the loaders already handle.
 	private static ObjectNode quantizationConfig(ObjectNode root, WeightQuantizer.Scheme scheme, int bits,
 			int groupSize, boolean symmetric, List<String> ignored) {
+		// The block mirrors llm-compressor's output key for key, nulls included, so it
+		// reads exactly like a config the loaders already handle.
 		ObjectNode config = root.objectNode();
 		ObjectNode group = config.putObject("config_groups").putObject("group_0");
 		group.putArray("targets").add("Linear");
