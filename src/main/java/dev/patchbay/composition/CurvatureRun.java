@@ -45,6 +45,7 @@ final class CurvatureRun {
 
 	private final int terms;
 
+	// ffg is the standalone grafting method (b + m ⊙ τ, one term); otherwise this is OTA.
 	private final boolean ffg;
 
 	/** Per term, whether it changes this tensor. */
@@ -55,6 +56,8 @@ final class CurvatureRun {
 
 	private final float[][] factorA;
 
+	// Keeping v̂ as factors costs (rows + columns)·r floats per term instead of a whole
+	// tensor; each chunk expands only its own rows.
 	private final int[] factorRank;
 
 	/**
@@ -71,6 +74,12 @@ final class CurvatureRun {
 	/** Ties: whether the cuts were selected. */
 	private boolean trimmed;
 
+	/**
+	 * @param modelThresholds per term, the whole-model FFG threshold the executor found
+	 * for {@code ffg_density} (ffg's {@code density}), which overrides
+	 * {@code precond_threshold}; NaN for a term without one, null while those thresholds
+	 * are being computed
+	 */
 	CurvatureRun(PlanExecutor.TensorRun run, float[] modelThresholds) {
 		this.run = run;
 		this.tuning = run.layout.tensor().tuning();
@@ -86,6 +95,8 @@ final class CurvatureRun {
 		this.thresholds = new float[this.terms];
 		for (int i = 0; i < this.terms; i++) {
 			this.present[i] = run.terms.get(i) != null;
+			// scaling_factor multiplies v̂^p, not τ: under normalise=global it cancels
+			// (up to ε), exactly as in ota-merge (fixture ota_normalise_global_scaling).
 			this.scales[i] = this.ffg ? 1f : (float) this.tuning.term(i, "scaling_factor");
 			double threshold = this.ffg ? Double.NaN : this.tuning.term(i, "precond_threshold");
 			if (modelThresholds != null && !Float.isNaN(modelThresholds[i])) {
@@ -97,9 +108,11 @@ final class CurvatureRun {
 
 	/** The slot of a term's second moments. */
 	int momentSlot(int term) {
+		// After all term slots, so a term's τ and v̂ are never in the same slot.
 		return FIRST_TERM + this.terms + term;
 	}
 
+	// ffg's magnitude metric ranks |τ| and needs no second moments at all.
 	private boolean magnitude() {
 		return this.ffg && this.tuning.global("metric") == 1;
 	}
@@ -107,6 +120,8 @@ final class CurvatureRun {
 	private Moments moments(int term) {
 		List<Moments> moments = this.run.layout.tensor().moments();
 		Moments entry = (moments != null) ? moments.get(term) : null;
+		// A term that changes this tensor without second moments would silently be
+		// weighted by ε alone.
 		if (entry == null && this.present[term] && !magnitude()) {
 			throw new UnprocessableException("composition-invalid", "Invalid recipe",
 					"terms[" + term + "]: has no second moments for tensor '" + this.tensor + "'",
@@ -126,12 +141,15 @@ final class CurvatureRun {
 			if (moments == null) {
 				continue;
 			}
+			// Moments uploaded as rank-1 factors only (row and column sums) can only be
+			// used as rank 1, whatever the recipe says.
 			boolean rankOne = moments.full() == null
 					|| (matrix && !this.ffg && this.tuning.term(i, "rank1_approx") != 0);
 			double rank = this.ffg ? Double.NaN : this.tuning.term(i, "rank");
 			if (rankOne) {
 				prepareRankOne(i, moments);
 			}
+			// As ota-merge, the rank-r truncation is not applied to embeddings.
 			else if (matrix && !Double.isNaN(rank) && !isVocabulary()) {
 				int rows = Math.toIntExact(this.shape.get(0));
 				int columns = Math.toIntExact(this.shape.get(1));
@@ -155,6 +173,8 @@ final class CurvatureRun {
 		int columns = Math.toIntExact(this.shape.get(1));
 		double[] r = new double[rows];
 		double[] c = new double[columns];
+		// Sums are accumulated in double: a row of thousands of tiny second moments
+		// (1e-20 is common) loses digits in float.
 		if (moments.full() == null) {
 			float[] rowSums = moments.rows().readAll();
 			float[] columnSums = moments.columns().readAll();
@@ -190,6 +210,8 @@ final class CurvatureRun {
 		}
 		float[] b = new float[rows];
 		float[] a = new float[columns];
+		// S = 0 (all second moments zero) gives v̂ = 0, as ota-merge's zeros, instead of
+		// 0/0.
 		if (total != 0) {
 			for (int i = 0; i < rows; i++) {
 				b[i] = (float) (r[i] / total);
@@ -210,6 +232,8 @@ final class CurvatureRun {
 		for (int i = 0; i < this.terms; i++) {
 			int slot = momentSlot(i);
 			if (!this.present[i] || magnitude()) {
+				// Zeros: an absent term gets ω = ε·m from here, and the magnitude metric
+				// ignores the slot.
 				workspace.load(slot, PlanExecutor.NOTHING, DType.F32, 0, count);
 			}
 			else if (this.factorB[i] != null) {
@@ -240,6 +264,8 @@ final class CurvatureRun {
 			return;
 		}
 		long elements = this.run.layout.elements();
+		// normalise=global divides each P_i = v̂_i^p·c_i by (mean(P_i) + ε), a mean over
+		// the whole tensor, hence a pass of its own.
 		if (this.tuning.global("normalise") == 1) {
 			double[] sums = new double[this.terms];
 			eachChunk((workspace, chunk, count) -> {
@@ -258,12 +284,16 @@ final class CurvatureRun {
 			}
 		}
 		int mode = (int) this.tuning.global("masked_task_vector_merge_method");
+		// ties post-merge: trim each τ_i to its int(ties_density·n) largest magnitudes.
 		if (mode == 2) {
 			long[] k = new long[this.terms];
 			Arrays.fill(k, (long) (this.tuning.global("ties_density") * elements));
 			this.run.selectCuts(k);
 			this.trimmed = true;
 		}
+		// linear post-merge: b + mean τ̃_i, the mask applied only through the rescale;
+		// without rescale ota-merge ignores the mask (fixture
+		// ota_linear_no_rescale_ignores_mask).
 		if (mode == 1) {
 			this.coefficients = new float[this.terms];
 			Arrays.fill(this.coefficients, 1f);
@@ -322,14 +352,19 @@ final class CurvatureRun {
 			// No norm for ≥ 3-D tensors: the mask alone.
 			return;
 		}
+		// Pass 0 measures each τ_i, pass 1 the masked m_i τ_i: index pass·N + i.
 		double[][] columnSquares = new double[2 * this.terms][columns];
 		double[] squares = new double[2 * this.terms];
+		// σ_max needs the whole matrix, so this rescale is the one place a curvature run
+		// holds 2·N copies of a tensor; it runs only for linear with rescale on.
 		float[][] whole = matrix ? new float[2 * this.terms][rows * columns] : null;
 		eachChunk((workspace, chunk, count) -> {
 			for (int pass = 0; pass < 2; pass++) {
 				if (pass == 1) {
 					weights(workspace, count);
 					for (int i = 0; i < this.terms; i++) {
+						// Masked elements have ω = 0 after the threshold; ω > 0 keeps τ
+						// there.
 						workspace.keepAtLeast(this.run.termSlots()[i], momentSlot(i), Float.MIN_VALUE, count);
 					}
 				}
@@ -368,6 +403,9 @@ final class CurvatureRun {
 			for (int pass = 0; pass < 2; pass++) {
 				int index = pass * this.terms + i;
 				if (matrix) {
+					// The rank-1 factor B = u₁σ₁ has norm σ_max: exact, where ota-merge's
+					// approximate_norm would use 10 power iterations from a random
+					// vector.
 					float[] b = LowRank.factor(whole[index], rows, columns, 1, 0, LowRank.Split.LEFT).b();
 					double top = 0;
 					for (float value : b) {
@@ -386,6 +424,8 @@ final class CurvatureRun {
 					norms[pass] = Math.sqrt(squares[index] / this.run.layout.elements());
 				}
 			}
+			// A mask that keeps almost nothing would blow the survivors up; ota-merge
+			// zeroes the task vector instead.
 			boolean vanishes = norms[1] == 0 || norms[1] < relative * norms[0];
 			this.coefficients[i] = vanishes ? 0f : (float) (norms[0] / norms[1]);
 		}
@@ -399,6 +439,7 @@ final class CurvatureRun {
 			this.run.loadBase(workspace, chunk);
 		}
 		loadMoments(workspace, chunk);
+		// FFG: keep τ where its saliency reaches the threshold, then b + m ⊙ τ.
 		if (this.ffg) {
 			int slot = this.run.termSlots()[0];
 			saliency(workspace, 0, MERGED, count);
@@ -416,6 +457,8 @@ final class CurvatureRun {
 			}
 			float[] ones = new float[this.terms];
 			Arrays.fill(ones, 1f);
+			// Unweighted sign election, then the sum of agreeing values times 1/N:
+			// ota-merge's ties divides by all N models, not by the number that agree.
 			workspace.consensusMerge(MERGED, slots, ones, false, 1f / this.terms, count);
 			return;
 		}
@@ -424,6 +467,8 @@ final class CurvatureRun {
 		for (int i = 0; i < this.terms; i++) {
 			moments[i] = momentSlot(i);
 		}
+		// As in ota-merge, the fully-masked fallback applies only when a threshold is
+		// active: without a mask, tiny second moments alone must not trigger it.
 		boolean masked = false;
 		for (float threshold : this.thresholds) {
 			masked |= !Float.isNaN(threshold);

@@ -27,6 +27,9 @@ import dev.patchbay.registry.Registry;
  */
 final class MergekitConfig {
 
+	// A plain YAML mapper, not the application's JSON one: mergekit configs carry no type
+	// information, and unknown keys are checked by hand below so that each gets its own
+	// problem.
 	private static final YAMLMapper YAML = YAMLMapper.builder().build();
 
 	/** Keys refused by name: valid mergekit, not supported here yet. */
@@ -36,14 +39,18 @@ final class MergekitConfig {
 			"chat templates are not supported; compositions carry weights only", "name",
 			"named (multi-document) configs are not supported yet");
 
+	// The top-level keys of mergekit's MergeConfiguration this translation honours.
 	private static final Set<String> KEYS = Set.of("merge_method", "base_model", "models", "slices", "parameters",
 			"dtype", "out_dtype");
 
+	// mergekit's dtype names (torch's) to ours.
 	private static final Map<String, String> DTYPES = Map.of("float32", "F32", "float16", "F16", "bfloat16", "BF16",
 			"float64", "F64");
 
 	private final Registry registry;
 
+	// Collected across the whole config, so one 422 lists every problem; an instance
+	// translates one config only.
 	private final List<Problem> problems = new ArrayList<>();
 
 	MergekitConfig(Registry registry) {
@@ -61,6 +68,8 @@ final class MergekitConfig {
 				problem(key, "is not a key of a mergekit config");
 			}
 		});
+		// The method name is passed on as it is: the request's validation knows the
+		// methods and lists the supported ones when it is unknown.
 		String method = null;
 		if (config.path("merge_method").isString()) {
 			method = config.get("merge_method").asString();
@@ -82,6 +91,8 @@ final class MergekitConfig {
 			problem("models", "is required: a list of {model, parameters} (or slices instead)");
 		}
 		if (models.isArray()) {
+			// The base may be listed among the models, as mergekit's examples do; it is
+			// then the base and not a term, so it is not counted twice.
 			for (int i = 0; i < models.size(); i++) {
 				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
 				if (base == null || !base.toString().equals(term.modelId())) {
@@ -116,6 +127,8 @@ final class MergekitConfig {
 				}
 			}
 		}
+		// Translation problems first; the request built below is validated like any other
+		// (weights, ranges, shapes), so a translated config gets the same checks.
 		if (!this.problems.isEmpty()) {
 			throw CompositionInvalidException.of(this.problems);
 		}
@@ -123,6 +136,8 @@ final class MergekitConfig {
 				null, null, null, outputDtype, null, "mergekit", parameters, null, null, null, slices, computeDtype);
 	}
 
+	// mergekit-multi's multi-document files chain configs by name; one document only
+	// here, so a second one is refused rather than silently ignored.
 	private JsonNode parse(String yaml) {
 		List<JsonNode> documents = new ArrayList<>();
 		try (MappingIterator<JsonNode> iterator = YAML.readerFor(JsonNode.class).readValues(yaml)) {
@@ -162,6 +177,8 @@ final class MergekitConfig {
 				continue;
 			}
 			slice.propertyNames().forEach((key) -> {
+				// Valid per-slice keys of mergekit that this translation cannot honour,
+				// refused by name rather than dropped.
 				if (key.equals("base_model") || key.equals("residual_weight")) {
 					problem(field + "." + key,
 							"per-slice " + key + " is not supported; set base_model for the" + " whole config");
@@ -203,6 +220,7 @@ final class MergekitConfig {
 		}
 		List<Integer> range = null;
 		JsonNode layers = entry.path("layer_range");
+		// mergekit's layer_range is half-open, [from, to).
 		if (layers.isArray() && layers.size() == 2 && layers.get(0).isIntegralNumber()
 				&& layers.get(1).isIntegralNumber()) {
 			range = List.of(layers.get(0).asInt(), layers.get(1).asInt());
@@ -241,6 +259,8 @@ final class MergekitConfig {
 			return null;
 		}
 		Map<String, JsonNode> parameters = new LinkedHashMap<>();
+		// Values are kept as JSON (scalars, gradients, filter lists) for the recipe's own
+		// parameter parsing, which is shared with JSON requests.
 		node.properties().forEach((entry) -> parameters.put(entry.getKey(), numbers(entry.getValue())));
 		return parameters;
 	}
@@ -251,6 +271,8 @@ final class MergekitConfig {
 	private static JsonNode numbers(JsonNode value) {
 		if (value.isString()) {
 			try {
+				// Only parameter values reach here; a string that is no number (a filter,
+				// a method name) stays a string.
 				return JsonNodeFactory.instance.numberNode(Double.parseDouble(value.asString()));
 			}
 			catch (NumberFormatException ex) {
@@ -280,6 +302,8 @@ final class MergekitConfig {
 			return null;
 		}
 		String reference = node.asString();
+		// mergekit's model+lora merges an adapter into its model before the merge; here
+		// the adapter would be a registered patch, which compositions take as a term.
 		if (reference.contains("+")) {
 			problem(field, "'" + reference + "': LoRA references (model+lora) are not supported; upload the"
 					+ " adapter as a patch");
