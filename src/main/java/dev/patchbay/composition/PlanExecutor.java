@@ -48,6 +48,8 @@ final class PlanExecutor {
 	}
 
 	/** Bytes of an untouched tensor handed to the writer at once. */
+	// Big enough that a copied tensor costs few writes, small enough that the lookahead
+	// of copied slices stays a bounded amount of mapped memory.
 	private static final int COPY_BYTES = 64 << 20;
 
 	/**
@@ -72,6 +74,8 @@ final class PlanExecutor {
 
 	private final int chunkElements;
 
+	// Term i's delta lives in slot FIRST_TERM + i for the whole execution; MergekitRun
+	// and CurvatureRun index their own arrays by the same term order.
 	final int[] termSlots;
 
 	/** Whether each tensor is written as its merged delta alone, without the base. */
@@ -107,17 +111,23 @@ final class PlanExecutor {
 	 */
 	void execute(WritableByteChannel out, Progress progress) throws IOException {
 		List<Layout> layouts = this.plan.tensors().stream().map(this::layout).toList();
+		// Every workspace is sized once for the largest chunk of any tensor, so no slot
+		// is reallocated between tensors.
 		int capacity = layouts.stream().mapToInt(Layout::chunkCapacity).max().orElse(0);
 		try (InputFiles inputs = new InputFiles();
 				Workspaces workspaces = new Workspaces(capacity,
 						FIRST_TERM + this.termSlots.length * (curvature() ? 2 : 1));
 				SafetensorsWriter writer = new SafetensorsWriter(out, this.plan.outputSpecs(), Plan.METADATA);
 				Pipeline pipeline = new Pipeline(writer, progress)) {
+			// FFG thresholds are quantiles over the whole model, so they are found in
+			// passes over every tensor before the first one is written.
 			if (curvature()) {
 				this.modelThresholds = modelThresholds(layouts, inputs, workspaces);
 			}
 			for (int index = 0; index < layouts.size(); index++) {
 				Layout layout = layouts.get(index);
+				// An untouched tensor is copied as stored bytes, never decoded: no term
+				// changes it and its dtype stays.
 				if (layout.copied()) {
 					copy(layout.tensor().base(), inputs, pipeline);
 				}
@@ -126,6 +136,8 @@ final class PlanExecutor {
 				}
 				pipeline.tensorEnds(index + 1);
 			}
+			// Written only after the last tensor's chunks; closing the writer then checks
+			// that every declared byte arrived.
 			pipeline.drain();
 		}
 	}
@@ -249,6 +261,8 @@ final class PlanExecutor {
 		TensorSpec stored = tensor.base().tensor().spec();
 		boolean copied = tensor.untouched() && tensor.output().dtype() == stored.dtype()
 				&& tensor.output().shape().equals(stored.shape());
+		// One chunk for the whole tensor when a statistic spans rows: a DoRA norm over
+		// columns, a vector method on a 1-D tensor, nuslerp along dim 0.
 		boolean whole = tensor.terms().stream().anyMatch((term) -> term != null && term.needsWholeTensor())
 				|| (perVector(tensor) && shape.size() < 2) || alongDimZero(tensor);
 		boolean lowRank = tensor.terms()
@@ -259,6 +273,8 @@ final class PlanExecutor {
 		if (rows > rowsPerChunk && !lowRank) {
 			rowsPerChunk = Math.min(rowsPerChunk, ELEMENTWISE_CHUNK_ELEMENTS / Math.max(1, rowElements));
 		}
+		// Chunks are whole rows: per-row work (a LoRA row, a softmax along the last
+		// dimension, a quantization channel) never straddles two chunks.
 		long chunkRows = whole ? rows : Math.max(1, Math.min(rows, rowsPerChunk));
 		return new Layout(tensor, rows, rowElements, Math.toIntExact(Math.max(1, chunkRows)), copied);
 	}
@@ -290,6 +306,8 @@ final class PlanExecutor {
 				&& !tensor.tuning().flag("nuslerp_flatten") && tensor.tuning().flag("nuslerp_row_wise");
 	}
 
+	// Slices of the mapped input go to the writer in order, through the same lookahead as
+	// computed chunks, so a copy is bounded like a compute.
 	private static void copy(TensorRows base, InputFiles inputs, Pipeline pipeline) throws IOException {
 		long length = base.tensor().spec().byteSize();
 		for (long done = 0; done < length; done += COPY_BYTES) {
@@ -321,6 +339,8 @@ final class PlanExecutor {
 		/** Per quantized term, its channels' ranges, read once; else null. */
 		private final Ranges[] ranges;
 
+		// Per term, the key of its random stream: name and term index, so a DARE mask is
+		// the same on every run, thread and chunking of the same recipe.
 		final long[] keys;
 
 		/** Per term, its magnitude cut; null unless the method prunes by magnitude. */
@@ -365,6 +385,8 @@ final class PlanExecutor {
 
 		void submit(Pipeline pipeline) throws IOException {
 			if (PlanExecutor.this.plan.method() instanceof MergeMethod.Mergekit) {
+				// Whole-tensor statistics run on the pool themselves, so the previous
+				// tensor's chunks are written out first and the workspaces are free.
 				MergekitRun run = new MergekitRun(this);
 				pipeline.drain();
 				run.prepare();
@@ -374,6 +396,7 @@ final class PlanExecutor {
 				}
 				return;
 			}
+			// The same for the magnitude cut: its histogram passes use every worker.
 			if (PlanExecutor.this.plan.method().pruning() == MergeMethod.Pruning.MAGNITUDE) {
 				pipeline.drain();
 				selectCuts();
@@ -421,6 +444,9 @@ final class PlanExecutor {
 			TopK.Selection[] selections = new TopK.Selection[this.terms.size()];
 			for (int term = 0; term < selections.length; term++) {
 				// A term that leaves the tensor alone is all zeros: keeping them is moot.
+				// TopK selects by histogram passes over the float bits of |τ|, a fixed
+				// number per tensor, never sorting the tensor: memory stays at one chunk
+				// per worker.
 				selections[term] = TopK.select(this.layout.elements(),
 						(this.terms.get(term) != null) ? k[term] : Long.MAX_VALUE);
 			}
@@ -451,6 +477,8 @@ final class PlanExecutor {
 				this.cuts[term] = selections[term].cut();
 				splitTies |= !this.cuts[term].keepsAllTies();
 			}
+			// Equal magnitudes at the cut are kept up to k exactly, the first ones in
+			// index order, so the kept set does not depend on the chunking.
 			if (splitTies) {
 				countTiesPerChunk();
 			}
@@ -551,6 +579,8 @@ final class PlanExecutor {
 				load(workspace, BASE, this.layout.tensor().base(), chunk);
 			}
 			MergeMethod method = PlanExecutor.this.plan.method();
+			// DARE's mask is drawn per element from (seed, term key, flat index), so it
+			// does not depend on the chunk size or the thread that computes it.
 			long first = (long) chunk * this.layout.chunkRows() * this.layout.rowElements();
 			for (int term = 0; term < this.terms.size(); term++) {
 				int slot = FIRST_TERM + term;
@@ -567,6 +597,8 @@ final class PlanExecutor {
 			if (method.majoritySign() != null) {
 				SignElection election = (method.majoritySign() == MergeMethod.MajoritySign.TOTAL) ? SignElection.TOTAL
 						: SignElection.FREQUENCY;
+				// PEFT's ties: signs elected on the pruned tensors, then the agreeing
+				// values averaged.
 				workspace.disjointMerge(MERGED, PlanExecutor.this.termSlots, weights, election, count);
 			}
 			else {
@@ -581,6 +613,8 @@ final class PlanExecutor {
 		/** Encodes a chunk, refusing NaN and infinities. */
 		ByteBuffer store(Workspace workspace, int slot, int addend, int count, ByteBuffer target) {
 			try {
+				// slot + addend is formed in float32 and rounded once, to nearest even,
+				// to the output dtype; safe_merge refuses NaN and infinities here.
 				return workspace.store(slot, addend, count, this.layout.tensor().output().dtype(), target,
 						PlanExecutor.this.plan.finite());
 			}
@@ -625,10 +659,14 @@ final class PlanExecutor {
 			else if (delta instanceof TermDelta.Stored stored) {
 				load(workspace, slot, stored.delta(), chunk);
 			}
+			// A whole model as a term: its delta is the model minus the base, chunk by
+			// chunk.
 			else if (delta instanceof TermDelta.Model model) {
 				load(workspace, slot, model.model(), chunk);
 				workspace.subtract(slot, BASE, count);
 			}
+			// modules_to_save: the saved tensor replaces the base, as a delta saved −
+			// base.
 			else if (delta instanceof TermDelta.Replacement replacement) {
 				load(workspace, slot, replacement.saved(), chunk);
 				workspace.subtract(slot, BASE, count);
@@ -639,6 +677,9 @@ final class PlanExecutor {
 				long elements = TensorRows.rowsOf(quantized.shape()) * rowElements;
 				long firstElement = row * rowElements;
 				Quantizer quantizer = new Quantizer(quantized.bits());
+				// Codes are packed across tensors, so the chunk's codes start inside the
+				// shared codes tensor, at the tensor's offset plus its first element's
+				// byte.
 				long startByte = firstElement * quantized.bits() / 8;
 				ByteBuffer packed = this.inputs.bytes(quantized.codes().file(),
 						quantized.codes().tensor().dataOffset() + quantized.codeOffset() + startByte,
@@ -686,6 +727,8 @@ final class PlanExecutor {
 			int inner = Math.toIntExact(lora.a().rowElements());
 			int outChannels = Math.toIntExact(lora.b().rows());
 			int columns;
+			// fan_in_fan_out (GPT-2's Conv1D) stores W as [in, out]: the delta is (B·A)ᵀ,
+			// and a chunk's rows are columns of the product.
 			if (lora.fanInFanOut()) {
 				workspace.lowRankTransposed(slot, factors.b(), outChannels, rank, factors.a(), inner,
 						Math.toIntExact(row), rows, lora.scale());
@@ -712,6 +755,8 @@ final class PlanExecutor {
 			}
 			long row = (long) chunk * this.layout.chunkRows();
 			int rows = rowsOf(chunk);
+			// A stored delta or base with fewer rows than the output (a vocabulary grown
+			// by fine-tuning) reads as zeros past its end.
 			long available = Math.max(0, Math.min(rows, tensor.rows() - row));
 			int count = Math.toIntExact(available * tensor.rowElements());
 			workspace.load(slot, this.inputs.elements(tensor, row * tensor.rowElements(), count),
@@ -729,6 +774,8 @@ final class PlanExecutor {
 		void forEachChunk(ChunkWork work, WorkerDone done) throws IOException {
 			int chunks = this.layout.chunks();
 			AtomicInteger next = new AtomicInteger();
+			// Workers pull chunks from a shared counter rather than a fixed split, so a
+			// slow chunk does not leave the other threads idle.
 			int workers = Math.min(chunks, PlanExecutor.this.engine.threads());
 			List<Future<?>> running = new ArrayList<>();
 			for (int w = 0; w < workers; w++) {
@@ -839,6 +886,8 @@ final class PlanExecutor {
 	}
 
 	/** One workspace per engine thread, for the length of an execution. */
+	// A workspace holds native memory and is not thread-safe, so each pool thread gets
+	// its own; there are never more than the engine's threads.
 	final class Workspaces implements AutoCloseable {
 
 		private final int capacity;
@@ -890,11 +939,15 @@ final class PlanExecutor {
 		Pipeline(SafetensorsWriter writer, Progress progress) {
 			this.writer = writer;
 			this.progress = progress;
+			// Twice the threads: every thread has a chunk to compute while the writer
+			// waits on the oldest, and the output buffers in flight stay bounded.
 			this.lookahead = 2 * PlanExecutor.this.engine.threads();
 		}
 
 		/** A buffer of at least the given bytes, for a chunk's output. */
 		ByteBuffer buffer(int bytes) {
+			// Buffers the writer has written are reused, so a long tensor allocates only
+			// the lookahead's worth of direct memory.
 			ByteBuffer buffer = this.free.poll();
 			return (buffer != null && buffer.capacity() >= bytes) ? buffer : ByteBuffer.allocateDirect(bytes);
 		}

@@ -69,6 +69,8 @@ class Planner {
 	 * @throws CompositionInvalidException listing every incompatibility
 	 */
 	Validated validate(Recipe recipe) {
+		// Runs on the request thread: a recipe is refused with its 404 or 422 before it
+		// is queued, and the worker's plan() repeats the checks over the local files.
 		if (recipe.sliced()) {
 			Map<UUID, ArtifactContent> models = sliceModels(recipe,
 					(id) -> this.registry.manifest(ArtifactType.MODEL, id));
@@ -118,12 +120,15 @@ class Planner {
 		return assemble(recipe, base, terms);
 	}
 
+	/** A term's input: a whole model (mergekit dialect) or a patch. */
 	private ArtifactContent manifest(Recipe.Term term) {
 		return (term.modelId() != null) ? this.registry.manifest(ArtifactType.MODEL, term.modelId())
 				: this.registry.manifest(ArtifactType.PATCH, term.patchId());
 	}
 
 	private Plan assemble(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches) {
+		// Recipe-level checks first (counts, required parameters, ranges): a recipe that
+		// fails them would only bury its real problem under per-tensor ones.
 		boolean mergekit = recipe.method() instanceof MergeMethod.Mergekit;
 		List<Problem> problems = new ArrayList<>();
 		if (mergekit) {
@@ -148,6 +153,8 @@ class Planner {
 				modelDeltas(recipe, term, patch, base, patches.size(), deltas, problems);
 				continue;
 			}
+			// The same check as GET /patches/{id}/compatibility, so a recipe fails
+			// exactly where that endpoint would have said it does.
 			CompatibilityReport report = this.registry.compatibility(patch, base);
 			for (CompatibilityReport.Problem problem : report.problems()) {
 				problems.add(new Problem(term, patchId, problem.tensor(), problem.message(), problem.expectedShape(),
@@ -158,6 +165,8 @@ class Planner {
 			}
 			for (Map.Entry<String, TermDelta> delta : deltasOf(patch).entrySet()) {
 				TensorLocation target = baseTensors.get(delta.getKey());
+				// A delta on an integer tensor (position ids, a quantized weight) has no
+				// meaning; each such tensor is named.
 				if (!target.spec().dtype().isFloatingPoint()) {
 					problems.add(new Problem(
 							term, patchId, delta.getKey(), "tensor '" + delta.getKey() + "' has dtype "
@@ -175,6 +184,8 @@ class Planner {
 		if (!problems.isEmpty()) {
 			throw CompositionInvalidException.of(problems);
 		}
+		// The layer count gives each tensor its gradient position t = layer / (n − 1), as
+		// mergekit's planner computes it over the base's layers.
 		int layers = 0;
 		for (TensorLocation tensor : base.tensors()) {
 			layers = Math.max(layers, MergekitMethods.layerOf(tensor.name()) + 1);
@@ -184,6 +195,9 @@ class Planner {
 		for (TensorLocation tensor : base.tensors()) {
 			TermDelta[] terms = deltas.getOrDefault(tensor.name(), new TermDelta[patches.size()]);
 			MergekitMethods.Tuning tuning = null;
+			// Parameters are resolved per tensor now (filters, gradients, precedence), so
+			// the executor only reads numbers, and a parameter that no tensor can take is
+			// a 422 before any compute.
 			if (mergekit && tensor.spec().dtype().isFloatingPoint()) {
 				boolean[] present = new boolean[terms.length];
 				for (int i = 0; i < terms.length; i++) {
@@ -214,6 +228,8 @@ class Planner {
 		if (recipe.baseModelId() != null) {
 			models.put(recipe.baseModelId(), lookup.apply(recipe.baseModelId()));
 		}
+		// Every model once, in first-mention order, whatever the number of slices naming
+		// it.
 		for (Recipe.Slice slice : recipe.slices()) {
 			for (Recipe.Source source : slice.sources()) {
 				models.computeIfAbsent(source.modelId(), lookup);
@@ -237,6 +253,8 @@ class Planner {
 			throw CompositionInvalidException.of(problems);
 		}
 		MergekitMethods.Spec spec = MergekitMethods.SPECS.get(recipe.method().wireName());
+		// For linear and the like the base model, if a slice lists it, is one more
+		// source; for base methods it is the base of every slice.
 		boolean baseless = spec.base() == MergekitMethods.Base.NONE || recipe.baseModelId() == null;
 		Map<UUID, Integer> layers = new LinkedHashMap<>();
 		models.forEach((id, model) -> {
@@ -269,6 +287,8 @@ class Planner {
 		for (int i = 0; i < slices.size(); i++) {
 			int length = slices.get(i).layers();
 			for (int k = 0; k < length; k++) {
+				// The gradient position restarts in every slice and is 1 for a one-layer
+				// slice, as plan.py computes it.
 				double t = (length > 1) ? (double) k / (length - 1) : 1;
 				assembly.layer(i, k, out++, t);
 			}
@@ -279,6 +299,8 @@ class Planner {
 				.forEach((problem) -> problems.add(new Problem(null, null, null, problem, null, null)));
 			throw CompositionInvalidException.of(problems);
 		}
+		// Slice weights live in each tensor's tuning; the plan's weights only size the
+		// executor's slots.
 		return new Plan(assembly.tensors, recipe.method(), new float[assembly.maxTerms], baseless, recipe.safeMerge(),
 				recipe.computeDtype());
 	}
@@ -316,6 +338,8 @@ class Planner {
 
 		/** The source a slice's tensors take their base and shapes from. */
 		private int reference(Recipe.Slice slice) {
+			// The base model if it is among the slice's sources, else the first source:
+			// its tensors give the output's names, shapes and dtype.
 			if (!this.baseless) {
 				for (int j = 0; j < slice.sources().size(); j++) {
 					if (slice.sources().get(j).modelId().equals(this.recipe.baseModelId())) {
@@ -400,9 +424,13 @@ class Planner {
 				}
 				List<Long> have = tensor.spec().shape();
 				List<Long> want = base.spec().shape();
+				// mergekit's rectify_embed cuts a larger vocabulary to the reference's
+				// rows; a smaller one cannot be cut up and is a mismatch.
 				boolean widerVocabulary = !layer && have.size() == 2 && want.size() == 2
 						&& have.get(1).equals(want.get(1)) && have.get(0) > want.get(0) && isEmbedding(name);
 				if (!have.equals(want) && !widerVocabulary) {
+					// mergekit's GTA family skips a model whose tensor does not fit (with
+					// a warning); other methods raise, and so do we.
 					if (layer || !this.spec.gta()) {
 						this.problems.add(new Problem(null, modelId, input,
 								at + "tensor '" + input + "' of model " + modelId + " has shape " + have + ", not the "
@@ -418,6 +446,7 @@ class Planner {
 				}
 				terms[i] = new TermDelta.Model(new TensorRows(model.fileOf(tensor), tensor));
 			}
+			// Integer tensors keep their dtype whatever out_dtype says: they are copied.
 			DType dtype = (this.recipe.outputDtype() != null && floating) ? this.recipe.outputDtype()
 					: base.spec().dtype();
 			TensorSpec output = new TensorSpec(name, dtype, base.spec().shape());
@@ -456,6 +485,7 @@ class Planner {
 		if (!(recipe.method() instanceof MergeMethod.Mergekit) || !(method.equals("ota") || method.equals("ffg"))) {
 			return null;
 		}
+		// ffg by magnitude ranks |τ| alone and needs no second moments.
 		ParameterValue metric = recipe.parameters().get("metric");
 		if (method.equals("ffg") && metric != null && "magnitude".equals(metric.text("", 0))) {
 			return Arrays.asList(new SecondMoments[patches.size()]);
@@ -474,6 +504,8 @@ class Planner {
 				continue;
 			}
 			try {
+				// A manifest has no files: validation only checks the moments were
+				// uploaded, and the worker reads them from its local copy.
 				moments.add((patch.files() != null) ? SecondMoments.of(patch) : null);
 			}
 			catch (IOException ex) {
@@ -492,6 +524,8 @@ class Planner {
 				list.add(null);
 				continue;
 			}
+			// Moments may be uploaded whole or as rank-1 factors (row and column sums),
+			// the storage OTA's rank1_approx needs.
 			list.add(entry.rankOne()
 					? new TensorPlan.Moments(null, new TensorRows(of.file(), entry.rows()),
 							new TensorRows(of.file(), entry.columns()))
@@ -512,6 +546,8 @@ class Planner {
 		Map<String, TensorLocation> tensors = model.tensorsByName();
 		MergekitMethods.Spec spec = MergekitMethods.SPECS.get(recipe.method().wireName());
 		boolean skipMismatch = spec != null && spec.gta();
+		// Walked in the base's order, so the output keeps the base's tensor order; a
+		// tensor only the model has is not part of the output.
 		for (TensorLocation target : base.tensors()) {
 			TensorLocation tensor = tensors.get(target.name());
 			if (!target.spec().dtype().isFloatingPoint()) {
@@ -550,6 +586,8 @@ class Planner {
 
 	private Map<String, TermDelta> deltasOf(ArtifactContent patch) {
 		Map<String, TermDelta> deltas = new LinkedHashMap<>();
+		// LoRA patches are not expanded here: each module becomes a delta the executor
+		// computes from its factors, chunk by chunk where it can.
 		if (patch.details().kind() == PatchKind.LORA) {
 			LoraAdapter adapter = patch.adapter();
 			Map<String, TensorLocation> tensors = patch.tensorsByName();
@@ -574,10 +612,15 @@ class Planner {
 							new TermDelta.LoraBias(rows(patch, tensors, module.bias()), scale));
 				}
 			}
+			// PEFT's modules_to_save replace the base tensor outright instead of adding
+			// to it.
 			for (LoraAdapter.SavedTensor saved : adapter.modulesToSave()) {
 				deltas.put(saved.target(), new TermDelta.Replacement(rows(patch, tensors, saved.tensor())));
 			}
 		}
+		// A quantized RWS signature holds all tensors' codes in three shared tensors;
+		// each delta reads its slice of them through the layout stored in the patch
+		// config.
 		else if (quantizedLayout(patch) != null) {
 			JsonNode config = this.json.readTree(patch.config());
 			Map<String, TensorLocation> tensors = patch.tensorsByName();
@@ -627,6 +670,8 @@ class Planner {
 		List<Long> shape = new ArrayList<>(base.shape());
 		for (TermDelta term : terms) {
 			if (term instanceof TermDelta.Stored stored && !shape.isEmpty()) {
+				// A diff from a model with added tokens has more rows than the base; the
+				// base reads as zeros there, so the new rows are the fine-tuned ones.
 				shape.set(0, Math.max(shape.get(0), stored.delta().rows()));
 			}
 		}
@@ -664,6 +709,9 @@ class Planner {
 	}
 
 	private static String digest(Recipe recipe, ArtifactContent base, List<ArtifactContent> patches, String slices) {
+		// Inputs by id and content digest: re-uploading the same bytes under a new id is
+		// a new recipe, and so is any change of bytes behind an id. Weights by
+		// Double.toString, which is exact and canonical.
 		StringBuilder canonical = new StringBuilder("patchbay-composition-v1\nbase=");
 		if (base != null) {
 			canonical.append(base.details().id()).append(':').append(base.contentDigest());
