@@ -40,6 +40,8 @@ import dev.patchbay.storage.ShardLayout;
 public class CompositionFolders {
 
 	/** How long a read of a shard waits for the composition to be computed. */
+	// Generous on purpose: a download of a queued composition is a valid way to wait for
+	// it, and the wait holds a download thread, never a request thread.
 	private static final Duration COMPUTE_WAIT = Duration.ofHours(12);
 
 	private static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
@@ -54,6 +56,8 @@ public class CompositionFolders {
 
 	private final ArtifactFolders folders;
 
+	// Part of every shard's etag: another shard size is another layout, so a client never
+	// mixes shards of two layouts.
 	private final long shardSize;
 
 	CompositionFolders(CompositionRepository compositions, Compositions service, Planner planner, Registry registry,
@@ -73,6 +77,8 @@ public class CompositionFolders {
 
 	/** The recipe as a mergekit config, where mergekit can express it. */
 	private Optional<String> mergekitConfig(Recipe recipe) {
+		// A recipe mergekit cannot express (a patch term, a PEFT method) simply has no
+		// mergekit_config.yml, rather than failing the folder.
 		try {
 			return Optional.of(MergekitExport.yaml(recipe, (model) -> this.registry.get(ArtifactType.MODEL, model)));
 		}
@@ -97,6 +103,8 @@ public class CompositionFolders {
 	public Folder folder(UUID id) {
 		Composition composition = find(id);
 		Recipe recipe = composition.recipe();
+		// Planned from the manifests again, reading no blob: the folder is known before
+		// the output exists and costs no compute.
 		List<TensorSpec> outputs = this.planner.validate(recipe).outputSpecs();
 		long dataStart = SafetensorsWriter.header(outputs, Plan.METADATA).length;
 		ShardLayout layout = ShardLayout.of(outputs, this.shardSize);
@@ -105,9 +113,14 @@ public class CompositionFolders {
 		List<FolderFile> files = new ArrayList<>(
 				this.folders.companionFiles(referenceModel(composition), outputs, layers));
 		for (ShardLayout.Shard shard : layout.shards()) {
+			// The recipe digest fixes the bytes, so the etag is known before they are
+			// computed and stays valid once they are.
 			String etag = Sha256.hex("composition-shard\n" + this.shardSize + "\n" + shard.name() + "\n"
 					+ composition.getRecipeDigest());
 			files.add(new FolderFile(shard.name(), shard.size(), etag, null, true, () -> {
+				// Opened only when a shard is read: it pins the computed result, and each
+				// shard is its own header followed by a region of the one output file,
+				// never a copy.
 				Compositions.Result result = this.service.awaitResult(id, COMPUTE_WAIT);
 				return new FolderFile.Opened(new SegmentedFile(List.of(new SegmentedFile.Bytes(shard.header()),
 						new SegmentedFile.FileRegion(result.path(), dataStart + shard.dataOffset(), shard.dataSize()))),
@@ -120,6 +133,8 @@ public class CompositionFolders {
 		mergekitConfig(recipe).ifPresent((yaml) -> files
 			.add(ArtifactFolders.generated(MERGEKIT_CONFIG, yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
 		files.add(ArtifactFolders.generated(ModelCard.PATH, card(composition, files).render()));
+		// The folder's revision depends on the recipe alone, so identical recipes give
+		// one Hub revision and a client cache keyed by it stays valid.
 		return new Folder(Sha256.hex("composition\n" + composition.getRecipeDigest()).substring(0, 40), files);
 	}
 
@@ -163,12 +178,16 @@ public class CompositionFolders {
 				.append(ArtifactFolders.describe(patch.name(), patch.version(), patch.id()))
 				.append('\n');
 		}
+		// The card names the transformers library only when the folder can be loaded by
+		// it.
 		boolean transformers = files.stream().anyMatch((file) -> file.path().equals(ModelConfigs.PATH));
 		return new ModelCard(ArtifactFolders.repoId(base.name()), "merge", transformers ? "transformers" : null,
 				List.of("patchbay", "merge", composition.getMethod()), "Composition " + composition.getId(),
 				body.toString());
 	}
 
+	// Ids, not names, in the recipe: names can move to new versions, ids cannot, and the
+	// digest below pins the content as well.
 	private String recipeMarkdown(Composition composition) {
 		Recipe recipe = composition.recipe();
 		Map<String, Object> json = new LinkedHashMap<>();

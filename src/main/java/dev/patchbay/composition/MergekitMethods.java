@@ -58,14 +58,19 @@ final class MergekitMethods {
 
 	}
 
+	// No upper bound on the number of terms.
 	private static final int MANY = Integer.MAX_VALUE;
 
+	// Defaults are mergekit's registry.py values; a 1.0 / 0.0 default of a boolean
+	// parameter is true / false, since every value is read as a number.
 	static final Map<String, Spec> SPECS;
 
 	static {
 		Map<String, Spec> specs = new LinkedHashMap<>();
 		specs.put("linear",
 				new Spec("linear", Base.NONE, 1, MANY, map("normalize", 1.0), map("weight", null), null, false));
+		// The GTA family differs only in its sparsifier, its consensus and the defaults
+		// of normalize and rescale (METHODS.md §1.6's table).
 		gta(specs, "task_arithmetic", Sparsifier.NONE, false, 0, 0, null, null);
 		gta(specs, "ties", Sparsifier.MAGNITUDE, true, 1, 0, null, null);
 		gta(specs, "dare_linear", Sparsifier.RANDOM, false, 0, 1, null, null);
@@ -83,12 +88,16 @@ final class MergekitMethods {
 				map("nuslerp_flatten", 1.0, "nuslerp_row_wise", 0.0), map("weight", null), null, false));
 		specs.put("multislerp", new Spec("multislerp", Base.OPTIONAL, 1, MANY,
 				map("normalize_weights", 1.0, "eps", 1e-8), map("weight", null), null, false));
+		// karcher and model_stock accept a weight, as mergekit's schema does, but ignore
+		// it: every input counts the same.
 		specs.put("karcher", new Spec("karcher", Base.OPTIONAL, 1, MANY, map("max_iter", 10.0, "tol", 1e-5),
 				map("weight", 1.0), null, false));
 		specs.put("model_stock", new Spec("model_stock", Base.REQUIRED, 2, MANY, map("filter_wise", 0.0),
 				map("weight", 1.0), null, false));
 		specs.put("nearswap", new Spec("nearswap", Base.REQUIRED, 1, 1, map("t", null), map(), null, false));
 		specs.put("ram", new Spec("ram", Base.REQUIRED, 1, MANY, map("epsilon", 1e-5), map(), null, false));
+		// passthrough takes one model (one source per slice of a frankenmerge),
+		// optionally scaled.
 		specs.put("passthrough", new Spec("passthrough", Base.NONE, 1, 1, map(), map("scale", 1.0), null, false));
 		// OTA (ota-merge's ota.py, METHODS.md §4); NaN marks a parameter left unset
 		// (Python's None). ffg_density is ours: the threshold of a whole-model density.
@@ -117,6 +126,13 @@ final class MergekitMethods {
 	/** The supported methods' names, for messages. */
 	static final String NAMES = String.join(", ", SPECS.keySet());
 
+	/**
+	 * Registers a GTA method.
+	 * @param normalize the default of {@code normalize} (1 true, 0 false)
+	 * @param rescale the default of {@code rescale}
+	 * @param extra a per-term parameter of the sparsifier ({@code gamma},
+	 * {@code epsilon}), or null
+	 */
 	private static void gta(Map<String, Spec> specs, String name, Sparsifier sparsifier, boolean consensus,
 			double normalize, double rescale, String extra, Double extraDefault) {
 		Map<String, Double> perTerm = map("weight", null, "density", 1.0);
@@ -159,6 +175,8 @@ final class MergekitMethods {
 
 	}
 
+	// The first numbered block in a name is its layer: llama's model.layers.N., GPT-2's
+	// transformer.h.N., ViT's blocks.N. and BERT's layer.N.
 	private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h|blocks|layer)\\.(\\d+)\\.");
 
 	/** The layer index a tensor name carries, or -1 for a pre- or post-layer tensor. */
@@ -181,6 +199,7 @@ final class MergekitMethods {
 	 * first slice) rather than after (norms, the output head, taken from the last one).
 	 */
 	static boolean beforeLayers(String tensor) {
+		// GPT-NeoX calls its output head embed_out, so "embed" alone is not enough.
 		return tensor.contains("embed") && !tensor.contains("embed_out") && !tensor.contains("lm_head");
 	}
 
@@ -214,6 +233,8 @@ final class MergekitMethods {
 		if (spec.base() == Base.REQUIRED && base == null) {
 			problems.add("baseModelId: is required by " + name);
 		}
+		// For linear and passthrough a base would only be one more source: in a slices
+		// recipe it must be listed as one, so the weights are explicit.
 		if (spec.base() == Base.NONE && base != null) {
 			problems.add("baseModelId: " + name + " takes no base model; list it as a source instead");
 		}
@@ -258,6 +279,8 @@ final class MergekitMethods {
 					}
 				}
 			}
+			// Layer k of the slice is layer from + k of every source, so the ranges must
+			// line up.
 			if (lengths.size() > 1) {
 				problems.add(field + ".sources: every source must span the same number of layers, not " + lengths);
 			}
@@ -312,6 +335,9 @@ final class MergekitMethods {
 		if (spec.base() == Base.REQUIRED && recipe.baseModelId() == null) {
 			problems.add("baseModelId: is required by " + name);
 		}
+		// mergekit would append the base as an extra source without parameters, which
+		// crashes linear (no weight) and silently averages the base into karcher; an
+		// explicit term says what is meant.
 		if (spec.base() == Base.NONE && recipe.baseModelId() != null) {
 			problems.add("baseModelId: " + name + " takes no base model (mergekit would add it as a source"
 					+ " without parameters); list it as a term instead");
@@ -347,6 +373,8 @@ final class MergekitMethods {
 				problems.add("terms[" + i + "].modelId: is the base model itself; mergekit's " + name
 						+ " needs it as base_model only");
 			}
+			// A patch holds a delta only; without a base there is nothing for it to be
+			// the delta of.
 			if (term.patchId() != null && recipe.baseModelId() == null) {
 				problems.add("terms[" + i + "].patchId: a patch needs a base model to apply to");
 			}
@@ -383,6 +411,7 @@ final class MergekitMethods {
 	static Tuning resolve(Recipe recipe, List<Map<String, ParameterValue>> levels,
 			List<Map<String, ParameterValue>> own, List<String> inputs, List<String> fields, TensorSpec tensor,
 			double t, boolean[] present, Set<String> problems) {
+		// Known here: checkRecipe or checkSlices has refused an unknown method already.
 		Spec spec = SPECS.get(recipe.method().wireName());
 		String name = tensor.name();
 		Map<String, Double> global = new LinkedHashMap<>();
@@ -415,6 +444,8 @@ final class MergekitMethods {
 			});
 			terms.add(values);
 		}
+		// A missing required value was recorded as a problem and stands as NaN, so the
+		// range checks can still run and report everything else at once.
 		Tuning tuning = new Tuning(global, terms);
 		checkRanges(spec, tuning, tensor, present, fields, problems);
 		return tuning;
@@ -447,6 +478,8 @@ final class MergekitMethods {
 			}
 			return (double) index;
 		}
+		// A number, a gradient interpolated at t, or the first filter entry whose filter
+		// is a substring of the tensor's name, as mergekit's evaluate_setting.
 		Double number = value.evaluate(tensor, t);
 		if (number != null && number.isNaN()) {
 			problems.add(field + ": must be a number, not '" + text + "'");
@@ -519,6 +552,11 @@ final class MergekitMethods {
 		return null;
 	}
 
+	/**
+	 * Checks one tensor's resolved values against what the method can compute; each
+	 * problem names the field and the tensor, since gradients and filters make a value
+	 * valid on one tensor and not on another.
+	 */
 	private static void checkRanges(Spec spec, Tuning tuning, TensorSpec tensor, boolean[] present, List<String> fields,
 			Set<String> problems) {
 		String at = " (tensor '" + tensor.name() + "')";
@@ -526,6 +564,8 @@ final class MergekitMethods {
 		double weights = 0;
 		for (int i = 0; i < tuning.terms().size(); i++) {
 			Map<String, Double> term = tuning.terms().get(i);
+			// Only the terms that change this tensor weigh in its sum, as in mergekit,
+			// where an absent tensor means an absent input.
 			if (present[i] && term.containsKey("weight")) {
 				weights += term.get("weight");
 			}

@@ -42,6 +42,8 @@ import dev.patchbay.storage.BlobPins;
 @Service
 public class PatchAudits {
 
+	// The layer's prefix up to its number, so every tensor of one transformer block is
+	// summed into one finding.
 	private static final Pattern LAYER = Pattern.compile("^(.*?(?:^|\\.)(?:layers|h|blocks|layer)\\.\\d+)\\.");
 
 	private final Registry registry;
@@ -54,6 +56,8 @@ public class PatchAudits {
 
 	private final AuditProperties properties;
 
+	// Configured regexes for the MLP tensors whose rows (up, gate) or columns (down) are
+	// neurons: NeuroStrike removes a neuron by zeroing them.
 	private final List<Pattern> neuronRows;
 
 	private final List<Pattern> neuronColumns;
@@ -75,6 +79,8 @@ public class PatchAudits {
 		this.neuronRows = properties.neuronRows().stream().map(Pattern::compile).toList();
 		this.neuronColumns = properties.neuronColumns().stream().map(Pattern::compile).toList();
 		int entries = properties.cacheEntries();
+		// Access order plus removeEldestEntry is an LRU; ids name immutable bytes, so an
+		// entry never goes stale, and the bound keeps the cache's memory fixed.
 		this.cache = Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
 			@Override
 			protected boolean removeEldestEntry(Map.Entry<Key, PatchAudit> eldest) {
@@ -118,6 +124,8 @@ public class PatchAudits {
 		if (cached != null) {
 			return cached;
 		}
+		// The patch at weight 1 through the composition planner: the audit sees exactly
+		// the weights a composition would write, LoRA and quantized patches included.
 		Recipe recipe = new Recipe(model, List.of(new Recipe.Term(patchId, 1.0)), new MergeMethod.Sum(), null, false);
 		// A screening decided by the manifests reads no blob: a patch that changes no
 		// neuron tensor removes no neuron.
@@ -134,6 +142,7 @@ public class PatchAudits {
 				audit = run(patchId, model, this.planner.plan(recipe, pins), full);
 			}
 		}
+		// A full audit is cached under full = true, which also serves later screenings.
 		if (this.properties.cacheEntries() > 0) {
 			this.cache.put(new Key(patchId, model, full), audit);
 		}
@@ -151,6 +160,8 @@ public class PatchAudits {
 			if (term.patchId() == null || !seen.add(term.patchId())) {
 				continue;
 			}
+			// Only a screening runs here: a composition request waits for it, and the
+			// neuron tensors alone decide the flag.
 			UUID model = (recipe.baseModelId() != null) ? recipe.baseModelId()
 					: this.registry.get(ArtifactType.PATCH, term.patchId()).baseModelId();
 			if (model != null) {
@@ -207,12 +218,14 @@ public class PatchAudits {
 		List<Layout> layouts = plan.tensors()
 			.stream()
 			.filter((tensor) -> !tensor.untouched())
+			// Untouched tensors need no measuring; a screening only the neuron tensors.
 			.filter((tensor) -> full || neuronAxis(tensor.output()) != NeuronAxis.NONE)
 			.map(executor::layout)
 			.toList();
 		int capacity = layouts.stream().mapToInt(Layout::chunkCapacity).max().orElse(0);
 		Map<String, LayerTotals> layers = new LinkedHashMap<>();
 		try (InputFiles inputs = new InputFiles();
+				// One term only: the base slot, the merged slot and the patch's delta.
 				PlanExecutor.Workspaces workspaces = executor.new Workspaces(capacity, PlanExecutor.FIRST_TERM + 1)) {
 			for (Layout layout : layouts) {
 				String name = layout.tensor().output().name();
@@ -247,6 +260,7 @@ public class PatchAudits {
 	}
 
 	private NeuronAxis neuronAxis(TensorSpec tensor) {
+		// A neuron is a row or column of a matrix; biases and norms have none.
 		if (tensor.shape().size() < 2) {
 			return NeuronAxis.NONE;
 		}
@@ -326,6 +340,9 @@ public class PatchAudits {
 			int neurons = neurons();
 			this.baseNorms = new double[neurons];
 			this.patchedNorms = new double[neurons];
+			// A tensor that fits in one chunk stays in the workspace for the power
+			// iteration; a larger one is recomputed chunk by chunk on every step instead
+			// of held whole.
 			boolean single = this.layout.chunks() == 1;
 			boolean iterate = spectra && this.matrix;
 			this.spectra = iterate;
@@ -344,6 +361,8 @@ public class PatchAudits {
 				}
 			}, (state) -> {
 			});
+			// Checked after the pass, before the power iteration, which would only spread
+			// the NaN.
 			if (this.change.nonFinite() > 0) {
 				throw new UnprocessableException("audit-not-finite", "Audit not finite",
 						"tensor '" + this.name + "' would hold NaN or an infinity once patched",
@@ -373,6 +392,8 @@ public class PatchAudits {
 				workspace.squaredNorms(PlanExecutor.FIRST_TERM, rows, this.columns, true, this.patchedNorms, first);
 			}
 			else if (this.axis == NeuronAxis.COLUMNS) {
+				// Column norms span every chunk: each worker sums its own rows, then
+				// folds them in under the lock.
 				double[] base = new double[this.columns];
 				double[] patched = new double[this.columns];
 				workspace.squaredNorms(PlanExecutor.BASE, rows, this.columns, false, base, 0);
@@ -441,6 +462,7 @@ public class PatchAudits {
 			this.sigmaAfter = Math.sqrt(Math.max(0, lambdaAfter));
 		}
 
+		/** Relative change of the Rayleigh quotient below the configured tolerance. */
 		private boolean converged(double previous, double estimate) {
 			return previous >= 0 && Math.abs(estimate - previous) <= PatchAudits.this.properties.powerTolerance()
 					* Math.max(estimate, Double.MIN_NORMAL);
@@ -486,6 +508,8 @@ public class PatchAudits {
 
 		/** Indices of the neurons whose patched norm fell below the collapse fraction. */
 		List<Integer> removed() {
+			// A neuron already zero in the base is not counted: the patch did not remove
+			// it.
 			double fraction = PatchAudits.this.properties.collapseFraction();
 			List<Integer> removed = new ArrayList<>();
 			for (int i = 0; i < this.baseNorms.length; i++) {
@@ -537,6 +561,9 @@ public class PatchAudits {
 			double delta = Math.sqrt(this.change.deltaSquares());
 			Double relative = (base > 0) ? Double.valueOf(delta / base) : (delta == 0) ? Double.valueOf(0) : null;
 			double sparsity = (this.change.elements() == 0) ? 0 : (double) this.change.zeros() / this.change.elements();
+			// Flagged when the patch removes more than the configured fraction of the
+			// layer's neurons, the pattern of a pruning attack rather than of
+			// fine-tuning.
 			boolean flagged = this.neurons > 0
 					&& this.removed.size() > PatchAudits.this.properties.removedNeuronFraction() * this.neurons;
 			return new PatchAudit.Layer(this.layer, List.copyOf(this.tensors), relative, this.change.maxAbs(), sparsity,
