@@ -26,9 +26,7 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
 import dev.patchbay.api.Responses.PageResponse;
-import dev.patchbay.composition.CompositionRequest;
 import dev.patchbay.composition.CompositionStatus;
-import dev.patchbay.composition.CompositionView;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.security.Role;
 import dev.patchbay.shared.InvalidInputException;
@@ -51,8 +49,9 @@ class CompositionController {
 	PageResponse<CompositionView> list(@RequestParam(required = false) String status,
 			@RequestParam(defaultValue = "0") @Min(0) int page,
 			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
-		return PageResponse.from(this.compositions.list(statusOf(status),
-				PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt"))));
+		return PageResponse.from(this.compositions
+			.list(statusOf(status), PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt")))
+			.map(CompositionView::of));
 	}
 
 	private static CompositionStatus statusOf(String status) {
@@ -74,7 +73,8 @@ class CompositionController {
 		// Only an admin may acknowledge a flagged patch audit.
 		boolean admin = http.getAttribute(ApiKeyFilter.ROLE_ATTRIBUTE) instanceof Role role
 				&& role.includes(Role.ADMIN);
-		return respond(this.compositions.create(request, admin));
+		return respond(
+				this.compositions.create(request.draft(), Boolean.TRUE.equals(request.acknowledgeAudit()), admin));
 	}
 
 	/** A mergekit config as the body. */
@@ -84,20 +84,19 @@ class CompositionController {
 	}
 
 	private static ResponseEntity<CompositionView> respond(Compositions.Created created) {
+		CompositionView view = CompositionView.of(created.composition());
 		if (!created.created()) {
-			return ResponseEntity.ok(created.view());
+			return ResponseEntity.ok(view);
 		}
 		return ResponseEntity
-			.created(ServletUriComponentsBuilder.fromCurrentRequestUri()
-				.path("/{id}")
-				.buildAndExpand(created.view().id())
-				.toUri())
-			.body(created.view());
+			.created(
+					ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(view.id()).toUri())
+			.body(view);
 	}
 
 	@GetMapping("/{id}")
 	CompositionView get(@PathVariable UUID id) {
-		return this.compositions.get(id);
+		return CompositionView.of(this.compositions.get(id));
 	}
 
 	/**
@@ -108,8 +107,9 @@ class CompositionController {
 	@PostMapping("/{id}/cancel")
 	ResponseEntity<CompositionView> cancel(@PathVariable UUID id) {
 		Compositions.Cancelled cancelled = this.compositions.cancel(id);
+		CompositionView view = CompositionView.of(cancelled.composition());
 		if (!cancelled.wasRunning()) {
-			return ResponseEntity.ok(cancelled.view());
+			return ResponseEntity.ok(view);
 		}
 		return ResponseEntity.accepted()
 			.header(HttpHeaders.RETRY_AFTER, "1")
@@ -117,7 +117,7 @@ class CompositionController {
 				.path("/api/v1/compositions/{id}")
 				.buildAndExpand(id)
 				.toUri())
-			.body(cancelled.view());
+			.body(view);
 	}
 
 	/** The recipe as a mergekit config, where mergekit can express it (else a 422). */
