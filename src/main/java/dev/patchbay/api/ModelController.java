@@ -27,7 +27,6 @@ import dev.patchbay.composition.Lineages;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.transform.TransformRequest;
 import dev.patchbay.transform.Transforms;
 
 @RestController
@@ -93,7 +92,8 @@ class ModelController extends ArtifactController {
 	@PostMapping(path = "/{id}/transforms", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<TransformResponse> transform(@PathVariable String id, @RequestBody TransformRequest request)
 			throws IOException {
-		Transforms.Transformation transformation = this.transforms.transform(resolve(id), request);
+		Transforms.Transformation transformation = this.transforms.transform(resolve(id), request.transform(),
+				request.target());
 		ResponseEntity<ArtifactResponse> created = created(transformation.model());
 		return ResponseEntity.status(created.getStatusCode())
 			.headers(created.getHeaders())

@@ -92,14 +92,41 @@ public class LoraCombinations {
 	 * @throws InvalidInputException naming the invalid field
 	 * @throws UnprocessableException if the sources cannot be combined
 	 */
-	public ArtifactDetails combine(LoraCombinationRequest request) throws IOException {
+	public ArtifactDetails combine(Combination request, DerivedPatch patch) throws IOException {
 		try (BlobPins pins = this.registry.pins()) {
-			return combine(request, pins);
+			return combine(request, patch, pins);
 		}
 	}
 
-	private ArtifactDetails combine(LoraCombinationRequest request, BlobPins pins) throws IOException {
-		require("name", request.name());
+	/**
+	 * LoRA patches to combine.
+	 *
+	 * @param terms the adapters and their weights
+	 * @param combination {@code cat}, a factor-space type ({@code linear}, {@code ties},
+	 * …) or a delta-space one ({@code svd}, {@code ties_svd}, …)
+	 * @param rank for the svd types, the rank kept; null for the largest source rank
+	 * @param density for the pruning types, the fraction kept
+	 * @param majoritySign for the ties types: total (default) or frequency
+	 * @param seed for the dare types, the seed of the masks (default 0)
+	 * @param svdClamp for the svd types, the quantile the factors' entries are clamped to
+	 * @param fidelity exact (default) or peft-5d602fdb
+	 */
+	public record Combination(List<Term> terms, String combination, Integer rank, Double density, String majoritySign,
+			Long seed, Double svdClamp, String fidelity) {
+
+		/**
+		 * One source adapter.
+		 *
+		 * @param patchId a LoRA patch: an id or a reference
+		 * @param weight its weight
+		 */
+		public record Term(String patchId, Double weight) {
+		}
+
+	}
+
+	private ArtifactDetails combine(Combination request, DerivedPatch patch, BlobPins pins) throws IOException {
+		require("name", patch.name());
 		require("combination", request.combination());
 		String combination = request.combination();
 		boolean svd = DELTA_SPACE.contains(combination);
@@ -159,8 +186,8 @@ public class LoraCombinations {
 		// PEFT before PR #3111 weighs each svd-type delta by wᵢ·sᵢ, on top of the sᵢ in
 		// its delta.
 		boolean doubleScaled = svd && "peft-5d602fdb".equals(request.fidelity());
-		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
-				null, null, request.labels(), null));
+		ArtifactMetadata metadata = checked(
+				new ArtifactMetadata(PatchKind.LORA, patch.name(), patch.version(), null, null, patch.labels(), null));
 		List<Source> sources = new ArrayList<>();
 		for (int t = 0; t < request.terms().size(); t++) {
 			sources.add(source(request.terms().get(t), t, pins));
@@ -348,7 +375,7 @@ public class LoraCombinations {
 		return combined;
 	}
 
-	private Source source(LoraCombinationRequest.Term term, int index, BlobPins pins) {
+	private Source source(Combination.Term term, int index, BlobPins pins) {
 		String field = "terms[" + index + "]";
 		if (term == null || term.patchId() == null) {
 			throw invalid(field + ".patchId", "is required");

@@ -101,7 +101,7 @@ final class BlockTransforms {
 	 * Drops blocks and renumbers the rest contiguously, in order; the layer count and
 	 * per-layer config lists follow.
 	 */
-	static Plan dropBlocks(TransformRequest request, Sources sources, ObjectNode config) {
+	static Plan dropBlocks(Transform.DropBlocks request, Sources sources, ObjectNode config) {
 		List<Integer> drop = request.blocks();
 		if (drop == null || drop.isEmpty()) {
 			throw Transforms.invalid("blocks", "is required: the indices of the blocks to remove");
@@ -212,7 +212,7 @@ final class BlockTransforms {
 	 * in each kept group its first query heads, so that every query head keeps its
 	 * key/value head), and MLP neurons chosen by norm over up, gate and down together.
 	 */
-	static Plan inherit(TransformRequest request, Sources sources, ObjectNode config) {
+	static Plan inherit(Transform.Inherit request, Sources sources, ObjectNode config) {
 		if (request.blocks() != null && request.every() != null) {
 			throw Transforms.invalid("every", "is exclusive with blocks");
 		}
@@ -233,8 +233,7 @@ final class BlockTransforms {
 								+ " key/value, head_dim " + headDim + ") do not describe grouped attention"),
 						List.of());
 		}
-		TransformRequest.StudentConfig student = (request.config() != null) ? request.config()
-				: new TransformRequest.StudentConfig(null, null, null, null);
+		Transform.Widths student = (request.widths() != null) ? request.widths() : Transform.Widths.TEACHER;
 		int newHidden = width("config.hidden_size", student.hiddenSize(), hidden);
 		int newHeads = width("config.num_attention_heads", student.numAttentionHeads(), heads);
 		int newKvHeads = width("config.num_key_value_heads", student.numKeyValueHeads(), kvHeads);
@@ -381,7 +380,7 @@ final class BlockTransforms {
 		return new Plan(outputs, edit, report);
 	}
 
-	private static List<Integer> keptBlocks(TransformRequest request, Stack stack) {
+	private static List<Integer> keptBlocks(Transform.Inherit request, Stack stack) {
 		if (request.every() != null) {
 			if (request.every() < 1) {
 				throw Transforms.invalid("every", "must be at least 1");

@@ -27,7 +27,7 @@ final class Inflation {
 	private Inflation() {
 	}
 
-	static Plan plan(TransformRequest request, Sources sources) {
+	static Plan plan(Transform.Inflate request, Sources sources) {
 		String method = request.method();
 		if (method == null || !List.of("replicate", "center", "center_slice").contains(method)) {
 			throw Transforms.invalid("method", "must be one of replicate, center, center_slice");
