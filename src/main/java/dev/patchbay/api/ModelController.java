@@ -71,7 +71,10 @@ class ModelController extends ArtifactController {
 		return ArtifactResponse.of(this.ingest.attachGraph(resolve(id), Uploads.of("graph", graph)));
 	}
 
-	/** The model's whole ancestry: models, patches and compositions, with digests. */
+	/**
+	 * The model's whole ancestry: models, patches and compositions, with digests. The
+	 * module's record is the body as it is; a wire copy would repeat it field for field.
+	 */
 	@GetMapping("/{id}/lineage")
 	Lineage lineage(@PathVariable String id) {
 		return this.lineages.of(resolve(id));

@@ -137,7 +137,10 @@ class PatchController extends ArtifactController {
 		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));
 	}
 
-	/** The patch's audit against a model, by default its own base. */
+	/**
+	 * The patch's audit against a model, by default its own base; the module's record is
+	 * the body as it is.
+	 */
 	@GetMapping("/{id}/audit")
 	PatchAudit audit(@PathVariable UUID id, @RequestParam(required = false) UUID modelId) throws IOException {
 		return this.audits.audit(id, modelId);

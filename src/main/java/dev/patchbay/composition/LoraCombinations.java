@@ -264,11 +264,10 @@ public class LoraCombinations {
 				System.arraycopy(factors.a(), 0, a, 0, factors.a().length);
 			}
 			else if (linear) {
-				// PEFT's factor space: A′ = f({Aᵢ}, sign(wᵢsᵢ)·√|wᵢsᵢ|), B′ = f({Bᵢ},
-				// √|wᵢsᵢ|)
-				// with f the merge_utils function of the type, pruning and signs acting
-				// on
-				// the factors. Exact for one adapter only: the product has cross terms.
+				// PEFT's factor space: A′ = f({Aᵢ}, sign(wᵢsᵢ)·√|wᵢsᵢ|),
+				// B′ = f({Bᵢ}, √|wᵢsᵢ|) with f the merge_utils function of the
+				// type, pruning and signs acting on the factors. Exact for one
+				// adapter only: the product has cross terms.
 				List<Module> present = entry.getValue();
 				float[] signed = new float[present.size()];
 				float[] roots = new float[present.size()];

@@ -23,7 +23,8 @@ import dev.patchbay.registry.Registry;
  * A mergekit config (YAML, mergekit's {@code MergeConfiguration}) translated to a
  * mergekit-dialect draft. Models are registered models named {@code name},
  * {@code name@version} or by id; every key is honoured or refused by name, all problems
- * in one 422.
+ * in one 422. It yields the same draft a JSON body in the mergekit dialect does, so that
+ * a config and its JSON form are checked by one {@code Recipe.from} and share a digest.
  */
 final class MergekitConfig {
 
@@ -88,10 +89,9 @@ final class MergekitConfig {
 					terms.add(term);
 				}
 				else if (term.parameters() != null) {
-					// mergekit lists the base among the models (its arcee_fusion and
-					// slerp
-					// examples do); it is the base only, and its parameters would be
-					// moot.
+					// mergekit lists the base among the models (its arcee_fusion
+					// and slerp examples do); it is the base only, and its
+					// parameters would be moot.
 					problem("models[" + i + "].parameters", "are the base model's; it takes none here");
 				}
 			}

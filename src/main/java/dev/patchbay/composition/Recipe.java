@@ -13,7 +13,10 @@ import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 
 /**
- * A checked, normalized recipe.
+ * A checked, normalized recipe: what the planner plans, the digest is computed from and a
+ * composition row stores. It holds ids, not references, so that moving an alias later
+ * makes a new recipe rather than changing a stored one, and every default filled in, so
+ * that drafts asking for the same computation plan, and share, alike.
  *
  * @param baseModelId the model to patch
  * @param terms the patches and weights, in order
