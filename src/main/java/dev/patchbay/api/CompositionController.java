@@ -26,9 +26,7 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
 import dev.patchbay.api.Responses.PageResponse;
-import dev.patchbay.composition.CompositionRequest;
 import dev.patchbay.composition.CompositionStatus;
-import dev.patchbay.composition.CompositionView;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.security.Role;
 import dev.patchbay.shared.InvalidInputException;
@@ -57,8 +55,9 @@ class CompositionController {
 	PageResponse<CompositionView> list(@RequestParam(required = false) String status,
 			@RequestParam(defaultValue = "0") @Min(0) int page,
 			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
-		return PageResponse.from(this.compositions.list(statusOf(status),
-				PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt"))));
+		return PageResponse.from(this.compositions
+			.list(statusOf(status), PageRequest.of(page, size, Sort.by(Sort.Direction.DESC, "createdAt")))
+			.map(CompositionView::of));
 	}
 
 	/**
@@ -91,7 +90,8 @@ class CompositionController {
 		// gets a plain flag, nothing of HTTP.
 		boolean admin = http.getAttribute(ApiKeyFilter.ROLE_ATTRIBUTE) instanceof Role role
 				&& role.includes(Role.ADMIN);
-		return respond(this.compositions.create(request, admin));
+		return respond(
+				this.compositions.create(request.draft(), Boolean.TRUE.equals(request.acknowledgeAudit()), admin));
 	}
 
 	/** A mergekit config as the body. */
@@ -102,20 +102,19 @@ class CompositionController {
 
 	/** 201 with a Location for a new composition, 200 for one that already existed. */
 	private static ResponseEntity<CompositionView> respond(Compositions.Created created) {
+		CompositionView view = CompositionView.of(created.composition());
 		if (!created.created()) {
-			return ResponseEntity.ok(created.view());
+			return ResponseEntity.ok(view);
 		}
 		return ResponseEntity
-			.created(ServletUriComponentsBuilder.fromCurrentRequestUri()
-				.path("/{id}")
-				.buildAndExpand(created.view().id())
-				.toUri())
-			.body(created.view());
+			.created(
+					ServletUriComponentsBuilder.fromCurrentRequestUri().path("/{id}").buildAndExpand(view.id()).toUri())
+			.body(view);
 	}
 
 	@GetMapping("/{id}")
 	CompositionView get(@PathVariable UUID id) {
-		return this.compositions.get(id);
+		return CompositionView.of(this.compositions.get(id));
 	}
 
 	/**
@@ -126,8 +125,9 @@ class CompositionController {
 	@PostMapping("/{id}/cancel")
 	ResponseEntity<CompositionView> cancel(@PathVariable UUID id) {
 		Compositions.Cancelled cancelled = this.compositions.cancel(id);
+		CompositionView view = CompositionView.of(cancelled.composition());
 		if (!cancelled.wasRunning()) {
-			return ResponseEntity.ok(cancelled.view());
+			return ResponseEntity.ok(view);
 		}
 		// The client polls the composition (Location) after a second to see it cancelled.
 		return ResponseEntity.accepted()
@@ -136,7 +136,7 @@ class CompositionController {
 				.path("/api/v1/compositions/{id}")
 				.buildAndExpand(id)
 				.toUri())
-			.body(cancelled.view());
+			.body(view);
 	}
 
 	/** The recipe as a mergekit config, where mergekit can express it (else a 422). */

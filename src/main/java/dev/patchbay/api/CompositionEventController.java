@@ -25,7 +25,7 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
 import dev.patchbay.composition.CompositionStatus;
-import dev.patchbay.composition.CompositionView;
+import dev.patchbay.composition.CompositionSummary;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.events.Event;
 import dev.patchbay.events.Events;
@@ -224,7 +224,7 @@ class CompositionEventController implements AutoCloseable {
 			try {
 				// The row first, then the events: an outcome's event commits with its
 				// status, so a terminal status read here has its event readable below.
-				CompositionView view = CompositionEventController.this.compositions.get(this.id);
+				CompositionSummary view = CompositionEventController.this.compositions.get(this.id);
 				for (Event event : CompositionEventController.this.events.forComposition(this.id, this.lastSeq)) {
 					send(SseEmitter.event()
 						.id(Long.toString(event.seq()))
@@ -232,10 +232,10 @@ class CompositionEventController implements AutoCloseable {
 						.data(event.body()));
 					this.lastSeq = event.seq();
 				}
-				CompositionView.Progress progress = view.progress();
 				// A status change is sent as one status event that carries the progress
 				// too; a progress event only when the status is unchanged, at most one
 				// per poll.
+				CompositionSummary.Progress progress = view.progress();
 				if (view.status() != this.lastStatus) {
 					send(SseEmitter.event().name("status").data(snapshot(view)));
 				}
@@ -284,12 +284,12 @@ class CompositionEventController implements AutoCloseable {
 		 * tensors differ widely in size; before the size is known it is 0, or 1 for a
 		 * ready composition with nothing to write.
 		 */
-		private String snapshot(CompositionView view) {
-			CompositionView.Progress progress = view.progress();
+		private String snapshot(CompositionSummary view) {
+			CompositionSummary.Progress progress = view.progress();
 			Map<String, Object> data = new LinkedHashMap<>();
 			data.put("compositionId", view.id());
-			data.put("status", view.status());
-			data.put("progress", progress);
+			data.put("status", view.status().wireName());
+			data.put("progress", CompositionView.Progress.of(progress));
 			double fraction = (progress.bytesTotal() > 0) ? (double) progress.bytesDone() / progress.bytesTotal()
 					: ((view.status() == CompositionStatus.READY) ? 1.0 : 0.0);
 			data.put("fraction", fraction);

@@ -24,7 +24,7 @@ import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
 import dev.patchbay.composition.CompositionFolders;
-import dev.patchbay.composition.CompositionView;
+import dev.patchbay.composition.CompositionSummary;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactFilter;
@@ -252,7 +252,7 @@ class HubController {
 		// is the only non-main revision it has.
 		if (namespace.equals(COMPOSITIONS)) {
 			UUID id = uuid(name);
-			CompositionView view;
+			CompositionSummary view;
 			try {
 				view = (id != null) ? this.compositions.get(id) : null;
 			}

@@ -27,7 +27,6 @@ import dev.patchbay.composition.Lineages;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.transform.TransformRequest;
 import dev.patchbay.transform.Transforms;
 
 /**
@@ -85,7 +84,10 @@ class ModelController extends ArtifactController {
 		return ArtifactResponse.of(this.ingest.attachGraph(resolve(id), Uploads.of("graph", graph)));
 	}
 
-	/** The model's whole ancestry: models, patches and compositions, with digests. */
+	/**
+	 * The model's whole ancestry: models, patches and compositions, with digests. The
+	 * module's record is the body as it is; a wire copy would repeat it field for field.
+	 */
 	@GetMapping("/{id}/lineage")
 	Lineage lineage(@PathVariable String id) {
 		return this.lineages.of(resolve(id));
@@ -110,7 +112,8 @@ class ModelController extends ArtifactController {
 	@PostMapping(path = "/{id}/transforms", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<TransformResponse> transform(@PathVariable String id, @RequestBody TransformRequest request)
 			throws IOException {
-		Transforms.Transformation transformation = this.transforms.transform(resolve(id), request);
+		Transforms.Transformation transformation = this.transforms.transform(resolve(id), request.transform(),
+				request.target());
 		ResponseEntity<ArtifactResponse> created = created(transformation.model());
 		return ResponseEntity.status(created.getStatusCode())
 			.headers(created.getHeaders())

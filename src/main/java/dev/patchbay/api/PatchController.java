@@ -20,16 +20,16 @@ import org.springframework.web.bind.annotation.RequestPart;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
 
+import dev.patchbay.api.DerivationRequests.DiffRequest;
+import dev.patchbay.api.DerivationRequests.LoraCombinationRequest;
+import dev.patchbay.api.DerivationRequests.LoraExtractionRequest;
+import dev.patchbay.api.DerivationRequests.RwsRequest;
 import dev.patchbay.api.Responses.ArtifactResponse;
 import dev.patchbay.composition.Derivations;
-import dev.patchbay.composition.DiffRequest;
-import dev.patchbay.composition.LoraCombinationRequest;
 import dev.patchbay.composition.LoraCombinations;
-import dev.patchbay.composition.LoraExtractionRequest;
 import dev.patchbay.composition.LoraExtractions;
 import dev.patchbay.composition.PatchAudit;
 import dev.patchbay.composition.PatchAudits;
-import dev.patchbay.composition.RwsRequest;
 import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.CompatibilityReport;
@@ -112,7 +112,7 @@ class PatchController extends ArtifactController {
 	/** A diff patch: fine-tuned minus base over the tensors both models have. */
 	@PostMapping(path = "/diff", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ArtifactResponse> diff(@RequestBody DiffRequest request) throws IOException {
-		return created(this.derivations.diff(request));
+		return created(this.derivations.diff(request.derivation(), request.patch()));
 	}
 
 	/**
@@ -121,7 +121,7 @@ class PatchController extends ArtifactController {
 	 */
 	@PostMapping(path = "/lora-extraction", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ExtractionResponse> loraExtraction(@RequestBody LoraExtractionRequest request) throws IOException {
-		LoraExtractions.Extraction extraction = this.extractions.extract(request);
+		LoraExtractions.Extraction extraction = this.extractions.extract(request.derivation(), request.patch());
 		ResponseEntity<ArtifactResponse> created = created(extraction.patch());
 		return ResponseEntity.status(created.getStatusCode())
 			.headers(created.getHeaders())
@@ -131,7 +131,7 @@ class PatchController extends ArtifactController {
 	/** A LoRA patch combined from LoRA patches. */
 	@PostMapping(path = "/lora-combination", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ArtifactResponse> loraCombination(@RequestBody LoraCombinationRequest request) throws IOException {
-		return created(this.combinations.combine(request));
+		return created(this.combinations.combine(request.derivation(), request.patch()));
 	}
 
 	/**
@@ -147,7 +147,7 @@ class PatchController extends ArtifactController {
 	 */
 	@PostMapping(path = "/rws", consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<ArtifactResponse> rws(@RequestBody RwsRequest request) throws IOException {
-		return created(this.derivations.rws(request));
+		return created(this.derivations.rws(request.derivation(), request.patch()));
 	}
 
 	/**
@@ -158,7 +158,10 @@ class PatchController extends ArtifactController {
 		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));
 	}
 
-	/** The patch's audit against a model, by default its own base. */
+	/**
+	 * The patch's audit against a model, by default its own base; the module's record is
+	 * the body as it is.
+	 */
 	@GetMapping("/{id}/audit")
 	PatchAudit audit(@PathVariable UUID id, @RequestParam(required = false) UUID modelId) throws IOException {
 		return this.audits.audit(id, modelId);

@@ -1,7 +1,5 @@
 package dev.patchbay.composition;
 
-import com.fasterxml.jackson.annotation.JsonValue;
-
 /**
  * Where a composition is in its life: queued, computing, done with a cached result,
  * failed, or cancelled (queued or while computing; nothing of its output remains).
@@ -15,7 +13,7 @@ public enum CompositionStatus {
 		return this == PENDING || this == RUNNING;
 	}
 
-	@JsonValue
+	/** The lowercase name the API, events and problem details use. */
 	public String wireName() {
 		return name().toLowerCase();
 	}

@@ -76,10 +76,10 @@ public class Compositions {
 	/**
 	 * A composition and whether this request created it.
 	 *
-	 * @param view the composition
+	 * @param composition the composition
 	 * @param created false when an identical recipe already existed
 	 */
-	public record Created(CompositionView view, boolean created) {
+	public record Created(CompositionSummary composition, boolean created) {
 	}
 
 	/**
@@ -87,7 +87,7 @@ public class Compositions {
 	 * models; keys it cannot honour are refused by name.
 	 */
 	public Created createFromMergekit(String yaml) throws IOException {
-		return create(new MergekitConfig(this.registry).translate(yaml));
+		return create(new MergekitConfig(this.registry).translate(yaml), false, false);
 	}
 
 	/**
@@ -103,42 +103,30 @@ public class Compositions {
 
 	/**
 	 * Validates a recipe and creates its composition, or returns the existing one with
-	 * the same digest. Computing starts in the background.
+	 * the same digest. Computing starts in the background. A recipe with a patch its
+	 * audit flags is refused unless an admin acknowledges it, and the acknowledgement is
+	 * recorded in the composition.
+	 * @param acknowledge whether the caller acknowledges flagged audit findings
+	 * @param admin whether the caller is an admin, who alone may acknowledge them
 	 * @throws dev.patchbay.shared.InvalidInputException for a malformed recipe
 	 * @throws dev.patchbay.registry.ArtifactNotFoundException for an unknown model or
 	 * patch
 	 * @throws CompositionInvalidException listing every incompatible tensor
 	 * @throws dev.patchbay.shared.ServiceBusyException while the shared queue is full
-	 */
-	public Created create(CompositionRequest request) throws IOException {
-		return create(request, false);
-	}
-
-	/**
-	 * As {@link #create(CompositionRequest)}, for a caller who may be an admin: a recipe
-	 * with a patch its audit flags is refused unless an admin acknowledges it, and the
-	 * acknowledgement is recorded in the composition.
 	 * @throws ForbiddenException naming {@code acknowledgeAudit} if a non-admin sends it
 	 * @throws dev.patchbay.shared.UnprocessableException naming the flagged layers and
 	 * their removed neuron counts, without an acknowledgement
 	 */
-	public Created create(CompositionRequest request, boolean admin) throws IOException {
-		boolean acknowledge = Boolean.TRUE.equals(request.acknowledgeAudit());
+	public Created create(RecipeDraft draft, boolean acknowledge, boolean admin) throws IOException {
 		if (acknowledge && !admin) {
 			throw new ForbiddenException("audit-acknowledgement-forbidden", "Forbidden",
 					"acknowledgeAudit: only an admin key may acknowledge a patch audit",
 					Map.of("field", "acknowledgeAudit", "requiredRole", "admin"));
 		}
-		String resultName = resultName(request);
-		if (resultName != null && request.materialize() == null) {
-			request = new CompositionRequest(request.baseModelId(), request.terms(), request.method(),
-					request.density(), request.majoritySign(), request.seed(), request.outputDtype(), true,
-					request.dialect(), request.parameters(), request.safeMerge(), resultName,
-					request.acknowledgeAudit(), request.slices(), request.computeDtype());
-		}
+		String resultName = resultName(draft.output());
 		// References resolve here, once: the recipe and its digest hold ids, so moving an
 		// alias later makes a new recipe rather than changing this one.
-		Recipe recipe = Recipe.from(request, this.properties.maxTerms(), this.registry::resolve);
+		Recipe recipe = Recipe.from(draft, this.properties.maxTerms(), this.registry::resolve);
 		Planner.Validated validated = this.planner.validate(recipe);
 		List<PatchAudit> flagged = this.audits.flagged(recipe);
 		if (!flagged.isEmpty() && !acknowledge) {
@@ -171,7 +159,7 @@ public class Compositions {
 			throw ex;
 		}
 		this.jobs.submit(composition.getId());
-		return new Created(view(composition), true);
+		return new Created(summary(composition), true);
 	}
 
 	/**
@@ -194,7 +182,7 @@ public class Compositions {
 	 * The name a request gives its result, checked as an upload's name is.
 	 * @throws InvalidInputException if it is malformed or contradicts materialize
 	 */
-	private static String resultName(CompositionRequest request) {
+	private static String resultName(RecipeDraft.Output request) {
 		String name = request.resultName();
 		if (name == null) {
 			return null;
@@ -232,7 +220,7 @@ public class Compositions {
 	 * (its result stored durably first); a result name is recorded unless it has another;
 	 * a cancelled composition is queued again.
 	 */
-	private CompositionView reuse(Composition composition, Recipe recipe, String resultName) throws IOException {
+	private CompositionSummary reuse(Composition composition, Recipe recipe, String resultName) throws IOException {
 		boolean materialize = recipe.materialize() && !composition.isMaterialize();
 		boolean requeue = composition.getStatus() == CompositionStatus.CANCELLED;
 		if (requeue) {
@@ -308,24 +296,24 @@ public class Compositions {
 	/**
 	 * A cancelled composition.
 	 *
-	 * @param view the composition, now cancelled
+	 * @param composition the composition, now cancelled
 	 * @param wasRunning whether a worker was computing it
 	 */
-	public record Cancelled(CompositionView view, boolean wasRunning) {
+	public record Cancelled(CompositionSummary composition, boolean wasRunning) {
 	}
 
 	/** One page of compositions in the page's order, of one status or, when null, all. */
-	public Page<CompositionView> list(CompositionStatus status, Pageable pageable) {
+	public Page<CompositionSummary> list(CompositionStatus status, Pageable pageable) {
 		Page<Composition> page = (status != null) ? this.compositions.findByStatus(status, pageable)
 				: this.compositions.findAll(pageable);
-		return page.map(this::view);
+		return page.map(this::summary);
 	}
 
 	/**
 	 * @throws NotFoundException if no composition has the id
 	 */
-	public CompositionView get(UUID id) {
-		return view(find(id));
+	public CompositionSummary get(UUID id) {
+		return summary(find(id));
 	}
 
 	/**
@@ -602,26 +590,23 @@ public class Compositions {
 				Map.of("id", id.toString()));
 	}
 
-	private CompositionView view(Composition composition) {
+	private CompositionSummary summary(Composition composition) {
 		Optional<LiveOutput> live = this.jobs.live(composition.getId());
-		CompositionView.Progress progress = live
-			.map((output) -> new CompositionView.Progress(output.tensorsDone(), composition.getTensorsTotal(),
+		CompositionSummary.Progress progress = live
+			.map((output) -> new CompositionSummary.Progress(output.tensorsDone(), composition.getTensorsTotal(),
 					output.written(), composition.getBytesTotal()))
-			.orElseGet(() -> new CompositionView.Progress(composition.getTensorsDone(), composition.getTensorsTotal(),
-					composition.getBytesDone(), composition.getBytesTotal()));
-		return new CompositionView(composition.getId(), composition.getRecipeDigest(), composition.getStatus(),
+			.orElseGet(() -> new CompositionSummary.Progress(composition.getTensorsDone(),
+					composition.getTensorsTotal(), composition.getBytesDone(), composition.getBytesTotal()));
+		return new CompositionSummary(composition.getId(), composition.getRecipeDigest(), composition.getStatus(),
 				progress, composition.getBaseModelId(),
 				composition.getTerms()
 					.stream()
-					.map((term) -> new CompositionView.Term(term.patchId(), term.weight(), term.modelId(),
-							term.sliceIndex(),
-							(term.sliceIndex() != null) ? List.of(term.layerFrom(), term.layerTo()) : null))
+					.map((term) -> new CompositionSummary.Term(term.patchId(), term.weight(), term.modelId(),
+							term.sliceIndex(), term.layerFrom(), term.layerTo()))
 					.toList(),
 				composition.getMethod(), composition.isMaterialize(), composition.getResultModelId(),
-				(composition.getError() != null) ? this.json.readTree(composition.getError()) : null,
-				composition.getCreatedAt(), composition.getStartedAt(), composition.getFinishedAt(),
-				composition.getResultName(), (composition.getAuditAcknowledgement() != null)
-						? this.json.readTree(composition.getAuditAcknowledgement()) : null);
+				composition.getError(), composition.getCreatedAt(), composition.getStartedAt(),
+				composition.getFinishedAt(), composition.getResultName(), composition.getAuditAcknowledgement());
 	}
 
 }

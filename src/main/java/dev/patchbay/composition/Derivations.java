@@ -91,22 +91,35 @@ public class Derivations {
 	 * @throws InvalidInputException naming the invalid field
 	 * @throws UnprocessableException if no tensor differs
 	 */
-	public ArtifactDetails diff(DiffRequest request) throws IOException {
+	public ArtifactDetails diff(Diff request, DerivedPatch patch) throws IOException {
 		try (BlobPins pins = this.registry.pins()) {
-			return diff(request, pins);
+			return diff(request, patch, pins);
 		}
 	}
 
-	private ArtifactDetails diff(DiffRequest request, BlobPins pins) throws IOException {
-		require("name", request.name());
+	/**
+	 * A diff to derive.
+	 *
+	 * @param baseModelId the model fine-tuning started from: an id or a reference
+	 * @param finetunedModelId the fine-tuned model: an id or a reference
+	 * @param include regexes; when given, only tensors whose name matches one are kept
+	 * @param exclude regexes; tensors whose name matches one are dropped
+	 * @param dtype stored dtype of the deltas; null for the fine-tuned tensor's dtype
+	 */
+	public record Diff(String baseModelId, String finetunedModelId, List<String> include, List<String> exclude,
+			String dtype) {
+	}
+
+	private ArtifactDetails diff(Diff request, DerivedPatch patch, BlobPins pins) throws IOException {
+		require("name", patch.name());
 		require("baseModelId", request.baseModelId());
 		require("finetunedModelId", request.finetunedModelId());
 		UUID baseId = model(request.baseModelId(), "baseModelId");
 		UUID finetunedId = model(request.finetunedModelId(), "finetunedModelId");
 		// The base model becomes the patch's base, so compatibility checks and
 		// compositions know what the diff applies to.
-		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.DIFF, request.name(), request.version(),
-				null, baseId, request.labels(), null));
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.DIFF, patch.name(), patch.version(), null,
+				baseId, patch.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
@@ -230,14 +243,37 @@ public class Derivations {
 	 * @throws InvalidInputException naming the invalid field
 	 * @throws UnprocessableException if a selected tensor is missing or differs in shape
 	 */
-	public ArtifactDetails rws(RwsRequest request) throws IOException {
+	public ArtifactDetails rws(Rws request, DerivedPatch patch) throws IOException {
 		try (BlobPins pins = this.registry.pins()) {
-			return rws(request, pins);
+			return rws(request, patch, pins);
 		}
 	}
 
-	private ArtifactDetails rws(RwsRequest request, BlobPins pins) throws IOException {
-		require("name", request.name());
+	/**
+	 * A Robust Weight Signature to derive.
+	 *
+	 * @param cleanModelId the model trained on clean data
+	 * @param robustModelId the model made robust
+	 * @param pretrainedModelId the common pretrained model; null for robust − clean
+	 * @param include regexes choosing the tensors the signature keeps
+	 * @param quantization the signature's quantization, or null for none
+	 */
+	public record Rws(String cleanModelId, String robustModelId, String pretrainedModelId, List<String> include,
+			Quantization quantization) {
+
+		/**
+		 * Uniform asymmetric min–max quantization.
+		 *
+		 * @param bits 8, 4 or 2
+		 * @param granularity tensor (default) or channel
+		 */
+		public record Quantization(Integer bits, String granularity) {
+		}
+
+	}
+
+	private ArtifactDetails rws(Rws request, DerivedPatch patch, BlobPins pins) throws IOException {
+		require("name", patch.name());
 		require("cleanModelId", request.cleanModelId());
 		require("robustModelId", request.robustModelId());
 		UUID cleanId = model(request.cleanModelId(), "cleanModelId");
@@ -245,10 +281,10 @@ public class Derivations {
 		UUID pretrainedId = (request.pretrainedModelId() != null)
 				? model(request.pretrainedModelId(), "pretrainedModelId") : null;
 		// The clean model is the signature's base: an RWS patch is applied to it.
-		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.RWS, request.name(), request.version(), null,
-				cleanId, request.labels(), null));
 		// A signature holds chosen tensors only; include is required so that it is never
 		// a whole model's worth by accident.
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.RWS, patch.name(), patch.version(), null,
+				cleanId, patch.labels(), null));
 		if (request.include() == null || request.include().isEmpty()) {
 			throw invalid("include", "is required: regexes choosing the tensors the signature keeps");
 		}

@@ -93,16 +93,43 @@ public class LoraCombinations {
 	 * @throws InvalidInputException naming the invalid field
 	 * @throws UnprocessableException if the sources cannot be combined
 	 */
-	public ArtifactDetails combine(LoraCombinationRequest request) throws IOException {
+	public ArtifactDetails combine(Combination request, DerivedPatch patch) throws IOException {
 		try (BlobPins pins = this.registry.pins()) {
-			return combine(request, pins);
+			return combine(request, patch, pins);
 		}
+	}
+
+	/**
+	 * LoRA patches to combine.
+	 *
+	 * @param terms the adapters and their weights
+	 * @param combination {@code cat}, a factor-space type ({@code linear}, {@code ties},
+	 * …) or a delta-space one ({@code svd}, {@code ties_svd}, …)
+	 * @param rank for the svd types, the rank kept; null for the largest source rank
+	 * @param density for the pruning types, the fraction kept
+	 * @param majoritySign for the ties types: total (default) or frequency
+	 * @param seed for the dare types, the seed of the masks (default 0)
+	 * @param svdClamp for the svd types, the quantile the factors' entries are clamped to
+	 * @param fidelity exact (default) or peft-5d602fdb
+	 */
+	public record Combination(List<Term> terms, String combination, Integer rank, Double density, String majoritySign,
+			Long seed, Double svdClamp, String fidelity) {
+
+		/**
+		 * One source adapter.
+		 *
+		 * @param patchId a LoRA patch: an id or a reference
+		 * @param weight its weight
+		 */
+		public record Term(String patchId, Double weight) {
+		}
+
 	}
 
 	// Every field is checked before any factor is read, so a bad request costs no I/O;
 	// the sources stay pinned (by the caller) until the new patch is registered.
-	private ArtifactDetails combine(LoraCombinationRequest request, BlobPins pins) throws IOException {
-		require("name", request.name());
+	private ArtifactDetails combine(Combination request, DerivedPatch patch, BlobPins pins) throws IOException {
+		require("name", patch.name());
 		require("combination", request.combination());
 		String combination = request.combination();
 		boolean svd = DELTA_SPACE.contains(combination);
@@ -169,8 +196,8 @@ public class LoraCombinations {
 		boolean doubleScaled = svd && "peft-5d602fdb".equals(request.fidelity());
 		// No base model: a LoRA combination is a patch of patches, valid against whatever
 		// model its sources were made for.
-		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
-				null, null, request.labels(), null));
+		ArtifactMetadata metadata = checked(
+				new ArtifactMetadata(PatchKind.LORA, patch.name(), patch.version(), null, null, patch.labels(), null));
 		List<Source> sources = new ArrayList<>();
 		for (int t = 0; t < request.terms().size(); t++) {
 			sources.add(source(request.terms().get(t), t, pins));
@@ -259,11 +286,10 @@ public class LoraCombinations {
 				System.arraycopy(factors.a(), 0, a, 0, factors.a().length);
 			}
 			else if (linear) {
-				// PEFT's factor space: A′ = f({Aᵢ}, sign(wᵢsᵢ)·√|wᵢsᵢ|), B′ = f({Bᵢ},
-				// √|wᵢsᵢ|)
-				// with f the merge_utils function of the type, pruning and signs acting
-				// on
-				// the factors. Exact for one adapter only: the product has cross terms.
+				// PEFT's factor space: A′ = f({Aᵢ}, sign(wᵢsᵢ)·√|wᵢsᵢ|),
+				// B′ = f({Bᵢ}, √|wᵢsᵢ|) with f the merge_utils function of the
+				// type, pruning and signs acting on the factors. Exact for one
+				// adapter only: the product has cross terms.
 				List<Module> present = entry.getValue();
 				float[] signed = new float[present.size()];
 				float[] roots = new float[present.size()];
@@ -382,7 +408,7 @@ public class LoraCombinations {
 		return combined;
 	}
 
-	private Source source(LoraCombinationRequest.Term term, int index, BlobPins pins) {
+	private Source source(Combination.Term term, int index, BlobPins pins) {
 		String field = "terms[" + index + "]";
 		if (term == null || term.patchId() == null) {
 			throw invalid(field + ".patchId", "is required");

@@ -73,14 +73,34 @@ public class LoraExtractions {
 	 * @throws InvalidInputException naming the invalid field
 	 * @throws UnprocessableException if nothing can be extracted
 	 */
-	public Extraction extract(LoraExtractionRequest request) throws IOException {
+	public Extraction extract(Factoring request, DerivedPatch patch) throws IOException {
 		try (BlobPins pins = this.registry.pins()) {
-			return extract(request, pins);
+			return extract(request, patch, pins);
 		}
 	}
 
-	private Extraction extract(LoraExtractionRequest request, BlobPins pins) throws IOException {
-		require("name", request.name());
+	/**
+	 * What to factor, from a diff patch or from a fine-tuned model and its base, and how.
+	 *
+	 * @param diffPatchId a diff patch whose deltas to factor
+	 * @param baseModelId instead of a diff, the model fine-tuning started from
+	 * @param finetunedModelId and the fine-tuned model
+	 * @param rank the largest rank kept per module
+	 * @param svEpsilon when positive, singular values at or below it are dropped too
+	 * @param include regexes; when given, only modules whose name matches one
+	 * @param exclude regexes of modules left out entirely
+	 * @param embeddings whether embedding tables and lm_head are factored too
+	 * @param distributeScale whether √S goes to each factor (default), else S to A
+	 * @param skipUndecomposable whether modules that cannot be factored are dropped
+	 * rather than saved whole
+	 */
+	public record Factoring(String diffPatchId, String baseModelId, String finetunedModelId, Integer rank,
+			Double svEpsilon, List<String> include, List<String> exclude, Boolean embeddings, Boolean distributeScale,
+			Boolean skipUndecomposable) {
+	}
+
+	private Extraction extract(Factoring request, DerivedPatch patch, BlobPins pins) throws IOException {
+		require("name", patch.name());
 		require("rank", request.rank());
 		if (request.rank() < 1 || request.rank() > this.maxRank) {
 			throw invalid("rank", "must be between 1 and " + this.maxRank + " (patchbay.registry.max-adapter-rank)");
@@ -92,8 +112,8 @@ public class LoraExtractions {
 			throw invalid("svEpsilon", "must be a finite number of at least 0");
 		}
 		Sources sources = sources(request, pins);
-		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, request.name(), request.version(),
-				null, sources.baseModelId(), request.labels(), null));
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(PatchKind.LORA, patch.name(), patch.version(), null,
+				sources.baseModelId(), patch.labels(), null));
 		List<Pattern> include = patterns("include", request.include());
 		List<Pattern> exclude = patterns("exclude", request.exclude());
 		boolean embeddings = Boolean.TRUE.equals(request.embeddings());
@@ -300,7 +320,7 @@ public class LoraExtractions {
 		return shape.stream().mapToLong(Long::longValue).toArray();
 	}
 
-	private Sources sources(LoraExtractionRequest request, BlobPins pins) {
+	private Sources sources(Factoring request, BlobPins pins) {
 		if (request.diffPatchId() != null) {
 			// A diff patch already is the delta: a pair of models besides it would be a
 			// second, conflicting source.

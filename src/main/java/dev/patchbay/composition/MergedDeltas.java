@@ -55,8 +55,8 @@ public class MergedDeltas {
 	 * patch
 	 * @throws CompositionInvalidException listing every incompatible tensor
 	 */
-	public void check(CompositionRequest request) {
-		this.planner.validate(recipe(request));
+	public void check(RecipeDraft.Peft draft) {
+		this.planner.validate(recipe(draft));
 	}
 
 	/**
@@ -65,10 +65,10 @@ public class MergedDeltas {
 	 * @throws dev.patchbay.registry.ArtifactNotFoundException if an input was deleted
 	 * @throws CompositionInvalidException listing every incompatible tensor
 	 */
-	public Prepared prepare(CompositionRequest request) {
+	public Prepared prepare(RecipeDraft.Peft draft) {
 		BlobPins pins = this.registry.pins();
 		try {
-			return prepare(request, pins);
+			return prepare(draft, pins);
 		}
 		catch (RuntimeException ex) {
 			pins.close();
@@ -76,8 +76,8 @@ public class MergedDeltas {
 		}
 	}
 
-	private Prepared prepare(CompositionRequest request, BlobPins pins) {
-		Plan plan = this.planner.plan(recipe(request), pins);
+	private Prepared prepare(RecipeDraft.Peft draft, BlobPins pins) {
+		Plan plan = this.planner.plan(recipe(draft), pins);
 		// Float32 deltas of the touched tensors only: the caller holds every other one.
 		List<TensorPlan> touched = plan.tensors()
 			.stream()
@@ -90,11 +90,8 @@ public class MergedDeltas {
 				pins);
 	}
 
-	private Recipe recipe(CompositionRequest request) {
-		if (request.dialect() != null && !request.dialect().equals("peft")) {
-			throw new IllegalArgumentException("merged deltas are defined for the PEFT dialect only");
-		}
-		return Recipe.from(request, this.properties.maxTerms(), this.registry::resolve);
+	private Recipe recipe(RecipeDraft.Peft draft) {
+		return Recipe.from(draft, this.properties.maxTerms(), this.registry::resolve);
 	}
 
 	/** A planned recipe. */

@@ -21,9 +21,10 @@ import dev.patchbay.registry.Registry;
 
 /**
  * A mergekit config (YAML, mergekit's {@code MergeConfiguration}) translated to a
- * mergekit-dialect request. Models are registered models named {@code name},
+ * mergekit-dialect draft. Models are registered models named {@code name},
  * {@code name@version} or by id; every key is honoured or refused by name, all problems
- * in one 422.
+ * in one 422. It yields the same draft a JSON body in the mergekit dialect does, so that
+ * a config and its JSON form are checked by one {@code Recipe.from} and share a digest.
  */
 final class MergekitConfig {
 
@@ -58,7 +59,7 @@ final class MergekitConfig {
 	}
 
 	/** Parses and translates a config, or throws one 422 listing every problem. */
-	CompositionRequest translate(String yaml) {
+	RecipeDraft.Mergekit translate(String yaml) {
 		JsonNode config = parse(yaml);
 		config.propertyNames().forEach((key) -> {
 			if (NOT_YET.containsKey(key)) {
@@ -78,9 +79,9 @@ final class MergekitConfig {
 			problem("merge_method", "is required (a method name)");
 		}
 		UUID base = config.has("base_model") ? model("base_model", config.get("base_model")) : null;
-		List<CompositionRequest.Term> terms = new ArrayList<>();
+		List<RecipeDraft.Term> terms = new ArrayList<>();
 		JsonNode models = config.path("models");
-		List<CompositionRequest.Slice> slices = null;
+		List<RecipeDraft.Slice> slices = null;
 		if (config.has("slices")) {
 			if (config.has("models")) {
 				problem("slices", "and models exclude each other (mergekit takes exactly one of them)");
@@ -94,15 +95,14 @@ final class MergekitConfig {
 			// The base may be listed among the models, as mergekit's examples do; it is
 			// then the base and not a term, so it is not counted twice.
 			for (int i = 0; i < models.size(); i++) {
-				CompositionRequest.Term term = term("models[" + i + "]", models.get(i));
+				RecipeDraft.Term term = term("models[" + i + "]", models.get(i));
 				if (base == null || !base.toString().equals(term.modelId())) {
 					terms.add(term);
 				}
 				else if (term.parameters() != null) {
-					// mergekit lists the base among the models (its arcee_fusion and
-					// slerp
-					// examples do); it is the base only, and its parameters would be
-					// moot.
+					// mergekit lists the base among the models (its arcee_fusion
+					// and slerp examples do); it is the base only, and its
+					// parameters would be moot.
 					problem("models[" + i + "].parameters", "are the base model's; it takes none here");
 				}
 			}
@@ -132,8 +132,8 @@ final class MergekitConfig {
 		if (!this.problems.isEmpty()) {
 			throw CompositionInvalidException.of(this.problems);
 		}
-		return new CompositionRequest((base != null) ? base.toString() : null, (slices != null) ? null : terms, method,
-				null, null, null, outputDtype, null, "mergekit", parameters, null, null, null, slices, computeDtype);
+		return new RecipeDraft.Mergekit((base != null) ? base.toString() : null, (slices != null) ? null : terms,
+				method, null, parameters, slices, computeDtype, new RecipeDraft.Output(outputDtype, null, null, null));
 	}
 
 	// mergekit-multi's multi-document files chain configs by name; one document only
@@ -163,8 +163,8 @@ final class MergekitConfig {
 	 * mergekit's {@code slices}: each {@code {sources: [{model, layer_range,
 	 * parameters}], parameters}}; the base model stays a source, as it is in mergekit.
 	 */
-	private List<CompositionRequest.Slice> slices(JsonNode node) {
-		List<CompositionRequest.Slice> slices = new ArrayList<>();
+	private List<RecipeDraft.Slice> slices(JsonNode node) {
+		List<RecipeDraft.Slice> slices = new ArrayList<>();
 		if (!node.isArray() || node.isEmpty()) {
 			problem("slices", "must be a list of {sources, parameters}");
 			return slices;
@@ -187,7 +187,7 @@ final class MergekitConfig {
 					problem(field + "." + key, "is not a key of a slice (sources, parameters)");
 				}
 			});
-			List<CompositionRequest.Source> sources = new ArrayList<>();
+			List<RecipeDraft.Source> sources = new ArrayList<>();
 			JsonNode entries = slice.path("sources");
 			if (!entries.isArray()) {
 				problem(field + ".sources", "is required: a list of {model, layer_range, parameters}");
@@ -195,16 +195,15 @@ final class MergekitConfig {
 			for (int j = 0; j < entries.size(); j++) {
 				sources.add(source(field + ".sources[" + j + "]", entries.get(j)));
 			}
-			slices
-				.add(new CompositionRequest.Slice(sources, parameters(field + ".parameters", slice.get("parameters"))));
+			slices.add(new RecipeDraft.Slice(sources, parameters(field + ".parameters", slice.get("parameters"))));
 		}
 		return slices;
 	}
 
-	private CompositionRequest.Source source(String field, JsonNode entry) {
+	private RecipeDraft.Source source(String field, JsonNode entry) {
 		if (!entry.isObject()) {
 			problem(field, "must be a mapping {model, layer_range, parameters}");
-			return new CompositionRequest.Source(null, null, null);
+			return new RecipeDraft.Source(null, null, null);
 		}
 		entry.propertyNames().forEach((key) -> {
 			if (!List.of("model", "layer_range", "parameters").contains(key)) {
@@ -228,14 +227,14 @@ final class MergekitConfig {
 		else {
 			problem(field + ".layer_range", "is required: two integers [from, to], to exclusive");
 		}
-		return new CompositionRequest.Source((model != null) ? model.toString() : null, range,
+		return new RecipeDraft.Source((model != null) ? model.toString() : null, range,
 				parameters(field + ".parameters", entry.get("parameters")));
 	}
 
-	private CompositionRequest.Term term(String field, JsonNode entry) {
+	private RecipeDraft.Term term(String field, JsonNode entry) {
 		if (!entry.isObject()) {
 			problem(field, "must be a mapping {model, parameters}");
-			return new CompositionRequest.Term(null, null, null, null);
+			return new RecipeDraft.Term(null, null, null, null);
 		}
 		entry.propertyNames().forEach((key) -> {
 			if (!key.equals("model") && !key.equals("parameters")) {
@@ -246,7 +245,7 @@ final class MergekitConfig {
 		if (!entry.has("model")) {
 			problem(field + ".model", "is required");
 		}
-		return new CompositionRequest.Term(null, null, (model != null) ? model.toString() : null,
+		return new RecipeDraft.Term(null, null, (model != null) ? model.toString() : null,
 				parameters(field + ".parameters", entry.get("parameters")));
 	}
 

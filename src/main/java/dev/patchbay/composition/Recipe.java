@@ -13,7 +13,10 @@ import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 
 /**
- * A checked, normalized recipe.
+ * A checked, normalized recipe: what the planner plans, the digest is computed from and a
+ * composition row stores. It holds ids, not references, so that moving an alias later
+ * makes a new recipe rather than changing a stored one, and every default filled in, so
+ * that drafts asking for the same computation plan, and share, alike.
  *
  * @param baseModelId the model to patch
  * @param terms the patches and weights, in order
@@ -104,30 +107,22 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	}
 
 	/**
-	 * Checks a request's form and resolves its references to ids.
+	 * Checks a draft's form and resolves its references to ids.
 	 * @param maxTerms the most terms a recipe may have
 	 * @throws InvalidInputException naming the first invalid field
 	 */
-	static Recipe from(CompositionRequest request, int maxTerms, References references) {
-		if (request.terms() != null && request.terms().size() > maxTerms) {
-			throw invalid("terms", "has " + request.terms().size() + " terms, more than the limit of " + maxTerms
+	static Recipe from(RecipeDraft draft, int maxTerms, References references) {
+		if (draft.terms() != null && draft.terms().size() > maxTerms) {
+			throw invalid("terms", "has " + draft.terms().size() + " terms, more than the limit of " + maxTerms
 					+ " (patchbay.composition.max-terms)");
 		}
-		if ("mergekit".equals(request.dialect())) {
-			return mergekit(request, maxTerms, references);
+		if (draft instanceof RecipeDraft.Mergekit mergekit) {
+			return mergekit(mergekit, maxTerms, references);
 		}
-		if (request.dialect() != null && !request.dialect().equals("peft")) {
-			throw invalid("dialect", "must be peft or mergekit");
-		}
-		if (request.parameters() != null && !request.parameters().isEmpty()) {
-			throw invalid("parameters", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
-		}
-		if (request.slices() != null && !request.slices().isEmpty()) {
-			throw invalid("slices", "are read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
-		}
-		if (request.computeDtype() != null) {
-			throw invalid("computeDtype", "is read by the mergekit dialect only; set \"dialect\": \"mergekit\"");
-		}
+		return peft((RecipeDraft.Peft) draft, references);
+	}
+
+	private static Recipe peft(RecipeDraft.Peft request, References references) {
 		if (request.baseModelId() == null) {
 			throw invalid("baseModelId", "is required");
 		}
@@ -136,7 +131,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		}
 		List<Term> terms = new ArrayList<>();
 		for (int i = 0; i < request.terms().size(); i++) {
-			CompositionRequest.Term term = request.terms().get(i);
+			RecipeDraft.Term term = request.terms().get(i);
 			if (term == null || (term.patchId() == null) == (term.modelId() == null)) {
 				throw invalid("terms[" + i + "].patchId", "is required (or a modelId instead)");
 			}
@@ -152,22 +147,26 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 			terms.add(new Term(patch(references, term, "terms[" + i + "]"), weight,
 					model(references, term.modelId(), "terms[" + i + "].modelId"), Map.of()));
 		}
-		DType outputDtype = null;
-		if (request.outputDtype() != null) {
-			outputDtype = DType.fromName(request.outputDtype().toUpperCase(Locale.ROOT))
-				.filter(DType::isFloatingPoint)
-				.orElseThrow(() -> invalid("outputDtype", "must be one of F32, F16, BF16, F64"));
-		}
+		DType outputDtype = outputDtype(request.output());
 		return new Recipe(model(references, request.baseModelId(), "baseModelId"), List.copyOf(terms), method(request),
-				outputDtype, Boolean.TRUE.equals(request.materialize()), Dialect.PEFT, Map.of(),
-				!Boolean.FALSE.equals(request.safeMerge()));
+				outputDtype, materialize(request.output()), Dialect.PEFT, Map.of(), safeMerge(request.output()));
+	}
+
+	/** Asked for, or implied by a result name. */
+	private static boolean materialize(RecipeDraft.Output output) {
+		return Boolean.TRUE.equals(output.materialize())
+				|| (output.materialize() == null && output.resultName() != null);
+	}
+
+	private static boolean safeMerge(RecipeDraft.Output output) {
+		return !Boolean.FALSE.equals(output.safeMerge());
 	}
 
 	private static UUID model(References references, String reference, String field) {
 		return (reference != null) ? references.resolve(ArtifactType.MODEL, reference, field) : null;
 	}
 
-	private static UUID patch(References references, CompositionRequest.Term term, String field) {
+	private static UUID patch(References references, RecipeDraft.Term term, String field) {
 		return (term.patchId() != null) ? references.resolve(ArtifactType.PATCH, term.patchId(), field + ".patchId")
 				: null;
 	}
@@ -176,7 +175,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * A mergekit-dialect recipe, checked for form only: what the method makes of it is
 	 * checked against the inputs' metadata by the planner, every problem at once.
 	 */
-	private static Recipe mergekit(CompositionRequest request, int maxTerms, References references) {
+	private static Recipe mergekit(RecipeDraft.Mergekit request, int maxTerms, References references) {
 		List<Slice> slices = slices(request, maxTerms, references);
 		if (slices.isEmpty() && (request.terms() == null || request.terms().isEmpty())) {
 			throw invalid("terms", "must list at least one model or patch (or give slices instead)");
@@ -187,13 +186,9 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		if (request.method() == null) {
 			throw invalid("method", "is required in the mergekit dialect; one of " + MergekitMethods.NAMES);
 		}
-		if (request.density() != null || request.majoritySign() != null) {
-			throw invalid((request.density() != null) ? "density" : "majoritySign",
-					"is a PEFT-dialect shorthand; in the mergekit dialect set parameters (density per term)");
-		}
 		List<Term> terms = new ArrayList<>();
 		for (int i = 0; i < ((request.terms() != null) ? request.terms().size() : 0); i++) {
-			CompositionRequest.Term term = request.terms().get(i);
+			RecipeDraft.Term term = request.terms().get(i);
 			String field = "terms[" + i + "]";
 			if (term == null || (term.patchId() == null) == (term.modelId() == null)) {
 				throw invalid(field + ".modelId", "exactly one of modelId and patchId is required");
@@ -215,19 +210,19 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 					java.util.Collections.unmodifiableMap(parameters)));
 		}
 		DType compute = computeDtype(request);
-		DType output = outputDtype(request);
+		DType output = outputDtype(request.output());
 		return new Recipe(model(references, request.baseModelId(), "baseModelId"), List.copyOf(terms),
 				new MergeMethod.Mergekit(request.method(), (request.seed() != null) ? request.seed() : 0L),
-				(output != null) ? output : compute, Boolean.TRUE.equals(request.materialize()), Dialect.MERGEKIT,
-				ParameterValue.parseAll(request.parameters(), "parameters"), !Boolean.FALSE.equals(request.safeMerge()),
-				slices, compute);
+				(output != null) ? output : compute, materialize(request.output()), Dialect.MERGEKIT,
+				ParameterValue.parseAll(request.parameters(), "parameters"), safeMerge(request.output()), slices,
+				compute);
 	}
 
 	/**
 	 * mergekit's {@code dtype}: null for float32 (and float64, which computes in float32
 	 * here), else the half precision inputs are rounded to.
 	 */
-	private static DType computeDtype(CompositionRequest request) {
+	private static DType computeDtype(RecipeDraft.Mergekit request) {
 		if (request.computeDtype() == null) {
 			return null;
 		}
@@ -242,14 +237,14 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	 * of one length and within each model is checked by the planner, every problem at
 	 * once.
 	 */
-	private static List<Slice> slices(CompositionRequest request, int maxTerms, References references) {
+	private static List<Slice> slices(RecipeDraft.Mergekit request, int maxTerms, References references) {
 		// An empty list is no slices: generated clients send one for an unset array.
 		if (request.slices() == null || request.slices().isEmpty()) {
 			return List.of();
 		}
 		List<Slice> slices = new ArrayList<>();
 		for (int i = 0; i < request.slices().size(); i++) {
-			CompositionRequest.Slice slice = request.slices().get(i);
+			RecipeDraft.Slice slice = request.slices().get(i);
 			String field = "slices[" + i + "]";
 			if (slice == null || slice.sources() == null) {
 				throw invalid(field + ".sources", "is required: a list of {modelId, layerRange}");
@@ -260,7 +255,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 			}
 			List<Source> sources = new ArrayList<>();
 			for (int j = 0; j < slice.sources().size(); j++) {
-				CompositionRequest.Source source = slice.sources().get(j);
+				RecipeDraft.Source source = slice.sources().get(j);
 				String at = field + ".sources[" + j + "]";
 				if (source == null || source.modelId() == null) {
 					throw invalid(at + ".modelId", "is required");
@@ -278,16 +273,16 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 		return List.copyOf(slices);
 	}
 
-	private static DType outputDtype(CompositionRequest request) {
-		if (request.outputDtype() == null) {
+	private static DType outputDtype(RecipeDraft.Output output) {
+		if (output.dtype() == null) {
 			return null;
 		}
-		return DType.fromName(request.outputDtype().toUpperCase(Locale.ROOT))
+		return DType.fromName(output.dtype().toUpperCase(Locale.ROOT))
 			.filter(DType::isFloatingPoint)
 			.orElseThrow(() -> invalid("outputDtype", "must be one of F32, F16, BF16, F64"));
 	}
 
-	private static MergeMethod method(CompositionRequest request) {
+	private static MergeMethod method(RecipeDraft.Peft request) {
 		String name = (request.method() != null) ? request.method() : "sum";
 		if (!List.of(MergeMethod.NAMES.split(", ")).contains(name)) {
 			throw invalid("method", "'" + name + "' is not one of " + MergeMethod.NAMES);

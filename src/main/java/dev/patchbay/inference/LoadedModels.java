@@ -22,7 +22,7 @@ import tools.jackson.databind.json.JsonMapper;
 import org.springframework.stereotype.Component;
 
 import dev.patchbay.composition.CompositionStatus;
-import dev.patchbay.composition.CompositionView;
+import dev.patchbay.composition.CompositionSummary;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.engine.GraphModel;
 import dev.patchbay.engine.TensorEngine;
@@ -178,7 +178,7 @@ class LoadedModels implements AutoCloseable {
 		UUID uuid = parse(id);
 		UUID modelId = uuid;
 		if (!this.registry.exists(ArtifactType.MODEL, uuid)) {
-			CompositionView composition = composition(id, uuid);
+			CompositionSummary composition = composition(id, uuid);
 			if (composition.status() != CompositionStatus.READY || composition.baseModelId() == null) {
 				return false;
 			}
@@ -301,7 +301,7 @@ class LoadedModels implements AutoCloseable {
 			}
 			return new Source(uuid, graphOf(model), weights, tensors, signatureOf(model), null, pins);
 		}
-		CompositionView composition = composition(id, uuid);
+		CompositionSummary composition = composition(id, uuid);
 		ArtifactContent base = this.registry.content(ArtifactType.MODEL, composition.baseModelId(), pins);
 		Compositions.Result result = this.compositions.awaitResult(uuid, this.properties.compositionWait());
 		try {
@@ -326,7 +326,7 @@ class LoadedModels implements AutoCloseable {
 		}
 	}
 
-	private CompositionView composition(String id, UUID uuid) {
+	private CompositionSummary composition(String id, UUID uuid) {
 		try {
 			return this.compositions.get(uuid);
 		}

@@ -26,8 +26,8 @@ import org.springframework.data.domain.Pageable;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Service;
 
-import dev.patchbay.composition.CompositionRequest;
 import dev.patchbay.composition.MergedDeltas;
+import dev.patchbay.composition.RecipeDraft;
 import dev.patchbay.engine.GraphModel;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
@@ -256,14 +256,14 @@ public class Sweeps implements AutoCloseable {
 		return request.objective();
 	}
 
-	/** The sweep's recipe at one grid point, as a PEFT-dialect composition request. */
-	private static CompositionRequest recipe(SweepRequest request, double[] weights) {
-		List<CompositionRequest.Term> terms = new ArrayList<>();
+	/** The sweep's recipe at one grid point, as a PEFT-dialect draft. */
+	private static RecipeDraft.Peft recipe(SweepRequest request, double[] weights) {
+		List<RecipeDraft.Term> terms = new ArrayList<>();
 		for (int i = 0; i < weights.length; i++) {
-			terms.add(new CompositionRequest.Term(request.terms().get(i).patchId().toString(), weights[i], null, null));
+			terms.add(new RecipeDraft.Term(request.terms().get(i).patchId().toString(), weights[i], null, null));
 		}
-		return new CompositionRequest(request.baseModelId().toString(), terms, request.method(), request.density(),
-				request.majoritySign(), request.seed(), null, false, null, null, null);
+		return new RecipeDraft.Peft(request.baseModelId().toString(), terms, request.method(), request.density(),
+				request.majoritySign(), request.seed(), RecipeDraft.Output.DEFAULT);
 	}
 
 	private void run(UUID id, SweepRequest request, List<double[]> grid, ArtifactContent dataset,

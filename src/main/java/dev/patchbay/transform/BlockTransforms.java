@@ -110,7 +110,7 @@ final class BlockTransforms {
 	 * Drops blocks and renumbers the rest contiguously, in order; the layer count and
 	 * per-layer config lists follow.
 	 */
-	static Plan dropBlocks(TransformRequest request, Sources sources, ObjectNode config) {
+	static Plan dropBlocks(Transform.DropBlocks request, Sources sources, ObjectNode config) {
 		List<Integer> drop = request.blocks();
 		if (drop == null || drop.isEmpty()) {
 			throw Transforms.invalid("blocks", "is required: the indices of the blocks to remove");
@@ -230,9 +230,9 @@ final class BlockTransforms {
 	 * in each kept group its first query heads, so that every query head keeps its
 	 * key/value head), and MLP neurons chosen by norm over up, gate and down together.
 	 */
-	static Plan inherit(TransformRequest request, Sources sources, ObjectNode config) {
 		// Depth comes from one of two selectors; neither keeps every block (width-only
 		// inheritance).
+	static Plan inherit(Transform.Inherit request, Sources sources, ObjectNode config) {
 		if (request.blocks() != null && request.every() != null) {
 			throw Transforms.invalid("every", "is exclusive with blocks");
 		}
@@ -255,8 +255,7 @@ final class BlockTransforms {
 								+ " key/value, head_dim " + headDim + ") do not describe grouped attention"),
 						List.of());
 		}
-		TransformRequest.StudentConfig student = (request.config() != null) ? request.config()
-				: new TransformRequest.StudentConfig(null, null, null, null);
+		Transform.Widths student = (request.widths() != null) ? request.widths() : Transform.Widths.TEACHER;
 		int newHidden = width("config.hidden_size", student.hiddenSize(), hidden);
 		int newHeads = width("config.num_attention_heads", student.numAttentionHeads(), heads);
 		int newKvHeads = width("config.num_key_value_heads", student.numKeyValueHeads(), kvHeads);
@@ -433,7 +432,7 @@ final class BlockTransforms {
 	 * The teacher blocks the student keeps: every {@code every}-th from block 0, the
 	 * given list (strictly increasing, so the student keeps the teacher's order), or all.
 	 */
-	private static List<Integer> keptBlocks(TransformRequest request, Stack stack) {
+	private static List<Integer> keptBlocks(Transform.Inherit request, Stack stack) {
 		if (request.every() != null) {
 			if (request.every() < 1) {
 				throw Transforms.invalid("every", "must be at least 1");

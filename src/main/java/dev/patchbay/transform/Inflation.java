@@ -38,7 +38,7 @@ final class Inflation {
 	 * @throws dev.patchbay.shared.UnprocessableException listing every selected tensor
 	 * that cannot be inflated, all at once
 	 */
-	static Plan plan(TransformRequest request, Sources sources) {
+	static Plan plan(Transform.Inflate request, Sources sources) {
 		String method = request.method();
 		if (method == null || !List.of("replicate", "center", "center_slice").contains(method)) {
 			throw Transforms.invalid("method", "must be one of replicate, center, center_slice");

@@ -57,7 +57,7 @@ final class Quantization {
 	 * codes)
 	 * @param config the source's config.json, or null when it has none
 	 */
-	static Plan plan(TransformRequest request, Sources sources, ObjectNode config) {
+	static Plan plan(Transform.Quantize request, Sources sources, ObjectNode config) {
 		Integer bits = request.bits();
 		if (bits == null || (bits != 8 && bits != 4)) {
 			throw Transforms.invalid("bits", "must be 8 or 4");

@@ -63,13 +63,6 @@ public class Transforms {
 
 	private static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
 
-	/** The fields each kind takes, beyond name, version and labels. */
-	// A field of another kind is refused rather than ignored, so a typo in kind cannot
-	// silently drop the parameters the caller meant.
-	private static final Map<String, Set<String>> FIELDS = Map.of("drop_blocks", Set.of("blocks"), "inherit",
-			Set.of("blocks", "every", "config"), "inflate", Set.of("include", "depth", "method"), "quantize",
-			Set.of("bits", "granularity", "groupSize", "symmetric", "scheme"));
-
 	private final Registry registry;
 
 	private final Ingest ingest;
@@ -101,39 +94,31 @@ public class Transforms {
 	 * @throws dev.patchbay.registry.ArtifactConflictException if the name and version are
 	 * taken
 	 */
-	public Transformation transform(UUID modelId, TransformRequest request) throws IOException {
+	public Transformation transform(UUID modelId, Transform transform, Transform.Target result) throws IOException {
 		// The source's blobs stay pinned until the result is registered.
 		try (BlobPins pins = this.registry.pins()) {
-			return transform(modelId, request, pins);
+			return transform(modelId, transform, result, pins);
 		}
 	}
 
-	private Transformation transform(UUID modelId, TransformRequest request, BlobPins pins) throws IOException {
-		if (request == null || request.kind() == null || !FIELDS.containsKey(request.kind())) {
-			throw invalid("kind", "must be one of drop_blocks, inherit, inflate, quantize");
-		}
-		String kind = request.kind();
-		rejectForeignFields(request);
+	private Transformation transform(UUID modelId, Transform transform, Transform.Target result, BlobPins pins)
+			throws IOException {
+		String kind = transform.kind();
 		ArtifactContent source = this.registry.content(ArtifactType.MODEL, modelId, pins);
 		// The result keeps the source's family and records the source as its base model;
 		// the lineage edge below says how it was derived.
-		String name = (request.name() != null) ? request.name() : source.details().name() + "-" + kind;
-		ArtifactMetadata metadata = checked(new ArtifactMetadata(null, name, request.version(),
-				source.details().family(), modelId, request.labels(), null));
+		String name = (result.name() != null) ? result.name() : source.details().name() + "-" + kind;
+		ArtifactMetadata metadata = checked(new ArtifactMetadata(null, name, result.version(),
+				source.details().family(), modelId, result.labels(), null));
 		// Checked again when registering; refusing here spares the compute.
 		this.registry.requireNameFree(ArtifactType.MODEL, metadata.name(), metadata.version(), "name");
 		// Each planner checks everything first and only returns producers, so a refused
 		// transform has read no tensor data and written nothing.
 		ObjectNode config = sourceConfig(source);
 		Sources sources = new Sources(source);
-		Plan plan = switch (kind) {
-			case "drop_blocks" -> BlockTransforms.dropBlocks(request, sources, config);
-			case "inherit" -> BlockTransforms.inherit(request, sources, config);
-			case "inflate" -> Inflation.plan(request, sources);
-			default -> Quantization.plan(request, sources, config);
-		};
 		// The safetensors header needs every spec up front, which is why plans know their
 		// output shapes before computing anything.
+		Plan plan = plan(transform, sources, config);
 		List<TensorSpec> specs = plan.outputs().stream().map(Output::spec).toList();
 		try (BlobOutput output = this.blobs.create()) {
 			try (SafetensorsWriter writer = new SafetensorsWriter((WritableByteChannel) output, specs, METADATA)) {
@@ -156,26 +141,17 @@ public class Transforms {
 		}
 	}
 
-	/** Refuses any field set that the request's kind does not use, naming the first. */
-	private static void rejectForeignFields(TransformRequest request) {
-		Map<String, Object> given = new LinkedHashMap<>();
-		given.put("blocks", request.blocks());
-		given.put("every", request.every());
-		given.put("config", request.config());
-		given.put("include", request.include());
-		given.put("depth", request.depth());
-		given.put("method", request.method());
-		given.put("bits", request.bits());
-		given.put("granularity", request.granularity());
-		given.put("groupSize", request.groupSize());
-		given.put("symmetric", request.symmetric());
-		given.put("scheme", request.scheme());
-		Set<String> allowed = FIELDS.get(request.kind());
-		given.forEach((field, value) -> {
-			if (value != null && !allowed.contains(field)) {
-				throw invalid(field, "is not used by kind " + request.kind());
-			}
-		});
+	private static Plan plan(Transform transform, Sources sources, ObjectNode config) {
+		if (transform instanceof Transform.DropBlocks drop) {
+			return BlockTransforms.dropBlocks(drop, sources, config);
+		}
+		if (transform instanceof Transform.Inherit inherit) {
+			return BlockTransforms.inherit(inherit, sources, config);
+		}
+		if (transform instanceof Transform.Inflate inflate) {
+			return Inflation.plan(inflate, sources);
+		}
+		return Quantization.plan((Transform.Quantize) transform, sources, config);
 	}
 
 	/** The source's {@code config.json} as an object, or null when it has none. */
