@@ -30,12 +30,12 @@ import dev.patchbay.composition.LoraExtractions;
 import dev.patchbay.composition.PatchAudit;
 import dev.patchbay.composition.PatchAudits;
 import dev.patchbay.composition.RwsRequest;
-import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.StoredFile;
 
 @RestController
 @RequestMapping("/api/v1/patches")
@@ -86,7 +86,7 @@ class PatchController extends ArtifactController {
 	@GetMapping("/{id}/weights")
 	void weights(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
 		UUID id = resolve(reference);
-		ArtifactFile file = this.registry.get(ArtifactType.PATCH, id)
+		StoredFile file = this.registry.get(ArtifactType.PATCH, id)
 			.files()
 			.stream()
 			.filter((candidate) -> candidate.role().equals("weights") || candidate.role().equals("adapter_model"))

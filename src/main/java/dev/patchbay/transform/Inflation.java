@@ -11,7 +11,7 @@ import com.google.re2j.Pattern;
 import dev.patchbay.engine.Reshaping;
 import dev.patchbay.engine.TensorData;
 import dev.patchbay.registry.ClientRegex;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.transform.Plan.Output;
 
@@ -61,7 +61,7 @@ final class Inflation {
 		List<String> faulty = new ArrayList<>();
 		List<String> selected = new ArrayList<>();
 		List<Output> outputs = new ArrayList<>();
-		for (TensorLocation tensor : sources.tensors()) {
+		for (StoredTensor tensor : sources.tensors()) {
 			Sources.size(tensor);
 			boolean chosen = include.stream().anyMatch((p) -> p.matcher(tensor.name()).find());
 			TensorSpec spec = tensor.spec();
