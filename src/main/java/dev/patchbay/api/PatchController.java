@@ -21,6 +21,7 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.multipart.MultipartFile;
 
 import dev.patchbay.api.Responses.ArtifactResponse;
+import dev.patchbay.api.Responses.CompatibilityResponse;
 import dev.patchbay.composition.Derivations;
 import dev.patchbay.composition.DiffRequest;
 import dev.patchbay.composition.LoraCombinationRequest;
@@ -31,7 +32,6 @@ import dev.patchbay.composition.PatchAudit;
 import dev.patchbay.composition.PatchAudits;
 import dev.patchbay.composition.RwsRequest;
 import dev.patchbay.registry.ArtifactType;
-import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
@@ -133,8 +133,9 @@ class PatchController extends ArtifactController {
 	}
 
 	@GetMapping("/{id}/compatibility")
-	CompatibilityReport compatibility(@PathVariable String id, @RequestParam String modelId) {
-		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));
+	CompatibilityResponse compatibility(@PathVariable String id, @RequestParam String modelId) {
+		return CompatibilityResponse.of(this.registry.compatibility(resolve(id),
+				this.registry.resolve(ArtifactType.MODEL, modelId, "modelId")));
 	}
 
 	/** The patch's audit against a model, by default its own base. */

@@ -11,6 +11,7 @@ import tools.jackson.databind.json.JsonMapper;
 import org.springframework.data.domain.Page;
 
 import dev.patchbay.registry.ArtifactDetails;
+import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.StoredFile;
@@ -57,6 +58,24 @@ final class Responses {
 
 		static LineageResponse of(LineageLink link) {
 			return new LineageResponse(link.sourceId(), link.relation());
+		}
+
+	}
+
+	record CompatibilityResponse(boolean compatible, List<IncompatibleTensor> problems) {
+
+		static CompatibilityResponse of(CompatibilityReport report) {
+			return new CompatibilityResponse(report.compatible(),
+					report.problems().stream().map(IncompatibleTensor::of).toList());
+		}
+
+	}
+
+	record IncompatibleTensor(String tensor, String message, List<Long> expectedShape, List<Long> actualShape) {
+
+		static IncompatibleTensor of(CompatibilityReport.Problem problem) {
+			return new IncompatibleTensor(problem.tensor(), problem.message(), problem.expectedShape(),
+					problem.actualShape());
 		}
 
 	}
