@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.UUID;
 
 /**
- * A registry entry as the API shows it.
+ * A registry entry as other modules read it; the API shows it as its own response record.
  *
  * @param id the artifact id
  * @param type model, patch or dataset
