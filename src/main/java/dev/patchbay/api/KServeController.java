@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import jakarta.servlet.http.HttpServletRequest;
+import tools.jackson.databind.JsonNode;
 
 import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.ReadinessState;
@@ -20,8 +22,10 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 
 import dev.patchbay.inference.Inference;
-import dev.patchbay.inference.InferenceResponse;
-import dev.patchbay.inference.ModelMetadataResponse;
+import dev.patchbay.inference.InferenceResult;
+import dev.patchbay.inference.ModelMetadata;
+import dev.patchbay.inference.OutputTensor;
+import dev.patchbay.registry.GraphSignature.Declaration;
 
 /**
  * The KServe v2 (Open Inference Protocol) REST endpoints. {@code id} is a model id or a
@@ -82,13 +86,13 @@ class KServeController {
 
 	@GetMapping("/models/{id}")
 	ModelMetadataResponse metadata(@PathVariable String id) {
-		return this.inference.metadata(id);
+		return ModelMetadataResponse.of(this.inference.metadata(id));
 	}
 
 	@GetMapping("/models/{id}/versions/{version}")
 	ModelMetadataResponse metadata(@PathVariable String id, @PathVariable String version) {
 		this.inference.requireVersion(id, version);
-		return this.inference.metadata(id);
+		return metadata(id);
 	}
 
 	/**
@@ -112,7 +116,8 @@ class KServeController {
 	 */
 	@PostMapping(path = "/models/{id}/infer", consumes = MediaType.APPLICATION_JSON_VALUE)
 	InferenceResponse infer(@PathVariable String id, HttpServletRequest request) throws IOException {
-		return this.inference.infer(id, request.getInputStream(), request.getContentLengthLong());
+		return InferenceResponse.of(id,
+				this.inference.infer(id, request.getInputStream(), request.getContentLengthLong()));
 	}
 
 	@PostMapping(path = "/models/{id}/versions/{version}/infer", consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -139,6 +144,60 @@ class KServeController {
 	 * @param ready whether inference on it runs now
 	 */
 	record ModelReady(String name, boolean ready) {
+	}
+
+	/** KServe v2 model metadata: a {@link ModelMetadata} on the wire. */
+	record ModelMetadataResponse(String name, List<String> versions, String platform, List<TensorMetadata> inputs,
+			List<TensorMetadata> outputs) {
+
+		static ModelMetadataResponse of(ModelMetadata metadata) {
+			return new ModelMetadataResponse(metadata.name(), metadata.versions(), metadata.platform(),
+					metadata.inputs().stream().map(TensorMetadata::of).toList(),
+					metadata.outputs().stream().map(TensorMetadata::of).toList());
+		}
+
+	}
+
+	/**
+	 * One declared tensor.
+	 *
+	 * @param name its name
+	 * @param datatype its KServe datatype
+	 * @param shape its dimensions, -1 where variable
+	 */
+	record TensorMetadata(String name, String datatype, List<Long> shape) {
+
+		static TensorMetadata of(Declaration declaration) {
+			return new TensorMetadata(declaration.name(), declaration.datatype(), declaration.shape());
+		}
+
+	}
+
+	/**
+	 * A KServe v2 inference response.
+	 *
+	 * @param modelName the model or composition id, as the path gave it
+	 * @param id the request id, if one was sent
+	 * @param outputs the graph's outputs, in order
+	 */
+	record InferenceResponse(@JsonProperty("model_name") String modelName, String id, List<InferenceTensor> outputs) {
+
+		static InferenceResponse of(String modelName, InferenceResult result) {
+			return new InferenceResponse(modelName, result.requestId(),
+					result.outputs().stream().map(InferenceTensor::of).toList());
+		}
+
+	}
+
+	/**
+	 * An output tensor in a KServe v2 response: an {@link OutputTensor} on the wire.
+	 */
+	record InferenceTensor(String name, List<Long> shape, String datatype, JsonNode data) {
+
+		static InferenceTensor of(OutputTensor tensor) {
+			return new InferenceTensor(tensor.name(), tensor.shape(), tensor.datatype(), tensor.data());
+		}
+
 	}
 
 }

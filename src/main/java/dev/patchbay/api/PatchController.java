@@ -25,17 +25,17 @@ import dev.patchbay.api.DerivationRequests.LoraCombinationRequest;
 import dev.patchbay.api.DerivationRequests.LoraExtractionRequest;
 import dev.patchbay.api.DerivationRequests.RwsRequest;
 import dev.patchbay.api.Responses.ArtifactResponse;
+import dev.patchbay.api.Responses.CompatibilityResponse;
 import dev.patchbay.composition.Derivations;
 import dev.patchbay.composition.LoraCombinations;
 import dev.patchbay.composition.LoraExtractions;
 import dev.patchbay.composition.PatchAudit;
 import dev.patchbay.composition.PatchAudits;
-import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
-import dev.patchbay.registry.CompatibilityReport;
 import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.StoredFile;
 
 /**
  * Patches: uploaded (a diff or signature as safetensors, or a PEFT LoRA adapter) or
@@ -98,7 +98,7 @@ class PatchController extends ArtifactController {
 	void weights(@PathVariable("id") String reference, HttpServletRequest request, HttpServletResponse response) {
 		UUID id = resolve(reference);
 		// Every registered patch has one of the two.
-		ArtifactFile file = this.registry.get(ArtifactType.PATCH, id)
+		StoredFile file = this.registry.get(ArtifactType.PATCH, id)
 			.files()
 			.stream()
 			.filter((candidate) -> candidate.role().equals("weights") || candidate.role().equals("adapter_model"))
@@ -154,8 +154,9 @@ class PatchController extends ArtifactController {
 	 * Whether the patch applies to a model, tensor by tensor, without computing anything.
 	 */
 	@GetMapping("/{id}/compatibility")
-	CompatibilityReport compatibility(@PathVariable String id, @RequestParam String modelId) {
-		return this.registry.compatibility(resolve(id), this.registry.resolve(ArtifactType.MODEL, modelId, "modelId"));
+	CompatibilityResponse compatibility(@PathVariable String id, @RequestParam String modelId) {
+		return CompatibilityResponse.of(this.registry.compatibility(resolve(id),
+				this.registry.resolve(ArtifactType.MODEL, modelId, "modelId")));
 	}
 
 	/**

@@ -11,9 +11,10 @@ import tools.jackson.databind.json.JsonMapper;
 import org.springframework.data.domain.Page;
 
 import dev.patchbay.registry.ArtifactDetails;
-import dev.patchbay.registry.ArtifactFile;
-import dev.patchbay.registry.LineageEdge;
+import dev.patchbay.registry.CompatibilityReport;
+import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.PatchKind;
+import dev.patchbay.registry.StoredFile;
 import dev.patchbay.shared.TensorSpec;
 
 /**
@@ -31,24 +32,50 @@ final class Responses {
 	 */
 	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, int versionNumber,
 			List<String> aliases, String description, String family, UUID baseModelId, Map<String, String> labels,
-			long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files, List<LineageEdge> lineage,
-			UUID compositionId, JsonNode config, Instant createdAt) {
+			long sizeBytes, long parameterCount, int tensorCount, List<FileResponse> files,
+			List<LineageResponse> lineage, UUID compositionId, JsonNode config, Instant createdAt) {
 
 		static ArtifactResponse of(ArtifactDetails details) {
 			return new ArtifactResponse(details.id(), details.kind(), details.name(), details.version(),
 					details.versionNumber(), details.aliases(), details.description(), details.family(),
 					details.baseModelId(), details.labels(), details.sizeBytes(), details.parameterCount(),
-					details.tensorCount(), details.files().stream().map(FileResponse::of).toList(), details.lineage(),
-					details.compositionId(), (details.config() != null) ? JSON.readTree(details.config()) : null,
-					details.createdAt());
+					details.tensorCount(), details.files().stream().map(FileResponse::of).toList(),
+					details.lineage().stream().map(LineageResponse::of).toList(), details.compositionId(),
+					(details.config() != null) ? JSON.readTree(details.config()) : null, details.createdAt());
 		}
 
 	}
 
 	record FileResponse(String role, String fileName, String sha256, long sizeBytes) {
 
-		static FileResponse of(ArtifactFile file) {
+		static FileResponse of(StoredFile file) {
 			return new FileResponse(file.role(), file.fileName(), file.digest(), file.sizeBytes());
+		}
+
+	}
+
+	record LineageResponse(UUID sourceId, String relation) {
+
+		static LineageResponse of(LineageLink link) {
+			return new LineageResponse(link.sourceId(), link.relation());
+		}
+
+	}
+
+	record CompatibilityResponse(boolean compatible, List<IncompatibleTensor> problems) {
+
+		static CompatibilityResponse of(CompatibilityReport report) {
+			return new CompatibilityResponse(report.compatible(),
+					report.problems().stream().map(IncompatibleTensor::of).toList());
+		}
+
+	}
+
+	record IncompatibleTensor(String tensor, String message, List<Long> expectedShape, List<Long> actualShape) {
+
+		static IncompatibleTensor of(CompatibilityReport.Problem problem) {
+			return new IncompatibleTensor(problem.tensor(), problem.message(), problem.expectedShape(),
+					problem.actualShape());
 		}
 
 	}

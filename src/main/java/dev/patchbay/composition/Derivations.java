@@ -21,10 +21,10 @@ import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
-import dev.patchbay.registry.LineageEdge;
+import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.TensorSpec;
@@ -125,14 +125,14 @@ public class Derivations {
 		DType dtype = (request.dtype() != null) ? floatDtype("dtype", request.dtype()) : null;
 		ArtifactContent base = this.registry.content(ArtifactType.MODEL, baseId, pins);
 		ArtifactContent finetuned = this.registry.content(ArtifactType.MODEL, finetunedId, pins);
-		Map<String, TensorLocation> baseTensors = base.tensorsByName();
+		Map<String, StoredTensor> baseTensors = base.tensorsByName();
 		List<TensorSpec> specs = new ArrayList<>();
 		List<TensorRows[]> sources = new ArrayList<>();
 		// In the fine-tuned model's file order. Tensors only one model has, integer
 		// tensors (position ids, masks) and shapes that cannot be padded are not part of
 		// a diff: there is nothing to subtract.
-		for (TensorLocation tuned : finetuned.tensors()) {
-			TensorLocation original = baseTensors.get(tuned.name());
+		for (StoredTensor tuned : finetuned.tensors()) {
+			StoredTensor original = baseTensors.get(tuned.name());
 			String name = tuned.name();
 			boolean selected = (include.isEmpty() || include.stream().anyMatch((p) -> p.matcher(name).find()))
 					&& exclude.stream().noneMatch((p) -> p.matcher(name).find());
@@ -173,7 +173,7 @@ public class Derivations {
 			});
 			StagedBlob staged = output.finish();
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "diff.safetensors", null,
-					List.of(new LineageEdge(baseId, "base"), new LineageEdge(finetunedId, "finetuned")));
+					List.of(new LineageLink(baseId, "base"), new LineageLink(finetunedId, "finetuned")));
 		}
 	}
 
@@ -308,7 +308,7 @@ public class Derivations {
 		ArtifactContent robust = this.registry.content(ArtifactType.MODEL, robustId, pins);
 		ArtifactContent pretrained = (pretrainedId != null)
 				? this.registry.content(ArtifactType.MODEL, pretrainedId, pins) : null;
-		List<TensorLocation> selected = clean.tensors()
+		List<StoredTensor> selected = clean.tensors()
 			.stream()
 			.filter((tensor) -> tensor.spec().dtype().isFloatingPoint())
 			.filter((tensor) -> include.stream().anyMatch((p) -> p.matcher(tensor.name()).find()))
@@ -319,9 +319,9 @@ public class Derivations {
 		// All three models must have every selected tensor with one shape; all mismatches
 		// are reported together before anything is written.
 		List<String> problems = new ArrayList<>();
-		for (TensorLocation tensor : selected) {
+		for (StoredTensor tensor : selected) {
 			for (ArtifactContent other : (pretrained != null) ? List.of(robust, pretrained) : List.of(robust)) {
-				TensorLocation twin = other.tensorsByName().get(tensor.name());
+				StoredTensor twin = other.tensorsByName().get(tensor.name());
 				if (twin == null || !twin.spec().shape().equals(tensor.spec().shape())) {
 					problems.add("tensor '" + tensor.name() + "' is "
 							+ ((twin == null) ? "missing" : "of shape " + twin.spec().shape()) + " in model "
@@ -352,10 +352,10 @@ public class Derivations {
 					Map.of("float32Bytes", float32Bytes, "modelBytes", clean.details().sizeBytes(), "patchBytes",
 							staged.size(), "ratioVsFloat32", (double) float32Bytes / staged.size(), "ratioVsModel",
 							(double) clean.details().sizeBytes() / staged.size()));
-			List<LineageEdge> lineage = new ArrayList<>(
-					List.of(new LineageEdge(cleanId, "clean"), new LineageEdge(robustId, "robust")));
+			List<LineageLink> lineage = new ArrayList<>(
+					List.of(new LineageLink(cleanId, "clean"), new LineageLink(robustId, "robust")));
 			if (pretrained != null) {
-				lineage.add(new LineageEdge(pretrainedId, "pretrained"));
+				lineage.add(new LineageLink(pretrainedId, "pretrained"));
 			}
 			return this.ingest.registerGenerated(ArtifactType.PATCH, metadata, staged, "signature.safetensors",
 					this.json.writeValueAsString(config), lineage);
@@ -368,7 +368,7 @@ public class Derivations {
 			.map((tensor) -> new TensorSpec(tensor.name(), DType.F32, tensor.spec().shape()))
 			.toList();
 		try (SafetensorsWriter writer = new SafetensorsWriter(out, specs, Plan.METADATA)) {
-			for (TensorLocation tensor : signature.tensors) {
+			for (StoredTensor tensor : signature.tensors) {
 				float[] v = signature.vector(tensor);
 				writer.write(TensorData.encode(v, v.length, DType.F32));
 			}
@@ -386,7 +386,7 @@ public class Derivations {
 		// the three tensors' sizes) is written before any code.
 		long codeBytes = 0;
 		int channels = 0;
-		for (TensorLocation tensor : signature.tensors) {
+		for (StoredTensor tensor : signature.tensors) {
 			int tensorChannels = channelsOf(tensor.spec(), perChannel);
 			layout.put(tensor.name(), Map.of("shape", tensor.spec().shape(), "codeOffset", codeBytes, "channelOffset",
 					channels, "channels", tensorChannels));
@@ -399,7 +399,7 @@ public class Derivations {
 		float[] minimums = new float[channels];
 		try (SafetensorsWriter writer = new SafetensorsWriter(out, specs, Plan.METADATA)) {
 			int channel = 0;
-			for (TensorLocation tensor : signature.tensors) {
+			for (StoredTensor tensor : signature.tensors) {
 				int tensorChannels = channelsOf(tensor.spec(), perChannel);
 				float[] tensorScales = new float[tensorChannels];
 				float[] tensorMinimums = new float[tensorChannels];
@@ -428,9 +428,9 @@ public class Derivations {
 
 	/** The inputs of a signature, computed one tensor at a time. */
 	private record Signature(ArtifactContent clean, ArtifactContent robust, ArtifactContent pretrained,
-			List<TensorLocation> tensors) {
+			List<StoredTensor> tensors) {
 
-		float[] vector(TensorLocation tensor) throws IOException {
+		float[] vector(StoredTensor tensor) throws IOException {
 			float[] clean = read(this.clean, tensor.name());
 			float[] robust = read(this.robust, tensor.name());
 			if (this.pretrained == null) {
@@ -459,7 +459,7 @@ public class Derivations {
 		}
 
 		private static float[] read(ArtifactContent model, String name) throws IOException {
-			TensorLocation location = model.tensorsByName().get(name);
+			StoredTensor location = model.tensorsByName().get(name);
 			return new TensorRows(model.fileOf(location), location).readAll();
 		}
 

@@ -14,11 +14,11 @@ import org.springframework.stereotype.Service;
 import org.springframework.transaction.annotation.Transactional;
 
 import dev.patchbay.registry.ArtifactDetails;
-import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactNotFoundException;
 import dev.patchbay.registry.ArtifactType;
-import dev.patchbay.registry.LineageEdge;
+import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.StoredFile;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -81,7 +81,7 @@ public class Lineages {
 				continue;
 			}
 			boolean baseListed = false;
-			for (LineageEdge edge : artifact.lineage()) {
+			for (LineageLink edge : artifact.lineage()) {
 				edges.add(new Lineage.Edge(edge.sourceId(), artifact.id(), edge.relation(), null));
 				baseListed |= edge.sourceId().equals(artifact.baseModelId());
 				visit(edge.sourceId(), nodes, pending);
@@ -119,7 +119,7 @@ public class Lineages {
 	}
 
 	private static Lineage.Node node(ArtifactDetails artifact) {
-		String digest = String.join(",", artifact.files().stream().map(ArtifactFile::digest).toList());
+		String digest = String.join(",", artifact.files().stream().map(StoredFile::digest).toList());
 		return new Lineage.Node(artifact.id(), artifact.type().name().toLowerCase(Locale.ROOT), artifact.name(),
 				artifact.version(), (artifact.kind() != null) ? artifact.kind().wireName() : null, digest,
 				artifact.createdAt());

@@ -32,7 +32,7 @@ import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.LoraAdapter;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
@@ -490,7 +490,7 @@ public class LoraCombinations {
 	private record Source(ArtifactContent adapter, double weight, int rank) {
 
 		float[] read(TensorSpec spec) throws IOException {
-			TensorLocation tensor = this.adapter.tensorsByName().get(spec.name());
+			StoredTensor tensor = this.adapter.tensorsByName().get(spec.name());
 			return new TensorRows(this.adapter.fileOf(tensor), tensor).readAll();
 		}
 

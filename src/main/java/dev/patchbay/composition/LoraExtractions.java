@@ -28,7 +28,7 @@ import dev.patchbay.registry.Ingest;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.RegistryProperties;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.UnprocessableException;
@@ -379,7 +379,7 @@ public class LoraExtractions {
 				.stream()
 				.filter((tensor) -> tensor.spec().dtype().isFloatingPoint())
 				.filter((tensor) -> this.diff != null || baseTensor(tensor.name()) != null)
-				.map(TensorLocation::name)
+				.map(StoredTensor::name)
 				.toList();
 		}
 
@@ -422,12 +422,12 @@ public class LoraExtractions {
 			return values;
 		}
 
-		private TensorLocation baseTensor(String name) {
+		private StoredTensor baseTensor(String name) {
 			return (this.base != null) ? this.base.tensorsByName().get(name) : null;
 		}
 
 		private static float[] read(ArtifactContent artifact, String name) throws IOException {
-			TensorLocation tensor = artifact.tensorsByName().get(name);
+			StoredTensor tensor = artifact.tensorsByName().get(name);
 			return new TensorRows(artifact.fileOf(tensor), tensor).readAll();
 		}
 

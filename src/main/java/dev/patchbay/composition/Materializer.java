@@ -15,7 +15,7 @@ import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Ingest;
-import dev.patchbay.registry.LineageEdge;
+import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.Registry;
 
 /**
@@ -59,19 +59,19 @@ class Materializer {
 			.id();
 	}
 
-	private static List<LineageEdge> lineage(Composition composition) {
-		List<LineageEdge> lineage = new ArrayList<>();
+	private static List<LineageLink> lineage(Composition composition) {
+		List<LineageLink> lineage = new ArrayList<>();
 		// A slices recipe lists a model once per slice, and its base among the sources.
 		Set<UUID> listed = new HashSet<>();
 		if (composition.getBaseModelId() != null) {
-			lineage.add(new LineageEdge(composition.getBaseModelId(), "base"));
+			lineage.add(new LineageLink(composition.getBaseModelId(), "base"));
 			listed.add(composition.getBaseModelId());
 		}
 		composition.getTerms().forEach((term) -> {
 			UUID source = (term.modelId() != null) ? term.modelId() : term.patchId();
 			if (term.sliceIndex() == null || listed.add(source)) {
-				lineage.add((term.modelId() != null) ? new LineageEdge(term.modelId(), "model")
-						: new LineageEdge(term.patchId(), "patch"));
+				lineage.add((term.modelId() != null) ? new LineageLink(term.modelId(), "model")
+						: new LineageLink(term.patchId(), "patch"));
 			}
 		});
 		return lineage;

@@ -25,7 +25,7 @@ import dev.patchbay.registry.LoraAdapter;
 import dev.patchbay.registry.PatchKind;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.SecondMoments;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.Sha256;
 import dev.patchbay.shared.TensorSpec;
@@ -144,7 +144,7 @@ class Planner {
 			// their shapes, and the base reads as zeros.
 			base = patches.get(0);
 		}
-		Map<String, TensorLocation> baseTensors = base.tensorsByName();
+		Map<String, StoredTensor> baseTensors = base.tensorsByName();
 		Map<String, TermDelta[]> deltas = new LinkedHashMap<>();
 		for (int term = 0; term < patches.size(); term++) {
 			ArtifactContent patch = patches.get(term);
@@ -164,7 +164,7 @@ class Planner {
 				continue;
 			}
 			for (Map.Entry<String, TermDelta> delta : deltasOf(patch).entrySet()) {
-				TensorLocation target = baseTensors.get(delta.getKey());
+				StoredTensor target = baseTensors.get(delta.getKey());
 				// A delta on an integer tensor (position ids, a quantized weight) has no
 				// meaning; each such tensor is named.
 				if (!target.spec().dtype().isFloatingPoint()) {
@@ -187,12 +187,12 @@ class Planner {
 		// The layer count gives each tensor its gradient position t = layer / (n − 1), as
 		// mergekit's planner computes it over the base's layers.
 		int layers = 0;
-		for (TensorLocation tensor : base.tensors()) {
+		for (StoredTensor tensor : base.tensors()) {
 			layers = Math.max(layers, MergekitMethods.layerOf(tensor.name()) + 1);
 		}
 		Set<String> tuningProblems = new LinkedHashSet<>();
 		List<TensorPlan> tensors = new ArrayList<>();
-		for (TensorLocation tensor : base.tensors()) {
+		for (StoredTensor tensor : base.tensors()) {
 			TermDelta[] terms = deltas.getOrDefault(tensor.name(), new TermDelta[patches.size()]);
 			MergekitMethods.Tuning tuning = null;
 			// Parameters are resolved per tensor now (filters, gradients, precedence), so
@@ -259,7 +259,7 @@ class Planner {
 		Map<UUID, Integer> layers = new LinkedHashMap<>();
 		models.forEach((id, model) -> {
 			int count = 0;
-			for (TensorLocation tensor : model.tensors()) {
+			for (StoredTensor tensor : model.tensors()) {
 				count = Math.max(count, MergekitMethods.layerOf(tensor.name()) + 1);
 			}
 			layers.put(id, count);
@@ -318,7 +318,7 @@ class Planner {
 
 		private final List<Problem> problems;
 
-		private final Map<UUID, Map<String, TensorLocation>> byName = new LinkedHashMap<>();
+		private final Map<UUID, Map<String, StoredTensor>> byName = new LinkedHashMap<>();
 
 		final Set<String> tuningProblems = new LinkedHashSet<>();
 
@@ -354,7 +354,7 @@ class Planner {
 		void outsideLayers(int sliceIndex, boolean before) {
 			Recipe.Slice slice = this.recipe.slices().get(sliceIndex);
 			ArtifactContent reference = this.models.get(slice.sources().get(reference(slice)).modelId());
-			for (TensorLocation tensor : reference.tensors()) {
+			for (StoredTensor tensor : reference.tensors()) {
 				if (MergekitMethods.layerOf(tensor.name()) < 0
 						&& MergekitMethods.beforeLayers(tensor.name()) == before) {
 					add(sliceIndex, tensor.name(), 0, 0);
@@ -369,7 +369,7 @@ class Planner {
 			Recipe.Slice slice = this.recipe.slices().get(sliceIndex);
 			Recipe.Source source = slice.sources().get(reference(slice));
 			ArtifactContent reference = this.models.get(source.modelId());
-			for (TensorLocation tensor : reference.tensors()) {
+			for (StoredTensor tensor : reference.tensors()) {
 				if (MergekitMethods.layerOf(tensor.name()) == source.from() + k) {
 					add(sliceIndex, MergekitMethods.renumbered(tensor.name(), out), k, t);
 				}
@@ -389,7 +389,7 @@ class Planner {
 			boolean layer = MergekitMethods.layerOf(name) >= 0;
 			Recipe.Source referenceSource = slice.sources().get(referenceIndex);
 			ArtifactContent referenceModel = this.models.get(referenceSource.modelId());
-			TensorLocation base = this.byName.get(referenceSource.modelId())
+			StoredTensor base = this.byName.get(referenceSource.modelId())
 				.get(layer ? MergekitMethods.renumbered(name, referenceSource.from() + k) : name);
 			List<Integer> termSources = new ArrayList<>();
 			for (int j = 0; j < slice.sources().size(); j++) {
@@ -414,7 +414,7 @@ class Planner {
 					continue;
 				}
 				String at = "slices[" + sliceIndex + "].sources[" + j + "]: ";
-				TensorLocation tensor = this.byName.get(source.modelId()).get(input);
+				StoredTensor tensor = this.byName.get(source.modelId()).get(input);
 				String modelId = source.modelId().toString();
 				if (tensor == null) {
 					this.problems.add(new Problem(null, modelId, input,
@@ -543,13 +543,13 @@ class Planner {
 	private static void modelDeltas(Recipe recipe, int term, ArtifactContent model, ArtifactContent base, int terms,
 			Map<String, TermDelta[]> deltas, List<Problem> problems) {
 		String modelId = model.details().id().toString();
-		Map<String, TensorLocation> tensors = model.tensorsByName();
+		Map<String, StoredTensor> tensors = model.tensorsByName();
 		MergekitMethods.Spec spec = MergekitMethods.SPECS.get(recipe.method().wireName());
 		boolean skipMismatch = spec != null && spec.gta();
 		// Walked in the base's order, so the output keeps the base's tensor order; a
 		// tensor only the model has is not part of the output.
-		for (TensorLocation target : base.tensors()) {
-			TensorLocation tensor = tensors.get(target.name());
+		for (StoredTensor target : base.tensors()) {
+			StoredTensor tensor = tensors.get(target.name());
 			if (!target.spec().dtype().isFloatingPoint()) {
 				continue;
 			}
@@ -590,7 +590,7 @@ class Planner {
 		// computes from its factors, chunk by chunk where it can.
 		if (patch.details().kind() == PatchKind.LORA) {
 			LoraAdapter adapter = patch.adapter();
-			Map<String, TensorLocation> tensors = patch.tensorsByName();
+			Map<String, StoredTensor> tensors = patch.tensorsByName();
 			for (LoraAdapter.LoraModule module : adapter.modules()) {
 				TensorRows magnitude = (module.magnitude() != null) ? rows(patch, tensors, module.magnitude()) : null;
 				float scale = (float) module.scale();
@@ -623,7 +623,7 @@ class Planner {
 		// config.
 		else if (quantizedLayout(patch) != null) {
 			JsonNode config = this.json.readTree(patch.config());
-			Map<String, TensorLocation> tensors = patch.tensorsByName();
+			Map<String, StoredTensor> tensors = patch.tensorsByName();
 			int bits = config.path("quantization").path("bits").asInt();
 			quantizedLayout(patch).properties().forEach((entry) -> {
 				JsonNode layout = entry.getValue();
@@ -636,19 +636,19 @@ class Planner {
 			});
 		}
 		else {
-			for (TensorLocation tensor : patch.tensors()) {
+			for (StoredTensor tensor : patch.tensors()) {
 				deltas.put(tensor.name(), new TermDelta.Stored(new TensorRows(patch.fileOf(tensor), tensor)));
 			}
 		}
 		return deltas;
 	}
 
-	private static TensorRows rows(ArtifactContent patch, Map<String, TensorLocation> tensors, TensorSpec spec) {
+	private static TensorRows rows(ArtifactContent patch, Map<String, StoredTensor> tensors, TensorSpec spec) {
 		return rows(patch, tensors, spec.name());
 	}
 
-	private static TensorRows rows(ArtifactContent patch, Map<String, TensorLocation> tensors, String name) {
-		TensorLocation location = tensors.get(name);
+	private static TensorRows rows(ArtifactContent patch, Map<String, StoredTensor> tensors, String name) {
+		StoredTensor location = tensors.get(name);
 		return new TensorRows(patch.fileOf(location), location);
 	}
 

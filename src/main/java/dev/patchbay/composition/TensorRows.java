@@ -6,7 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import dev.patchbay.engine.TensorData;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 
 /**
  * A stored tensor seen as rows (dim 0) of equal length. Rows past the tensor's end read
@@ -15,7 +15,7 @@ import dev.patchbay.registry.TensorLocation;
  * @param file the file holding the tensor
  * @param tensor where in the file, and its spec
  */
-record TensorRows(Path file, TensorLocation tensor) {
+record TensorRows(Path file, StoredTensor tensor) {
 
 	long rows() {
 		return rowsOf(this.tensor.spec().shape());

@@ -47,23 +47,26 @@ public class Webhooks {
 
 	/**
 	 * Registers a webhook; it receives the events published from now on.
+	 * @param url where deliveries are POSTed: absolute http or https
+	 * @param events the wire names of the event types it receives
+	 * @param secret the key of each delivery's HMAC-SHA256 signature
 	 * @throws InvalidInputException naming {@code url}, {@code secret} or
 	 * {@code events[i]} when one is missing or invalid
 	 */
 	@Transactional
-	public WebhookView register(WebhookRequest request) {
-		String url = checkUrl(request.url());
-		List<EventType> events = checkEvents(request.events());
-		checkSecret(request.secret());
+	public Webhook register(String url, List<String> events, String secret) {
+		String checkedUrl = checkUrl(url);
+		List<EventType> eventTypes = checkEvents(events);
+		checkSecret(secret);
 		UUID id = UUID.randomUUID();
 		Instant createdAt = Instant.now();
 		this.jdbc.sql("insert into webhook (id, url, secret, created_at) values (:id, :url, :secret, :createdAt)")
 			.param("id", id)
-			.param("url", url)
-			.param("secret", request.secret())
+			.param("url", checkedUrl)
+			.param("secret", secret)
 			.param("createdAt", Timestamp.from(createdAt))
 			.update();
-		for (EventType event : events) {
+		for (EventType event : eventTypes) {
 			this.jdbc.sql("insert into webhook_event (webhook_id, event_type) values (:id, :type)")
 				.param("id", id)
 				.param("type", event.wireName())
@@ -74,7 +77,7 @@ public class Webhooks {
 
 	/** Every webhook, oldest first. */
 	@Transactional(readOnly = true)
-	public List<WebhookView> list() {
+	public List<Webhook> list() {
 		return views("");
 	}
 
@@ -82,8 +85,8 @@ public class Webhooks {
 	 * @throws NotFoundException if no webhook has the id
 	 */
 	@Transactional(readOnly = true)
-	public WebhookView get(UUID id) {
-		List<WebhookView> found = views("where w.id = :id", id);
+	public Webhook get(UUID id) {
+		List<Webhook> found = views("where w.id = :id", id);
 		if (found.isEmpty()) {
 			throw notFound(id);
 		}
@@ -106,13 +109,13 @@ public class Webhooks {
 	 * @throws NotFoundException if no webhook has the id
 	 */
 	@Transactional(readOnly = true)
-	public Page<DeliveryView> deliveries(UUID webhookId, Pageable pageable) {
+	public Page<Delivery> deliveries(UUID webhookId, Pageable pageable) {
 		get(webhookId);
 		long total = this.jdbc.sql("select count(*) from webhook_delivery where webhook_id = :id")
 			.param("id", webhookId)
 			.query(Long.class)
 			.single();
-		List<DeliveryView> page = this.jdbc.sql("""
+		List<Delivery> page = this.jdbc.sql("""
 				select d.*, e.type from webhook_delivery d join event_log e on e.id = d.event_id
 				where d.webhook_id = :id order by d.created_at desc, d.id limit :limit offset :offset""")
 			.param("id", webhookId)
@@ -123,9 +126,9 @@ public class Webhooks {
 		return new PageImpl<>(page, pageable, total);
 	}
 
-	private static DeliveryView delivery(ResultSet row) throws SQLException {
+	private static Delivery delivery(ResultSet row) throws SQLException {
 		DeliveryStatus status = DeliveryStatus.valueOf(row.getString("status"));
-		return new DeliveryView(row.getObject("id", UUID.class), row.getObject("webhook_id", UUID.class),
+		return new Delivery(row.getObject("id", UUID.class), row.getObject("webhook_id", UUID.class),
 				row.getObject("event_id", UUID.class), EventType.fromWireName(row.getString("type")).orElse(null),
 				status, row.getInt("attempts"), (Integer) row.getObject("last_status"), row.getString("last_error"),
 				(status == DeliveryStatus.PENDING) ? instant(row, "next_attempt_at") : null, instant(row, "created_at"),
@@ -137,7 +140,7 @@ public class Webhooks {
 		return (timestamp != null) ? timestamp.toInstant() : null;
 	}
 
-	private List<WebhookView> views(String where, UUID... id) {
+	private List<Webhook> views(String where, UUID... id) {
 		JdbcClient.StatementSpec statement = this.jdbc.sql("""
 				select w.id, w.url, w.created_at, s.event_type from webhook w
 				left join webhook_event s on s.webhook_id = w.id %s order by w.created_at, w.id, s.event_type"""
@@ -145,12 +148,12 @@ public class Webhooks {
 		if (id.length > 0) {
 			statement = statement.param("id", id[0]);
 		}
-		Map<UUID, WebhookView> views = new LinkedHashMap<>();
+		Map<UUID, Webhook> views = new LinkedHashMap<>();
 		statement.query((row) -> {
 			UUID webhookId = row.getObject("id", UUID.class);
-			WebhookView view = views.computeIfAbsent(webhookId, (key) -> {
+			Webhook view = views.computeIfAbsent(webhookId, (key) -> {
 				try {
-					return new WebhookView(key, row.getString("url"), new ArrayList<>(), instant(row, "created_at"));
+					return new Webhook(key, row.getString("url"), new ArrayList<>(), instant(row, "created_at"));
 				}
 				catch (SQLException ex) {
 					throw new IllegalStateException(ex);
@@ -160,7 +163,7 @@ public class Webhooks {
 		});
 		return views.values()
 			.stream()
-			.map((view) -> new WebhookView(view.id(), view.url(), List.copyOf(view.events()), view.createdAt()))
+			.map((view) -> new Webhook(view.id(), view.url(), List.copyOf(view.events()), view.createdAt()))
 			.toList();
 	}
 

@@ -29,7 +29,7 @@ import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.ServiceBusyException;
@@ -107,9 +107,9 @@ public class Evaluations implements AutoCloseable {
 					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
 		}
 		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
-		TensorLocation inputs = inputsOf(dataset, "inputs", request.inputs());
+		StoredTensor inputs = inputsOf(dataset, "inputs", request.inputs());
 		long rows = inputs.spec().shape().get(0);
-		TensorLocation labels = labelsOf(dataset, "labels", request.labels(), rows);
+		StoredTensor labels = labelsOf(dataset, "labels", request.labels(), rows);
 		String target = (request.modelId() != null)
 				? this.registry.resolve(ArtifactType.MODEL, request.modelId(), "modelId").toString()
 				: request.compositionId().toString();
@@ -205,8 +205,8 @@ public class Evaluations implements AutoCloseable {
 			.update();
 	}
 
-	private void run(Progress progress, String target, ArtifactContent dataset, TensorLocation inputs,
-			TensorLocation labels, int batchSize) throws IOException {
+	private void run(Progress progress, String target, ArtifactContent dataset, StoredTensor inputs,
+			StoredTensor labels, int batchSize) throws IOException {
 		long started = System.nanoTime();
 		try (LoadedModels.Lease lease = this.models.lease(target)) {
 			long[] expected = readLabels(dataset, labels);
@@ -235,7 +235,7 @@ public class Evaluations implements AutoCloseable {
 	 * counts the rows whose arg-max output equals the label.
 	 * @param field the request field that named the inputs, for problems
 	 */
-	static long countCorrect(GraphModel model, ArtifactContent dataset, TensorLocation inputs, String field,
+	static long countCorrect(GraphModel model, ArtifactContent dataset, StoredTensor inputs, String field,
 			long[] labels, int batchSize, BatchDone done) throws IOException {
 		List<Long> shape = inputs.spec().shape();
 		long total = shape.get(0);
@@ -271,8 +271,8 @@ public class Evaluations implements AutoCloseable {
 	 * The dataset tensor a request names as inputs: floating-point, [rows, features...].
 	 * @throws InferenceInputException naming the field
 	 */
-	static TensorLocation inputsOf(ArtifactContent dataset, String field, String name) {
-		TensorLocation inputs = tensor(dataset, field, name);
+	static StoredTensor inputsOf(ArtifactContent dataset, String field, String name) {
+		StoredTensor inputs = tensor(dataset, field, name);
 		if (!inputs.spec().dtype().isFloatingPoint()) {
 			throw InferenceInputException.forField(field, "tensor '" + inputs.name() + "' is not floating-point");
 		}
@@ -288,8 +288,8 @@ public class Evaluations implements AutoCloseable {
 	 * The dataset tensor a request names as labels: integer, one per input row.
 	 * @throws InferenceInputException naming the field
 	 */
-	static TensorLocation labelsOf(ArtifactContent dataset, String field, String name, long rows) {
-		TensorLocation labels = tensor(dataset, field, name);
+	static StoredTensor labelsOf(ArtifactContent dataset, String field, String name, long rows) {
+		StoredTensor labels = tensor(dataset, field, name);
 		if (labels.spec().dtype() != DType.I64 && labels.spec().dtype() != DType.I32) {
 			throw InferenceInputException.forField(field, "tensor '" + labels.name() + "' must be I64 or I32");
 		}
@@ -304,7 +304,7 @@ public class Evaluations implements AutoCloseable {
 	 * A batch of the inputs must fit the per-request element limit.
 	 * @throws InferenceInputException naming batchSize
 	 */
-	static void checkBatch(TensorLocation inputs, int batchSize, InferenceProperties properties) {
+	static void checkBatch(StoredTensor inputs, int batchSize, InferenceProperties properties) {
 		List<Long> shape = inputs.spec().shape();
 		long rows = shape.get(0);
 		long rowElements = shape.stream().skip(1).reduce(1L, Math::multiplyExact);
@@ -318,7 +318,7 @@ public class Evaluations implements AutoCloseable {
 	}
 
 	/** A dataset the graph's declared input cannot take is refused before any batch. */
-	static void checkAgainstSignature(TensorLocation inputs, String field, GraphSignature signature) {
+	static void checkAgainstSignature(StoredTensor inputs, String field, GraphSignature signature) {
 		if (signature == null || signature.inputs().isEmpty() || signature.inputs().get(0).shape() == null) {
 			return;
 		}
@@ -362,7 +362,7 @@ public class Evaluations implements AutoCloseable {
 		return correct;
 	}
 
-	static long[] readLabels(ArtifactContent dataset, TensorLocation labels) throws IOException {
+	static long[] readLabels(ArtifactContent dataset, StoredTensor labels) throws IOException {
 		int count = Math.toIntExact(labels.spec().elementCount());
 		ByteBuffer bytes = ByteBuffer
 			.wrap(TensorData.readBytes(dataset.fileOf(labels), labels.dataOffset(),
@@ -375,7 +375,7 @@ public class Evaluations implements AutoCloseable {
 		return values;
 	}
 
-	private static TensorLocation tensor(ArtifactContent dataset, String field, String name) {
+	private static StoredTensor tensor(ArtifactContent dataset, String field, String name) {
 		if (name == null) {
 			throw InferenceInputException.forField(field, "is required: the name of a dataset tensor");
 		}

@@ -30,8 +30,7 @@ public class Inference {
 	public static final String VERSION = "1";
 
 	/** Declared when a model has no signature: one input of unknown shape. */
-	private static final List<ModelMetadataResponse.TensorMetadata> UNDECLARED = List
-		.of(new ModelMetadataResponse.TensorMetadata("input__0", "FP32", List.of(-1L)));
+	private static final List<Declaration> UNDECLARED = List.of(new Declaration("input__0", "FP32", List.of(-1L)));
 
 	private final LoadedModels models;
 
@@ -49,14 +48,14 @@ public class Inference {
 	 * @throws dev.patchbay.shared.NotFoundException if the id names no model or
 	 * composition
 	 */
-	public ModelMetadataResponse metadata(String id) {
+	public ModelMetadata metadata(String id) {
 		GraphSignature signature = this.models.signature(target(id));
 		if (signature == null) {
-			return new ModelMetadataResponse(id, List.of(VERSION), "pytorch_torchscript", UNDECLARED,
-					List.of(new ModelMetadataResponse.TensorMetadata("output__0", "FP32", List.of(-1L))));
+			return new ModelMetadata(id, List.of(VERSION), "pytorch_torchscript", UNDECLARED,
+					List.of(new Declaration("output__0", "FP32", List.of(-1L))));
 		}
-		return new ModelMetadataResponse(id, List.of(VERSION), "pytorch_torchscript", declared(signature.inputs()),
-				declared((signature.outputs() != null) ? signature.outputs() : List.of()));
+		return new ModelMetadata(id, List.of(VERSION), "pytorch_torchscript", signature.inputs(),
+				(signature.outputs() != null) ? signature.outputs() : List.of());
 	}
 
 	/**
@@ -92,13 +91,6 @@ public class Inference {
 		return this.registry.tryResolve(ArtifactType.MODEL, id).map(UUID::toString).orElse(id);
 	}
 
-	private static List<ModelMetadataResponse.TensorMetadata> declared(List<Declaration> declarations) {
-		return declarations.stream()
-			.map((declaration) -> new ModelMetadataResponse.TensorMetadata(declaration.name(), declaration.datatype(),
-					declaration.shape()))
-			.toList();
-	}
-
 	/**
 	 * Reads and runs one inference request, decoding the body as it streams in.
 	 * @param body the request body, KServe v2 JSON
@@ -108,7 +100,7 @@ public class Inference {
 	 * @throws dev.patchbay.shared.PayloadTooLargeException beyond
 	 * {@code patchbay.inference.max-request-size} or {@code max-request-elements}
 	 */
-	public InferenceResponse infer(String id, InputStream body, long contentLength) {
+	public InferenceResult infer(String id, InputStream body, long contentLength) {
 		long maxBytes = this.properties.maxRequestSize().toBytes();
 		if (contentLength > maxBytes) {
 			throw InferenceBodyReader.tooLarge(maxBytes);
@@ -130,12 +122,12 @@ public class Inference {
 			}
 			List<Declaration> names = (lease.signature() != null && lease.signature().outputs() != null)
 					? lease.signature().outputs() : List.of();
-			List<InferenceTensor> results = new ArrayList<>();
+			List<OutputTensor> results = new ArrayList<>();
 			for (int i = 0; i < outputs.size(); i++) {
 				results
 					.add(TensorCodec.encode((i < names.size()) ? names.get(i).name() : "output__" + i, outputs.get(i)));
 			}
-			return new InferenceResponse(id, request.id(), selected(results, request.outputs()));
+			return new InferenceResult(request.id(), selected(results, request.outputs()));
 		}
 	}
 
@@ -176,18 +168,18 @@ public class Inference {
 	}
 
 	/** The outputs asked for, in the order asked; all of them when none were named. */
-	private static List<InferenceTensor> selected(List<InferenceTensor> outputs, List<String> names) {
+	private static List<OutputTensor> selected(List<OutputTensor> outputs, List<String> names) {
 		if (names == null) {
 			return outputs;
 		}
-		List<InferenceTensor> selected = new ArrayList<>();
+		List<OutputTensor> selected = new ArrayList<>();
 		for (String name : names) {
 			selected.add(outputs.stream()
 				.filter((output) -> output.name().equals(name))
 				.findFirst()
 				.orElseThrow(() -> InferenceInputException.forField("outputs[" + name + "]",
 						"is not an output of this model; its outputs are "
-								+ outputs.stream().map(InferenceTensor::name).toList())));
+								+ outputs.stream().map(OutputTensor::name).toList())));
 		}
 		return selected;
 	}

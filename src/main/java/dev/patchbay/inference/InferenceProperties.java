@@ -32,7 +32,7 @@ import org.springframework.validation.annotation.Validated;
  */
 @Validated
 @ConfigurationProperties("patchbay.inference")
-public record InferenceProperties(@NotNull @DefaultValue("2GB") DataSize cacheSize,
+record InferenceProperties(@NotNull @DefaultValue("2GB") DataSize cacheSize,
 		@NotNull @DefaultValue("10m") Duration compositionWait, @DefaultValue("256") @Min(1) int evaluationBatchSize,
 		@DefaultValue("4096") @Min(1) int maxEvaluationBatchSize,
 		@NotNull @DefaultValue("32MB") DataSize maxRequestSize,

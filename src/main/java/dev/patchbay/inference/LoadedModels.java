@@ -27,11 +27,11 @@ import dev.patchbay.composition.Compositions;
 import dev.patchbay.engine.GraphModel;
 import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.registry.ArtifactContent;
-import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredFile;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
@@ -288,12 +288,12 @@ class LoadedModels implements AutoCloseable {
 			ArtifactContent model = this.registry.content(ArtifactType.MODEL, uuid, pins);
 			Map<String, TensorEntry> tensors = new LinkedHashMap<>();
 			Path weights = null;
-			for (TensorLocation tensor : model.tensors()) {
+			for (StoredTensor tensor : model.tensors()) {
 				weights = model.fileOf(tensor);
 				tensors.put(tensor.name(),
 						new TensorEntry(tensor.spec(), tensor.dataOffset(), tensor.spec().byteSize()));
 			}
-			boolean sharded = model.tensors().stream().map(TensorLocation::fileOrdinal).distinct().count() > 1;
+			boolean sharded = model.tensors().stream().map(StoredTensor::fileOrdinal).distinct().count() > 1;
 			if (sharded) {
 				throw new UnprocessableException("sharded-inference", "Sharded model",
 						"inference on sharded models is not supported yet; compose or re-upload it as one file",
@@ -336,7 +336,7 @@ class LoadedModels implements AutoCloseable {
 	}
 
 	private static Path graphOf(ArtifactContent model) {
-		List<ArtifactFile> files = model.details().files();
+		List<StoredFile> files = model.details().files();
 		for (int i = 0; i < files.size(); i++) {
 			if (files.get(i).role().equals("graph")) {
 				return model.files().get(i);

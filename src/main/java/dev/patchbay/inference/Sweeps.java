@@ -33,7 +33,7 @@ import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.Registry;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.shared.StoredProblems;
@@ -145,10 +145,10 @@ public class Sweeps implements AutoCloseable {
 			BlobPins pins) {
 		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
 		GraphSignature signature = this.models.signature(request.baseModelId().toString());
-		List<TensorLocation> splits = new ArrayList<>();
+		List<StoredTensor> splits = new ArrayList<>();
 		for (int i = 0; i < request.inputs().size(); i++) {
 			String field = "inputs[" + i + "]";
-			TensorLocation split = Evaluations.inputsOf(dataset, field, request.inputs().get(i));
+			StoredTensor split = Evaluations.inputsOf(dataset, field, request.inputs().get(i));
 			Evaluations.checkAgainstSignature(split, field, signature);
 			Evaluations.checkBatch(split, batchSize, this.properties);
 			splits.add(split);
@@ -161,7 +161,7 @@ public class Sweeps implements AutoCloseable {
 								+ " rows, not " + rows + " as the first split: every split shares the labels");
 			}
 		}
-		TensorLocation labels = Evaluations.labelsOf(dataset, "labels", request.labels(), rows);
+		StoredTensor labels = Evaluations.labelsOf(dataset, "labels", request.labels(), rows);
 		SweepRequest stored = new SweepRequest(request.baseModelId(), request.terms(), request.method(),
 				request.density(), request.majoritySign(), request.seed(), request.datasetId(), request.inputs(),
 				request.labels(), objective, batchSize);
@@ -267,7 +267,7 @@ public class Sweeps implements AutoCloseable {
 	}
 
 	private void run(UUID id, SweepRequest request, List<double[]> grid, ArtifactContent dataset,
-			List<TensorLocation> splits, TensorLocation labels, int batchSize) throws IOException {
+			List<StoredTensor> splits, StoredTensor labels, int batchSize) throws IOException {
 		long started = System.nanoTime();
 		long loading;
 		long applying = 0;
@@ -291,7 +291,7 @@ public class Sweeps implements AutoCloseable {
 				applying += System.nanoTime() - pointStarted;
 				Map<String, Double> accuracy = new LinkedHashMap<>();
 				for (int i = 0; i < splits.size(); i++) {
-					TensorLocation split = splits.get(i);
+					StoredTensor split = splits.get(i);
 					long correct = Evaluations.countCorrect(model, dataset, split, "inputs[" + i + "]", expected,
 							batchSize, (rows, correctSoFar) -> {
 							});

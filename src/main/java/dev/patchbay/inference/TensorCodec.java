@@ -41,7 +41,7 @@ final class TensorCodec {
 		return new TreeSet<>(DATATYPES.keySet()).toString();
 	}
 
-	static InferenceTensor encode(String name, HostTensor tensor) {
+	static OutputTensor encode(String name, HostTensor tensor) {
 		ArrayNode data = JsonNodeFactory.instance.arrayNode();
 		ByteBuffer bytes = tensor.data().duplicate().order(ByteOrder.LITTLE_ENDIAN);
 		int count = Math.toIntExact(tensor.elementCount());
@@ -62,7 +62,7 @@ final class TensorCodec {
 		for (long dim : tensor.shape()) {
 			shape.add(dim);
 		}
-		return new InferenceTensor(name, shape, datatypeOf(tensor.dtype()), data);
+		return new OutputTensor(name, shape, datatypeOf(tensor.dtype()), data);
 	}
 
 	static String datatypeOf(DType dtype) {

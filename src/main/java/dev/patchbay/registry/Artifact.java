@@ -123,8 +123,8 @@ class Artifact {
 		this.config = config;
 	}
 
-	void setDerivation(List<LineageEdge> lineage, UUID compositionId) {
-		this.lineage = new ArrayList<>(lineage);
+	void setDerivation(List<LineageLink> lineage, UUID compositionId) {
+		this.lineage = new ArrayList<>(lineage.stream().map(LineageEdge::of).toList());
 		this.compositionId = compositionId;
 	}
 

@@ -19,19 +19,19 @@ import java.util.stream.Collectors;
  * @param adapter the checked adapter of a lora patch, else null
  * @param config kind-specific settings JSON (e.g. RWS quantization), may be null
  */
-public record ArtifactContent(ArtifactDetails details, List<TensorLocation> tensors, List<Path> files,
+public record ArtifactContent(ArtifactDetails details, List<StoredTensor> tensors, List<Path> files,
 		LoraAdapter adapter, String config) {
 
-	public Map<String, TensorLocation> tensorsByName() {
-		return this.tensors.stream().collect(Collectors.toMap(TensorLocation::name, Function.identity()));
+	public Map<String, StoredTensor> tensorsByName() {
+		return this.tensors.stream().collect(Collectors.toMap(StoredTensor::name, Function.identity()));
 	}
 
-	public Optional<TensorLocation> tensor(String name) {
+	public Optional<StoredTensor> tensor(String name) {
 		return this.tensors.stream().filter((tensor) -> tensor.name().equals(name)).findFirst();
 	}
 
 	/** The local file that holds a tensor's bytes, or null before files are resolved. */
-	public Path fileOf(TensorLocation tensor) {
+	public Path fileOf(StoredTensor tensor) {
 		return (this.files != null) ? this.files.get(tensor.fileOrdinal()) : null;
 	}
 
@@ -44,7 +44,7 @@ public record ArtifactContent(ArtifactDetails details, List<TensorLocation> tens
 	 * A digest of the content, independent of names and ids: the files' sha256 in order.
 	 */
 	public String contentDigest() {
-		return this.details.files().stream().map(ArtifactFile::digest).collect(Collectors.joining(","));
+		return this.details.files().stream().map(StoredFile::digest).collect(Collectors.joining(","));
 	}
 
 }

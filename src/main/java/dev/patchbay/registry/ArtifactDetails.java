@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.UUID;
 
 /**
- * A registry entry as the API shows it.
+ * A registry entry as other modules read it; the API shows it as its own response record.
  *
  * @param id the artifact id
  * @param type model, patch or dataset
@@ -31,7 +31,7 @@ import java.util.UUID;
  */
 public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String name, String version,
 		int versionNumber, String family, UUID baseModelId, Map<String, String> labels, long sizeBytes,
-		long parameterCount, int tensorCount, List<ArtifactFile> files, List<LineageEdge> lineage, UUID compositionId,
+		long parameterCount, int tensorCount, List<StoredFile> files, List<LineageLink> lineage, UUID compositionId,
 		String config, Instant createdAt, String description, List<String> aliases) {
 
 	/** A new artifact, or one whose aliases the caller does not need. */
@@ -43,9 +43,9 @@ public record ArtifactDetails(UUID id, ArtifactType type, PatchKind kind, String
 		return new ArtifactDetails(artifact.getId(), artifact.getType(), artifact.getPatchKind(), artifact.getName(),
 				artifact.getVersion(), artifact.getVersionNumber(), artifact.getFamily(), artifact.getBaseModelId(),
 				Map.copyOf(artifact.getLabels()), artifact.getSizeBytes(), artifact.getParameterCount(),
-				artifact.getTensors().size(), List.copyOf(artifact.getFiles()), List.copyOf(artifact.getLineage()),
-				artifact.getCompositionId(), artifact.getConfig(), artifact.getCreatedAt(), artifact.getDescription(),
-				List.copyOf(aliases));
+				artifact.getTensors().size(), artifact.getFiles().stream().map(ArtifactFile::stored).toList(),
+				artifact.getLineage().stream().map(LineageEdge::link).toList(), artifact.getCompositionId(),
+				artifact.getConfig(), artifact.getCreatedAt(), artifact.getDescription(), List.copyOf(aliases));
 	}
 
 }

@@ -3,14 +3,13 @@ package dev.patchbay.registry;
 import jakarta.persistence.Embeddable;
 
 /**
- * One uploaded file of an artifact and the blob holding its bytes.
- *
- * @param role what the file is: {@code weights}, {@code index}, {@code graph},
- * {@code adapter_config}, {@code adapter_model} or {@code data}
- * @param fileName the file name as uploaded
- * @param digest sha256 of the bytes, the blob's key
- * @param sizeBytes the file size
+ * The row of an {@link Artifact}'s file; other modules see it as a {@link StoredFile}.
  */
 @Embeddable
-public record ArtifactFile(String role, String fileName, String digest, long sizeBytes) {
+record ArtifactFile(String role, String fileName, String digest, long sizeBytes) {
+
+	StoredFile stored() {
+		return new StoredFile(this.role, this.fileName, this.digest, this.sizeBytes);
+	}
+
 }

@@ -133,7 +133,7 @@ public class Ingest {
 			artifact.setDescription(metadata.description());
 			if (metadata.derivedFrom() != null) {
 				// Fine-tuned outside Patchbay: the parent is named, not computed.
-				artifact.setDerivation(List.of(new LineageEdge(metadata.derivedFrom(), "finetune")), null);
+				artifact.setDerivation(List.of(new LineageLink(metadata.derivedFrom(), "finetune")), null);
 			}
 			if (metadata.signature() != null) {
 				artifact.setConfig(JSON.writeValueAsString(Map.of("signature", metadata.signature())));
@@ -233,7 +233,7 @@ public class Ingest {
 	 * @param config kind-specific settings JSON, or null
 	 */
 	public ArtifactDetails registerGenerated(ArtifactType type, ArtifactMetadata metadata, StagedBlob file,
-			String fileName, String config, List<LineageEdge> lineage) throws IOException {
+			String fileName, String config, List<LineageLink> lineage) throws IOException {
 		try (Staging staging = new Staging()) {
 			StagedFile staged = staging.add("weights", "weights", fileName, file);
 			Artifact artifact = new Artifact(type, metadata.kind(), metadata.name(), metadata.version(),
@@ -254,7 +254,7 @@ public class Ingest {
 	 * @throws ArtifactConflictException if the name and version are taken
 	 */
 	public ArtifactDetails registerGeneratedModel(ArtifactMetadata metadata, StagedBlob weights, String fileName,
-			List<Upload> files, String config, List<LineageEdge> lineage) throws IOException {
+			List<Upload> files, String config, List<LineageLink> lineage) throws IOException {
 		try (Staging staging = new Staging()) {
 			StagedFile staged = staging.add("weights", "weights", fileName, weights);
 			stageFolderFiles(staging, files, Set.of());
@@ -277,7 +277,7 @@ public class Ingest {
 	 * graph and signature); a frankenmerge of layer ranges does not
 	 */
 	public ArtifactDetails registerStoredModel(ArtifactMetadata metadata, Path content, String digest, String fileName,
-			List<LineageEdge> lineage, UUID compositionId, boolean sameArchitecture) throws IOException {
+			List<LineageLink> lineage, UUID compositionId, boolean sameArchitecture) throws IOException {
 		SafetensorsHeader header = SafetensorsReader.readHeader(content, fileName);
 		this.artifacts.requireNameFree(ArtifactType.MODEL, metadata.name(), metadata.version(), "name");
 		Artifact artifact = new Artifact(ArtifactType.MODEL, null, metadata.name(), metadata.version(),

@@ -5,14 +5,18 @@ import java.util.UUID;
 import jakarta.persistence.Embeddable;
 
 /**
- * One source an artifact was derived from.
- *
- * @param sourceId the source artifact
- * @param relation how it was used: {@code base}, {@code finetuned}, {@code clean},
- * {@code robust}, {@code pretrained} or {@code patch}; for a transformed model the
- * transform's kind ({@code drop_blocks}, {@code inherit}, {@code inflate},
- * {@code quantize})
+ * The row of an {@link Artifact}'s lineage; other modules see it as a
+ * {@link LineageLink}.
  */
 @Embeddable
-public record LineageEdge(UUID sourceId, String relation) {
+record LineageEdge(UUID sourceId, String relation) {
+
+	static LineageEdge of(LineageLink link) {
+		return new LineageEdge(link.sourceId(), link.relation());
+	}
+
+	LineageLink link() {
+		return new LineageLink(this.sourceId, this.relation);
+	}
+
 }

@@ -411,10 +411,10 @@ public class Registry {
 	 */
 	public ArtifactContent manifest(ArtifactType type, UUID id) {
 		Artifact artifact = find(type, id);
-		List<TensorLocation> tensors = List.copyOf(artifact.getTensors());
+		List<StoredTensor> tensors = artifact.getTensors().stream().map(TensorLocation::stored).toList();
 		LoraAdapter adapter = (artifact.getPatchKind() == PatchKind.LORA)
 				? LoraAdapter.parse(artifact.getConfig().getBytes(StandardCharsets.UTF_8),
-						tensors.stream().map(TensorLocation::spec).toList())
+						tensors.stream().map(StoredTensor::spec).toList())
 				: null;
 		return new ArtifactContent(ArtifactDetails.of(artifact), tensors, null, adapter, artifact.getConfig());
 	}
@@ -478,7 +478,7 @@ public class Registry {
 	 * One stored file of an artifact, ready to stream byte for byte, pinned until closed.
 	 * @throws BlobNotFoundException if its blob is missing
 	 */
-	public FolderFile.Opened blob(ArtifactFile file) {
+	public FolderFile.Opened blob(StoredFile file) {
 		BlobPins pins = pins();
 		try {
 			return new FolderFile.Opened(
@@ -568,7 +568,7 @@ public class Registry {
 	public CompatibilityReport compatibility(ArtifactContent patch, ArtifactContent model) {
 		Map<String, TensorSpec> modelTensors = model.tensors()
 			.stream()
-			.map(TensorLocation::spec)
+			.map(StoredTensor::spec)
 			.collect(Collectors.toMap(TensorSpec::name, Function.identity()));
 		List<Problem> problems = new ArrayList<>();
 		LoraAdapter adapter = patch.adapter();
@@ -595,7 +595,7 @@ public class Registry {
 	 * and records the shapes they decode to in its config.
 	 */
 	private List<TensorSpec> logicalTensors(ArtifactContent patch) {
-		List<TensorSpec> stored = patch.tensors().stream().map(TensorLocation::spec).toList();
+		List<TensorSpec> stored = patch.tensors().stream().map(StoredTensor::spec).toList();
 		if (patch.details().kind() != PatchKind.RWS || patch.config() == null) {
 			return stored;
 		}

@@ -32,7 +32,7 @@ public record SecondMoments(Path file, Map<String, Moments> tensors) {
 	 * One tensor's second moments: {@code full}, or the factors {@code rows} and
 	 * {@code columns}.
 	 */
-	public record Moments(TensorLocation full, TensorLocation rows, TensorLocation columns) {
+	public record Moments(StoredTensor full, StoredTensor rows, StoredTensor columns) {
 
 		public boolean rankOne() {
 			return this.full == null;
@@ -59,7 +59,7 @@ public record SecondMoments(Path file, Map<String, Moments> tensors) {
 	 * @return null if the artifact has none
 	 */
 	public static SecondMoments of(ArtifactContent content) throws IOException {
-		List<ArtifactFile> files = content.details().files();
+		List<StoredFile> files = content.details().files();
 		for (int ordinal = 0; ordinal < files.size(); ordinal++) {
 			if (!files.get(ordinal).role().equals(Ingest.SECOND_MOMENTS)) {
 				continue;
@@ -67,13 +67,13 @@ public record SecondMoments(Path file, Map<String, Moments> tensors) {
 			Path path = content.files().get(ordinal);
 			SafetensorsHeader header = SafetensorsReader.readHeader(path, files.get(ordinal).fileName());
 			Map<String, TensorSpec> specs = new HashMap<>();
-			Map<String, TensorLocation> locations = new HashMap<>();
+			Map<String, StoredTensor> locations = new HashMap<>();
 			for (TensorEntry entry : header.tensors()) {
 				specs.put(entry.spec().name(), entry.spec());
-				locations.put(entry.spec().name(), TensorLocation.of(entry.spec(), 0, entry.offset()));
+				locations.put(entry.spec().name(), new StoredTensor(entry.spec(), 0, entry.offset()));
 			}
 			Map<String, Moments> tensors = new HashMap<>();
-			for (TensorLocation tensor : content.tensors()) {
+			for (StoredTensor tensor : content.tensors()) {
 				Entry entry = find(tensor.spec(), specs);
 				if (entry == null || entry.problem() != null) {
 					continue;

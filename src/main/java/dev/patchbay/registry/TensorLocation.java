@@ -11,7 +11,8 @@ import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
 
 /**
- * A manifest row: a tensor and where its bytes lie among the artifact's files.
+ * A manifest row: a tensor and where its bytes lie among the artifact's files; other
+ * modules see it as a {@link StoredTensor}.
  *
  * @param name the tensor name
  * @param dtype the element type
@@ -20,15 +21,19 @@ import dev.patchbay.shared.TensorSpec;
  * @param dataOffset absolute byte offset of the data inside that file
  */
 @Embeddable
-public record TensorLocation(String name, String dtype, @JdbcTypeCode(SqlTypes.ARRAY) long[] shape, int fileOrdinal,
+record TensorLocation(String name, String dtype, @JdbcTypeCode(SqlTypes.ARRAY) long[] shape, int fileOrdinal,
 		@Column(name = "data_offset") long dataOffset) {
 
 	static TensorLocation of(TensorSpec spec, int fileOrdinal, long dataOffset) {
 		return new TensorLocation(spec.name(), spec.dtype().name(), spec.shapeArray(), fileOrdinal, dataOffset);
 	}
 
-	public TensorSpec spec() {
+	TensorSpec spec() {
 		return TensorSpec.of(this.name, DType.valueOf(this.dtype), this.shape);
+	}
+
+	StoredTensor stored() {
+		return new StoredTensor(spec(), this.fileOrdinal, this.dataOffset);
 	}
 
 	@Override

@@ -46,8 +46,8 @@ class ApiKey {
 		return this.role;
 	}
 
-	ApiKeyView view() {
-		return new ApiKeyView(this.id, this.name, this.role, this.prefix, this.createdAt);
+	ApiKeyDetails details() {
+		return new ApiKeyDetails(this.id, this.name, this.role, this.prefix, this.createdAt);
 	}
 
 }

@@ -85,12 +85,12 @@ public class ApiKeys {
 		this.random.nextBytes(secret);
 		String key = KEY_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
 		ApiKey stored = this.keys.save(new ApiKey(name, role, Sha256.hex(key), key.substring(0, 10)));
-		return IssuedKey.of(stored.view(), key);
+		return new IssuedKey(stored.details(), key);
 	}
 
 	@Transactional(readOnly = true)
-	public List<ApiKeyView> list() {
-		return this.keys.findAllByOrderByCreatedAt().stream().map(ApiKey::view).toList();
+	public List<ApiKeyDetails> list() {
+		return this.keys.findAllByOrderByCreatedAt().stream().map(ApiKey::details).toList();
 	}
 
 	/**

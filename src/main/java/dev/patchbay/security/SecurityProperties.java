@@ -14,5 +14,5 @@ import org.springframework.validation.annotation.Validated;
  */
 @Validated
 @ConfigurationProperties("patchbay.security")
-public record SecurityProperties(@Size(min = 16, max = 200) String adminKey) {
+record SecurityProperties(@Size(min = 16, max = 200) String adminKey) {
 }

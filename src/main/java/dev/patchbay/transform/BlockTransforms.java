@@ -19,7 +19,7 @@ import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
 import dev.patchbay.engine.Reshaping;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.transform.Plan.Output;
 
@@ -80,7 +80,7 @@ final class BlockTransforms {
 	static Stack stack(Sources sources) {
 		Set<String> prefixes = new LinkedHashSet<>();
 		TreeSet<Integer> indices = new TreeSet<>();
-		for (TensorLocation tensor : sources.tensors()) {
+		for (StoredTensor tensor : sources.tensors()) {
 			Matcher block = block(tensor.name());
 			if (block != null) {
 				prefixes.add(block.group(1));
@@ -150,14 +150,14 @@ final class BlockTransforms {
 	 * stack, each gathered by {@code keep} (null: copied byte for byte).
 	 */
 	private static List<Output> renumbered(Sources sources, Stack stack, List<Integer> kept,
-			java.util.function.Function<TensorLocation, Gather> keep) {
+			java.util.function.Function<StoredTensor, Gather> keep) {
 		// Old block index to new, contiguous in the kept blocks' order.
 		Map<Integer, Integer> newIndex = new HashMap<>();
 		for (int i = 0; i < kept.size(); i++) {
 			newIndex.put(kept.get(i), i);
 		}
 		List<Output> outputs = new ArrayList<>();
-		for (TensorLocation tensor : sources.tensors()) {
+		for (StoredTensor tensor : sources.tensors()) {
 			Matcher block = block(tensor.name());
 			String name = tensor.name();
 			if (block != null) {
@@ -300,7 +300,7 @@ final class BlockTransforms {
 		List<String> problems = new ArrayList<>();
 		List<String> tensors = new ArrayList<>();
 		Map<String, Gather> gathers = new HashMap<>();
-		for (TensorLocation tensor : sources.tensors()) {
+		for (StoredTensor tensor : sources.tensors()) {
 			Matcher block = block(tensor.name());
 			if (block != null && !kept.contains(Integer.parseInt(block.group(2)))) {
 				continue;
@@ -483,7 +483,7 @@ final class BlockTransforms {
 				if (this.chosen == null) {
 					double[] scores = new double[intermediate];
 					for (String module : List.of("gate_proj", "up_proj", "fc1", "gate_up_proj", "down_proj", "fc2")) {
-						TensorLocation tensor = sources.byName().get(owner + module + ".weight");
+						StoredTensor tensor = sources.byName().get(owner + module + ".weight");
 						if (tensor == null) {
 							continue;
 						}

@@ -11,7 +11,7 @@ import com.google.re2j.Pattern;
 import dev.patchbay.engine.Reshaping;
 import dev.patchbay.engine.TensorData;
 import dev.patchbay.registry.ClientRegex;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.transform.Plan.Output;
 
@@ -81,7 +81,7 @@ final class Inflation {
 		List<String> faulty = new ArrayList<>();
 		List<String> selected = new ArrayList<>();
 		List<Output> outputs = new ArrayList<>();
-		for (TensorLocation tensor : sources.tensors()) {
+		for (StoredTensor tensor : sources.tensors()) {
 			// Every tensor, selected or copied, must fit in one heap array, since each is
 			// read whole when its turn to be written comes.
 			Sources.size(tensor);

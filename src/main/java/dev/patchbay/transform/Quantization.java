@@ -12,7 +12,7 @@ import tools.jackson.databind.node.ObjectNode;
 
 import dev.patchbay.engine.TensorData;
 import dev.patchbay.engine.WeightQuantizer;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
@@ -101,7 +101,7 @@ final class Quantization {
 		// Original and quantized bytes over every quantized weight, for the report.
 		long[] totals = new long[2];
 		int finalGroupSize = groupSize;
-		for (TensorLocation tensor : sources.tensors()) {
+		for (StoredTensor tensor : sources.tensors()) {
 			Sources.size(tensor);
 			TensorSpec spec = tensor.spec();
 			String name = tensor.name();

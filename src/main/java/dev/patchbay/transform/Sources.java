@@ -6,7 +6,7 @@ import java.util.Map;
 
 import dev.patchbay.engine.TensorData;
 import dev.patchbay.registry.ArtifactContent;
-import dev.patchbay.registry.TensorLocation;
+import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.UnprocessableException;
 
 /** The source model's tensors, read one at a time. */
@@ -15,28 +15,28 @@ final class Sources {
 	private final ArtifactContent model;
 
 	// Built once: the MLP neuron choice looks up its sibling tensors by name.
-	private final Map<String, TensorLocation> byName;
+	private final Map<String, StoredTensor> byName;
 
 	Sources(ArtifactContent model) {
 		this.model = model;
 		this.byName = model.tensorsByName();
 	}
 
-	List<TensorLocation> tensors() {
+	List<StoredTensor> tensors() {
 		return this.model.tensors();
 	}
 
-	Map<String, TensorLocation> byName() {
+	Map<String, StoredTensor> byName() {
 		return this.byName;
 	}
 
 	/** A tensor's stored bytes. */
-	byte[] bytes(TensorLocation tensor) throws IOException {
+	byte[] bytes(StoredTensor tensor) throws IOException {
 		return TensorData.readBytes(this.model.fileOf(tensor), tensor.dataOffset(), size(tensor));
 	}
 
 	/** A floating-point tensor as float32. */
-	float[] floats(TensorLocation tensor) throws IOException {
+	float[] floats(StoredTensor tensor) throws IOException {
 		// bfloat16 and float16 widen to float32 exactly, so transforms computing in
 		// float32 lose nothing on the way in.
 		float[] values = new float[Math.toIntExact(tensor.spec().elementCount())];
@@ -49,7 +49,7 @@ final class Sources {
 	 * A transform holds one tensor on the heap at a time, so a tensor must fit in one
 	 * array.
 	 */
-	static int size(TensorLocation tensor) {
+	static int size(StoredTensor tensor) {
 		long bytes = tensor.spec().byteSize();
 		if (bytes > Integer.MAX_VALUE - 8) {
 			throw new UnprocessableException("tensor-too-large", "Tensor too large", "tensor '" + tensor.name()

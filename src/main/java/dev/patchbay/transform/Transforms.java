@@ -24,15 +24,15 @@ import org.springframework.stereotype.Service;
 import dev.patchbay.registry.ArtifactConflictException;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactDetails;
-import dev.patchbay.registry.ArtifactFile;
 import dev.patchbay.registry.ArtifactFolders;
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Ingest;
-import dev.patchbay.registry.LineageEdge;
+import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.ModelConfigs;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.registry.StoredFile;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.TensorSpec;
@@ -136,7 +136,7 @@ public class Transforms {
 			Map<String, Object> stored = new LinkedHashMap<>();
 			stored.put("transform", plan.report());
 			ArtifactDetails details = this.ingest.registerGeneratedModel(metadata, staged, WEIGHTS_FILE, files,
-					this.json.writeValueAsString(stored), List.of(new LineageEdge(modelId, kind)));
+					this.json.writeValueAsString(stored), List.of(new LineageLink(modelId, kind)));
 			return new Transformation(details, plan.report());
 		}
 	}
@@ -156,7 +156,7 @@ public class Transforms {
 
 	/** The source's {@code config.json} as an object, or null when it has none. */
 	private ObjectNode sourceConfig(ArtifactContent source) throws IOException {
-		for (ArtifactFile file : source.details().files()) {
+		for (StoredFile file : source.details().files()) {
 			if (file.role().equals("file") && file.fileName().equals(ModelConfigs.PATH)) {
 				ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 				try (FolderFile.Opened opened = this.registry.blob(file)) {

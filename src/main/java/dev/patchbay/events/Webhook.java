@@ -12,5 +12,5 @@ import java.util.UUID;
  * @param events the event types it receives
  * @param createdAt when it was registered
  */
-public record WebhookView(UUID id, String url, List<EventType> events, Instant createdAt) {
+public record Webhook(UUID id, String url, List<EventType> events, Instant createdAt) {
 }

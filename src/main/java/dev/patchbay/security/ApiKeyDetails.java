@@ -12,5 +12,5 @@ import java.util.UUID;
  * @param prefix the key's first characters, to tell keys apart
  * @param createdAt when the key was issued
  */
-public record ApiKeyView(UUID id, String name, Role role, String prefix, Instant createdAt) {
+public record ApiKeyDetails(UUID id, String name, Role role, String prefix, Instant createdAt) {
 }

@@ -19,7 +19,6 @@ import java.util.UUID;
  * @param createdAt when the event was published
  * @param finishedAt when it was delivered or given up
  */
-public record DeliveryView(UUID id, UUID webhookId, UUID eventId, EventType eventType, DeliveryStatus status,
-		int attempts, Integer lastStatus, String lastError, Instant nextAttemptAt, Instant createdAt,
-		Instant finishedAt) {
+public record Delivery(UUID id, UUID webhookId, UUID eventId, EventType eventType, DeliveryStatus status, int attempts,
+		Integer lastStatus, String lastError, Instant nextAttemptAt, Instant createdAt, Instant finishedAt) {
 }
