@@ -230,8 +230,8 @@ final class BlockTransforms {
 	 * in each kept group its first query heads, so that every query head keeps its
 	 * key/value head), and MLP neurons chosen by norm over up, gate and down together.
 	 */
-		// Depth comes from one of two selectors; neither keeps every block (width-only
-		// inheritance).
+	// Depth comes from one of two selectors; neither keeps every block (width-only
+	// inheritance).
 	static Plan inherit(Transform.Inherit request, Sources sources, ObjectNode config) {
 		if (request.blocks() != null && request.every() != null) {
 			throw Transforms.invalid("every", "is exclusive with blocks");
