@@ -10,7 +10,6 @@ import java.util.UUID;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.core.annotation.AnnotationUtils;
 import org.springframework.data.domain.PageRequest;
@@ -47,8 +46,6 @@ abstract class ArtifactController {
 
 	// Only parses change records the registry wrote itself, so the application's strict
 	// mapper (unknown properties fail) is not needed.
-	private static final JsonMapper JSON = JsonMapper.builder().build();
-
 	// The one thing subclasses differ in here: every query below is scoped to it, so an
 	// id of a patch is a 404 under /models.
 	private final ArtifactType type;
@@ -210,7 +207,7 @@ abstract class ArtifactController {
 		return this.registry.changes(this.type, resolve(id))
 			.stream()
 			.map((change) -> new ChangeResponse(change.changedAt(), change.role(), change.requestId(),
-					JSON.readTree(change.changes())))
+					Responses.storedJson(change.changes())))
 			.toList();
 	}
 

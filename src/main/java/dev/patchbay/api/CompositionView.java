@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.UUID;
 
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 import dev.patchbay.composition.CompositionSummary;
 
@@ -35,19 +34,13 @@ record CompositionView(UUID id, String recipeDigest, String status, Progress pro
 		List<Term> terms, String method, boolean materialize, UUID resultModelId, JsonNode error, Instant createdAt,
 		Instant startedAt, Instant finishedAt, String resultName, JsonNode auditAcknowledgement) {
 
-	private static final JsonMapper JSON = JsonMapper.builder().build();
-
 	static CompositionView of(CompositionSummary composition) {
 		return new CompositionView(composition.id(), composition.recipeDigest(), composition.status().wireName(),
 				Progress.of(composition.progress()), composition.baseModelId(),
 				composition.terms().stream().map(Term::of).toList(), composition.method(), composition.materialize(),
-				composition.resultModelId(), json(composition.error()), composition.createdAt(),
+				composition.resultModelId(), Responses.storedJson(composition.error()), composition.createdAt(),
 				composition.startedAt(), composition.finishedAt(), composition.resultName(),
-				json(composition.auditAcknowledgement()));
-	}
-
-	private static JsonNode json(String stored) {
-		return (stored != null) ? JSON.readTree(stored) : null;
+				Responses.storedJson(composition.auditAcknowledgement()));
 	}
 
 	/**

@@ -28,6 +28,14 @@ final class Responses {
 	}
 
 	/**
+	 * A JSON column as it is stored (a config, a change, a stored problem), inlined in a
+	 * response as an object rather than as a string; null stays null.
+	 */
+	static JsonNode storedJson(String stored) {
+		return (stored != null) ? JSON.readTree(stored) : null;
+	}
+
+	/**
 	 * A model, patch or dataset. Patch-only fields are omitted for the others.
 	 */
 	record ArtifactResponse(UUID id, PatchKind kind, String name, String version, int versionNumber,
@@ -41,7 +49,7 @@ final class Responses {
 					details.baseModelId(), details.labels(), details.sizeBytes(), details.parameterCount(),
 					details.tensorCount(), details.files().stream().map(FileResponse::of).toList(),
 					details.lineage().stream().map(LineageResponse::of).toList(), details.compositionId(),
-					(details.config() != null) ? JSON.readTree(details.config()) : null, details.createdAt());
+					storedJson(details.config()), details.createdAt());
 		}
 
 	}

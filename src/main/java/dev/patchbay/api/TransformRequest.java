@@ -38,6 +38,8 @@ record TransformRequest(String kind, String name, String version, Map<String, St
 		String granularity, Integer groupSize, Boolean symmetric, String scheme) {
 
 	/** The fields each kind takes, beyond name, version and labels. */
+	// A field of another kind is refused rather than ignored, so a typo in kind cannot
+	// silently drop the parameters the caller meant.
 	private static final Map<String, Set<String>> FIELDS = Map.of("drop_blocks", Set.of("blocks"), "inherit",
 			Set.of("blocks", "every", "config"), "inflate", Set.of("include", "depth", "method"), "quantize",
 			Set.of("bits", "granularity", "groupSize", "symmetric", "scheme"));
