@@ -21,8 +21,6 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
 import dev.patchbay.api.Responses.PageResponse;
-import dev.patchbay.inference.EvaluationRequest;
-import dev.patchbay.inference.EvaluationView;
 import dev.patchbay.inference.Evaluations;
 import dev.patchbay.shared.InvalidInputException;
 
@@ -44,7 +42,7 @@ class EvaluationController {
 	 */
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<EvaluationView> evaluate(@RequestBody EvaluationRequest request) {
-		EvaluationView view = this.evaluations.evaluate(request);
+		EvaluationView view = EvaluationView.of(this.evaluations.evaluate(request.draft()));
 		if (!Boolean.TRUE.equals(request.async())) {
 			return ResponseEntity.ok(view);
 		}
@@ -65,12 +63,12 @@ class EvaluationController {
 			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
 					"status: must be one of " + STATUSES, Map.of("field", "status"));
 		}
-		return PageResponse.from(this.evaluations.list(status, PageRequest.of(page, size)));
+		return PageResponse.from(this.evaluations.list(status, PageRequest.of(page, size)).map(EvaluationView::of));
 	}
 
 	@GetMapping("/{id}")
 	EvaluationView get(@PathVariable UUID id) {
-		return this.evaluations.get(id);
+		return EvaluationView.of(this.evaluations.get(id));
 	}
 
 }

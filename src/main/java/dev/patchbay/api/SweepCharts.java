@@ -19,8 +19,6 @@ import java.util.Map;
 
 import javax.imageio.ImageIO;
 
-import dev.patchbay.inference.SweepView;
-
 /**
  * A sweep's table as CSV, and its chart (accuracy per split against a term's weight) as
  * SVG and PNG. The x axis is the weight of the first term with more than one weight; with

@@ -22,8 +22,6 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 
 import dev.patchbay.api.Responses.PageResponse;
-import dev.patchbay.inference.SweepRequest;
-import dev.patchbay.inference.SweepView;
 import dev.patchbay.inference.Sweeps;
 import dev.patchbay.shared.InvalidInputException;
 
@@ -44,7 +42,7 @@ class SweepController {
 	/** 202 with a location to poll: sweeps always run in the background. */
 	@PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
 	ResponseEntity<SweepView> create(@RequestBody SweepRequest request) {
-		SweepView view = this.sweeps.create(request);
+		SweepView view = SweepView.of(this.sweeps.create(request.draft()));
 		// A hint for pollers: a grid point on the digits test set takes well under a
 		// second.
 		return ResponseEntity.accepted()
@@ -63,27 +61,31 @@ class SweepController {
 			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
 					"status: must be one of " + Sweeps.STATUSES, Map.of("field", "status"));
 		}
-		return PageResponse.from(this.sweeps.list(status, PageRequest.of(page, size)));
+		return PageResponse.from(this.sweeps.list(status, PageRequest.of(page, size)).map(SweepView::of));
 	}
 
 	@GetMapping("/{id}")
 	SweepView get(@PathVariable UUID id) {
-		return this.sweeps.get(id);
+		return view(id);
 	}
 
 	@GetMapping("/{id}/results.csv")
 	ResponseEntity<String> csv(@PathVariable UUID id) {
-		return ResponseEntity.ok().contentType(CSV).body(SweepCharts.csv(this.sweeps.get(id)));
+		return ResponseEntity.ok().contentType(CSV).body(SweepCharts.csv(view(id)));
 	}
 
 	@GetMapping("/{id}/chart.svg")
 	ResponseEntity<String> svg(@PathVariable UUID id) {
-		return ResponseEntity.ok().contentType(SVG).body(SweepCharts.svg(this.sweeps.get(id)));
+		return ResponseEntity.ok().contentType(SVG).body(SweepCharts.svg(view(id)));
 	}
 
 	@GetMapping("/{id}/chart.png")
 	ResponseEntity<byte[]> png(@PathVariable UUID id) throws IOException {
-		return ResponseEntity.ok().contentType(MediaType.IMAGE_PNG).body(SweepCharts.png(this.sweeps.get(id)));
+		return ResponseEntity.ok().contentType(MediaType.IMAGE_PNG).body(SweepCharts.png(view(id)));
+	}
+
+	private SweepView view(UUID id) {
+		return SweepView.of(this.sweeps.get(id));
 	}
 
 }

@@ -82,7 +82,7 @@ public class Evaluations implements AutoCloseable {
 	 * @throws InferenceInputException naming the field at fault
 	 * @throws NotFoundException for an unknown model, composition or dataset
 	 */
-	public EvaluationView evaluate(EvaluationRequest request) {
+	public EvaluationSummary evaluate(EvaluationDraft request) {
 		// The dataset's blobs stay pinned until the evaluation ends, on whichever thread.
 		BlobPins pins = this.registry.pins();
 		try {
@@ -94,7 +94,7 @@ public class Evaluations implements AutoCloseable {
 		}
 	}
 
-	private EvaluationView evaluate(EvaluationRequest request, BlobPins pins) {
+	private EvaluationSummary evaluate(EvaluationDraft request, BlobPins pins) {
 		if ((request.modelId() == null) == (request.compositionId() == null)) {
 			throw InferenceInputException.forField("modelId", "give exactly one of modelId and compositionId");
 		}
@@ -162,7 +162,7 @@ public class Evaluations implements AutoCloseable {
 	 * Reads the stored evaluation, whichever replica runs or ran it.
 	 * @throws NotFoundException if no evaluation has the id
 	 */
-	public EvaluationView get(UUID id) {
+	public EvaluationSummary get(UUID id) {
 		return this.jdbc.sql("select * from evaluation where id = :id")
 			.param("id", id)
 			.query(this::view)
@@ -175,20 +175,20 @@ public class Evaluations implements AutoCloseable {
 	 * Evaluations newest first, of one status ({@code running}, {@code done},
 	 * {@code failed}) or, when null, all.
 	 */
-	public Page<EvaluationView> list(String status, Pageable pageable) {
+	public Page<EvaluationSummary> list(String status, Pageable pageable) {
 		return StatusPages.list(this.jdbc, "evaluation", status, pageable, this::view);
 	}
 
-	private EvaluationView view(ResultSet row, int number) throws SQLException {
+	private EvaluationSummary view(ResultSet row, int number) throws SQLException {
 		String status = row.getString("status");
 		long total = row.getLong("examples_total");
 		boolean done = status.equals("done");
 		long duration = row.getLong("duration_ms");
 		Long durationMs = row.wasNull() ? null : duration;
 		String error = row.getString("error");
-		return new EvaluationView(row.getObject("id", UUID.class), status, row.getLong("examples_done"), total,
+		return new EvaluationSummary(row.getObject("id", UUID.class), status, row.getLong("examples_done"), total,
 				done ? (double) row.getLong("correct") / Math.max(1, total) : null, done ? total : null, durationMs,
-				(error != null) ? this.json.readTree(error) : null);
+				error);
 	}
 
 	/** Writes the progress where every replica reads it. */
@@ -425,11 +425,11 @@ public class Evaluations implements AutoCloseable {
 			this.status = "failed";
 		}
 
-		EvaluationView view() {
+		EvaluationSummary view() {
 			boolean done = this.status.equals("done");
-			return new EvaluationView(this.id, this.status, this.done, this.total,
+			return new EvaluationSummary(this.id, this.status, this.done, this.total,
 					done ? (double) this.correct / Math.max(1, this.total) : null, done ? this.total : null,
-					this.durationMs, this.error);
+					this.durationMs, (this.error != null) ? this.error.toString() : null);
 		}
 
 	}

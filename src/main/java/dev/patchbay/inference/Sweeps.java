@@ -97,7 +97,7 @@ public class Sweeps implements AutoCloseable {
 	 * @throws NotFoundException for an unknown model, patch or dataset
 	 * @throws UnprocessableException if the base has no graph or a patch does not fit it
 	 */
-	public SweepView create(SweepRequest request) {
+	public SweepSummary create(SweepDraft request) {
 		if (request.baseModelId() == null) {
 			throw SweepInvalidException.forField("baseModelId", "is required");
 		}
@@ -115,7 +115,7 @@ public class Sweeps implements AutoCloseable {
 						"'" + request.inputs().get(i) + "' is listed twice");
 			}
 		}
-		SweepRequest.Objective objective = objective(request);
+		SweepDraft.Objective objective = objective(request);
 		int batchSize = (request.batchSize() != null) ? request.batchSize() : this.properties.evaluationBatchSize();
 		if (batchSize < 1 || batchSize > this.properties.maxEvaluationBatchSize()) {
 			throw SweepInvalidException.forField("batchSize", "must be between 1 and "
@@ -141,7 +141,7 @@ public class Sweeps implements AutoCloseable {
 		}
 	}
 
-	private SweepView start(SweepRequest request, SweepRequest.Objective objective, int batchSize, List<double[]> grid,
+	private SweepSummary start(SweepDraft request, SweepDraft.Objective objective, int batchSize, List<double[]> grid,
 			BlobPins pins) {
 		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
 		GraphSignature signature = this.models.signature(request.baseModelId().toString());
@@ -162,9 +162,9 @@ public class Sweeps implements AutoCloseable {
 			}
 		}
 		StoredTensor labels = Evaluations.labelsOf(dataset, "labels", request.labels(), rows);
-		SweepRequest stored = new SweepRequest(request.baseModelId(), request.terms(), request.method(),
-				request.density(), request.majoritySign(), request.seed(), request.datasetId(), request.inputs(),
-				request.labels(), objective, batchSize);
+		SweepDraft stored = new SweepDraft(request.baseModelId(), request.terms(), request.method(), request.density(),
+				request.majoritySign(), request.seed(), request.datasetId(), request.inputs(), request.labels(),
+				objective, batchSize);
 		UUID id = UUID.randomUUID();
 		this.jdbc.sql("""
 				insert into sweep (id, status, request, points_done, points_total, created_at)
@@ -199,13 +199,13 @@ public class Sweeps implements AutoCloseable {
 	 * @throws SweepInvalidException for a missing term, patch or weight
 	 * @throws SweepTooLargeException beyond the configured number of points
 	 */
-	private List<double[]> grid(List<SweepRequest.Term> terms) {
+	private List<double[]> grid(List<SweepDraft.Term> terms) {
 		if (terms == null || terms.isEmpty()) {
 			throw SweepInvalidException.forField("terms", "must list at least one patch with its weights");
 		}
 		long points = 1;
 		for (int i = 0; i < terms.size(); i++) {
-			SweepRequest.Term term = terms.get(i);
+			SweepDraft.Term term = terms.get(i);
 			if (term == null || term.patchId() == null) {
 				throw SweepInvalidException.forField("terms[" + i + "].patchId", "is required");
 			}
@@ -240,9 +240,9 @@ public class Sweeps implements AutoCloseable {
 		return grid;
 	}
 
-	private static SweepRequest.Objective objective(SweepRequest request) {
+	private static SweepDraft.Objective objective(SweepDraft request) {
 		if (request.objective() == null) {
-			return new SweepRequest.Objective(MEAN);
+			return new SweepDraft.Objective(MEAN);
 		}
 		String maximize = request.objective().maximize();
 		if (maximize == null) {
@@ -257,7 +257,7 @@ public class Sweeps implements AutoCloseable {
 	}
 
 	/** The sweep's recipe at one grid point, as a PEFT-dialect draft. */
-	private static RecipeDraft.Peft recipe(SweepRequest request, double[] weights) {
+	private static RecipeDraft.Peft recipe(SweepDraft request, double[] weights) {
 		List<RecipeDraft.Term> terms = new ArrayList<>();
 		for (int i = 0; i < weights.length; i++) {
 			terms.add(new RecipeDraft.Term(request.terms().get(i).patchId().toString(), weights[i], null, null));
@@ -266,7 +266,7 @@ public class Sweeps implements AutoCloseable {
 				request.majoritySign(), request.seed(), RecipeDraft.Output.DEFAULT);
 	}
 
-	private void run(UUID id, SweepRequest request, List<double[]> grid, ArtifactContent dataset,
+	private void run(UUID id, SweepDraft request, List<double[]> grid, ArtifactContent dataset,
 			List<StoredTensor> splits, StoredTensor labels, int batchSize) throws IOException {
 		long started = System.nanoTime();
 		long loading;
@@ -341,40 +341,40 @@ public class Sweeps implements AutoCloseable {
 	 * Reads the stored sweep with its results so far, whichever replica runs or ran it.
 	 * @throws NotFoundException if no sweep has the id
 	 */
-	public SweepView get(UUID id) {
-		SweepView sweep = this.jdbc.sql("select * from sweep where id = :id")
+	public SweepSummary get(UUID id) {
+		SweepSummary sweep = this.jdbc.sql("select * from sweep where id = :id")
 			.param("id", id)
 			.query(this::view)
 			.optional()
 			.orElseThrow(() -> new NotFoundException("sweep-not-found", "Sweep not found", "no sweep has id " + id,
 					Map.of("id", id.toString())));
-		List<SweepView.Result> results = this.jdbc
+		List<SweepSummary.Result> results = this.jdbc
 			.sql("select weights, accuracy from sweep_result where sweep_id = :id order by ordinal")
 			.param("id", id)
-			.query((row, number) -> new SweepView.Result(
+			.query((row, number) -> new SweepSummary.Result(
 					this.json.readTree(row.getString("weights")).valueStream().map(JsonNode::asDouble).toList(),
 					accuracy(this.json.readTree(row.getString("accuracy")))))
 			.list();
-		return new SweepView(sweep.id(), sweep.status(), sweep.progress(), sweep.request(), results,
+		return new SweepSummary(sweep.id(), sweep.status(), sweep.progress(), sweep.request(), results,
 				best(results, sweep.request().objective()), sweep.durationMs(), sweep.error(), sweep.createdAt());
 	}
 
 	/**
 	 * Sweeps newest first, of one status or, when null, all; without their results.
 	 */
-	public Page<SweepView> list(String status, Pageable pageable) {
+	public Page<SweepSummary> list(String status, Pageable pageable) {
 		return StatusPages.list(this.jdbc, "sweep", status, pageable, this::view);
 	}
 
-	private SweepView view(ResultSet row, int number) throws SQLException {
+	private SweepSummary view(ResultSet row, int number) throws SQLException {
 		long duration = row.getLong("duration_ms");
 		Long durationMs = row.wasNull() ? null : duration;
 		String error = row.getString("error");
 		Timestamp created = row.getTimestamp("created_at");
-		return new SweepView(row.getObject("id", UUID.class), row.getString("status"),
-				new SweepView.Progress(row.getInt("points_done"), row.getInt("points_total")),
-				this.json.readValue(row.getString("request"), SweepRequest.class), null, null, durationMs,
-				(error != null) ? this.json.readTree(error) : null, created.toInstant());
+		return new SweepSummary(row.getObject("id", UUID.class), row.getString("status"),
+				new SweepSummary.Progress(row.getInt("points_done"), row.getInt("points_total")),
+				this.json.readValue(row.getString("request"), SweepDraft.class), null, null, durationMs, error,
+				created.toInstant());
 	}
 
 	private static Map<String, Double> accuracy(JsonNode node) {
@@ -384,17 +384,17 @@ public class Sweeps implements AutoCloseable {
 	}
 
 	/** The first result with the highest score, or null before any. */
-	static SweepView.Best best(List<SweepView.Result> results, SweepRequest.Objective objective) {
-		SweepView.Result best = null;
+	static SweepSummary.Best best(List<SweepSummary.Result> results, SweepDraft.Objective objective) {
+		SweepSummary.Result best = null;
 		double bestScore = Double.NEGATIVE_INFINITY;
-		for (SweepView.Result result : results) {
+		for (SweepSummary.Result result : results) {
 			double score = score(result.accuracy(), objective.maximize());
 			if (best == null || score > bestScore) {
 				best = result;
 				bestScore = score;
 			}
 		}
-		return (best != null) ? new SweepView.Best(best.weights(), best.accuracy(), bestScore) : null;
+		return (best != null) ? new SweepSummary.Best(best.weights(), best.accuracy(), bestScore) : null;
 	}
 
 	/** The objective's value for one grid point: mean, worst split, or one split. */

@@ -18,9 +18,6 @@ import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
 
-import dev.patchbay.inference.SweepRequest;
-import dev.patchbay.inference.SweepView;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 class SweepChartsTests {

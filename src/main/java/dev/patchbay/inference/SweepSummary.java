@@ -5,8 +5,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-import tools.jackson.databind.JsonNode;
-
 /**
  * A strength sweep: its request, progress, the results of the grid points evaluated so
  * far, and the best of them for its objective.
@@ -19,11 +17,11 @@ import tools.jackson.databind.JsonNode;
  * @param best the result that scores highest for the objective, the first one on a tie;
  * null in listings and before any result
  * @param durationMs wall time, once done
- * @param error the problem, if it failed
+ * @param error the problem, if it failed, as stored problem JSON
  * @param createdAt when it was requested
  */
-public record SweepView(UUID id, String status, Progress progress, SweepRequest request, List<Result> results,
-		Best best, Long durationMs, JsonNode error, Instant createdAt) {
+public record SweepSummary(UUID id, String status, Progress progress, SweepDraft request, List<Result> results,
+		Best best, Long durationMs, String error, Instant createdAt) {
 
 	/**
 	 * @param pointsDone grid points evaluated so far

@@ -1,6 +1,8 @@
-package dev.patchbay.inference;
+package dev.patchbay.api;
 
 import java.util.UUID;
+
+import dev.patchbay.inference.EvaluationDraft;
 
 /**
  * An accuracy evaluation of a model or composition on a registered dataset.
@@ -13,6 +15,12 @@ import java.util.UUID;
  * @param batchSize rows per forward pass
  * @param async return at once with an id to poll, instead of waiting for the result
  */
-public record EvaluationRequest(String modelId, UUID compositionId, UUID datasetId, String inputs, String labels,
+record EvaluationRequest(String modelId, UUID compositionId, UUID datasetId, String inputs, String labels,
 		Integer batchSize, Boolean async) {
+
+	EvaluationDraft draft() {
+		return new EvaluationDraft(this.modelId, this.compositionId, this.datasetId, this.inputs, this.labels,
+				this.batchSize, this.async);
+	}
+
 }

@@ -4,9 +4,9 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * A strength sweep: a base model, patches each with a list of weights, and a dataset's
- * splits; every combination of the weights is composed in memory and evaluated on every
- * split.
+ * A strength sweep as asked for: a base model, patches each with a list of weights, and a
+ * dataset's splits; every combination of the weights is composed in memory and evaluated
+ * on every split.
  *
  * @param baseModelId the model the patches apply to; it needs a TorchScript graph
  * @param terms the patches, each with the weights to try, in order
@@ -21,7 +21,7 @@ import java.util.UUID;
  * @param objective what the best combination maximizes; the mean accuracy by default
  * @param batchSize rows per forward pass
  */
-public record SweepRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
+public record SweepDraft(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign,
 		Long seed, UUID datasetId, List<String> inputs, String labels, Objective objective, Integer batchSize) {
 
 	/**

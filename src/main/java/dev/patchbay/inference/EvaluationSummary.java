@@ -2,8 +2,6 @@ package dev.patchbay.inference;
 
 import java.util.UUID;
 
-import tools.jackson.databind.JsonNode;
-
 /**
  * An evaluation: its progress while it runs, then its accuracy.
  *
@@ -14,8 +12,8 @@ import tools.jackson.databind.JsonNode;
  * @param accuracy fraction of rows whose arg-max output equals the label, once done
  * @param count rows evaluated, once done
  * @param durationMs wall time, once done
- * @param error the problem, if it failed
+ * @param error the problem, if it failed, as stored problem JSON
  */
-public record EvaluationView(UUID id, String status, long examplesDone, long examplesTotal, Double accuracy, Long count,
-		Long durationMs, JsonNode error) {
+public record EvaluationSummary(UUID id, String status, long examplesDone, long examplesTotal, Double accuracy,
+		Long count, Long durationMs, String error) {
 }
