@@ -35,7 +35,8 @@ class MetadataReader {
 	ArtifactMetadata read(String metadata) {
 		ArtifactMetadata parsed;
 		try {
-			parsed = this.json.readValue(metadata, ArtifactMetadata.class);
+			UploadMetadata upload = this.json.readValue(metadata, UploadMetadata.class);
+			parsed = (upload != null) ? upload.metadata() : null;
 		}
 		catch (JacksonException ex) {
 			JsonErrors.Located located = JsonErrors.locate(ex, "metadata");

@@ -12,7 +12,9 @@ import jakarta.validation.constraints.Pattern;
 import jakarta.validation.constraints.Size;
 
 /**
- * The {@code metadata} part of an upload: what the client says about the artifact.
+ * What is said about an artifact as it is registered, by a client's upload (mapped from
+ * the API's upload metadata) or by the service for what it makes; its constraints are the
+ * rules every artifact's name, version and labels follow.
  *
  * @param kind for patches, what kind of patch it is; absent for models and datasets
  * @param name a human name, unique together with the version; no {@code @}, which
