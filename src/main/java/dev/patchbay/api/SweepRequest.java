@@ -1,7 +1,6 @@
 package dev.patchbay.api;
 
 import java.util.List;
-import java.util.UUID;
 
 import dev.patchbay.inference.SweepDraft;
 
@@ -10,21 +9,22 @@ import dev.patchbay.inference.SweepDraft;
  * splits; every combination of the weights is composed in memory and evaluated on every
  * split.
  *
- * @param baseModelId the model the patches apply to; it needs a TorchScript graph
+ * @param baseModelId the model the patches apply to, by reference; it needs a TorchScript
+ * graph
  * @param terms the patches, each with the weights to try, in order
  * @param method how the terms combine: sum (default), magnitude_prune, ties, dare_linear
  * or dare_ties (the PEFT dialect of compositions)
  * @param density fraction kept by the pruning methods, in (0, 1]
  * @param majoritySign for ties and dare_ties: total (default) or frequency
  * @param seed for the dare methods: keys the random drop mask (default 0)
- * @param datasetId the dataset
+ * @param datasetId the dataset, by reference as a model is
  * @param inputs dataset tensors fed to the graph, one per split; rows are examples
  * @param labels the dataset tensor of integer class labels, one per row of every split
  * @param objective what the best combination maximizes; the mean accuracy by default
  * @param batchSize rows per forward pass
  */
-record SweepRequest(UUID baseModelId, List<Term> terms, String method, Double density, String majoritySign, Long seed,
-		UUID datasetId, List<String> inputs, String labels, Objective objective, Integer batchSize) {
+record SweepRequest(String baseModelId, List<Term> terms, String method, Double density, String majoritySign, Long seed,
+		String datasetId, List<String> inputs, String labels, Objective objective, Integer batchSize) {
 
 	// Terms stay as given, a null list included: the module names what is missing.
 	SweepDraft draft() {
@@ -47,7 +47,7 @@ record SweepRequest(UUID baseModelId, List<Term> terms, String method, Double de
 	 * @param patchId the patch
 	 * @param weights its weights, each scaling the patch's effective delta
 	 */
-	record Term(UUID patchId, List<Double> weights) {
+	record Term(String patchId, List<Double> weights) {
 
 		SweepDraft.Term draft() {
 			return new SweepDraft.Term(this.patchId, this.weights);

@@ -106,7 +106,8 @@ public class Evaluations implements AutoCloseable {
 			throw InferenceInputException.forField("batchSize", "must be between 1 and "
 					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
 		}
-		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
+		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET,
+				this.registry.resolve(ArtifactType.DATASET, request.datasetId(), "datasetId"), pins);
 		StoredTensor inputs = inputsOf(dataset, "inputs", request.inputs());
 		long rows = inputs.spec().shape().get(0);
 		StoredTensor labels = labelsOf(dataset, "labels", request.labels(), rows);

@@ -123,17 +123,18 @@ public class Sweeps implements AutoCloseable {
 		}
 		// The recipe as a composition would check it, at the first grid point: every
 		// weight is a valid float32 already, so the others plan the same.
-		this.deltas.check(recipe(request, grid.get(0)));
-		if (!this.models.ready(request.baseModelId().toString())) {
+		SweepDraft resolved = resolved(request, objective, batchSize);
+		this.deltas.check(recipe(resolved, grid.get(0)));
+		if (!this.models.ready(resolved.baseModelId())) {
 			throw new UnprocessableException("no-graph", "Model has no graph",
-					"model " + request.baseModelId() + " has no TorchScript graph; attach one with PUT /api/v1/models/"
-							+ request.baseModelId() + "/graph",
+					"model " + resolved.baseModelId() + " has no TorchScript graph; attach one with PUT /api/v1/models/"
+							+ resolved.baseModelId() + "/graph",
 					Map.of("field", "baseModelId"));
 		}
 		// The dataset's blobs stay pinned until the sweep ends, on the worker.
 		BlobPins pins = this.registry.pins();
 		try {
-			return start(request, objective, batchSize, grid, pins);
+			return start(resolved, grid, pins);
 		}
 		catch (RuntimeException ex) {
 			pins.close();
@@ -141,10 +142,30 @@ public class Sweeps implements AutoCloseable {
 		}
 	}
 
-	private SweepSummary start(SweepDraft request, SweepDraft.Objective objective, int batchSize, List<double[]> grid,
-			BlobPins pins) {
-		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, request.datasetId(), pins);
-		GraphSignature signature = this.models.signature(request.baseModelId().toString());
+	/**
+	 * The request with its references resolved to ids and its defaults filled in, as it
+	 * is stored and run.
+	 */
+	private SweepDraft resolved(SweepDraft request, SweepDraft.Objective objective, int batchSize) {
+		List<SweepDraft.Term> terms = new ArrayList<>();
+		for (int i = 0; i < request.terms().size(); i++) {
+			SweepDraft.Term term = request.terms().get(i);
+			terms.add(new SweepDraft.Term(
+					this.registry.resolve(ArtifactType.PATCH, term.patchId(), "terms[" + i + "].patchId").toString(),
+					term.weights()));
+		}
+		return new SweepDraft(
+				this.registry.resolve(ArtifactType.MODEL, request.baseModelId(), "baseModelId").toString(), terms,
+				request.method(), request.density(), request.majoritySign(), request.seed(),
+				this.registry.resolve(ArtifactType.DATASET, request.datasetId(), "datasetId").toString(),
+				request.inputs(), request.labels(), objective, batchSize);
+	}
+
+	private SweepSummary start(SweepDraft request, List<double[]> grid, BlobPins pins) {
+		int batchSize = request.batchSize();
+		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, UUID.fromString(request.datasetId()),
+				pins);
+		GraphSignature signature = this.models.signature(request.baseModelId());
 		List<StoredTensor> splits = new ArrayList<>();
 		for (int i = 0; i < request.inputs().size(); i++) {
 			String field = "inputs[" + i + "]";
@@ -162,21 +183,18 @@ public class Sweeps implements AutoCloseable {
 			}
 		}
 		StoredTensor labels = Evaluations.labelsOf(dataset, "labels", request.labels(), rows);
-		SweepDraft stored = new SweepDraft(request.baseModelId(), request.terms(), request.method(), request.density(),
-				request.majoritySign(), request.seed(), request.datasetId(), request.inputs(), request.labels(),
-				objective, batchSize);
 		UUID id = UUID.randomUUID();
 		this.jdbc.sql("""
 				insert into sweep (id, status, request, points_done, points_total, created_at)
 				values (:id, 'queued', :request, 0, :total, now())""")
 			.param("id", id)
-			.param("request", this.json.writeValueAsString(stored))
+			.param("request", this.json.writeValueAsString(request))
 			.param("total", grid.size())
 			.update();
 		try {
 			this.worker.execute(() -> {
 				try (pins) {
-					run(id, stored, grid, dataset, splits, labels, batchSize);
+					run(id, request, grid, dataset, splits, labels, batchSize);
 				}
 				catch (IOException | RuntimeException ex) {
 					failed(id, ex);
@@ -260,9 +278,9 @@ public class Sweeps implements AutoCloseable {
 	private static RecipeDraft.Peft recipe(SweepDraft request, double[] weights) {
 		List<RecipeDraft.Term> terms = new ArrayList<>();
 		for (int i = 0; i < weights.length; i++) {
-			terms.add(new RecipeDraft.Term(request.terms().get(i).patchId().toString(), weights[i], null, null));
+			terms.add(new RecipeDraft.Term(request.terms().get(i).patchId(), weights[i], null, null));
 		}
-		return new RecipeDraft.Peft(request.baseModelId().toString(), terms, request.method(), request.density(),
+		return new RecipeDraft.Peft(request.baseModelId(), terms, request.method(), request.density(),
 				request.majoritySign(), request.seed(), RecipeDraft.Output.DEFAULT);
 	}
 
@@ -273,7 +291,7 @@ public class Sweeps implements AutoCloseable {
 		long applying = 0;
 		this.jdbc.sql("update sweep set status = 'running' where id = :id").param("id", id).update();
 		try (MergedDeltas.Prepared prepared = this.deltas.prepare(recipe(request, grid.get(0)));
-				GraphModel model = this.models.loadPrivately(request.baseModelId())) {
+				GraphModel model = this.models.loadPrivately(UUID.fromString(request.baseModelId()))) {
 			Map<String, List<Long>> parameters = model.parameterShapes();
 			for (TensorSpec tensor : prepared.tensors()) {
 				if (!tensor.shape().equals(parameters.get(tensor.name()))) {

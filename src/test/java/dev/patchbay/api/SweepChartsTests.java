@@ -29,10 +29,11 @@ class SweepChartsTests {
 	 */
 	private static SweepView sweep() {
 		List<String> inputs = List.of("clean", "a&b<\"c\">");
-		SweepRequest request = new SweepRequest(UUID.randomUUID(),
-				List.of(new SweepRequest.Term(UUID.randomUUID(), List.of(0.0, 1.0)),
-						new SweepRequest.Term(UUID.randomUUID(), List.of(0.5, 2.0))),
-				null, null, null, null, UUID.randomUUID(), inputs, "labels", new SweepRequest.Objective("mean"), 256);
+		SweepRequest request = new SweepRequest(UUID.randomUUID().toString(),
+				List.of(new SweepRequest.Term(UUID.randomUUID().toString(), List.of(0.0, 1.0)),
+						new SweepRequest.Term(UUID.randomUUID().toString(), List.of(0.5, 2.0))),
+				null, null, null, null, UUID.randomUUID().toString(), inputs, "labels",
+				new SweepRequest.Objective("mean"), 256);
 		List<SweepView.Result> results = new ArrayList<>();
 		for (double first : List.of(0.0, 1.0)) {
 			for (double second : List.of(0.5, 2.0)) {
@@ -81,8 +82,9 @@ class SweepChartsTests {
 	void theXAxisIsTheFirstTermWithMoreThanOneWeight() throws Exception {
 		SweepView sweep = sweep();
 		SweepRequest request = new SweepRequest(sweep.request().baseModelId(),
-				List.of(new SweepRequest.Term(UUID.randomUUID(), List.of(1.0)), sweep.request().terms().get(1)), null,
-				null, null, null, sweep.request().datasetId(), sweep.request().inputs(), "labels",
+				List.of(new SweepRequest.Term(UUID.randomUUID().toString(), List.of(1.0)),
+						sweep.request().terms().get(1)),
+				null, null, null, null, sweep.request().datasetId(), sweep.request().inputs(), "labels",
 				sweep.request().objective(), 256);
 		List<SweepView.Result> results = sweep.results()
 			.stream()

@@ -110,6 +110,30 @@ class SweepIntegrationTests {
 		return sweep;
 	}
 
+	/**
+	 * The model, patch and dataset may be named as compositions name them; the stored
+	 * sweep shows the ids they resolved to, so moving a name later does not change what
+	 * it says ran.
+	 */
+	@Test
+	void aSweepTakesReferencesAndStoresTheIdsTheyResolvedTo() {
+		Map<String, Object> request = new LinkedHashMap<>(sweep(List.of(1.0), Map.of()));
+		request.put("baseModelId", "sweep-base_v1@latest");
+		request.put("terms", List.of(Map.of("patchId", "sweep-rws-noise", "weights", List.of(1.0))));
+		request.put("datasetId", "digits-test-for-sweeps@1");
+		Response created = this.api.postJson("/api/v1/sweeps", request);
+		assertThat(created.code()).as(created.json().toString()).isEqualTo(202);
+		JsonNode stored = awaitDone(created.json().get("id").asString()).get("request");
+		assertThat(stored.get("baseModelId").asString()).isEqualTo(this.base);
+		assertThat(stored.get("terms").get(0).get("patchId").asString()).isEqualTo(this.signature);
+		assertThat(stored.get("datasetId").asString()).isEqualTo(this.dataset);
+
+		request.put("datasetId", "no-such-dataset");
+		Response unknown = this.api.postJson("/api/v1/sweeps", request);
+		assertThat(unknown.code()).as(unknown.json().toString()).isEqualTo(404);
+		assertThat(unknown.json().get("field").asString()).isEqualTo("datasetId");
+	}
+
 	@Test
 	void aSweepOfTheNoiseSignatureReproducesTheAlphaRowsWithoutRegisteringAnything() throws Exception {
 		long models = this.api.get("/api/v1/models").json().get("totalItems").asLong();
