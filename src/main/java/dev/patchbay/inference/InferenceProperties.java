@@ -6,6 +6,8 @@ import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 
+import org.hibernate.validator.constraints.time.DurationMin;
+
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
@@ -29,6 +31,8 @@ import org.springframework.validation.annotation.Validated;
  * evaluation worker; beyond it a request is refused with 503 and {@code Retry-After}.
  * @param maxSweepPoints Maximum number of weight combinations (grid points) one strength
  * sweep may evaluate.
+ * @param leaseTimeout How long a sweep's or evaluation's lease lasts without renewal
+ * before another instance takes it over; leases are renewed every third of it.
  */
 @Validated
 @ConfigurationProperties("patchbay.inference")
@@ -38,5 +42,6 @@ record InferenceProperties(@NotNull @DefaultValue("2GB") DataSize cacheSize,
 		@NotNull @DefaultValue("32MB") DataSize maxRequestSize,
 		@DefaultValue("8388608") @Min(1) @Max(Integer.MAX_VALUE - 8) long maxRequestElements,
 		@DefaultValue("16") @Min(1) @Max(10000) int maxQueuedEvaluations,
-		@DefaultValue("256") @Min(1) @Max(1_000_000) int maxSweepPoints) {
+		@DefaultValue("256") @Min(1) @Max(1_000_000) int maxSweepPoints,
+		@NotNull @DurationMin(seconds = 1) @DefaultValue("30s") Duration leaseTimeout) {
 }

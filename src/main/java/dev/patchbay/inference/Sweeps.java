@@ -79,8 +79,10 @@ public class Sweeps implements AutoCloseable {
 	 */
 	private final ExecutorService worker;
 
+	private final Leases leases;
+
 	Sweeps(LoadedModels models, Registry registry, MergedDeltas deltas, InferenceProperties properties, JsonMapper json,
-			JdbcClient jdbc) {
+			JdbcClient jdbc, Leases leases) {
 		this.models = models;
 		this.registry = registry;
 		this.deltas = deltas;
@@ -88,6 +90,8 @@ public class Sweeps implements AutoCloseable {
 		this.json = json;
 		this.jdbc = jdbc;
 		this.worker = Workers.single("sweep-worker", properties.maxQueuedEvaluations());
+		this.leases = leases;
+		leases.onLapsed(Leases.SWEEP, this::takeOver);
 	}
 
 	/**
@@ -161,7 +165,14 @@ public class Sweeps implements AutoCloseable {
 				request.inputs(), request.labels(), objective, batchSize);
 	}
 
-	private SweepSummary start(SweepDraft request, List<double[]> grid, BlobPins pins) {
+	/**
+	 * What a sweep reads as it runs: its dataset's splits and labels, checked against the
+	 * base's graph.
+	 */
+	private record Inputs(ArtifactContent dataset, List<StoredTensor> splits, StoredTensor labels) {
+	}
+
+	private Inputs inputs(SweepDraft request, BlobPins pins) {
 		int batchSize = request.batchSize();
 		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, UUID.fromString(request.datasetId()),
 				pins);
@@ -182,27 +193,27 @@ public class Sweeps implements AutoCloseable {
 								+ " rows, not " + rows + " as the first split: every split shares the labels");
 			}
 		}
-		StoredTensor labels = Evaluations.labelsOf(dataset, "labels", request.labels(), rows);
+		return new Inputs(dataset, splits, Evaluations.labelsOf(dataset, "labels", request.labels(), rows));
+	}
+
+	private SweepSummary start(SweepDraft request, List<double[]> grid, BlobPins pins) {
+		Inputs inputs = inputs(request, pins);
 		UUID id = UUID.randomUUID();
 		this.jdbc.sql("""
-				insert into sweep (id, status, request, points_done, points_total, created_at)
-				values (:id, 'queued', :request, 0, :total, now())""")
+				insert into sweep (id, status, request, points_done, points_total, created_at, claimed_by, heartbeat_at)
+				values (:id, 'queued', :request, 0, :total, now(), :me, now())""")
 			.param("id", id)
 			.param("request", this.json.writeValueAsString(request))
 			.param("total", grid.size())
+			.param("me", this.leases.instanceId())
 			.update();
+		this.leases.hold(Leases.SWEEP, id);
 		try {
-			this.worker.execute(() -> {
-				try (pins) {
-					run(id, request, grid, dataset, splits, labels, batchSize);
-				}
-				catch (IOException | RuntimeException ex) {
-					failed(id, ex);
-				}
-			});
+			submit(id, request, grid, inputs, pins, 0);
 		}
 		catch (RejectedExecutionException ex) {
 			// Refused whole: the row goes, so the refusal leaves no trace.
+			this.leases.release(Leases.SWEEP, id);
 			this.jdbc.sql("delete from sweep where id = :id").param("id", id).update();
 			throw new ServiceBusyException("sweeps-busy", "Too many sweeps",
 					"the queue of sweeps is full (" + this.properties.maxQueuedEvaluations()
@@ -210,6 +221,51 @@ public class Sweeps implements AutoCloseable {
 					Duration.ofSeconds(30), Map.of("limit", this.properties.maxQueuedEvaluations()));
 		}
 		return get(id);
+	}
+
+	/** Queues the sweep's grid points from {@code first} on; the worker owns the pins. */
+	private void submit(UUID id, SweepDraft request, List<double[]> grid, Inputs inputs, BlobPins pins, int first) {
+		this.worker.execute(() -> {
+			try (pins) {
+				run(id, request, grid, inputs, first);
+			}
+			catch (IOException | RuntimeException ex) {
+				failed(id, ex);
+			}
+			finally {
+				this.leases.release(Leases.SWEEP, id);
+			}
+		});
+	}
+
+	/**
+	 * Goes on with a sweep whose replica is gone, from its first grid point without a
+	 * stored result: the request was checked in full when it was made, and is read back
+	 * with the ids its references resolved to.
+	 */
+	private void takeOver(UUID id) {
+		Map<String, Object> row = this.jdbc.sql("select request, points_done from sweep where id = :id")
+			.param("id", id)
+			.query()
+			.singleRow();
+		BlobPins pins = this.registry.pins();
+		try {
+			SweepDraft request = this.json.readValue((String) row.get("request"), SweepDraft.class);
+			submit(id, request, grid(request.terms()), inputs(request, pins), pins, (Integer) row.get("points_done"));
+		}
+		catch (RejectedExecutionException ex) {
+			// No room here now: the lease lapses again, and a replica with room (or this
+			// one, later) takes the sweep.
+			pins.close();
+			this.leases.release(Leases.SWEEP, id);
+		}
+		catch (RuntimeException ex) {
+			// What it reads is gone (the dataset was deleted, say): the sweep fails with
+			// that problem, as it would have where it started.
+			pins.close();
+			this.leases.release(Leases.SWEEP, id);
+			failed(id, ex);
+		}
 	}
 
 	/**
@@ -284,8 +340,10 @@ public class Sweeps implements AutoCloseable {
 				request.majoritySign(), request.seed(), RecipeDraft.Output.DEFAULT);
 	}
 
-	private void run(UUID id, SweepDraft request, List<double[]> grid, ArtifactContent dataset,
-			List<StoredTensor> splits, StoredTensor labels, int batchSize) throws IOException {
+	private void run(UUID id, SweepDraft request, List<double[]> grid, Inputs inputs, int first) throws IOException {
+		ArtifactContent dataset = inputs.dataset();
+		List<StoredTensor> splits = inputs.splits();
+		int batchSize = request.batchSize();
 		long started = System.nanoTime();
 		long loading;
 		long applying = 0;
@@ -301,9 +359,9 @@ public class Sweeps implements AutoCloseable {
 							Map.of("tensor", tensor.name()));
 				}
 			}
-			long[] expected = Evaluations.readLabels(dataset, labels);
+			long[] expected = Evaluations.readLabels(dataset, inputs.labels());
 			long loaded = System.nanoTime();
-			for (int point = 0; point < grid.size(); point++) {
+			for (int point = first; point < grid.size(); point++) {
 				long pointStarted = System.nanoTime();
 				prepared.run(grid.get(point), model::applyDelta);
 				applying += System.nanoTime() - pointStarted;
@@ -330,11 +388,16 @@ public class Sweeps implements AutoCloseable {
 				id, grid.size(), splits.size(), durationMs, loading / 1_000_000, applying / 1_000_000);
 	}
 
-	/** One grid point's result, and the progress with it. */
+	/**
+	 * One grid point's result, and the progress with it. A replica that died between the
+	 * two left a result its successor writes again, the same.
+	 */
 	private void store(UUID id, int point, double[] weights, Map<String, Double> accuracy) {
-		this.jdbc.sql("""
-				insert into sweep_result (sweep_id, ordinal, weights, accuracy)
-				values (:id, :ordinal, :weights, :accuracy)""")
+		this.jdbc
+			.sql("""
+					insert into sweep_result (sweep_id, ordinal, weights, accuracy)
+					values (:id, :ordinal, :weights, :accuracy)
+					on conflict (sweep_id, ordinal) do update set weights = excluded.weights, accuracy = excluded.accuracy""")
 			.param("id", id)
 			.param("ordinal", point)
 			.param("weights", this.json.writeValueAsString(weights))

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 
 import javax.imageio.ImageIO;
 import javax.xml.parsers.DocumentBuilderFactory;
@@ -25,6 +26,7 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.jdbc.core.simple.JdbcClient;
 
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
@@ -57,6 +59,9 @@ class SweepIntegrationTests {
 
 	@Autowired
 	ApiClient api;
+
+	@Autowired
+	JdbcClient jdbc;
 
 	private String base;
 
@@ -132,6 +137,48 @@ class SweepIntegrationTests {
 		Response unknown = this.api.postJson("/api/v1/sweeps", request);
 		assertThat(unknown.code()).as(unknown.json().toString()).isEqualTo(404);
 		assertThat(unknown.json().get("field").asString()).isEqualTo("datasetId");
+	}
+
+	/**
+	 * A replica killed in the middle of a sweep leaves it running with a lease nobody
+	 * renews: another replica takes it over from the first grid point without a result.
+	 * The dead replica is the row it would leave (its request as stored, one result, a
+	 * heartbeat an hour old); the sentinel result shows the kept point is not run again.
+	 */
+	@Test
+	void aSweepWhoseReplicaIsGoneIsTakenOverFromItsFirstMissingPoint() {
+		Response finished = this.api.postJson("/api/v1/sweeps", sweep(List.of(0.5), Map.of()));
+		assertThat(finished.code()).as(finished.json().toString()).isEqualTo(202);
+		String template = finished.json().get("id").asString();
+		awaitDone(template);
+		UUID orphan = UUID.randomUUID();
+		this.jdbc.sql("""
+				insert into sweep (id, status, request, points_done, points_total, created_at, claimed_by, heartbeat_at)
+				select :orphan, 'running', replace(request, '[0.5]', '[0.5,1.0,1.5]'), 1, 3,
+				       now() - interval '1 hour', 'gone@nowhere/dead', now() - interval '1 hour'
+				from sweep where id = :template""")
+			.param("orphan", orphan)
+			.param("template", UUID.fromString(template))
+			.update();
+		Map<String, Double> sentinel = new LinkedHashMap<>();
+		INPUTS.forEach((input) -> sentinel.put(input, 0.25));
+		this.jdbc.sql("insert into sweep_result (sweep_id, ordinal, weights, accuracy) values (:id, 0, '[0.5]', :acc)")
+			.param("id", orphan)
+			.param("acc", JsonMapper.builder().build().writeValueAsString(sentinel))
+			.update();
+
+		JsonNode sweep = awaitDone(orphan.toString());
+		JsonNode results = sweep.get("results");
+		assertThat(results).hasSize(3);
+		assertThat(results.get(0).get("accuracy").get("images_clean").asDouble()).isEqualTo(0.25);
+		for (int i = 1; i < ALPHAS.size(); i++) {
+			JsonNode row = this.reference.get("v1+rws_noise_full_a" + ALPHAS.get(i));
+			for (String split : SPLITS) {
+				assertThat(results.get(i).get("accuracy").get("images_" + split).asDouble())
+					.as("α = %s on %s", ALPHAS.get(i), split)
+					.isCloseTo(row.get(split).asDouble(), within(0.002));
+			}
+		}
 	}
 
 	@Test
