@@ -35,18 +35,17 @@ class ProblemCatalogue implements ProblemBodies {
 
 	@Override
 	public Map<String, Object> of(Exception ex, ProblemKind failure) {
+		PatchbayException domain = (ex instanceof PatchbayException known) ? known : null;
+		Entry entry = entry((domain != null) ? domain.kind() : failure);
 		Map<String, Object> problem = new LinkedHashMap<>();
-		if (ex instanceof PatchbayException domain) {
-			Entry entry = entry(domain.kind());
-			problem.put("type", entry.type().toString());
-			problem.put("title", entry.title());
+		problem.put("type", entry.type().toString());
+		problem.put("title", entry.title());
+		if (domain != null) {
 			problem.put("detail", String.valueOf(domain.getMessage()));
 			problem.putAll(domain.properties());
 		}
 		else {
-			Entry entry = entry(failure);
-			problem.put("type", entry.type().toString());
-			problem.put("title", entry.title());
+			// "the composition failed: ...": the title says what failed, the message why.
 			problem.put("detail", "the " + entry.title().toLowerCase(Locale.ROOT) + ": " + ex.getMessage());
 		}
 		return problem;
