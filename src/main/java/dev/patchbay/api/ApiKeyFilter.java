@@ -21,6 +21,7 @@ import org.springframework.web.servlet.HandlerExceptionResolver;
 import dev.patchbay.security.ApiKeys;
 import dev.patchbay.security.Role;
 import dev.patchbay.shared.ForbiddenException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnauthenticatedException;
 
 /**
@@ -65,7 +66,7 @@ class ApiKeyFilter extends OncePerRequestFilter {
 		}
 		String authorization = request.getHeader(HttpHeaders.AUTHORIZATION);
 		if (authorization == null || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
-			reject(request, response, new UnauthenticatedException("unauthenticated", "Unauthenticated",
+			reject(request, response, new UnauthenticatedException(ProblemKind.UNAUTHENTICATED,
 					"this endpoint needs an API key: send Authorization: Bearer <key>", Map.of()));
 			return;
 		}
@@ -77,13 +78,13 @@ class ApiKeyFilter extends OncePerRequestFilter {
 			role = this.keys.authenticate(key.substring(HUB_KEY_PREFIX.length()));
 		}
 		if (role.isEmpty()) {
-			reject(request, response, new UnauthenticatedException("unauthenticated", "Unauthenticated",
+			reject(request, response, new UnauthenticatedException(ProblemKind.UNAUTHENTICATED,
 					"the API key is not valid; it may have been revoked", Map.of()));
 			return;
 		}
 		if (!role.get().includes(required.get())) {
 			reject(request, response,
-					new ForbiddenException("forbidden", "Forbidden",
+					new ForbiddenException(ProblemKind.FORBIDDEN,
 							"this request needs the " + required.get().wireName() + " role; the key has "
 									+ role.get().wireName(),
 							Map.of("requiredRole", required.get().wireName(), "role", role.get().wireName())));

@@ -37,6 +37,7 @@ import dev.patchbay.registry.ArtifactUpdate;
 import dev.patchbay.registry.ArtifactAlias;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * The read and delete endpoints that models, patches and datasets share; subclasses add
@@ -108,7 +109,7 @@ abstract class ArtifactController {
 	}
 
 	private static InvalidInputException invalidParameter(String parameter, String reason) {
-		return new InvalidInputException("invalid-parameter", "Invalid parameter", parameter + ": " + reason,
+		return new InvalidInputException(ProblemKind.INVALID_PARAMETER, parameter + ": " + reason,
 				Map.of("field", parameter));
 	}
 
@@ -197,8 +198,7 @@ abstract class ArtifactController {
 	}
 
 	private static InvalidInputException invalidField(String field, String reason) {
-		return new InvalidInputException("invalid-field", "Invalid field", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_FIELD, field + ": " + reason, Map.of("field", field));
 	}
 
 	/** The changes made after registration, oldest first. */

@@ -30,6 +30,7 @@ import dev.patchbay.composition.CompositionStatus;
 import dev.patchbay.composition.Compositions;
 import dev.patchbay.security.Role;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * Compositions over HTTP: create from a JSON recipe or a mergekit YAML config, read,
@@ -71,7 +72,7 @@ class CompositionController {
 		return Arrays.stream(CompositionStatus.values())
 			.filter((candidate) -> candidate.wireName().equals(status))
 			.findFirst()
-			.orElseThrow(() -> new InvalidInputException("invalid-parameter", "Invalid parameter",
+			.orElseThrow(() -> new InvalidInputException(ProblemKind.INVALID_PARAMETER,
 					"status: must be one of "
 							+ Arrays.stream(CompositionStatus.values()).map(CompositionStatus::wireName).toList(),
 					Map.of("field", "status")));

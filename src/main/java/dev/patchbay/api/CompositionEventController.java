@@ -32,6 +32,7 @@ import dev.patchbay.events.Events;
 import dev.patchbay.events.EventsProperties;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A composition's server-sent event stream: its status and progress as they change, and
@@ -128,7 +129,7 @@ class CompositionEventController implements AutoCloseable {
 		catch (NumberFormatException ex) {
 			// Reported below.
 		}
-		throw new InvalidInputException("invalid-parameter", "Invalid parameter",
+		throw new InvalidInputException(ProblemKind.INVALID_PARAMETER,
 				"Last-Event-ID: must be the id of an event this stream sent (a non-negative integer)",
 				Map.of("field", "Last-Event-ID"));
 	}

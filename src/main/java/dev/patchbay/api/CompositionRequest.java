@@ -8,6 +8,7 @@ import tools.jackson.databind.JsonNode;
 
 import dev.patchbay.composition.RecipeDraft;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * The body of {@code POST /api/v1/compositions}: one flat object for both dialects, as
@@ -130,8 +131,7 @@ record CompositionRequest(String baseModelId, List<Term> terms, String method, D
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-recipe", "Invalid recipe", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_RECIPE, field + ": " + reason, Map.of("field", field));
 	}
 
 }

@@ -23,6 +23,7 @@ import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 import dev.patchbay.api.Responses.PageResponse;
 import dev.patchbay.inference.Evaluations;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 @RestController
 @RequestMapping("/api/v1/evaluations")
@@ -60,8 +61,8 @@ class EvaluationController {
 			@RequestParam(defaultValue = "0") @Min(0) int page,
 			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
 		if (status != null && !STATUSES.contains(status)) {
-			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
-					"status: must be one of " + STATUSES, Map.of("field", "status"));
+			throw new InvalidInputException(ProblemKind.INVALID_PARAMETER, "status: must be one of " + STATUSES,
+					Map.of("field", "status"));
 		}
 		return PageResponse.from(this.evaluations.list(status, PageRequest.of(page, size)).map(EvaluationView::of));
 	}

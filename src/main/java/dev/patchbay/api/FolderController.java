@@ -19,6 +19,7 @@ import dev.patchbay.registry.FolderFile;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * Models, patches and compositions as Hugging Face folders: the listing with digests,
@@ -66,7 +67,7 @@ class FolderController {
 		UUID id = idOf(typeOf(request), reference);
 		Folder folder = this.folders.folder(typeOf(request), id);
 		FolderFile file = folder.file(relative)
-			.orElseThrow(() -> new NotFoundException("file-not-found", "File not found",
+			.orElseThrow(() -> new NotFoundException(ProblemKind.FILE_NOT_FOUND,
 					"the folder of " + id + " has no file '" + relative + "'", Map.of("path", relative)));
 		this.folders.send(file, request, response);
 	}
@@ -89,8 +90,7 @@ class FolderController {
 			return UUID.fromString(reference);
 		}
 		catch (IllegalArgumentException ex) {
-			throw new InvalidInputException("invalid-parameter", "Invalid parameter", "id: must be a UUID",
-					Map.of("field", "id"));
+			throw new InvalidInputException(ProblemKind.INVALID_PARAMETER, "id: must be a UUID", Map.of("field", "id"));
 		}
 	}
 

@@ -14,6 +14,7 @@ import org.springframework.stereotype.Component;
 
 import dev.patchbay.registry.ArtifactMetadata;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * Parses and validates the JSON {@code metadata} part of an upload. It is read as text so
@@ -52,15 +53,14 @@ class MetadataReader {
 				.map((violation) -> "metadata." + violation.getPropertyPath() + " " + violation.getMessage())
 				.toList();
 			ConstraintViolation<ArtifactMetadata> first = violations.iterator().next();
-			throw new InvalidInputException("invalid-metadata", "Invalid metadata", String.join("; ", fields),
+			throw new InvalidInputException(ProblemKind.INVALID_METADATA, String.join("; ", fields),
 					Map.of("field", "metadata." + first.getPropertyPath(), "errors", fields));
 		}
 		return parsed;
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-metadata", "Invalid metadata", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_METADATA, field + ": " + reason, Map.of("field", field));
 	}
 
 }

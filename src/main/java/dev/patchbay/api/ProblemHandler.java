@@ -1,7 +1,6 @@
 package dev.patchbay.api;
 
 import java.io.IOException;
-import java.net.URI;
 import java.util.Map;
 import java.util.UUID;
 
@@ -32,36 +31,20 @@ import org.springframework.web.multipart.MultipartException;
 import org.springframework.web.multipart.support.MissingServletRequestPartException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
-import dev.patchbay.shared.ConflictException;
-import dev.patchbay.shared.ForbiddenException;
-import dev.patchbay.shared.InsufficientResourcesException;
-import dev.patchbay.shared.InvalidInputException;
-import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.PatchbayException;
-import dev.patchbay.shared.PayloadTooLargeException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
-import dev.patchbay.shared.StoredProblems;
-import dev.patchbay.shared.UnauthenticatedException;
-import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.StorageProperties;
 
 /**
- * The one place where failures become HTTP: RFC 9457 problem details with a stable
- * {@code type} per problem kind, a fixed title, the message as detail and typed extension
- * fields.
+ * The one place where failures become HTTP: RFC 9457 problem details with the type, title
+ * and status the {@link ProblemCatalogue} gives the problem's kind, the message as detail
+ * and typed extension fields.
  */
 @RestControllerAdvice
 class ProblemHandler extends ResponseEntityExceptionHandler {
 
 	private static final Logger logger = LoggerFactory.getLogger(ProblemHandler.class);
-
-	/** Each problem family's status; the families are disjoint. */
-	private static final Map<Class<?>, HttpStatus> STATUSES = Map.of(InvalidInputException.class,
-			HttpStatus.BAD_REQUEST, NotFoundException.class, HttpStatus.NOT_FOUND, ConflictException.class,
-			HttpStatus.CONFLICT, UnprocessableException.class, HttpStatus.UNPROCESSABLE_CONTENT,
-			PayloadTooLargeException.class, HttpStatus.PAYLOAD_TOO_LARGE, UnauthenticatedException.class,
-			HttpStatus.UNAUTHORIZED, ForbiddenException.class, HttpStatus.FORBIDDEN, ServiceBusyException.class,
-			HttpStatus.SERVICE_UNAVAILABLE, InsufficientResourcesException.class, HttpStatus.INSUFFICIENT_STORAGE);
 
 	/** What the JVM reports for ENOSPC; no exception type of its own says so. */
 	private static final String DISK_FULL = "No space left on device";
@@ -74,7 +57,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 
 	@ExceptionHandler(PatchbayException.class)
 	ResponseEntity<?> handleDomain(PatchbayException ex, HttpServletRequest request) {
-		HttpStatus status = statusOf(ex);
+		HttpStatus status = ProblemCatalogue.entry(ex.kind()).status();
 		if (KServeController.isV2(request.getRequestURI())) {
 			// The Open Inference Protocol defines its own error body; shape errors are
 			// 400 there.
@@ -82,7 +65,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 			return headers(ResponseEntity.status(v2Status), status, ex).contentType(MediaType.APPLICATION_JSON)
 				.body(Map.of("error", ex.getMessage()));
 		}
-		ProblemDetail problem = problem(status, ex.type(), ex.title(), ex.getMessage());
+		ProblemDetail problem = problem(ex.kind(), ex.getMessage());
 		ex.properties().forEach(problem::setProperty);
 		return headers(ResponseEntity.status(problem.getStatus()), status, ex)
 			.contentType(MediaType.APPLICATION_PROBLEM_JSON)
@@ -109,7 +92,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 	ResponseEntity<?> handleMultipart(MultipartException ex, HttpServletRequest request) {
 		FileCountLimitExceededException parts = causeOf(ex, FileCountLimitExceededException.class);
 		if (parts != null) {
-			return invalid(request, "invalid-upload", "Invalid upload", new JsonErrors.Located("body",
+			return invalid(request, ProblemKind.INVALID_UPLOAD, new JsonErrors.Located("body",
 					"has more parts than the limit of " + parts.getLimit() + " (server.tomcat.max-part-count)"));
 		}
 		if (isDiskFull(ex)) {
@@ -118,13 +101,13 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		String cause = String.valueOf(deepest(ex).getMessage());
 		String reason = cause.contains("boundary") ? "is multipart/form-data without a boundary"
 				: "is not a readable multipart/form-data body";
-		return invalid(request, "invalid-upload", "Invalid upload", new JsonErrors.Located("body", reason));
+		return invalid(request, ProblemKind.INVALID_UPLOAD, new JsonErrors.Located("body", reason));
 	}
 
 	/** Malformed JSON in a body that is read as a stream (KServe v2 inference). */
 	@ExceptionHandler(JacksonException.class)
 	ResponseEntity<?> handleJson(JacksonException ex, HttpServletRequest request) {
-		return invalid(request, "invalid-request-body", "Invalid request body", JsonErrors.locate(ex, "body"));
+		return invalid(request, ProblemKind.INVALID_REQUEST_BODY, JsonErrors.locate(ex, "body"));
 	}
 
 	@ExceptionHandler(Exception.class)
@@ -139,15 +122,14 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 				.contentType(MediaType.APPLICATION_JSON)
 				.body(Map.of("error", detail));
 		}
-		ProblemDetail problem = problem(HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal error", detail);
+		ProblemDetail problem = problem(ProblemKind.INTERNAL_ERROR, detail);
 		return ResponseEntity.internalServerError().body(problem);
 	}
 
 	@Override
 	protected ResponseEntity<Object> handleMissingServletRequestPart(MissingServletRequestPartException ex,
 			HttpHeaders headers, HttpStatusCode status, WebRequest request) {
-		ProblemDetail problem = problem(HttpStatus.BAD_REQUEST, "invalid-upload", "Invalid upload",
-				ex.getRequestPartName() + ": is required");
+		ProblemDetail problem = problem(ProblemKind.INVALID_UPLOAD, ex.getRequestPartName() + ": is required");
 		problem.setProperty("field", ex.getRequestPartName());
 		return ResponseEntity.badRequest().body(problem);
 	}
@@ -163,7 +145,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		long limit = (ex.getMaxUploadSize() > 0) ? ex.getMaxUploadSize()
 				: (part != null && part.getPermittedSize() > 0) ? part.getPermittedSize() : this.maxUploadBytes;
 		String field = (part != null && part.getFieldName() != null) ? part.getFieldName() : "body";
-		ProblemDetail problem = problem(HttpStatus.PAYLOAD_TOO_LARGE, "upload-too-large", "Upload too large",
+		ProblemDetail problem = problem(ProblemKind.UPLOAD_TOO_LARGE,
 				field + ": exceeds the limit of " + limit + " bytes (patchbay.storage.max-upload-size)");
 		problem.setProperty("field", field);
 		problem.setProperty("limitBytes", limit);
@@ -181,8 +163,7 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		JsonErrors.Located located = (json != null) ? JsonErrors.locate(json, "body")
 				: new JsonErrors.Located("body", String.valueOf(ex.getMessage()).startsWith("Required request body")
 						? "is required" : "could not be read");
-		return invalid(((ServletWebRequest) request).getRequest(), "invalid-request-body", "Invalid request body",
-				located);
+		return invalid(((ServletWebRequest) request).getRequest(), ProblemKind.INVALID_REQUEST_BODY, located);
 	}
 
 	@Override
@@ -194,26 +175,26 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 				: (ex.getRequiredType() != null
 						&& Number.class.isAssignableFrom(ClassUtils.resolvePrimitiveIfNecessary(ex.getRequiredType())))
 								? "a number" : "of another type";
-		return invalid(((ServletWebRequest) request).getRequest(), "invalid-parameter", "Invalid parameter",
+		return invalid(((ServletWebRequest) request).getRequest(), ProblemKind.INVALID_PARAMETER,
 				new JsonErrors.Located(String.valueOf(field), "must be " + expected));
 	}
 
 	@SuppressWarnings("unchecked")
-	private static <T extends ResponseEntity<?>> T invalid(HttpServletRequest request, String type, String title,
+	private static <T extends ResponseEntity<?>> T invalid(HttpServletRequest request, ProblemKind kind,
 			JsonErrors.Located located) {
 		if (KServeController.isV2(request.getRequestURI())) {
 			return (T) ResponseEntity.badRequest()
 				.contentType(MediaType.APPLICATION_JSON)
 				.body(Map.of("error", located.message()));
 		}
-		ProblemDetail problem = problem(HttpStatus.BAD_REQUEST, type, title, located.message());
+		ProblemDetail problem = problem(kind, located.message());
 		problem.setProperty("field", located.field());
 		return (T) ResponseEntity.badRequest().contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
 	}
 
 	private static <T extends ResponseEntity<?>> T insufficientStorage(Exception ex) {
 		logger.warn("Out of disk space: {}", ex.toString());
-		ProblemDetail problem = problem(HttpStatus.INSUFFICIENT_STORAGE, "insufficient-storage", "Insufficient storage",
+		ProblemDetail problem = problem(ProblemKind.INSUFFICIENT_STORAGE,
 				"the server has no disk space left for this request; nothing was kept");
 		@SuppressWarnings("unchecked")
 		T response = (T) ResponseEntity.status(HttpStatus.INSUFFICIENT_STORAGE)
@@ -279,20 +260,12 @@ class ProblemHandler extends ResponseEntityExceptionHandler {
 		return problem;
 	}
 
-	static ProblemDetail problem(HttpStatusCode status, String type, String title, String detail) {
-		ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, detail);
-		problem.setType(URI.create(StoredProblems.TYPE_BASE + type));
-		problem.setTitle(title);
+	static ProblemDetail problem(ProblemKind kind, String detail) {
+		ProblemCatalogue.Entry entry = ProblemCatalogue.entry(kind);
+		ProblemDetail problem = ProblemDetail.forStatusAndDetail(entry.status(), detail);
+		problem.setType(entry.type());
+		problem.setTitle(entry.title());
 		return withRequestId(problem);
-	}
-
-	private static HttpStatus statusOf(PatchbayException ex) {
-		return STATUSES.entrySet()
-			.stream()
-			.filter((entry) -> entry.getKey().isInstance(ex))
-			.map(Map.Entry::getValue)
-			.findFirst()
-			.orElse(HttpStatus.INTERNAL_SERVER_ERROR);
 	}
 
 }

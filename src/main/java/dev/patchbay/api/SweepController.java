@@ -24,6 +24,7 @@ import org.springframework.web.servlet.support.ServletUriComponentsBuilder;
 import dev.patchbay.api.Responses.PageResponse;
 import dev.patchbay.inference.Sweeps;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 @RestController
 @RequestMapping("/api/v1/sweeps")
@@ -58,8 +59,8 @@ class SweepController {
 			@RequestParam(defaultValue = "0") @Min(0) int page,
 			@RequestParam(defaultValue = "20") @Min(1) @Max(200) int size) {
 		if (status != null && !Sweeps.STATUSES.contains(status)) {
-			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
-					"status: must be one of " + Sweeps.STATUSES, Map.of("field", "status"));
+			throw new InvalidInputException(ProblemKind.INVALID_PARAMETER, "status: must be one of " + Sweeps.STATUSES,
+					Map.of("field", "status"));
 		}
 		return PageResponse.from(this.sweeps.list(status, PageRequest.of(page, size)).map(SweepView::of));
 	}

@@ -8,6 +8,7 @@ import java.util.Set;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.transform.Transform;
 
 /**
@@ -103,8 +104,7 @@ record TransformRequest(String kind, String name, String version, Map<String, St
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-transform", "Invalid transform request", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_TRANSFORM, field + ": " + reason, Map.of("field", field));
 	}
 
 }

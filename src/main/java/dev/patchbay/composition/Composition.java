@@ -22,6 +22,7 @@ import jakarta.persistence.Table;
 import dev.patchbay.composition.MergeMethod.MajoritySign;
 import dev.patchbay.shared.ConflictException;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A stored recipe with its progress and result.
@@ -213,7 +214,7 @@ class Composition {
 		if (this.resultName != null || this.resultModelId != null) {
 			String current = (this.resultName != null) ? "is named '" + this.resultName + "'"
 					: "is already registered as model " + this.resultModelId;
-			throw new ConflictException("result-name-conflict", "Result already named",
+			throw new ConflictException(ProblemKind.RESULT_NAME_CONFLICT,
 					"resultName: this recipe's result " + current + "; an identical recipe shares one result",
 					Map.of("field", "resultName", "compositionId", this.id.toString()));
 		}

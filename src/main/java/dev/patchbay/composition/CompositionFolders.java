@@ -245,9 +245,7 @@ public class CompositionFolders {
 	}
 
 	private Composition find(UUID id) {
-		return this.compositions.findById(id)
-			.orElseThrow(() -> new NotFoundException("composition-not-found", "Composition not found",
-					"no composition has id " + id, Map.of("id", id.toString())));
+		return this.compositions.findById(id).orElseThrow(() -> CompositionNotFoundException.forId(id));
 	}
 
 }

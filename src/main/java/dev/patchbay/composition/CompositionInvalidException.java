@@ -3,6 +3,7 @@ package dev.patchbay.composition;
 import java.util.List;
 import java.util.Map;
 
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -12,7 +13,7 @@ import dev.patchbay.shared.UnprocessableException;
 public class CompositionInvalidException extends UnprocessableException {
 
 	private CompositionInvalidException(List<Problem> problems) {
-		super("incompatible-recipe", "Incompatible recipe",
+		super(ProblemKind.INCOMPATIBLE_RECIPE,
 				problems.size() + " problem(s): " + String.join("; ", problems.stream().map(Problem::message).toList()),
 				Map.of("problems", problems));
 	}

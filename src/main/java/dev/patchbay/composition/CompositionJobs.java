@@ -38,8 +38,9 @@ import dev.patchbay.engine.TensorEngine;
 import dev.patchbay.events.EventType;
 import dev.patchbay.events.Events;
 import dev.patchbay.registry.Registry;
+import dev.patchbay.shared.ProblemBodies;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
-import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.storage.BlobPins;
 
 /**
@@ -101,12 +102,15 @@ class CompositionJobs implements AutoCloseable {
 
 	private final Events events;
 
+	private final ProblemBodies problems;
+
 	private volatile boolean closing;
 
 	CompositionJobs(CompositionRepository compositions, Planner planner, Materializer materializer, Registry registry,
 			TransactionTemplate transactions, CompositionProperties properties, JsonMapper json, MeterRegistry meters,
-			CompositionQueue queue, ResultCache cache, TensorEngine engine, Events events) {
+			CompositionQueue queue, ResultCache cache, TensorEngine engine, Events events, ProblemBodies problems) {
 		this.events = events;
+		this.problems = problems;
 		this.engine = engine;
 		this.meters = meters;
 		this.cache = cache;
@@ -371,7 +375,7 @@ class CompositionJobs implements AutoCloseable {
 				this.refills.remove(id);
 				entry.close();
 				if (ex instanceof RejectedExecutionException) {
-					throw new ServiceBusyException("compositions-busy", "Workers busy",
+					throw new ServiceBusyException(ProblemKind.COMPOSITIONS_BUSY,
 							"every composition worker is busy, and composition " + id
 									+ " must be recomputed to be read here; try again later",
 							this.properties.pollInterval().multipliedBy(5), Map.of("id", id.toString()));
@@ -565,7 +569,7 @@ class CompositionJobs implements AutoCloseable {
 	}
 
 	private String problemJson(Exception ex) {
-		return this.json.writeValueAsString(StoredProblems.of(ex, "composition"));
+		return this.json.writeValueAsString(this.problems.of(ex, ProblemKind.COMPOSITION_FAILED));
 	}
 
 	/**

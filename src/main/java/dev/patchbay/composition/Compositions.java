@@ -28,6 +28,7 @@ import dev.patchbay.shared.ConflictException;
 import dev.patchbay.shared.ForbiddenException;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.storage.SegmentedFile;
 
@@ -119,7 +120,7 @@ public class Compositions {
 	 */
 	public Created create(RecipeDraft draft, boolean acknowledge, boolean admin) throws IOException {
 		if (acknowledge && !admin) {
-			throw new ForbiddenException("audit-acknowledgement-forbidden", "Forbidden",
+			throw new ForbiddenException(ProblemKind.AUDIT_ACKNOWLEDGEMENT_FORBIDDEN,
 					"acknowledgeAudit: only an admin key may acknowledge a patch audit",
 					Map.of("field", "acknowledgeAudit", "requiredRole", "admin"));
 		}
@@ -189,12 +190,12 @@ public class Compositions {
 		}
 		if (name.isBlank() || name.length() > 200 || name.contains("@")
 				|| name.chars().anyMatch(Character::isISOControl)) {
-			throw new InvalidInputException("invalid-recipe", "Invalid recipe",
+			throw new InvalidInputException(ProblemKind.INVALID_RECIPE,
 					"resultName: must have 1 to 200 characters, no '@' nor control characters",
 					Map.of("field", "resultName"));
 		}
 		if (Boolean.FALSE.equals(request.materialize())) {
-			throw new InvalidInputException("invalid-recipe", "Invalid recipe",
+			throw new InvalidInputException(ProblemKind.INVALID_RECIPE,
 					"resultName: names a registered result; it cannot go with materialize false",
 					Map.of("field", "resultName"));
 		}
@@ -208,7 +209,7 @@ public class Compositions {
 	private void requireQueueRoom() {
 		if (this.compositions.countByStatus(CompositionStatus.PENDING) >= this.properties.maxQueued()) {
 			// Counted, not locked: concurrent requests may pass the bound by a few.
-			throw new ServiceBusyException("compositions-busy", "Too many queued compositions",
+			throw new ServiceBusyException(ProblemKind.COMPOSITIONS_BUSY,
 					"the queue holds " + this.properties.maxQueued()
 							+ " compositions waiting for a worker (patchbay.composition.max-queued); try again later",
 					this.properties.pollInterval().multipliedBy(5), Map.of("limit", this.properties.maxQueued()));
@@ -274,10 +275,11 @@ public class Compositions {
 	 */
 	public Cancelled cancel(UUID id) {
 		CompositionStatus before = this.transactions.execute((status) -> {
-			Composition current = this.compositions.lockById(id).orElseThrow(() -> notFound(id));
+			Composition current = this.compositions.lockById(id)
+				.orElseThrow(() -> CompositionNotFoundException.forId(id));
 			CompositionStatus was = current.getStatus();
 			if (was == CompositionStatus.READY || was == CompositionStatus.FAILED) {
-				throw new ConflictException("composition-finished", "Composition already finished",
+				throw new ConflictException(ProblemKind.COMPOSITION_FINISHED,
 						"composition " + id + " is " + was.wireName()
 								+ "; only a pending or running one can be cancelled",
 						Map.of("compositionId", id.toString(), "status", was.wireName()));
@@ -355,7 +357,7 @@ public class Compositions {
 	public Weights weights(UUID id) {
 		Composition composition = find(id);
 		if (composition.getStatus() == CompositionStatus.FAILED) {
-			throw failed(id);
+			throw CompositionFailedException.forId(id);
 		}
 		if (composition.getStatus() == CompositionStatus.CANCELLED) {
 			throw cancelledConflict(id);
@@ -389,14 +391,9 @@ public class Compositions {
 	}
 
 	private static ConflictException cancelledConflict(UUID id) {
-		return new ConflictException("composition-cancelled", "Composition cancelled",
+		return new ConflictException(ProblemKind.COMPOSITION_CANCELLED,
 				"composition " + id + " was cancelled; post its recipe again to queue it anew",
 				Map.of("compositionId", id.toString()));
-	}
-
-	private static ConflictException failed(UUID id) {
-		return new ConflictException("composition-failed", "Composition failed",
-				"composition " + id + " failed; see its error", Map.of("compositionId", id.toString()));
 	}
 
 	/**
@@ -505,7 +502,7 @@ public class Compositions {
 			while (true) {
 				Composition composition = find(id);
 				if (composition.getStatus() == CompositionStatus.FAILED) {
-					throw failed(id);
+					throw CompositionFailedException.forId(id);
 				}
 				if (composition.getStatus() == CompositionStatus.CANCELLED) {
 					throw cancelledConflict(id);
@@ -521,7 +518,7 @@ public class Compositions {
 					return new Result(handle);
 				}
 				if (System.nanoTime() > deadline) {
-					throw new ConflictException("composition-not-ready", "Composition not ready",
+					throw new ConflictException(ProblemKind.COMPOSITION_NOT_READY,
 							"composition " + id + " is still " + find(id).getStatus().wireName(),
 							Map.of("compositionId", id.toString()));
 				}
@@ -568,7 +565,7 @@ public class Compositions {
 	public void delete(UUID id) throws IOException {
 		Composition composition = find(id);
 		if (composition.getStatus().isActive()) {
-			throw new ConflictException("composition-running", "Composition still running",
+			throw new ConflictException(ProblemKind.COMPOSITION_RUNNING,
 					"composition " + id + " is still " + composition.getStatus().wireName()
 							+ "; cancel it first (POST /api/v1/compositions/" + id + "/cancel)",
 					Map.of("compositionId", id.toString()));
@@ -582,12 +579,7 @@ public class Compositions {
 	}
 
 	private Composition find(UUID id) {
-		return this.compositions.findById(id).orElseThrow(() -> notFound(id));
-	}
-
-	private static NotFoundException notFound(UUID id) {
-		return new NotFoundException("composition-not-found", "Composition not found", "no composition has id " + id,
-				Map.of("id", id.toString()));
+		return this.compositions.findById(id).orElseThrow(() -> CompositionNotFoundException.forId(id));
 	}
 
 	private CompositionSummary summary(Composition composition) {

@@ -12,6 +12,7 @@ import dev.patchbay.composition.Plan.TensorPlan.Moments;
 import dev.patchbay.engine.LowRank;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 import static dev.patchbay.composition.PlanExecutor.BASE;
@@ -123,7 +124,7 @@ final class CurvatureRun {
 		// A term that changes this tensor without second moments would silently be
 		// weighted by ε alone.
 		if (entry == null && this.present[term] && !magnitude()) {
-			throw new UnprocessableException("composition-invalid", "Invalid recipe",
+			throw new UnprocessableException(ProblemKind.COMPOSITION_INVALID,
 					"terms[" + term + "]: has no second moments for tensor '" + this.tensor + "'",
 					Map.of("tensor", this.tensor));
 		}

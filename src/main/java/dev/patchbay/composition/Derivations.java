@@ -27,6 +27,7 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobOutput;
@@ -154,7 +155,7 @@ public class Derivations {
 			}
 		}
 		if (specs.isEmpty()) {
-			throw new UnprocessableException("empty-diff", "Nothing to diff",
+			throw new UnprocessableException(ProblemKind.EMPTY_DIFF,
 					"the models share no floating-point tensor that differs (after include/exclude)",
 					Map.of("field", "finetunedModelId"));
 		}
@@ -330,7 +331,7 @@ public class Derivations {
 			}
 		}
 		if (!problems.isEmpty()) {
-			throw new UnprocessableException("incompatible-models", "Incompatible models", String.join("; ", problems),
+			throw new UnprocessableException(ProblemKind.INCOMPATIBLE_MODELS, String.join("; ", problems),
 					Map.of("problems", problems));
 		}
 		Signature signature = new Signature(clean, robust, pretrained, selected);
@@ -490,8 +491,7 @@ public class Derivations {
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-derivation", "Invalid derivation request", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_DERIVATION, field + ": " + reason, Map.of("field", field));
 	}
 
 }

@@ -19,6 +19,7 @@ import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.LineageLink;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.StoredFile;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -100,7 +101,7 @@ public class Lineages {
 			return;
 		}
 		if (nodes.size() >= MAX_NODES) {
-			throw new UnprocessableException("lineage-too-large", "Lineage too large",
+			throw new UnprocessableException(ProblemKind.LINEAGE_TOO_LARGE,
 					"the ancestry has more than " + MAX_NODES + " nodes", Map.of("limit", MAX_NODES));
 		}
 		// Sources are referenced, so never deleted; one that is neither a model nor a

@@ -36,6 +36,7 @@ import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
@@ -214,7 +215,7 @@ public class LoraCombinations {
 		// merge_utils adds the factors elementwise, so they must have the same shape, as
 		// PEFT's check demands.
 		if (linear && sources.stream().mapToInt(Source::rank).distinct().count() > 1) {
-			throw new UnprocessableException("unequal-ranks", "Ranks differ",
+			throw new UnprocessableException(ProblemKind.UNEQUAL_RANKS,
 					combination + " combines the factors themselves, so every adapter needs the same rank; use cat"
 							+ " or an svd type",
 					Map.of("field", "combination"));
@@ -246,7 +247,7 @@ public class LoraCombinations {
 							.subList(1, aShape.size())
 							.equals(aShape.subList(1, aShape.size()))
 						|| !module.module().b().shape().get(0).equals(bShape.get(0))) {
-					throw new UnprocessableException("incompatible-adapters", "Adapters do not fit together",
+					throw new UnprocessableException(ProblemKind.INCOMPATIBLE_ADAPTERS,
 							"module '" + name + "' has different shapes or layouts in the adapters",
 							Map.of("field", "terms[" + module.term() + "]"));
 				}
@@ -425,19 +426,19 @@ public class LoraCombinations {
 		// DoRA's magnitude vectors are per source and have no weighted combination (PEFT
 		// gives the new adapter its own, matching neither source), so DoRA is refused.
 		if (adapter.config().useDora()) {
-			throw new UnprocessableException("dora-combination", "DoRA adapters cannot be combined",
+			throw new UnprocessableException(ProblemKind.DORA_COMBINATION,
 					"patch " + term.patchId() + " is DoRA; its magnitude vectors have no combined counterpart",
 					Map.of("field", field + ".patchId"));
 		}
 		// Saved modules are whole weights; PEFT refuses two adapters that share one.
 		if (!adapter.modulesToSave().isEmpty()) {
-			throw new UnprocessableException("modules-to-save-combination", "Saved modules cannot be combined",
+			throw new UnprocessableException(ProblemKind.MODULES_TO_SAVE_COMBINATION,
 					"patch " + term.patchId() + " has modules_to_save, which have no weighted combination",
 					Map.of("field", field + ".patchId"));
 		}
 		for (LoraAdapter.LoraModule module : adapter.modules()) {
 			if (module.layout() == LoraAdapter.Layout.CP || module.layout() == LoraAdapter.Layout.LORALIB_CONV) {
-				throw new UnprocessableException("unsupported-layout", "Conv adapter layouts cannot be combined",
+				throw new UnprocessableException(ProblemKind.UNSUPPORTED_LAYOUT,
 						"module '" + module.module() + "' of patch " + term.patchId()
 								+ " is CP-LoRA or loralib; only PEFT's layouts combine",
 						Map.of("field", field + ".patchId"));
@@ -482,8 +483,8 @@ public class LoraCombinations {
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-combination", "Invalid LoRA combination request",
-				field + ": " + reason, Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_COMBINATION, field + ": " + reason,
+				Map.of("field", field));
 	}
 
 	/** A source adapter, its weight, and its rank (the largest of its modules). */

@@ -31,6 +31,7 @@ import dev.patchbay.registry.RegistryProperties;
 import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
 
@@ -216,7 +217,7 @@ public class LoraExtractions {
 			report.add(new ModuleReport(module, "lora", r, factors.energyKept()));
 		}
 		if (ranks.isEmpty()) {
-			throw new UnprocessableException("empty-extraction", "Nothing to extract",
+			throw new UnprocessableException(ProblemKind.EMPTY_EXTRACTION,
 					"no module can be factored (after include/exclude, and svEpsilon)", Map.of("field", "rank"));
 		}
 		// r and lora_alpha are the largest rank actually extracted, as mergekit writes
@@ -359,8 +360,7 @@ public class LoraExtractions {
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-extraction", "Invalid LoRA extraction request", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_EXTRACTION, field + ": " + reason, Map.of("field", field));
 	}
 
 	/**
@@ -395,7 +395,7 @@ public class LoraExtractions {
 			float[] tuned = read(this.finetunedModel, name);
 			float[] original = read(this.base, name);
 			if (original.length != tuned.length) {
-				throw new UnprocessableException("shape-mismatch", "Shapes differ",
+				throw new UnprocessableException(ProblemKind.SHAPE_MISMATCH,
 						"tensor '" + name + "' has different shapes in the two models", Map.of("tensor", name));
 			}
 			for (int i = 0; i < tuned.length; i++) {
@@ -410,7 +410,7 @@ public class LoraExtractions {
 				return read(this.finetunedModel, name);
 			}
 			if (this.base == null || baseTensor(name) == null) {
-				throw new UnprocessableException("no-base", "The diff patch has no base model",
+				throw new UnprocessableException(ProblemKind.NO_BASE,
 						"module tensor '" + name + "' must be saved whole, which needs the diff's base model",
 						Map.of("field", "diffPatchId"));
 			}

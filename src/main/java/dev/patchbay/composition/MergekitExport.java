@@ -16,6 +16,7 @@ import tools.jackson.dataformat.yaml.YAMLWriteFeature;
 
 import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -69,8 +70,8 @@ final class MergekitExport {
 			reasons.add("safeMerge: false has no mergekit key; mergekit configs compose with the safe merge here");
 		}
 		if (!reasons.isEmpty()) {
-			throw new UnprocessableException("recipe-not-expressible", "Recipe not expressible in mergekit",
-					String.join("; ", reasons), Map.of("reasons", reasons));
+			throw new UnprocessableException(ProblemKind.RECIPE_NOT_EXPRESSIBLE, String.join("; ", reasons),
+					Map.of("reasons", reasons));
 		}
 		ObjectNode config = NODES.objectNode();
 		config.put("merge_method", recipe.method().wireName());

@@ -12,6 +12,7 @@ import dev.patchbay.engine.TensorData;
 import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 import static dev.patchbay.composition.PlanExecutor.BASE;
@@ -411,7 +412,7 @@ final class MergekitRun {
 		// inputs cancel up to rounding, where mergekit's absolute 1e-8 normalizes noise.
 		if (mean < 1e-6) {
 			if (n != 2) {
-				throw new UnprocessableException("composition-degenerate", "Degenerate merge",
+				throw new UnprocessableException(ProblemKind.COMPOSITION_DEGENERATE,
 						"terms[].parameters.weight: multislerp's weighted mean of the task vectors of tensor '"
 								+ this.tensor + "' is zero (antipodal inputs whose weights balance out)",
 						Map.of("tensor", this.tensor, "parameter", "weight"));
@@ -564,7 +565,7 @@ final class MergekitRun {
 		// mergekit divides by zero here and writes NaN everywhere (fixture
 		// model_stock_antipodal); we refuse the tensor instead.
 		if (Math.abs(denominator) < 1e-6) {
-			throw new UnprocessableException("composition-degenerate", "Degenerate merge",
+			throw new UnprocessableException(ProblemKind.COMPOSITION_DEGENERATE,
 					"terms: model_stock's task vectors of tensor '" + this.tensor + "' are antipodal (mean cosine "
 							+ cos + " = −1/(N−1)), where its interpolation ratio divides by zero",
 					Map.of("tensor", this.tensor, "parameter", "terms"));

@@ -7,6 +7,7 @@ import java.util.Map;
 import tools.jackson.databind.JsonNode;
 
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A method or term parameter as mergekit reads it ({@code mergekit/config.py}): a number
@@ -230,8 +231,7 @@ sealed interface ParameterValue {
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-recipe", "Invalid recipe", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_RECIPE, field + ": " + reason, Map.of("field", field));
 	}
 
 }

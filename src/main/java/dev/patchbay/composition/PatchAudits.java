@@ -27,6 +27,7 @@ import dev.patchbay.registry.ArtifactDetails;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
@@ -102,7 +103,7 @@ public class PatchAudits {
 		ArtifactDetails patch = this.registry.get(ArtifactType.PATCH, patchId);
 		UUID model = (modelId != null) ? modelId : patch.baseModelId();
 		if (model == null) {
-			throw new InvalidInputException("invalid-parameter", "Invalid parameter",
+			throw new InvalidInputException(ProblemKind.INVALID_PARAMETER,
 					"modelId: is required, since patch " + patchId + " names no base model",
 					Map.of("field", "modelId"));
 		}
@@ -206,7 +207,7 @@ public class PatchAudits {
 					.append(layer.layer());
 			}
 		}
-		return new UnprocessableException("patch-audit-flagged", "Patch flagged by its audit",
+		return new UnprocessableException(ProblemKind.PATCH_AUDIT_FLAGGED,
 				detail + " (more than patchbay.audit.removed-neuron-fraction = "
 						+ this.properties.removedNeuronFraction()
 						+ " of a layer); an admin key may compose it with \"acknowledgeAudit\": true",
@@ -364,7 +365,7 @@ public class PatchAudits {
 			// Checked after the pass, before the power iteration, which would only spread
 			// the NaN.
 			if (this.change.nonFinite() > 0) {
-				throw new UnprocessableException("audit-not-finite", "Audit not finite",
+				throw new UnprocessableException(ProblemKind.AUDIT_NOT_FINITE,
 						"tensor '" + this.name + "' would hold NaN or an infinity once patched",
 						Map.of("tensor", this.name));
 			}

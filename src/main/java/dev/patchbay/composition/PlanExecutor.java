@@ -26,6 +26,7 @@ import dev.patchbay.engine.TopK;
 import dev.patchbay.engine.Workspace;
 import dev.patchbay.engine.Workspace.SignElection;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.SafetensorsWriter;
@@ -620,7 +621,7 @@ final class PlanExecutor {
 			}
 			catch (NonFiniteException ex) {
 				String name = this.layout.tensor().output().name();
-				throw new UnprocessableException("composition-not-finite", "Composition not finite",
+				throw new UnprocessableException(ProblemKind.COMPOSITION_NOT_FINITE,
 						"tensor '" + name + "' would hold NaN or an infinity; the composition is refused",
 						Map.of("tensor", name));
 			}

@@ -11,6 +11,7 @@ import dev.patchbay.composition.MergeMethod.MajoritySign;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A checked, normalized recipe: what the planner plans, the digest is computed from and a
@@ -315,8 +316,7 @@ record Recipe(UUID baseModelId, List<Term> terms, MergeMethod method, DType outp
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-recipe", "Invalid recipe", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_RECIPE, field + ": " + reason, Map.of("field", field));
 	}
 
 }

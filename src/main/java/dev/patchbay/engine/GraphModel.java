@@ -25,6 +25,7 @@ import ai.djl.util.Pair;
 
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InsufficientResourcesException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A TorchScript graph loaded through DJL whose parameters can be replaced by name, e.g.
@@ -186,7 +187,7 @@ public final class GraphModel implements AutoCloseable {
 	}
 
 	private static InsufficientResourcesException outOfMemory(Throwable ex) {
-		return new InsufficientResourcesException("engine-out-of-memory", "Out of memory",
+		return new InsufficientResourcesException(ProblemKind.ENGINE_OUT_OF_MEMORY,
 				"the engine ran out of memory for this request: " + firstLine(ex.getMessage()), Map.of(), ex);
 	}
 

@@ -25,6 +25,7 @@ import org.springframework.transaction.annotation.Transactional;
 
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * Registers, lists and removes webhooks, and lists their deliveries. Removing a webhook
@@ -88,7 +89,7 @@ public class Webhooks {
 	public Webhook get(UUID id) {
 		List<Webhook> found = views("where w.id = :id", id);
 		if (found.isEmpty()) {
-			throw notFound(id);
+			throw WebhookNotFoundException.forId(id);
 		}
 		return found.get(0);
 	}
@@ -100,7 +101,7 @@ public class Webhooks {
 	@Transactional
 	public void delete(UUID id) {
 		if (this.jdbc.sql("delete from webhook where id = :id").param("id", id).update() == 0) {
-			throw notFound(id);
+			throw WebhookNotFoundException.forId(id);
 		}
 	}
 
@@ -229,13 +230,7 @@ public class Webhooks {
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-webhook", "Invalid webhook", field + ": " + reason,
-				Map.of("field", field));
-	}
-
-	private static NotFoundException notFound(UUID id) {
-		return new NotFoundException("webhook-not-found", "Webhook not found", "no webhook has id " + id,
-				Map.of("id", id.toString()));
+		return new InvalidInputException(ProblemKind.INVALID_WEBHOOK, field + ": " + reason, Map.of("field", field));
 	}
 
 }

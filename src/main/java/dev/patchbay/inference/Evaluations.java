@@ -25,6 +25,7 @@ import org.springframework.stereotype.Service;
 
 import dev.patchbay.engine.GraphModel;
 import dev.patchbay.engine.HostTensor;
+import dev.patchbay.engine.TensorData;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.ArtifactType;
 import dev.patchbay.registry.GraphSignature;
@@ -32,10 +33,10 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemBodies;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
-import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.storage.BlobPins;
-import dev.patchbay.engine.TensorData;
 
 /**
  * Measures classification accuracy of a model or composition on a dataset, batch by
@@ -66,13 +67,16 @@ public class Evaluations implements AutoCloseable {
 
 	private final JdbcClient jdbc;
 
+	private final ProblemBodies problems;
+
 	Evaluations(LoadedModels models, Registry registry, InferenceProperties properties, JsonMapper json,
-			JdbcClient jdbc) {
+			JdbcClient jdbc, ProblemBodies problems) {
 		this.models = models;
 		this.registry = registry;
 		this.properties = properties;
 		this.json = json;
 		this.jdbc = jdbc;
+		this.problems = problems;
 		this.worker = Workers.single("evaluation-worker", properties.maxQueuedEvaluations());
 	}
 
@@ -137,7 +141,7 @@ public class Evaluations implements AutoCloseable {
 			catch (RejectedExecutionException ex) {
 				// Refused whole: the row goes, so the refusal leaves no trace.
 				this.jdbc.sql("delete from evaluation where id = :id").param("id", progress.id).update();
-				throw new ServiceBusyException("evaluations-busy", "Too many evaluations",
+				throw new ServiceBusyException(ProblemKind.EVALUATIONS_BUSY,
 						"the queue of asynchronous evaluations is full (" + this.properties.maxQueuedEvaluations()
 								+ ", patchbay.inference.max-queued-evaluations); try again later",
 						RETRY_AFTER, Map.of("limit", this.properties.maxQueuedEvaluations()));
@@ -168,8 +172,7 @@ public class Evaluations implements AutoCloseable {
 			.param("id", id)
 			.query(this::view)
 			.optional()
-			.orElseThrow(() -> new NotFoundException("evaluation-not-found", "Evaluation not found",
-					"no evaluation has id " + id, Map.of("id", id.toString())));
+			.orElseThrow(() -> EvaluationNotFoundException.forId(id));
 	}
 
 	/**
@@ -337,7 +340,7 @@ public class Evaluations implements AutoCloseable {
 
 	private void failed(Progress progress, Exception ex) {
 		logger.warn("Evaluation {} failed", progress.id, ex);
-		progress.fail(this.json.valueToTree(StoredProblems.of(ex, "evaluation")));
+		progress.fail(this.json.valueToTree(this.problems.of(ex, ProblemKind.EVALUATION_FAILED)));
 		store(progress);
 	}
 

@@ -14,6 +14,7 @@ import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.GraphSignature.Declaration;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * KServe v2 (Open Inference Protocol) inference on registered models and compositions:
@@ -66,7 +67,7 @@ public class Inference {
 	public void requireVersion(String id, String version) {
 		this.models.signature(target(id));
 		if (!VERSION.equals(version)) {
-			throw new NotFoundException("model-version-not-found", "Model version not found",
+			throw new NotFoundException(ProblemKind.MODEL_VERSION_NOT_FOUND,
 					"model " + id + " has no version '" + version + "'; its versions are [" + VERSION + "]",
 					Map.of("id", id, "version", version));
 		}

@@ -18,6 +18,7 @@ import dev.patchbay.engine.HostTensor;
 import dev.patchbay.engine.TensorData;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.PayloadTooLargeException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * Reads a KServe v2 inference request token by token, writing each input's elements
@@ -257,7 +258,7 @@ final class InferenceBodyReader {
 	}
 
 	private PayloadTooLargeException tooManyElements(String field, String what) {
-		return new PayloadTooLargeException("inference-input-too-large", "Inference input too large",
+		return new PayloadTooLargeException(ProblemKind.INFERENCE_INPUT_TOO_LARGE,
 				field + ": " + what + " exceeds the limit of " + this.maxElements
 						+ " elements per request (patchbay.inference.max-request-elements)",
 				Map.of("field", field, "limitElements", this.maxElements));
@@ -468,7 +469,7 @@ final class InferenceBodyReader {
 	}
 
 	static PayloadTooLargeException tooLarge(long maxBytes) {
-		return new PayloadTooLargeException("inference-request-too-large", "Inference request too large",
+		return new PayloadTooLargeException(ProblemKind.INFERENCE_REQUEST_TOO_LARGE,
 				"body: exceeds the limit of " + maxBytes + " bytes (patchbay.inference.max-request-size)",
 				Map.of("field", "body", "limitBytes", maxBytes));
 	}

@@ -3,6 +3,7 @@ package dev.patchbay.inference;
 import java.util.Map;
 
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * An inference or evaluation request the model cannot take: a wrong datatype, shape or
@@ -11,7 +12,7 @@ import dev.patchbay.shared.InvalidInputException;
 public class InferenceInputException extends InvalidInputException {
 
 	private InferenceInputException(String field, String detail) {
-		super("invalid-inference-input", "Invalid inference input", detail, Map.of("field", field));
+		super(ProblemKind.INVALID_INFERENCE_INPUT, detail, Map.of("field", field));
 	}
 
 	public static InferenceInputException forField(String field, String reason) {

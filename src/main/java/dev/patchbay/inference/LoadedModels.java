@@ -33,6 +33,7 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.StoredFile;
 import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
 import dev.patchbay.storage.SafetensorsHeader;
@@ -214,7 +215,7 @@ class LoadedModels implements AutoCloseable {
 
 	private Entry load(String id, Source source) {
 		if (source.graph == null) {
-			throw new UnprocessableException("no-graph", "Model has no graph", "model " + source.modelId
+			throw new UnprocessableException(ProblemKind.NO_GRAPH, "model " + source.modelId
 					+ " has no TorchScript graph; attach one with PUT /api/v1/models/" + source.modelId + "/graph",
 					Map.of("id", id));
 		}
@@ -231,7 +232,7 @@ class LoadedModels implements AutoCloseable {
 				TensorEntry tensor = source.tensors.get(parameter.getKey());
 				if (tensor == null || !tensor.spec().shape().equals(parameter.getValue())) {
 					throw new UnprocessableException(
-							"graph-mismatch", "Graph does not match the model", "graph parameter '" + parameter.getKey()
+							ProblemKind.GRAPH_MISMATCH, "graph parameter '" + parameter.getKey()
 									+ "' has no tensor of shape " + parameter.getValue(),
 							Map.of("parameter", parameter.getKey()));
 				}
@@ -295,7 +296,7 @@ class LoadedModels implements AutoCloseable {
 			}
 			boolean sharded = model.tensors().stream().map(StoredTensor::fileOrdinal).distinct().count() > 1;
 			if (sharded) {
-				throw new UnprocessableException("sharded-inference", "Sharded model",
+				throw new UnprocessableException(ProblemKind.SHARDED_INFERENCE,
 						"inference on sharded models is not supported yet; compose or re-upload it as one file",
 						Map.of("id", id));
 			}
@@ -354,7 +355,7 @@ class LoadedModels implements AutoCloseable {
 	}
 
 	private static NotFoundException notFound(String id) {
-		return new NotFoundException("model-not-found", "Model not found", "no model or composition has id " + id,
+		return new NotFoundException(ProblemKind.MODEL_NOT_FOUND, "no model or composition has id " + id,
 				Map.of("id", id));
 	}
 

@@ -35,8 +35,9 @@ import dev.patchbay.registry.GraphSignature;
 import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemBodies;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
-import dev.patchbay.shared.StoredProblems;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobPins;
@@ -73,6 +74,8 @@ public class Sweeps implements AutoCloseable {
 
 	private final JdbcClient jdbc;
 
+	private final ProblemBodies problems;
+
 	/**
 	 * One sweep at a time, with a bounded queue in front: a sweep holds a private copy of
 	 * its base model, so running several at once would multiply the memory.
@@ -82,13 +85,14 @@ public class Sweeps implements AutoCloseable {
 	private final Leases leases;
 
 	Sweeps(LoadedModels models, Registry registry, MergedDeltas deltas, InferenceProperties properties, JsonMapper json,
-			JdbcClient jdbc, Leases leases) {
+			JdbcClient jdbc, Leases leases, ProblemBodies problems) {
 		this.models = models;
 		this.registry = registry;
 		this.deltas = deltas;
 		this.properties = properties;
 		this.json = json;
 		this.jdbc = jdbc;
+		this.problems = problems;
 		this.worker = Workers.single("sweep-worker", properties.maxQueuedEvaluations());
 		this.leases = leases;
 		leases.onLapsed(Leases.SWEEP, this::takeOver);
@@ -130,7 +134,7 @@ public class Sweeps implements AutoCloseable {
 		SweepDraft resolved = resolved(request, objective, batchSize);
 		this.deltas.check(recipe(resolved, grid.get(0)));
 		if (!this.models.ready(resolved.baseModelId())) {
-			throw new UnprocessableException("no-graph", "Model has no graph",
+			throw new UnprocessableException(ProblemKind.NO_GRAPH,
 					"model " + resolved.baseModelId() + " has no TorchScript graph; attach one with PUT /api/v1/models/"
 							+ resolved.baseModelId() + "/graph",
 					Map.of("field", "baseModelId"));
@@ -215,7 +219,7 @@ public class Sweeps implements AutoCloseable {
 			// Refused whole: the row goes, so the refusal leaves no trace.
 			this.leases.release(Leases.SWEEP, id);
 			this.jdbc.sql("delete from sweep where id = :id").param("id", id).update();
-			throw new ServiceBusyException("sweeps-busy", "Too many sweeps",
+			throw new ServiceBusyException(ProblemKind.SWEEPS_BUSY,
 					"the queue of sweeps is full (" + this.properties.maxQueuedEvaluations()
 							+ ", patchbay.inference.max-queued-evaluations); try again later",
 					Duration.ofSeconds(30), Map.of("limit", this.properties.maxQueuedEvaluations()));
@@ -353,7 +357,7 @@ public class Sweeps implements AutoCloseable {
 			Map<String, List<Long>> parameters = model.parameterShapes();
 			for (TensorSpec tensor : prepared.tensors()) {
 				if (!tensor.shape().equals(parameters.get(tensor.name()))) {
-					throw new UnprocessableException("sweep-tensor-not-in-graph", "Patch does not fit the graph",
+					throw new UnprocessableException(ProblemKind.SWEEP_TENSOR_NOT_IN_GRAPH,
 							"the terms change tensor '" + tensor.name() + "' " + tensor.shape()
 									+ ", which is not a parameter of that shape in the base model's graph",
 							Map.of("tensor", tensor.name()));
@@ -411,7 +415,7 @@ public class Sweeps implements AutoCloseable {
 
 	private void failed(UUID id, Exception ex) {
 		logger.warn("Sweep {} failed", id, ex);
-		Map<String, Object> error = StoredProblems.of(ex, "sweep");
+		Map<String, Object> error = this.problems.of(ex, ProblemKind.SWEEP_FAILED);
 		this.jdbc.sql("update sweep set status = 'failed', error = :error where id = :id")
 			.param("error", this.json.writeValueAsString(error), Types.VARCHAR)
 			.param("id", id)
@@ -427,8 +431,7 @@ public class Sweeps implements AutoCloseable {
 			.param("id", id)
 			.query(this::view)
 			.optional()
-			.orElseThrow(() -> new NotFoundException("sweep-not-found", "Sweep not found", "no sweep has id " + id,
-					Map.of("id", id.toString())));
+			.orElseThrow(() -> SweepNotFoundException.forId(id));
 		List<SweepSummary.Result> results = this.jdbc
 			.sql("select weights, accuracy from sweep_result where sweep_id = :id order by ordinal")
 			.param("id", id)

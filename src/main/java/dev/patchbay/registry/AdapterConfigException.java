@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A PEFT adapter's config is malformed or contradicts its tensors; lists every problem
@@ -12,8 +13,7 @@ import dev.patchbay.shared.InvalidInputException;
 public class AdapterConfigException extends InvalidInputException {
 
 	private AdapterConfigException(List<AdapterProblem> problems) {
-		super("invalid-adapter", "Invalid adapter",
-				String.join("; ", problems.stream().map(AdapterProblem::message).toList()),
+		super(ProblemKind.INVALID_ADAPTER, String.join("; ", problems.stream().map(AdapterProblem::message).toList()),
 				Map.of("problems", problems));
 	}
 

@@ -6,14 +6,15 @@ import java.util.Map;
 import java.util.UUID;
 
 import dev.patchbay.shared.ConflictException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * An artifact cannot be created or removed in the registry's current state.
  */
 public class ArtifactConflictException extends ConflictException {
 
-	private ArtifactConflictException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	private ArtifactConflictException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 	/**
@@ -27,7 +28,7 @@ public class ArtifactConflictException extends ConflictException {
 		if (existingId != null) {
 			properties.put("existingId", existingId.toString());
 		}
-		return new ArtifactConflictException("artifact-exists", "Artifact already exists",
+		return new ArtifactConflictException(ProblemKind.ARTIFACT_EXISTS,
 				"a " + type.name().toLowerCase() + " named '" + name + "'"
 						+ ((version != null) ? " with version '" + version + "'" : " without a version")
 						+ " already exists" + ((existingId != null) ? ": " + existingId : ""),
@@ -35,7 +36,7 @@ public class ArtifactConflictException extends ConflictException {
 	}
 
 	public static ArtifactConflictException stillReferenced(ArtifactType type, List<String> referencedBy) {
-		return new ArtifactConflictException("artifact-in-use", "Artifact still referenced",
+		return new ArtifactConflictException(ProblemKind.ARTIFACT_IN_USE,
 				"this " + type.name().toLowerCase() + " is still referenced by " + referencedBy,
 				Map.of("referencedBy", referencedBy));
 	}

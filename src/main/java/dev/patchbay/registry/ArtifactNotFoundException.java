@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.UUID;
 
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * No model, patch or dataset has the requested id.
@@ -11,12 +12,11 @@ import dev.patchbay.shared.NotFoundException;
 public class ArtifactNotFoundException extends NotFoundException {
 
 	private ArtifactNotFoundException(ArtifactType type, UUID id) {
-		super(type.name().toLowerCase() + "-not-found", label(type) + " not found",
-				"no " + type.name().toLowerCase() + " has id " + id, Map.of("id", id.toString()));
+		super(kindOf(type), "no " + type.name().toLowerCase() + " has id " + id, Map.of("id", id.toString()));
 	}
 
 	private ArtifactNotFoundException(ArtifactType type, String reference, String field) {
-		super(type.name().toLowerCase() + "-not-found", label(type) + " not found",
+		super(kindOf(type),
 				((field != null) ? field + ": " : "") + "no " + type.name().toLowerCase() + " is '" + reference + "'",
 				(field != null) ? Map.of("reference", reference, "field", field) : Map.of("reference", reference));
 	}
@@ -34,9 +34,12 @@ public class ArtifactNotFoundException extends NotFoundException {
 		return new ArtifactNotFoundException(type, reference, field);
 	}
 
-	private static String label(ArtifactType type) {
-		String name = type.name().toLowerCase();
-		return Character.toUpperCase(name.charAt(0)) + name.substring(1);
+	private static ProblemKind kindOf(ArtifactType type) {
+		return switch (type) {
+			case MODEL -> ProblemKind.MODEL_NOT_FOUND;
+			case PATCH -> ProblemKind.PATCH_NOT_FOUND;
+			case DATASET -> ProblemKind.DATASET_NOT_FOUND;
+		};
 	}
 
 }

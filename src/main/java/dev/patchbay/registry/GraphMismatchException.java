@@ -3,6 +3,7 @@ package dev.patchbay.registry;
 import java.util.List;
 import java.util.Map;
 
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 /**
@@ -11,7 +12,7 @@ import dev.patchbay.shared.UnprocessableException;
 public class GraphMismatchException extends UnprocessableException {
 
 	private GraphMismatchException(List<GraphValidator.GraphProblem> problems) {
-		super("graph-mismatch", "Graph does not match the model",
+		super(ProblemKind.GRAPH_MISMATCH,
 				String.join("; ", problems.stream().map(GraphValidator.GraphProblem::message).toList()),
 				Map.of("field", "graph", "problems", problems));
 	}

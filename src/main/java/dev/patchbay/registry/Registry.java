@@ -35,6 +35,7 @@ import dev.patchbay.registry.CompatibilityReport.Problem;
 import dev.patchbay.shared.DType;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.storage.BlobNotFoundException;
 import dev.patchbay.storage.BlobPins;
@@ -265,8 +266,7 @@ public class Registry {
 	}
 
 	private static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-field", "Invalid field", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_FIELD, field + ": " + reason, Map.of("field", field));
 	}
 
 	/**
@@ -376,7 +376,7 @@ public class Registry {
 	}
 
 	private static NotFoundException aliasNotFound(ArtifactType type, String name, String alias) {
-		return new NotFoundException("alias-not-found", "Alias not found",
+		return new NotFoundException(ProblemKind.ALIAS_NOT_FOUND,
 				type.name().toLowerCase(Locale.ROOT) + " " + name + " has no alias '" + alias + "'",
 				Map.of("name", name, "alias", alias));
 	}

@@ -21,6 +21,7 @@ import org.springframework.transaction.annotation.Transactional;
 import dev.patchbay.registry.EmbeddedDatabase;
 import dev.patchbay.shared.InvalidInputException;
 import dev.patchbay.shared.NotFoundException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.Sha256;
 
 /**
@@ -70,11 +71,11 @@ public class ApiKeys {
 	@Transactional
 	public IssuedKey issue(String name, String role) {
 		if (name == null || name.isBlank() || name.length() > 100 || name.chars().anyMatch(Character::isISOControl)) {
-			throw new InvalidInputException("invalid-key-request", "Invalid key request",
+			throw new InvalidInputException(ProblemKind.INVALID_KEY_REQUEST,
 					"name: must be 1 to 100 characters, none of them control characters", Map.of("field", "name"));
 		}
 		if (role == null) {
-			throw new InvalidInputException("invalid-key-request", "Invalid key request",
+			throw new InvalidInputException(ProblemKind.INVALID_KEY_REQUEST,
 					"role: is required (reader, publisher or admin)", Map.of("field", "role"));
 		}
 		return issue(name, Role.fromWireName(role));
@@ -99,9 +100,7 @@ public class ApiKeys {
 	 */
 	@Transactional
 	public void revoke(UUID id) {
-		ApiKey key = this.keys.findById(id)
-			.orElseThrow(() -> new NotFoundException("key-not-found", "API key not found", "no API key has id " + id,
-					Map.of("id", id.toString())));
+		ApiKey key = this.keys.findById(id).orElseThrow(() -> ApiKeyNotFoundException.forId(id));
 		this.keys.delete(key);
 	}
 

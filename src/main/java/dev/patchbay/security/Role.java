@@ -6,6 +6,7 @@ import java.util.Map;
 import com.fasterxml.jackson.annotation.JsonValue;
 
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * What an API key may do. Each role includes the ones before it: readers read and run
@@ -34,7 +35,7 @@ public enum Role {
 		return Arrays.stream(values())
 			.filter((role) -> role.wireName().equals(name))
 			.findFirst()
-			.orElseThrow(() -> new InvalidInputException("invalid-role", "Invalid role",
+			.orElseThrow(() -> new InvalidInputException(ProblemKind.INVALID_ROLE,
 					"role: must be one of reader, publisher, admin, not " + name, Map.of("field", "role")));
 	}
 

@@ -8,8 +8,8 @@ import java.util.Map;
  */
 public class ConflictException extends PatchbayException {
 
-	public ConflictException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public ConflictException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

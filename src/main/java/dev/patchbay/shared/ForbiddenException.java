@@ -7,8 +7,8 @@ import java.util.Map;
  */
 public class ForbiddenException extends PatchbayException {
 
-	public ForbiddenException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public ForbiddenException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

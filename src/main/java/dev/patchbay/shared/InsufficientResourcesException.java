@@ -8,9 +8,8 @@ import java.util.Map;
  */
 public class InsufficientResourcesException extends PatchbayException {
 
-	public InsufficientResourcesException(String type, String title, String detail, Map<String, ?> properties,
-			Throwable cause) {
-		super(type, title, detail, properties);
+	public InsufficientResourcesException(ProblemKind kind, String detail, Map<String, ?> properties, Throwable cause) {
+		super(kind, detail, properties);
 		initCause(cause);
 	}
 

@@ -7,8 +7,8 @@ import java.util.Map;
  */
 public class InvalidInputException extends PatchbayException {
 
-	public InvalidInputException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public InvalidInputException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

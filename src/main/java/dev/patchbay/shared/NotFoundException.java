@@ -7,8 +7,8 @@ import java.util.Map;
  */
 public class NotFoundException extends PatchbayException {
 
-	public NotFoundException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public NotFoundException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

@@ -5,34 +5,24 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Base of every domain exception: a stable problem type, a fixed title and typed details.
- * Subclasses say which family of problem it is; the HTTP mapping lives only in the api
- * module.
+ * Base of every domain exception: the kind of problem and typed details, facts only.
+ * Subclasses say which family of problem it is; type URIs, titles and statuses live only
+ * in the api module's problem catalogue.
  */
 public abstract class PatchbayException extends RuntimeException {
 
-	private final String type;
-
-	private final String title;
+	private final ProblemKind kind;
 
 	private final Map<String, Object> properties;
 
-	protected PatchbayException(String type, String title, String detail, Map<String, ?> properties) {
+	protected PatchbayException(ProblemKind kind, String detail, Map<String, ?> properties) {
 		super(detail);
-		this.type = type;
-		this.title = title;
+		this.kind = kind;
 		this.properties = Collections.unmodifiableMap(new LinkedHashMap<>(properties));
 	}
 
-	/**
-	 * Stable, URL-safe name of the problem kind, e.g. {@code invalid-safetensors}.
-	 */
-	public String type() {
-		return this.type;
-	}
-
-	public String title() {
-		return this.title;
+	public ProblemKind kind() {
+		return this.kind;
 	}
 
 	/**

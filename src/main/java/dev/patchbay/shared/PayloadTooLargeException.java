@@ -7,8 +7,8 @@ import java.util.Map;
  */
 public class PayloadTooLargeException extends PatchbayException {
 
-	public PayloadTooLargeException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public PayloadTooLargeException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

@@ -11,9 +11,8 @@ public class ServiceBusyException extends PatchbayException {
 
 	private final Duration retryAfter;
 
-	public ServiceBusyException(String type, String title, String detail, Duration retryAfter,
-			Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public ServiceBusyException(ProblemKind kind, String detail, Duration retryAfter, Map<String, ?> properties) {
+		super(kind, detail, properties);
 		this.retryAfter = retryAfter;
 	}
 

@@ -7,8 +7,8 @@ import java.util.Map;
  */
 public class UnauthenticatedException extends PatchbayException {
 
-	public UnauthenticatedException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public UnauthenticatedException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

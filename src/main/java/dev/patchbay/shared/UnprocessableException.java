@@ -7,8 +7,8 @@ import java.util.Map;
  */
 public class UnprocessableException extends PatchbayException {
 
-	public UnprocessableException(String type, String title, String detail, Map<String, ?> properties) {
-		super(type, title, detail, properties);
+	public UnprocessableException(ProblemKind kind, String detail, Map<String, ?> properties) {
+		super(kind, detail, properties);
 	}
 
 }

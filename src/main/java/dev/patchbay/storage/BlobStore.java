@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import dev.patchbay.shared.PayloadTooLargeException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * Content-addressed, immutable blob storage keyed by lowercase hex sha256. Writes are
@@ -36,7 +37,7 @@ public interface BlobStore extends Closeable {
 			while ((n = content.read(buffer)) >= 0) {
 				total += n;
 				if (total > maxBytes) {
-					throw new PayloadTooLargeException("upload-too-large", "Upload too large",
+					throw new PayloadTooLargeException(ProblemKind.UPLOAD_TOO_LARGE,
 							"an uploaded file exceeds the limit of " + maxBytes + " bytes",
 							Map.of("limitBytes", maxBytes));
 				}

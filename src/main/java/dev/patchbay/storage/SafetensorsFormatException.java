@@ -4,6 +4,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 
 /**
  * A file is not valid safetensors; names the file and, where one is at fault, the tensor.
@@ -11,7 +12,7 @@ import dev.patchbay.shared.InvalidInputException;
 public class SafetensorsFormatException extends InvalidInputException {
 
 	private SafetensorsFormatException(String detail, Map<String, ?> properties) {
-		super("invalid-safetensors", "Invalid safetensors file", detail, properties);
+		super(ProblemKind.INVALID_SAFETENSORS, detail, properties);
 	}
 
 	public static SafetensorsFormatException forFile(String file, String reason) {

@@ -14,6 +14,7 @@ import dev.patchbay.engine.TensorData;
 import dev.patchbay.engine.WeightQuantizer;
 import dev.patchbay.registry.StoredTensor;
 import dev.patchbay.shared.DType;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.transform.Plan.Output;
@@ -148,7 +149,7 @@ final class Quantization {
 				float[] values = sources.floats(tensor);
 				for (float value : values) {
 					if (!Float.isFinite(value)) {
-						throw new UnprocessableException("non-finite-weight", "Non-finite weight",
+						throw new UnprocessableException(ProblemKind.NON_FINITE_WEIGHT,
 								"tensor '" + name + "' holds NaN or infinite values, which cannot be quantized",
 								Map.of("tensor", name));
 					}

@@ -7,6 +7,7 @@ import java.util.Map;
 import dev.patchbay.engine.TensorData;
 import dev.patchbay.registry.ArtifactContent;
 import dev.patchbay.registry.StoredTensor;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.UnprocessableException;
 
 /** The source model's tensors, read one at a time. */
@@ -52,9 +53,8 @@ final class Sources {
 	static int size(StoredTensor tensor) {
 		long bytes = tensor.spec().byteSize();
 		if (bytes > Integer.MAX_VALUE - 8) {
-			throw new UnprocessableException("tensor-too-large", "Tensor too large", "tensor '" + tensor.name()
-					+ "' has " + bytes + " bytes; a transform handles at most 2 GiB per tensor",
-					Map.of("tensor", tensor.name()));
+			throw new UnprocessableException(ProblemKind.TENSOR_TOO_LARGE, "tensor '" + tensor.name() + "' has " + bytes
+					+ " bytes; a transform handles at most 2 GiB per tensor", Map.of("tensor", tensor.name()));
 		}
 		return (int) bytes;
 	}

@@ -35,6 +35,7 @@ import dev.patchbay.registry.Registry;
 import dev.patchbay.registry.StoredFile;
 import dev.patchbay.registry.Upload;
 import dev.patchbay.shared.InvalidInputException;
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.TensorSpec;
 import dev.patchbay.shared.UnprocessableException;
 import dev.patchbay.storage.BlobOutput;
@@ -215,8 +216,7 @@ public class Transforms {
 	}
 
 	static InvalidInputException invalid(String field, String reason) {
-		return new InvalidInputException("invalid-transform", "Invalid transform request", field + ": " + reason,
-				Map.of("field", field));
+		return new InvalidInputException(ProblemKind.INVALID_TRANSFORM, field + ": " + reason, Map.of("field", field));
 	}
 
 	/**
@@ -231,8 +231,7 @@ public class Transforms {
 			properties.put("tensors", tensors);
 			properties.put("tensor", tensors.get(0));
 		}
-		return new UnprocessableException("impossible-transform", "The transform does not fit the model",
-				String.join("; ", problems), properties);
+		return new UnprocessableException(ProblemKind.IMPOSSIBLE_TRANSFORM, String.join("; ", problems), properties);
 	}
 
 	/**

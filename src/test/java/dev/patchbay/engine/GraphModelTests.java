@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 import dev.patchbay.shared.InsufficientResourcesException;
+import dev.patchbay.shared.ProblemKind;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -44,7 +45,8 @@ class GraphModelTests {
 					() -> manager.zeros(new Shape(1L << 44)));
 			RuntimeException translated = GraphModel.failure(failure);
 			assertThat(translated).isInstanceOf(InsufficientResourcesException.class);
-			assertThat(((InsufficientResourcesException) translated).type()).isEqualTo("engine-out-of-memory");
+			assertThat(((InsufficientResourcesException) translated).kind())
+				.isEqualTo(ProblemKind.ENGINE_OUT_OF_MEMORY);
 		}
 	}
 
