@@ -300,7 +300,8 @@ public final class LowRank {
 	 * PEFT's {@code svd_clamp}: both factors clamped to [−hi, hi], hi being the
 	 * {@code quantile} (linear interpolation, as {@code torch.quantile}) of all their
 	 * entries together, signed. The singular vectors' signs are this SVD's own, so which
-	 * entries the cut reaches may differ from LAPACK's choice.
+	 * entries the cut reaches may differ from LAPACK's choice, as LAPACK's differ among
+	 * its builds (reference LAPACK and MKL flip different pairs of the same matrix).
 	 * @return the clamped factors
 	 */
 	public static Factorization clamp(Factorization factors, double quantile) {
