@@ -101,7 +101,8 @@ class Composition {
 	private String auditAcknowledgement;
 
 	/**
-	 * The instance holding the lease; written by {@link CompositionJobs}' claim queries.
+	 * The instance holding the lease; written by {@link CompositionQueue}'s claim
+	 * queries.
 	 */
 	private String claimedBy;
 

@@ -88,7 +88,6 @@ class CompositionQueue {
 			.list();
 	}
 
-	/** Hands this instance's running compositions back to the queue, at shutdown. */
 	/** Hands one claimed composition back to the queue. */
 	void release(UUID id) {
 		this.jdbc.sql("""
@@ -99,6 +98,7 @@ class CompositionQueue {
 			.update();
 	}
 
+	/** Hands this instance's running compositions back to the queue, at shutdown. */
 	int releaseAll() {
 		return this.jdbc.sql("""
 				update composition set status = 'PENDING', claimed_by = null, heartbeat_at = null

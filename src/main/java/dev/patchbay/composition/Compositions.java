@@ -46,7 +46,11 @@ public class Compositions {
 
 	private final CompositionRepository compositions;
 
-	private final CompositionJobs jobs;
+	private final CompositionScheduler scheduler;
+
+	private final CompositionWorker worker;
+
+	private final LocalResults results;
 
 	private final TransactionTemplate transactions;
 
@@ -60,16 +64,18 @@ public class Compositions {
 
 	private final PatchAudits audits;
 
-	Compositions(Planner planner, CompositionRepository compositions, CompositionJobs jobs,
-			TransactionTemplate transactions, JsonMapper json, Registry registry, ResultCache cache,
-			CompositionProperties properties, PatchAudits audits) {
+	Compositions(Planner planner, CompositionRepository compositions, CompositionScheduler scheduler,
+			CompositionWorker worker, LocalResults results, TransactionTemplate transactions, JsonMapper json,
+			Registry registry, ResultCache cache, CompositionProperties properties, PatchAudits audits) {
 		this.audits = audits;
 		this.properties = properties;
 		this.registry = registry;
 		this.cache = cache;
 		this.planner = planner;
 		this.compositions = compositions;
-		this.jobs = jobs;
+		this.scheduler = scheduler;
+		this.worker = worker;
+		this.results = results;
 		this.transactions = transactions;
 		this.json = json;
 	}
@@ -159,7 +165,7 @@ public class Compositions {
 			this.planner.validate(recipe);
 			throw ex;
 		}
-		this.jobs.submit(composition.getId());
+		this.scheduler.submit(composition.getId());
 		return new Created(summary(composition), true);
 	}
 
@@ -246,7 +252,7 @@ public class Compositions {
 					current.requestMaterialization();
 					if (current.getStatus() == CompositionStatus.READY) {
 						try {
-							current.materialized(this.jobs.materializeReady(current));
+							current.materialized(this.results.materializeReady(current));
 						}
 						catch (IOException ex) {
 							throw new UncheckedIOException(ex);
@@ -259,7 +265,7 @@ public class Compositions {
 			}
 		}
 		if (requeued[0]) {
-			this.jobs.submit(composition.getId());
+			this.scheduler.submit(composition.getId());
 		}
 		return get(composition.getId());
 	}
@@ -290,7 +296,7 @@ public class Compositions {
 			return was;
 		});
 		if (before == CompositionStatus.RUNNING) {
-			this.jobs.cancelled(id);
+			this.worker.cancelled(id);
 		}
 		return new Cancelled(get(id), before == CompositionStatus.RUNNING);
 	}
@@ -369,7 +375,7 @@ public class Compositions {
 		}
 		try {
 			while (true) {
-				CompositionJobs.Cached cached = this.jobs.cachedOrRefill(composition);
+				LocalResults.Cached cached = this.results.cachedOrRefill(composition);
 				if (cached.handle() != null) {
 					ResultCache.Handle handle = cached.handle();
 					return new Weights(composition.getRecipeDigest(), composition.getBytesTotal(),
@@ -403,7 +409,7 @@ public class Compositions {
 	private void follow(UUID id, long total, OutputStream out) throws IOException {
 		try {
 			while (true) {
-				Optional<LiveOutput> live = this.jobs.live(id);
+				Optional<LiveOutput> live = this.worker.live(id);
 				if (live.isPresent() && followOrRead(id, live.get(), out)) {
 					return;
 				}
@@ -509,7 +515,7 @@ public class Compositions {
 				}
 				ResultCache.Handle handle = null;
 				if (composition.getStatus() == CompositionStatus.READY) {
-					handle = this.jobs.awaitCached(composition, deadline);
+					handle = this.results.awaitCached(composition, deadline);
 				}
 				else {
 					handle = awaitLive(id, deadline);
@@ -539,7 +545,7 @@ public class Compositions {
 	 * without waiting for it to be stored; null if it is not computed here.
 	 */
 	private ResultCache.Handle awaitLive(UUID id, long deadline) throws IOException, InterruptedException {
-		Optional<LiveOutput> live = this.jobs.live(id);
+		Optional<LiveOutput> live = this.worker.live(id);
 		Optional<ResultCache.Handle> pin = live.flatMap(LiveOutput::pin);
 		if (pin.isEmpty()) {
 			return null;
@@ -583,7 +589,7 @@ public class Compositions {
 	}
 
 	private CompositionSummary summary(Composition composition) {
-		Optional<LiveOutput> live = this.jobs.live(composition.getId());
+		Optional<LiveOutput> live = this.worker.live(composition.getId());
 		CompositionSummary.Progress progress = live
 			.map((output) -> new CompositionSummary.Progress(output.tensorsDone(), composition.getTensorsTotal(),
 					output.written(), composition.getBytesTotal()))

@@ -22,8 +22,8 @@ import dev.patchbay.registry.Registry;
  * Turns a composition's result into a registered model: its name (the request's
  * {@code resultName}, else one derived from the base), its lineage to the base and the
  * terms, and its base's graph unless layer ranges (slices) changed its architecture. Kept
- * apart from the jobs that compute results, which only decide when a result is to be
- * materialized.
+ * apart from the classes that compute results ({@link CompositionWorker},
+ * {@link LocalResults}), which only decide when a result is to be materialized.
  */
 @Component
 class Materializer {
