@@ -25,10 +25,12 @@ import org.springframework.context.annotation.Import;
 import org.springframework.http.HttpMethod;
 import org.springframework.mock.web.MockHttpServletResponse;
 import org.springframework.test.web.servlet.MockMvc;
+import org.springframework.test.web.servlet.request.MockHttpServletRequestBuilder;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.RestController;
 
 import dev.patchbay.security.ApiKeys;
+import dev.patchbay.security.IssuedKey;
 import dev.patchbay.security.Role;
 import dev.patchbay.storage.StorageProperties;
 import dev.patchbay.support.ApiClient;
@@ -171,7 +173,7 @@ class ApiKeyFilterWebMvcTests {
 
 	@Test
 	void aRevokedKeyIsRefused() throws Exception {
-		var key = this.keys.issue("soon-revoked", "publisher");
+		IssuedKey key = this.keys.issue("soon-revoked", "publisher");
 		assertThat(send("POST", "/api/v1/models", "Bearer " + key.key()).getStatus()).isEqualTo(200);
 		this.keys.revoke(key.details().id());
 		MockHttpServletResponse refused = send("POST", "/api/v1/models", "Bearer " + key.key());
@@ -180,7 +182,7 @@ class ApiKeyFilterWebMvcTests {
 	}
 
 	private MockHttpServletResponse send(String method, String path, String authorization) throws Exception {
-		var request = request(HttpMethod.valueOf(method), path);
+		MockHttpServletRequestBuilder request = request(HttpMethod.valueOf(method), path);
 		if (authorization != null) {
 			request.header("Authorization", authorization);
 		}

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -64,6 +65,9 @@ class RangeDownloadWebMvcTests {
 
 	@Autowired
 	MockMvc mvc;
+
+	@Autowired
+	FileController files;
 
 	@Test
 	void requestWithoutRangeGetsTheWholeFileWithItsValidatorsAndTheRangesAccepted() throws Exception {
@@ -152,6 +156,19 @@ class RangeDownloadWebMvcTests {
 		assertThat(response.getContentAsByteArray()).isEmpty();
 	}
 
+	@Test
+	void theSourceIsReleasedOnceWhateverTheAnswer() throws Exception {
+		int before = this.files.released.get();
+		assertThat(download(get("/file")).getStatus()).isEqualTo(200);
+		assertThat(download(get("/file").header("Range", "bytes=0-9")).getStatus()).isEqualTo(206);
+		assertThat(download(get("/file").header("Range", "bytes=1000-")).getStatus()).isEqualTo(416);
+		assertThat(download(get("/file").header("If-None-Match", "\"0123abcd\"")).getStatus()).isEqualTo(304);
+		assertThat(download(head("/file")).getStatus()).isEqualTo(200);
+		// A copied body releases its source just after completing the response.
+		await().atMost(Duration.ofSeconds(10))
+			.untilAsserted(() -> assertThat(this.files.released.get() - before).isEqualTo(5));
+	}
+
 	/**
 	 * Performs a request and waits for its body: Downloads copies it on a thread of its
 	 * own after the handler returns, and completes the async request when done.
@@ -176,6 +193,9 @@ class RangeDownloadWebMvcTests {
 
 		private final Downloads downloads;
 
+		/** How often Downloads said the source is no longer needed (its pins may go). */
+		final AtomicInteger released = new AtomicInteger();
+
 		FileController(Downloads downloads) {
 			this.downloads = downloads;
 		}
@@ -185,8 +205,7 @@ class RangeDownloadWebMvcTests {
 			SegmentedFile file = new SegmentedFile(
 					List.of(new SegmentedFile.Bytes(Arrays.copyOfRange(CONTENT, 0, HEADER)),
 							new SegmentedFile.Bytes(Arrays.copyOfRange(CONTENT, HEADER, SIZE))));
-			this.downloads.file(file, ETAG, "weights.safetensors", request, response, () -> {
-			});
+			this.downloads.file(file, ETAG, "weights.safetensors", request, response, this.released::incrementAndGet);
 		}
 
 	}
