@@ -9,6 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
@@ -22,7 +23,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 import tools.jackson.databind.JsonNode;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.coyote.AbstractProtocol;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.tomcat.TomcatWebServer;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.core.env.Environment;
 import org.springframework.test.context.TestPropertySource;
 
@@ -35,6 +40,8 @@ import dev.patchbay.support.IntegrationTest;
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
 
 /**
  * Downloads over real sockets, with the old async request limit and the idle-write
@@ -48,6 +55,12 @@ class DownloadIntegrationTests {
 	/** Far more than the socket buffers hold, so a reader's pace governs the transfer. */
 	private static final int SIZE = 24 << 20;
 
+	/**
+	 * Tomcat's connection count of a server with no connection open: its acceptor counts
+	 * the one it waits for.
+	 */
+	private static final long IDLE_CONNECTIONS = 1;
+
 	@Autowired
 	ApiClient api;
 
@@ -59,6 +72,9 @@ class DownloadIntegrationTests {
 
 	@Autowired
 	MeterRegistry meters;
+
+	@Autowired
+	WebServerApplicationContext context;
 
 	/** The same tensors stored as one file (sent with sendfile) and as two shards. */
 	private Models models;
@@ -101,10 +117,14 @@ class DownloadIntegrationTests {
 	@ValueSource(strings = { "single", "sharded" })
 	void stalledReaderIsDisconnected(String layout) throws IOException {
 		String id = this.models.id(layout);
+		// Idle connections of earlier requests end after one idle timeout too; once they
+		// have, the download's is the only one, and its end is the server giving up.
+		await().atMost(Duration.ofSeconds(10)).until(this::connections, equalTo(IDLE_CONNECTIONS));
 		try (RawDownload download = RawDownload.open(port(), "/api/v1/models/" + id + "/weights")) {
 			assertThat(download.status).isEqualTo(200);
-			// Reads nothing for four idle timeouts, then takes what the server had sent.
-			pause(4_000);
+			assertThat(connections()).isEqualTo(IDLE_CONNECTIONS + 1);
+			// Reads nothing until the server has given up, then takes what it had sent.
+			await().atMost(Duration.ofSeconds(10)).until(this::connections, equalTo(IDLE_CONNECTIONS));
 			long received = download.drain();
 			assertThat(received).as("bytes received before the server closed the connection")
 				.isLessThan(download.contentLength);
@@ -207,7 +227,16 @@ class DownloadIntegrationTests {
 		return "http://localhost:" + port();
 	}
 
-	/** The reader's pace: how long it leaves the socket unread. */
+	/** The connections the server holds open, as Tomcat counts them. */
+	private long connections() {
+		Tomcat tomcat = ((TomcatWebServer) this.context.getWebServer()).getTomcat();
+		return ((AbstractProtocol<?>) tomcat.getConnector().getProtocolHandler()).getConnectionCount();
+	}
+
+	/**
+	 * The reader's pace: how long it leaves the socket unread. Not a wait for anything; a
+	 * slow reader is what the test is about.
+	 */
 	private static void pause(long millis) {
 		try {
 			Thread.sleep(millis);

@@ -3,6 +3,9 @@ package dev.patchbay.support;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -13,24 +16,16 @@ public final class AnonymousMemory implements AutoCloseable {
 
 	private final AtomicLong peak = new AtomicLong();
 
-	private final Thread sampler;
-
-	private volatile boolean running = true;
+	// Every 5 ms: a peak lasts only as long as the largest buffer lives.
+	private final ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor((task) -> {
+		Thread thread = new Thread(task, "rss-sampler");
+		thread.setDaemon(true);
+		return thread;
+	});
 
 	private AnonymousMemory() {
-		this.sampler = new Thread(() -> {
-			while (this.running) {
-				this.peak.accumulateAndGet(current(), Math::max);
-				try {
-					Thread.sleep(5);
-				}
-				catch (InterruptedException ex) {
-					return;
-				}
-			}
-		}, "rss-sampler");
-		this.sampler.setDaemon(true);
-		this.sampler.start();
+		this.sampler.scheduleAtFixedRate(() -> this.peak.accumulateAndGet(current(), Math::max), 0, 5,
+				TimeUnit.MILLISECONDS);
 	}
 
 	public static AnonymousMemory sample() {
@@ -58,8 +53,10 @@ public final class AnonymousMemory implements AutoCloseable {
 
 	@Override
 	public void close() throws InterruptedException {
-		this.running = false;
-		this.sampler.join();
+		this.sampler.shutdownNow();
+		if (!this.sampler.awaitTermination(10, TimeUnit.SECONDS)) {
+			throw new IllegalStateException("the memory sampler did not stop");
+		}
 	}
 
 }
