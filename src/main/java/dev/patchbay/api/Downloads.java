@@ -3,6 +3,8 @@ package dev.patchbay.api;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -28,7 +30,9 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.stereotype.Component;
+import org.springframework.web.ErrorResponseException;
 
+import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.storage.SegmentedFile;
 
 /**
@@ -79,11 +83,12 @@ class Downloads implements DisposableBean {
 	}
 
 	/**
-	 * Sends a file with a strong {@code ETag}, honouring {@code If-None-Match} and a
-	 * single {@code Range}, calling {@code done} once the source is no longer needed (its
-	 * pins may go): when the body has been copied, or at once when there is none or
-	 * Tomcat's sendfile takes over. Sendfile opens the file as soon as the handler
-	 * returns, and an open file survives its deletion, so only that instant is unguarded.
+	 * Sends a file with a strong {@code ETag}, honouring {@code If-Match} (412),
+	 * {@code If-None-Match}, and a single {@code Range} with {@code If-Range}, calling
+	 * {@code done} once the source is no longer needed (its pins may go): when the body
+	 * has been copied, or at once when there is none or Tomcat's sendfile takes over.
+	 * Sendfile opens the file as soon as the handler returns, and an open file survives
+	 * its deletion, so only that instant is unguarded.
 	 */
 	void file(SegmentedFile file, String etag, String filename, HttpServletRequest request,
 			HttpServletResponse response, Runnable done) {
@@ -101,7 +106,8 @@ class Downloads implements DisposableBean {
 		String quotedEtag = quote(etag);
 		long size = file.size();
 		// 304 for a matching If-None-Match, 416 for an unsatisfiable range, else 200 or
-		// 206 with the range to send; the status and headers are set either way.
+		// 206 with the range to send; the status and headers are set either way (a 412
+		// is thrown).
 		ByteRangeDownload range = rangeHeaders(size, quotedEtag, filename, request, response);
 		if (!range.hasBody()) {
 			done.run();
@@ -169,7 +175,7 @@ class Downloads implements DisposableBean {
 
 	/**
 	 * Sends a file of known size whose bytes may not exist yet (a shard of a composition
-	 * still computing), honouring {@code If-None-Match} and a single {@code Range}: the
+	 * still computing), honouring the same conditions and {@code Range} as a file: the
 	 * body opens its source on a download thread, so no request thread waits for it.
 	 */
 	void deferred(long size, String etag, String filename, RangedBody body, HttpServletRequest request,
@@ -297,12 +303,22 @@ class Downloads implements DisposableBean {
 
 	/**
 	 * Decides the range of a download and sets its status and headers: the ETag, the
-	 * ranges accepted, the file name and, for a partial answer, the Content-Range.
+	 * ranges accepted, the file name and, for a partial answer, the Content-Range. A
+	 * failed If-Match is thrown, as a 412 problem.
 	 */
 	private static ByteRangeDownload rangeHeaders(long size, String quotedEtag, String filename,
 			HttpServletRequest request, HttpServletResponse response) {
-		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag, request.getHeader(HttpHeaders.RANGE),
-				request.getHeader(HttpHeaders.IF_NONE_MATCH));
+		ByteRangeDownload range = ByteRangeDownload.of(size, quotedEtag,
+				new ByteRangeDownload.Conditions(request.getHeader(HttpHeaders.RANGE),
+						request.getHeader(HttpHeaders.IF_RANGE), list(request, HttpHeaders.IF_MATCH),
+						list(request, HttpHeaders.IF_NONE_MATCH)));
+		if (range.status() == HttpStatus.PRECONDITION_FAILED) {
+			// Thrown before any header is set, so the problem handler answers alone.
+			throw new ErrorResponseException(HttpStatus.PRECONDITION_FAILED,
+					ProblemHandler.problem(ProblemKind.PRECONDITION_FAILED,
+							"If-Match names no current version of the file; its ETag is " + quotedEtag),
+					null);
+		}
 		response.setStatus(range.status().value());
 		response.setHeader(HttpHeaders.ETAG, quotedEtag);
 		response.setHeader(HttpHeaders.ACCEPT_RANGES, "bytes");
@@ -311,6 +327,12 @@ class Downloads implements DisposableBean {
 			response.setHeader(HttpHeaders.CONTENT_RANGE, range.contentRange());
 		}
 		return range;
+	}
+
+	/** A list header's field lines joined into one list, or null when it is absent. */
+	private static String list(HttpServletRequest request, String name) {
+		List<String> lines = Collections.list(request.getHeaders(name));
+		return lines.isEmpty() ? null : String.join(", ", lines);
 	}
 
 	/** HEAD gets the headers only; the body would be discarded anyway. */

@@ -110,6 +110,8 @@ class ProblemCatalogue implements ProblemBodies {
 			case COMPOSITION_NOT_READY -> named(HttpStatus.CONFLICT, "composition-not-ready", "Composition not ready");
 			case COMPOSITION_RUNNING -> named(HttpStatus.CONFLICT, "composition-running", "Composition still running");
 			case RESULT_NAME_CONFLICT -> named(HttpStatus.CONFLICT, "result-name-conflict", "Result already named");
+			case PRECONDITION_FAILED ->
+				named(HttpStatus.PRECONDITION_FAILED, "precondition-failed", "Precondition failed");
 			case INFERENCE_INPUT_TOO_LARGE ->
 				named(HttpStatus.PAYLOAD_TOO_LARGE, "inference-input-too-large", "Inference input too large");
 			case INFERENCE_REQUEST_TOO_LARGE ->

@@ -3,6 +3,7 @@ package dev.patchbay.api;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -113,6 +114,26 @@ class HubIntegrationTests {
 				"adapter_model.safetensors");
 		assertThat(this.api.get("/hf/patchbay/hub-lora/resolve/main/adapter_model.safetensors").body())
 			.isEqualTo(Files.readAllBytes(Fixtures.path("lora_llama/adapter/adapter_model.safetensors")));
+	}
+
+	/**
+	 * A resume as huggingface_hub sends it, Range with If-Range, over a real socket: the
+	 * piece only while the validator is current, else the whole file again.
+	 */
+	@Test
+	void resumeWithAStaleValidatorGetsTheWholeFile() throws Exception {
+		this.api.uploadLora("hub-resume", "lora_llama/adapter");
+		byte[] adapter = Files.readAllBytes(Fixtures.path("lora_llama/adapter/adapter_model.safetensors"));
+		String file = "/hf/patchbay/hub-resume/resolve/main/adapter_model.safetensors";
+		String etag = this.api.send(HttpMethod.HEAD, file).header("ETag").get(0);
+
+		Response current = this.api.get(file, "Range", "bytes=100-", "If-Range", etag);
+		assertThat(current.code()).isEqualTo(206);
+		assertThat(current.body()).isEqualTo(Arrays.copyOfRange(adapter, 100, adapter.length));
+		Response stale = this.api.get(file, "Range", "bytes=100-", "If-Range", "\"a-version-since-replaced\"");
+		assertThat(stale.code()).isEqualTo(200);
+		assertThat(stale.header("Content-Range")).isEmpty();
+		assertThat(stale.body()).isEqualTo(adapter);
 	}
 
 	private static void assertError(Response response, String code) {

@@ -148,6 +148,79 @@ class RangeDownloadWebMvcTests {
 	}
 
 	@Test
+	void ifRangeNamingTheCurrentFileGetsTheRange() throws Exception {
+		MockHttpServletResponse response = download(
+				get("/file").header("Range", "bytes=100-199").header("If-Range", "\"0123abcd\""));
+		assertThat(response.getStatus()).isEqualTo(206);
+		assertThat(response.getHeader("Content-Range")).isEqualTo("bytes 100-199/1000");
+		assertThat(response.getContentAsByteArray()).isEqualTo(Arrays.copyOfRange(CONTENT, 100, 200));
+	}
+
+	/**
+	 * A resume whose piece would come from another version gets the whole file: a stale
+	 * tag, a weak one (never enough for If-Range) and a date (no Last-Modified is sent
+	 * for it to equal).
+	 */
+	@ParameterizedTest(name = "{0}")
+	@ValueSource(strings = { "\"ffff\"", "W/\"0123abcd\"", "Wed, 02 Dec 2026 16:00:00 GMT" })
+	void ifRangeNotNamingTheCurrentFileGetsTheWholeFile(String ifRange) throws Exception {
+		MockHttpServletResponse response = download(
+				get("/file").header("Range", "bytes=100-199").header("If-Range", ifRange));
+		assertThat(response.getStatus()).isEqualTo(200);
+		assertThat(response.getHeader("Content-Range")).isNull();
+		assertThat(response.getHeader("Content-Length")).isEqualTo("1000");
+		assertThat(response.getContentAsByteArray()).isEqualTo(CONTENT);
+	}
+
+	@ParameterizedTest(name = "{0}")
+	@ValueSource(strings = { "\"ffff\", \"0123abcd\"", "W/\"0123abcd\"", "\"ffff\",W/\"0123abcd\"", "*" })
+	void ifNoneMatchNamingTheFileAmongOthersWeaklyOrByWildcardIs304(String ifNoneMatch) throws Exception {
+		MockHttpServletResponse response = download(get("/file").header("If-None-Match", ifNoneMatch));
+		assertThat(response.getStatus()).isEqualTo(304);
+		assertThat(response.getHeader("ETag")).isEqualTo("\"0123abcd\"");
+		assertThat(response.getContentAsByteArray()).isEmpty();
+	}
+
+	@Test
+	void ifNoneMatchSentOnSeveralLinesIsOneList() throws Exception {
+		MockHttpServletResponse response = download(get("/file").header("If-None-Match", "\"ffff\"", "\"0123abcd\""));
+		assertThat(response.getStatus()).isEqualTo(304);
+	}
+
+	@ParameterizedTest(name = "{0}")
+	@ValueSource(strings = { "\"ffff\", W/\"eeee\"", "\"0123abcd-gzip\", \"0123abc\"", "0123abcd" })
+	void ifNoneMatchListWithoutTheTagGetsTheFile(String ifNoneMatch) throws Exception {
+		MockHttpServletResponse response = download(get("/file").header("If-None-Match", ifNoneMatch));
+		assertThat(response.getStatus()).isEqualTo(200);
+		assertThat(response.getContentAsByteArray()).isEqualTo(CONTENT);
+	}
+
+	@ParameterizedTest(name = "{0}")
+	@ValueSource(strings = { "\"0123abcd\"", "\"ffff\", \"0123abcd\"", "*" })
+	void ifMatchNamingTheFileStronglyOrByWildcardGetsTheRange(String ifMatch) throws Exception {
+		MockHttpServletResponse response = download(
+				get("/file").header("If-Match", ifMatch).header("Range", "bytes=100-199"));
+		assertThat(response.getStatus()).isEqualTo(206);
+		assertThat(response.getContentAsByteArray()).isEqualTo(Arrays.copyOfRange(CONTENT, 100, 200));
+	}
+
+	@ParameterizedTest(name = "{0}")
+	@ValueSource(strings = { "\"ffff\"", "W/\"0123abcd\"", "\"ffff\", \"eeee\"" })
+	void ifMatchWithoutTheCurrentStrongTagIs412Problem(String ifMatch) throws Exception {
+		MockHttpServletResponse response = download(get("/file").header("If-Match", ifMatch)
+			// Evaluated before If-None-Match and Range, which would give a 304 or 206.
+			.header("If-None-Match", "\"0123abcd\"")
+			.header("Range", "bytes=100-199"));
+		assertThat(response.getStatus()).isEqualTo(412);
+		assertThat(response.getContentType()).isEqualTo("application/problem+json");
+		assertThat(response.getContentAsString())
+			.contains("\"type\":\"https://patchbay.dev/problems/precondition-failed\"")
+			.contains("\"status\":412")
+			.contains("\"title\":\"Precondition failed\"");
+		assertThat(response.getHeader("Content-Range")).isNull();
+	}
+
+	@Test
 	void headAnswersWhatTheRangedGetWouldWithoutABody() throws Exception {
 		MockHttpServletResponse response = download(head("/file").header("Range", "bytes=100-199"));
 		assertThat(response.getStatus()).isEqualTo(206);
@@ -164,9 +237,10 @@ class RangeDownloadWebMvcTests {
 		assertThat(download(get("/file").header("Range", "bytes=1000-")).getStatus()).isEqualTo(416);
 		assertThat(download(get("/file").header("If-None-Match", "\"0123abcd\"")).getStatus()).isEqualTo(304);
 		assertThat(download(head("/file")).getStatus()).isEqualTo(200);
+		assertThat(download(get("/file").header("If-Match", "\"ffff\"")).getStatus()).isEqualTo(412);
 		// A copied body releases its source just after completing the response.
 		await().atMost(Duration.ofSeconds(10))
-			.untilAsserted(() -> assertThat(this.files.released.get() - before).isEqualTo(5));
+			.untilAsserted(() -> assertThat(this.files.released.get() - before).isEqualTo(6));
 	}
 
 	/**
