@@ -165,6 +165,8 @@ class ProblemCatalogue implements ProblemBodies {
 				named(HttpStatus.INSUFFICIENT_STORAGE, "engine-out-of-memory", "Out of memory");
 			case INSUFFICIENT_STORAGE ->
 				named(HttpStatus.INSUFFICIENT_STORAGE, "insufficient-storage", "Insufficient storage");
+			case EVALUATION_ABANDONED ->
+				named(HttpStatus.INTERNAL_SERVER_ERROR, "evaluation-abandoned", "Evaluation abandoned");
 			case EVALUATION_FAILED -> named(HttpStatus.INTERNAL_SERVER_ERROR, "evaluation-failed", "Evaluation failed");
 			case INTERNAL_ERROR -> named(HttpStatus.INTERNAL_SERVER_ERROR, "internal-error", "Internal error");
 			case SWEEP_FAILED -> named(HttpStatus.INTERNAL_SERVER_ERROR, "sweep-failed", "Sweep failed");

@@ -42,7 +42,9 @@ import dev.patchbay.storage.BlobPins;
  * Measures classification accuracy of a model or composition on a dataset, batch by
  * batch, so memory holds one batch whatever the dataset size. Evaluations run on a
  * worker; a caller may wait for the result or poll its progress. Progress and results are
- * stored in PostgreSQL after every batch, so every replica answers for them.
+ * stored in PostgreSQL after every batch, so every replica answers for them, and the
+ * replica running one holds it by a lease: another replica runs it again when the lease
+ * lapses.
  */
 @Service
 public class Evaluations implements AutoCloseable {
@@ -69,8 +71,10 @@ public class Evaluations implements AutoCloseable {
 
 	private final ProblemBodies problems;
 
+	private final Leases leases;
+
 	Evaluations(LoadedModels models, Registry registry, InferenceProperties properties, JsonMapper json,
-			JdbcClient jdbc, ProblemBodies problems) {
+			JdbcClient jdbc, Leases leases, ProblemBodies problems) {
 		this.models = models;
 		this.registry = registry;
 		this.properties = properties;
@@ -78,6 +82,8 @@ public class Evaluations implements AutoCloseable {
 		this.jdbc = jdbc;
 		this.problems = problems;
 		this.worker = Workers.single("evaluation-worker", properties.maxQueuedEvaluations());
+		this.leases = leases;
+		leases.onLapsed(Leases.EVALUATION, this::takeOver);
 	}
 
 	/**
@@ -110,8 +116,71 @@ public class Evaluations implements AutoCloseable {
 			throw InferenceInputException.forField("batchSize", "must be between 1 and "
 					+ this.properties.maxEvaluationBatchSize() + " (patchbay.inference.max-evaluation-batch-size)");
 		}
-		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET,
-				this.registry.resolve(ArtifactType.DATASET, request.datasetId(), "datasetId"), pins);
+		Run run = prepare(request, batchSize, pins);
+		Progress progress = new Progress(UUID.randomUUID(), run.rows());
+		this.jdbc.sql("""
+				insert into evaluation (id, status, examples_done, examples_total, correct, created_at, claimed_by,
+				                        heartbeat_at, request)
+				values (:id, 'running', 0, :total, 0, now(), :me, now(), :request)""")
+			.param("id", progress.id)
+			.param("total", progress.total)
+			.param("me", this.leases.instanceId())
+			.param("request", this.json.writeValueAsString(run.request()))
+			.update();
+		this.leases.hold(Leases.EVALUATION, progress.id);
+		if (Boolean.TRUE.equals(request.async())) {
+			try {
+				submit(progress, run, pins);
+			}
+			catch (RejectedExecutionException ex) {
+				// Refused whole: the row goes, so the refusal leaves no trace.
+				this.leases.release(Leases.EVALUATION, progress.id);
+				this.jdbc.sql("delete from evaluation where id = :id").param("id", progress.id).update();
+				throw new ServiceBusyException(ProblemKind.EVALUATIONS_BUSY,
+						"the queue of asynchronous evaluations is full (" + this.properties.maxQueuedEvaluations()
+								+ ", patchbay.inference.max-queued-evaluations); try again later",
+						RETRY_AFTER, Map.of("limit", this.properties.maxQueuedEvaluations()));
+			}
+		}
+		else {
+			try (pins) {
+				run(progress, run);
+			}
+			catch (IOException ex) {
+				failed(progress.id, ex);
+				throw new UncheckedIOException(ex);
+			}
+			catch (RuntimeException ex) {
+				failed(progress.id, ex);
+				throw ex;
+			}
+			finally {
+				this.leases.release(Leases.EVALUATION, progress.id);
+			}
+		}
+		return progress.view();
+	}
+
+	/**
+	 * What an evaluation runs: the request with its references resolved to ids and its
+	 * batch size filled in, as it is stored, and the dataset tensors it reads.
+	 */
+	private record Run(EvaluationDraft request, String target, ArtifactContent dataset, StoredTensor inputs,
+			StoredTensor labels) {
+
+		long rows() {
+			return this.inputs.spec().shape().get(0);
+		}
+
+	}
+
+	/**
+	 * Resolves what the request names and checks the dataset's tensors against the graph;
+	 * a stored request, of ids already, is checked again the same way.
+	 */
+	private Run prepare(EvaluationDraft request, int batchSize, BlobPins pins) {
+		UUID datasetId = this.registry.resolve(ArtifactType.DATASET, request.datasetId(), "datasetId");
+		ArtifactContent dataset = this.registry.content(ArtifactType.DATASET, datasetId, pins);
 		StoredTensor inputs = inputsOf(dataset, "inputs", request.inputs());
 		long rows = inputs.spec().shape().get(0);
 		StoredTensor labels = labelsOf(dataset, "labels", request.labels(), rows);
@@ -123,44 +192,65 @@ public class Evaluations implements AutoCloseable {
 		GraphSignature signature = this.models.signature(target);
 		checkAgainstSignature(inputs, "inputs", signature);
 		checkBatch(inputs, batchSize, this.properties);
-		Progress progress = new Progress(UUID.randomUUID(), rows);
-		this.jdbc.sql("""
-				insert into evaluation (id, status, examples_done, examples_total, correct, created_at)
-				values (:id, 'running', 0, :total, 0, now())""").param("id", progress.id).param("total", rows).update();
-		if (Boolean.TRUE.equals(request.async())) {
-			try {
-				this.worker.execute(() -> {
-					try (pins) {
-						run(progress, target, dataset, inputs, labels, batchSize);
-					}
-					catch (IOException | RuntimeException ex) {
-						failed(progress, ex);
-					}
-				});
-			}
-			catch (RejectedExecutionException ex) {
-				// Refused whole: the row goes, so the refusal leaves no trace.
-				this.jdbc.sql("delete from evaluation where id = :id").param("id", progress.id).update();
-				throw new ServiceBusyException(ProblemKind.EVALUATIONS_BUSY,
-						"the queue of asynchronous evaluations is full (" + this.properties.maxQueuedEvaluations()
-								+ ", patchbay.inference.max-queued-evaluations); try again later",
-						RETRY_AFTER, Map.of("limit", this.properties.maxQueuedEvaluations()));
-			}
-		}
-		else {
+		EvaluationDraft resolved = new EvaluationDraft((request.modelId() != null) ? target : null,
+				request.compositionId(), datasetId.toString(), request.inputs(), request.labels(), batchSize,
+				request.async());
+		return new Run(resolved, target, dataset, inputs, labels);
+	}
+
+	/**
+	 * Runs the evaluation on the worker, which owns the pins and the lease from then on.
+	 */
+	private void submit(Progress progress, Run run, BlobPins pins) {
+		this.worker.execute(() -> {
 			try (pins) {
-				run(progress, target, dataset, inputs, labels, batchSize);
+				run(progress, run);
 			}
-			catch (IOException ex) {
-				failed(progress, ex);
-				throw new UncheckedIOException(ex);
+			catch (IOException | RuntimeException ex) {
+				failed(progress.id, ex);
 			}
-			catch (RuntimeException ex) {
-				failed(progress, ex);
-				throw ex;
+			finally {
+				this.leases.release(Leases.EVALUATION, progress.id);
 			}
+		});
+	}
+
+	/**
+	 * Runs an evaluation whose replica is gone again, from the start, on this replica's
+	 * worker: one pass over the dataset is little to lose, and the result is then one
+	 * run's, not two replicas' (on different hardware, say) added together.
+	 */
+	private void takeOver(UUID id) {
+		String stored = (String) this.jdbc.sql("select request from evaluation where id = :id")
+			.param("id", id)
+			.query()
+			.singleRow()
+			.get("request");
+		BlobPins pins = this.registry.pins();
+		try {
+			if (stored == null) {
+				// Stored before evaluations kept their request: nothing here can run it.
+				throw EvaluationAbandonedException.forId(id);
+			}
+			EvaluationDraft request = this.json.readValue(stored, EvaluationDraft.class);
+			Run run = prepare(request, request.batchSize(), pins);
+			Progress progress = new Progress(id, run.rows());
+			store(progress);
+			submit(progress, run, pins);
 		}
-		return progress.view();
+		catch (RejectedExecutionException ex) {
+			// No room here now: the lease lapses again, and a replica with room (or this
+			// one, later) takes the evaluation.
+			pins.close();
+			this.leases.release(Leases.EVALUATION, id);
+		}
+		catch (RuntimeException ex) {
+			// What it reads is gone (the dataset was deleted, say): the evaluation fails
+			// with that problem, as it would have where it started.
+			pins.close();
+			this.leases.release(Leases.EVALUATION, id);
+			failed(id, ex);
+		}
 	}
 
 	/**
@@ -199,29 +289,27 @@ public class Evaluations implements AutoCloseable {
 	private void store(Progress progress) {
 		this.jdbc.sql("""
 				update evaluation set status = :status, examples_done = :done, correct = :correct,
-				duration_ms = :duration, error = :error where id = :id""")
+				duration_ms = :duration where id = :id""")
 			.param("status", progress.status)
 			.param("done", progress.done)
 			.param("correct", progress.correct)
 			.param("duration", progress.durationMs, Types.BIGINT)
-			.param("error", (progress.error != null) ? progress.error.toString() : null, Types.VARCHAR)
 			.param("id", progress.id)
 			.update();
 	}
 
-	private void run(Progress progress, String target, ArtifactContent dataset, StoredTensor inputs,
-			StoredTensor labels, int batchSize) throws IOException {
+	private void run(Progress progress, Run run) throws IOException {
 		long started = System.nanoTime();
-		try (LoadedModels.Lease lease = this.models.lease(target)) {
-			long[] expected = readLabels(dataset, labels);
-			long correct = countCorrect(lease.model(), dataset, inputs, "inputs", expected, batchSize,
-					(rows, correctSoFar) -> {
+		try (LoadedModels.Lease lease = this.models.lease(run.target())) {
+			long[] expected = readLabels(run.dataset(), run.labels());
+			long correct = countCorrect(lease.model(), run.dataset(), run.inputs(), "inputs", expected,
+					run.request().batchSize(), (rows, correctSoFar) -> {
 						progress.advance(rows, correctSoFar);
 						store(progress);
 					});
 			progress.finish(System.nanoTime() - started);
 			store(progress);
-			logger.info("Evaluation {} of {}: accuracy {} on {} rows", progress.id, target,
+			logger.info("Evaluation {} of {}: accuracy {} on {} rows", progress.id, run.target(),
 					(double) correct / Math.max(1, progress.total), progress.total);
 		}
 	}
@@ -338,10 +426,14 @@ public class Evaluations implements AutoCloseable {
 		}
 	}
 
-	private void failed(Progress progress, Exception ex) {
-		logger.warn("Evaluation {} failed", progress.id, ex);
-		progress.fail(this.json.valueToTree(this.problems.of(ex, ProblemKind.EVALUATION_FAILED)));
-		store(progress);
+	/** Stores the failure; the progress up to it was stored batch by batch. */
+	private void failed(UUID id, Exception ex) {
+		logger.warn("Evaluation {} failed", id, ex);
+		this.jdbc.sql("update evaluation set status = 'failed', error = :error where id = :id")
+			.param("error", this.json.writeValueAsString(this.problems.of(ex, ProblemKind.EVALUATION_FAILED)),
+					Types.VARCHAR)
+			.param("id", id)
+			.update();
 	}
 
 	private static long countCorrect(HostTensor output, long[] labels, long firstRow, int rows, String field) {
@@ -407,8 +499,6 @@ public class Evaluations implements AutoCloseable {
 
 		private volatile Long durationMs;
 
-		private volatile tools.jackson.databind.JsonNode error;
-
 		Progress(UUID id, long total) {
 			this.id = id;
 			this.total = total;
@@ -424,16 +514,11 @@ public class Evaluations implements AutoCloseable {
 			this.status = "done";
 		}
 
-		void fail(tools.jackson.databind.JsonNode error) {
-			this.error = error;
-			this.status = "failed";
-		}
-
 		EvaluationSummary view() {
 			boolean done = this.status.equals("done");
 			return new EvaluationSummary(this.id, this.status, this.done, this.total,
 					done ? (double) this.correct / Math.max(1, this.total) : null, done ? this.total : null,
-					this.durationMs, (this.error != null) ? this.error.toString() : null);
+					this.durationMs, null);
 		}
 
 	}

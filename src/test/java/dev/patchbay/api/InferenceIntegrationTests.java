@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 import org.junit.jupiter.api.BeforeAll;
@@ -16,6 +17,7 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.jdbc.core.simple.JdbcClient;
 
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
@@ -25,6 +27,7 @@ import dev.patchbay.support.IntegrationTest;
 import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The digits experiments of the seed papers, driven only through HTTP: models with a
@@ -43,6 +46,9 @@ class InferenceIntegrationTests {
 
 	@Autowired
 	ApiClient api;
+
+	@Autowired
+	JdbcClient jdbc;
 
 	private final Map<String, String> models = new LinkedHashMap<>();
 
@@ -205,6 +211,82 @@ class InferenceIntegrationTests {
 		System.out.println("Digits accuracy measured through the HTTP API:\n" + table);
 		assertThat(targets).hasSize(reference.size());
 		assertThat(misses).isEmpty();
+	}
+
+	/**
+	 * A replica killed in the middle of an evaluation leaves it running with a lease
+	 * nobody renews: another replica runs it again from the start, from the request as it
+	 * was stored. The dead replica is the row it would leave: a real evaluation's request
+	 * (made to read another split), some progress, a heartbeat an hour old.
+	 */
+	@Test
+	void anEvaluationWhoseReplicaIsGoneIsRunAgainFromTheStart() {
+		JsonNode reference = JsonMapper.builder().build().readTree(readManifest()).get("accuracy").get("base_v2");
+		Response finished = this.api.postJson("/api/v1/evaluations", Map.of("modelId", "digits-base_v2", "datasetId",
+				"digits-test-for-inference", "inputs", "images_clean", "labels", "labels"));
+		assertThat(finished.code()).as(finished.json().toString()).isEqualTo(200);
+		UUID template = UUID.fromString(finished.json().get("id").asString());
+		// Stored with its references resolved and its defaults filled in, so that any
+		// replica runs what was asked even if a name moves meanwhile.
+		JsonNode request = JsonMapper.builder()
+			.build()
+			.readTree(this.jdbc.sql("select request from evaluation where id = :id")
+				.param("id", template)
+				.query(String.class)
+				.single());
+		assertThat(request.get("modelId").asString()).isEqualTo(this.models.get("base_v2"));
+		assertThat(request.get("datasetId").asString()).isEqualTo(this.dataset);
+		assertThat(request.get("batchSize").asInt()).isEqualTo(256);
+		String heartbeat = heartbeat(template);
+		UUID orphan = UUID.randomUUID();
+		this.jdbc.sql("""
+				insert into evaluation (id, status, examples_done, examples_total, correct, created_at, claimed_by,
+				                        heartbeat_at, request)
+				select :orphan, 'running', 256, examples_total, 3, now() - interval '1 hour', 'gone@nowhere/dead',
+				       now() - interval '1 hour', replace(request, '"images_clean"', '"images_blur"')
+				from evaluation where id = :template""").param("orphan", orphan).param("template", template).update();
+
+		JsonNode evaluation = awaitFinished(orphan);
+		assertThat(evaluation.get("status").asString()).as(evaluation.toString()).isEqualTo("done");
+		assertThat(evaluation.get("examplesDone").asLong()).isEqualTo(597);
+		assertThat(evaluation.get("accuracy").asDouble()).isCloseTo(reference.get("blur").asDouble(), within(0.002));
+		// Released when it ended: the tick that took the orphan over renewed the leases
+		// this replica holds first, and not the finished evaluation's.
+		assertThat(heartbeat(template)).isEqualTo(heartbeat);
+	}
+
+	private String heartbeat(UUID evaluation) {
+		return this.jdbc.sql("select heartbeat_at::text from evaluation where id = :id")
+			.param("id", evaluation)
+			.query(String.class)
+			.single();
+	}
+
+	/**
+	 * An evaluation stored before evaluations kept their request cannot be run elsewhere:
+	 * once its replica is gone, it fails saying it must be posted again.
+	 */
+	@Test
+	void anEvaluationStoredWithoutItsRequestFailsAsAbandonedWhenItsReplicaIsGone() {
+		UUID orphan = UUID.randomUUID();
+		this.jdbc.sql("""
+				insert into evaluation (id, status, examples_done, examples_total, correct, created_at)
+				values (:id, 'running', 256, 597, 200, now() - interval '1 hour')""").param("id", orphan).update();
+
+		JsonNode evaluation = awaitFinished(orphan);
+		assertThat(evaluation.get("status").asString()).as(evaluation.toString()).isEqualTo("failed");
+		JsonNode problem = evaluation.get("error");
+		assertThat(problem.get("type").asString()).isEqualTo("https://patchbay.dev/problems/evaluation-abandoned");
+		assertThat(problem.get("title").asString()).isEqualTo("Evaluation abandoned");
+		assertThat(problem.get("detail").asString()).contains("stopped").contains("post it again");
+	}
+
+	/** Leases are renewed, and lapsed ones taken over, every 10 s: wait a few ticks. */
+	private JsonNode awaitFinished(UUID id) {
+		return await("evaluation " + id + " finished").atMost(Duration.ofSeconds(90))
+			.pollInterval(Duration.ofMillis(200))
+			.until(() -> this.api.get("/api/v1/evaluations/" + id).json(),
+					(current) -> !current.get("status").asString().equals("running"));
 	}
 
 	private double accuracy(String id, String split, boolean isModel) {
