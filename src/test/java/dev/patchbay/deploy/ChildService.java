@@ -137,7 +137,11 @@ final class ChildService implements AutoCloseable {
 
 	@Override
 	public void close() throws InterruptedException {
+		// The database server stops when its watchdog sees the JVM gone: waiting for it
+		// keeps its last writes out of the data directory the test deletes next.
+		List<ProcessHandle> descendants = this.process.descendants().toList();
 		this.process.destroyForcibly().waitFor();
+		descendants.forEach((process) -> awaitExit(process, Duration.ofSeconds(30)));
 	}
 
 	/** Waits for a process to exit; the caller asserts on it. */
