@@ -268,6 +268,16 @@ class Composition {
 		this.resultModelId = resultModelId;
 	}
 
+	/**
+	 * A sharded composition's whole digest, known once its whole file is first put
+	 * together; the first one stands.
+	 */
+	void resultDigestKnown(String resultDigest) {
+		if (this.resultDigest == null) {
+			this.resultDigest = resultDigest;
+		}
+	}
+
 	void acknowledgeAudit(String acknowledgementJson) {
 		this.auditAcknowledgement = acknowledgementJson;
 	}

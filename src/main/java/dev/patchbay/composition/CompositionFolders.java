@@ -1,5 +1,6 @@
 package dev.patchbay.composition;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -56,12 +57,15 @@ public class CompositionFolders {
 
 	private final ArtifactFolders folders;
 
+	private final ShardReads units;
+
 	// Part of every shard's etag: another shard size is another layout, so a client never
 	// mixes shards of two layouts.
 	private final long shardSize;
 
 	CompositionFolders(CompositionRepository compositions, Compositions service, Planner planner, Registry registry,
-			ArtifactFolders folders, CompositionProperties properties) {
+			ArtifactFolders folders, CompositionProperties properties, ShardReads units) {
+		this.units = units;
 		this.compositions = compositions;
 		this.service = service;
 		this.planner = planner;
@@ -112,12 +116,25 @@ public class CompositionFolders {
 		Integer layers = recipe.sliced() ? recipe.slices().stream().mapToInt(Recipe.Slice::layers).sum() : null;
 		List<FolderFile> files = new ArrayList<>(
 				this.folders.companionFiles(referenceModel(composition), outputs, layers));
+		int first = 0;
 		for (ShardLayout.Shard shard : layout.shards()) {
 			// The recipe digest fixes the bytes, so the etag is known before they are
 			// computed and stays valid once they are.
 			String etag = Sha256.hex("composition-shard\n" + this.shardSize + "\n" + shard.name() + "\n"
 					+ composition.getRecipeDigest());
+			int from = first;
+			int to = first + shard.tensors().size();
+			first = to;
 			files.add(new FolderFile(shard.name(), shard.size(), etag, null, true, () -> {
+				// A sharded composition's unit is the shard itself, read as soon as it
+				// alone is computed.
+				Optional<ResultCache.Handle> unit = awaitUnit(id, from, to, shard.size());
+				if (unit.isPresent()) {
+					ResultCache.Handle handle = unit.get();
+					return new FolderFile.Opened(
+							new SegmentedFile(List.of(new SegmentedFile.FileRegion(handle.path(), 0, handle.size()))),
+							handle::close);
+				}
 				// Opened only when a shard is read: it pins the computed result, and each
 				// shard is its own header followed by a region of the one output file,
 				// never a copy.
@@ -136,6 +153,25 @@ public class CompositionFolders {
 		// The folder's revision depends on the recipe alone, so identical recipes give
 		// one Hub revision and a client cache keyed by it stays valid.
 		return new Folder(Sha256.hex("composition\n" + composition.getRecipeDigest()).substring(0, 40), files);
+	}
+
+	/**
+	 * The unit holding a shard's tensors, once computed, or empty to read the shard from
+	 * the whole result.
+	 */
+	private Optional<ResultCache.Handle> awaitUnit(UUID id, int from, int to, long size) throws IOException {
+		try {
+			Optional<ResultCache.Handle> unit = this.units.await(find(id), from, to, size,
+					System.nanoTime() + COMPUTE_WAIT.toNanos());
+			if (unit == null) {
+				throw new IOException("shard of composition " + id + " not computed within " + COMPUTE_WAIT);
+			}
+			return unit;
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new java.io.InterruptedIOException("interrupted while waiting for a shard of composition " + id);
+		}
 	}
 
 	/**

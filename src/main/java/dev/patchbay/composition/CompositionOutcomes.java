@@ -56,13 +56,63 @@ class CompositionOutcomes {
 	 * @return whether the outcome was recorded
 	 */
 	boolean finish(UUID id, Outcome outcome) {
+		return finish(id, true, outcome);
+	}
+
+	/**
+	 * Records the outcome of a sharded composition, which no instance holds whole: its
+	 * units' leases decided who computed what, and it is still running or not.
+	 * @return whether the outcome was recorded
+	 */
+	boolean finishSharded(UUID id, Outcome outcome) {
+		return finish(id, false, outcome);
+	}
+
+	/** Records a sharded composition's failure, as a stored problem, while it runs. */
+	void failedSharded(UUID id, Exception ex) {
+		String error = problemJson(ex);
+		finishSharded(id, (current) -> current.failed(error));
+	}
+
+	/**
+	 * Materializes a ready composition that asked for it while it was computed shard by
+	 * shard, under the row's lock as any materialization is, recording the whole file's
+	 * digest with it.
+	 */
+	void materializeReady(UUID id, Materializing materializing) {
+		this.transactions.executeWithoutResult((status) -> {
+			Composition current = this.compositions.lockById(id).orElse(null);
+			if (current == null || current.getStatus() != CompositionStatus.READY
+					|| current.getResultModelId() != null) {
+				return;
+			}
+			try {
+				LocalResults.Materialized materialized = materializing.materialize(current);
+				current.materialized(materialized.modelId());
+				current.resultDigestKnown(materialized.digest());
+			}
+			catch (IOException ex) {
+				throw new UncheckedIOException(ex);
+			}
+		});
+	}
+
+	/** Puts a composition's whole result together and registers it as a model. */
+	@FunctionalInterface
+	interface Materializing {
+
+		LocalResults.Materialized materialize(Composition composition) throws IOException;
+
+	}
+
+	private boolean finish(UUID id, boolean leased, Outcome outcome) {
 		Boolean recorded = this.transactions.execute((status) -> {
 			Composition current = this.compositions.lockById(id).orElse(null);
 			if (current != null && current.getStatus() == CompositionStatus.CANCELLED) {
 				return false;
 			}
 			if (current == null || current.getStatus() != CompositionStatus.RUNNING
-					|| !this.queue.instanceId().equals(current.getClaimedBy())) {
+					|| (leased && !this.queue.instanceId().equals(current.getClaimedBy()))) {
 				logger.warn("Composition {} was taken over by another instance; dropping this result", id);
 				return false;
 			}

@@ -18,9 +18,11 @@ import org.springframework.stereotype.Component;
 @Component
 class CompositionQueue {
 
+	// A sharded composition is claimed shard by shard (ShardQueue), never whole.
 	private static final String CLAIMABLE = """
 			(status = 'PENDING'
-			 or (status = 'RUNNING' and heartbeat_at < now() - make_interval(secs => :leaseSeconds)))""";
+			 or (status = 'RUNNING' and heartbeat_at < now() - make_interval(secs => :leaseSeconds)))
+			and not exists (select 1 from composition_shard s where s.composition_id = composition.id)""";
 
 	private static final String CLAIM = """
 			update composition set status = 'RUNNING', claimed_by = :me, heartbeat_at = now(), started_at = now()

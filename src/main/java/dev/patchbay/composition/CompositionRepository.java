@@ -32,6 +32,15 @@ interface CompositionRepository extends JpaRepository<Composition, UUID> {
 	@Query("update Composition c set c.tensorsDone = :tensors, c.bytesDone = :bytes where c.id = :id")
 	void recordProgress(UUID id, int tensors, long bytes);
 
+	/**
+	 * Records a sharded composition's result digest, known only once its whole file is
+	 * first put together here; the first one recorded stands.
+	 */
+	@Transactional
+	@Modifying
+	@Query("update Composition c set c.resultDigest = :digest where c.id = :id and c.resultDigest is null")
+	void recordResultDigest(UUID id, String digest);
+
 	@Query("select c.status from Composition c where c.id = :id")
 	Optional<CompositionStatus> findStatus(UUID id);
 

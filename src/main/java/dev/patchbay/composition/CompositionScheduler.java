@@ -22,12 +22,15 @@ import org.springframework.stereotype.Component;
 
 import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
+import dev.patchbay.storage.ShardLayout;
 
 /**
  * Computes compositions on a bounded pool of workers. The database is the queue
  * ({@link CompositionQueue}): a worker claims a composition atomically and holds it by a
  * renewed lease, so a recipe is computed once however many requests or instances name it,
- * and a composition whose instance died is taken over once its lease expires.
+ * and a composition whose instance died is taken over once its lease expires. A sharded
+ * composition is claimed unit by unit ({@link ShardQueue}), the same way, so that every
+ * instance with an idle worker takes a part of it.
  */
 @Component
 class CompositionScheduler implements AutoCloseable {
@@ -38,6 +41,10 @@ class CompositionScheduler implements AutoCloseable {
 
 	private final CompositionWorker worker;
 
+	private final ShardQueue shards;
+
+	private final ShardWorker shardWorker;
+
 	private final CompositionProperties properties;
 
 	private final ThreadPoolExecutor workers;
@@ -47,11 +54,17 @@ class CompositionScheduler implements AutoCloseable {
 	/** Compositions this instance holds leases on. */
 	private final Set<UUID> claimed = ConcurrentHashMap.newKeySet();
 
+	/** Shard units this instance holds leases on. */
+	private final Set<ShardQueue.Unit> claimedUnits = ConcurrentHashMap.newKeySet();
+
 	private volatile boolean closing;
 
-	CompositionScheduler(CompositionQueue queue, CompositionWorker worker, CompositionProperties properties) {
+	CompositionScheduler(CompositionQueue queue, CompositionWorker worker, ShardQueue shards, ShardWorker shardWorker,
+			CompositionProperties properties) {
 		this.queue = queue;
 		this.worker = worker;
+		this.shards = shards;
+		this.shardWorker = shardWorker;
 		this.properties = properties;
 		// Bounded: a task refused here waits in the database's queue instead.
 		this.workers = new ThreadPoolExecutor(properties.workers(), properties.workers(), 0, TimeUnit.MILLISECONDS,
@@ -86,6 +99,10 @@ class CompositionScheduler implements AutoCloseable {
 				if (this.queue.claim(id)) {
 					run(id);
 				}
+				else {
+					// A sharded one: its units go to this instance's idle workers now.
+					claimWhileIdle();
+				}
 			});
 		}
 		catch (RejectedExecutionException ex) {
@@ -110,6 +127,42 @@ class CompositionScheduler implements AutoCloseable {
 		}
 	}
 
+	/**
+	 * Queues a new composition's shards as units, in the transaction that stores it.
+	 */
+	void queueUnits(UUID id, ShardLayout layout) {
+		this.shards.create(id, layout);
+	}
+
+	/**
+	 * Tells whatever computes a cancelled composition here (its worker or its units') to
+	 * stop at the next chunk.
+	 */
+	void cancelled(UUID id) {
+		this.worker.cancelled(id);
+		this.shardWorker.cancelled(id);
+	}
+
+	/**
+	 * Computes a unit this instance has just claimed for a reader.
+	 * @throws ServiceBusyException if every worker is busy and their queue is full; the
+	 * unit goes back to the queue
+	 */
+	void compute(ShardQueue.Unit unit) {
+		this.claimedUnits.add(unit);
+		try {
+			this.workers.execute(() -> run(unit));
+		}
+		catch (RejectedExecutionException ex) {
+			this.claimedUnits.remove(unit);
+			this.shards.release(unit);
+			throw new ServiceBusyException(ProblemKind.COMPOSITIONS_BUSY,
+					"every composition worker is busy, and shard " + (unit.index() + 1) + " of composition "
+							+ unit.compositionId() + " must be computed to be read; try again later",
+					this.properties.pollInterval().multipliedBy(5), Map.of("id", unit.compositionId().toString()));
+		}
+	}
+
 	/** Whether this instance is shutting down, its workers interrupted. */
 	boolean closing() {
 		return this.closing;
@@ -117,18 +170,34 @@ class CompositionScheduler implements AutoCloseable {
 
 	private void claimWhileIdle() {
 		try {
-			Optional<UUID> next;
-			while (this.claimed.size() < this.properties.workers() && this.workers.getQueue().remainingCapacity() > 0
-					&& (next = this.queue.claimNext()).isPresent()) {
-				UUID id = next.get();
-				this.claimed.add(id);
+			while (this.claimed.size() + this.claimedUnits.size() < this.properties.workers()
+					&& this.workers.getQueue().remainingCapacity() > 0) {
+				Optional<UUID> next = this.queue.claimNext();
+				if (next.isPresent()) {
+					UUID id = next.get();
+					this.claimed.add(id);
+					try {
+						this.workers.execute(() -> run(id));
+					}
+					catch (RejectedExecutionException ex) {
+						// Filled by submissions since the check: the claim goes back.
+						this.claimed.remove(id);
+						this.queue.release(id);
+						return;
+					}
+					continue;
+				}
+				Optional<ShardQueue.Unit> unit = this.shards.claimNext();
+				if (unit.isEmpty()) {
+					return;
+				}
+				this.claimedUnits.add(unit.get());
 				try {
-					this.workers.execute(() -> run(id));
+					this.workers.execute(() -> run(unit.get()));
 				}
 				catch (RejectedExecutionException ex) {
-					// Filled by submissions since the check: the claim goes back.
-					this.claimed.remove(id);
-					this.queue.release(id);
+					this.claimedUnits.remove(unit.get());
+					this.shards.release(unit.get());
 					return;
 				}
 			}
@@ -144,6 +213,9 @@ class CompositionScheduler implements AutoCloseable {
 			this.queue.renew(claimed);
 			// A cancel that another instance answered reaches this one's workers here.
 			this.queue.cancelledAmong(claimed).forEach(this.worker::cancelled);
+			List<UUID> sharded = this.claimedUnits.stream().map(ShardQueue.Unit::compositionId).distinct().toList();
+			this.shards.renew(sharded);
+			this.queue.cancelledAmong(sharded).forEach(this.shardWorker::cancelled);
 		}
 		catch (RuntimeException ex) {
 			logger.warn("Could not renew composition leases", ex);
@@ -161,6 +233,17 @@ class CompositionScheduler implements AutoCloseable {
 		}
 	}
 
+	/** Computes a shard unit this instance has claimed, holding its lease meanwhile. */
+	private void run(ShardQueue.Unit unit) {
+		this.claimedUnits.add(unit);
+		try {
+			this.shardWorker.compute(unit);
+		}
+		finally {
+			this.claimedUnits.remove(unit);
+		}
+	}
+
 	/**
 	 * Stops the workers and hands their compositions back to the queue, so another
 	 * instance (or this one, restarted) takes them up without waiting for the lease to
@@ -170,10 +253,11 @@ class CompositionScheduler implements AutoCloseable {
 	public void close() throws InterruptedException {
 		this.closing = true;
 		this.worker.stop();
+		this.shardWorker.stop();
 		this.poller.shutdownNow();
 		this.workers.shutdownNow();
 		this.workers.awaitTermination(10, TimeUnit.SECONDS);
-		int released = this.queue.releaseAll();
+		int released = this.queue.releaseAll() + this.shards.releaseAll();
 		if (released > 0) {
 			logger.info("Released {} unfinished composition(s) to the queue", released);
 		}

@@ -31,6 +31,7 @@ import dev.patchbay.shared.NotFoundException;
 import dev.patchbay.shared.ProblemKind;
 import dev.patchbay.shared.ServiceBusyException;
 import dev.patchbay.storage.SegmentedFile;
+import dev.patchbay.storage.ShardLayout;
 
 /**
  * Creates compositions, reports their progress and serves their merged weights. A recipe
@@ -151,8 +152,17 @@ public class Compositions {
 				validated.outputBytes());
 		composition.nameResult(resultName);
 		composition.acknowledgeAudit(acknowledgement);
+		// A composition larger than one shard (unless it is to be materialized, which
+		// wants its whole file in one place) is queued as one unit per shard, in the
+		// transaction that stores it: no worker ever sees it without its units.
+		ShardLayout layout = ShardLayout.of(validated.outputSpecs(), this.properties.shardSize().toBytes());
 		try {
-			this.compositions.saveAndFlush(composition);
+			this.transactions.executeWithoutResult((status) -> {
+				this.compositions.saveAndFlush(composition);
+				if (layout.sharded() && !recipe.materialize()) {
+					this.scheduler.queueUnits(composition.getId(), layout);
+				}
+			});
 		}
 		catch (DataIntegrityViolationException ex) {
 			// A concurrent request stored the same recipe first: share its composition.
@@ -296,7 +306,7 @@ public class Compositions {
 			return was;
 		});
 		if (before == CompositionStatus.RUNNING) {
-			this.worker.cancelled(id);
+			this.scheduler.cancelled(id);
 		}
 		return new Cancelled(get(id), before == CompositionStatus.RUNNING);
 	}

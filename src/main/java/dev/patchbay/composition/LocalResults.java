@@ -37,11 +37,15 @@ class LocalResults {
 
 	private final Materializer materializer;
 
+	private final CompositionRepository compositions;
+
 	/** Ready compositions being recomputed into this instance's cache; its own lock. */
 	private final Map<UUID, LiveOutput> refills = new HashMap<>();
 
-	LocalResults(ResultCache cache, CompositionScheduler scheduler, PlanRunner runner, Materializer materializer) {
+	LocalResults(ResultCache cache, CompositionScheduler scheduler, PlanRunner runner, Materializer materializer,
+			CompositionRepository compositions) {
 		this.cache = cache;
+		this.compositions = compositions;
 		this.scheduler = scheduler;
 		this.runner = runner;
 		this.materializer = materializer;
@@ -143,8 +147,13 @@ class LocalResults {
 		long started = System.nanoTime();
 		try (entry) {
 			try (PlanRunner.Planned planned = this.runner.plan(composition.recipe())) {
-				this.runner.execute(planned.plan(), entry, output, (tensorsDone) -> {
+				String digest = this.runner.execute(planned.plan(), entry, output, (tensorsDone) -> {
 				});
+				// A sharded composition's whole file was never computed as one: its
+				// first one here fixes the digest every later copy is checked against.
+				if (composition.getResultDigest() == null) {
+					this.compositions.recordResultDigest(composition.getId(), digest);
+				}
 				long elapsed = System.nanoTime() - started;
 				logger.info("Composition {} recomputed into the local cache: {} bytes in {} ms", composition.getId(),
 						entry.size(), elapsed / 1_000_000);
@@ -174,18 +183,37 @@ class LocalResults {
 	 * registered as a model.
 	 */
 	UUID materializeReady(Composition composition) throws IOException {
+		return materializeWhole(composition).modelId();
+	}
+
+	/**
+	 * Materializes a composition from its whole file here (refilled first if this
+	 * instance lacks it), as {@link #materializeReady} does, also for a sharded one whose
+	 * units were just computed and whose whole digest is not known yet.
+	 */
+	Materialized materializeWhole(Composition composition) throws IOException {
 		long deadline = System.nanoTime() + MATERIALIZE_WAIT.toNanos();
 		try (ResultCache.Handle result = awaitCached(composition, deadline)) {
 			if (result == null) {
 				throw new IOException("composition " + composition.getId() + " was not recomputed within "
 						+ MATERIALIZE_WAIT + " to be materialized");
 			}
-			return this.materializer.register(composition, result.path(), composition.getResultDigest());
+			String digest = (composition.getResultDigest() != null) ? composition.getResultDigest() : result.digest();
+			return new Materialized(digest, this.materializer.register(composition, result.path(), digest));
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 			throw new InterruptedIOException("interrupted while materializing composition " + composition.getId());
 		}
+	}
+
+	/**
+	 * A materialized result.
+	 *
+	 * @param digest the whole file's digest
+	 * @param modelId the model it is registered as
+	 */
+	record Materialized(String digest, UUID modelId) {
 	}
 
 }

@@ -113,7 +113,8 @@ final class ResultCache {
 	/**
 	 * Pins the complete entry for {@code key} if its content hashes to {@code digest}. An
 	 * entry that does not (a torn file from before a restart, or a result computed
-	 * differently) is dropped.
+	 * differently) is dropped. Without a digest to check (a sharded composition's whole
+	 * file before it was first put together), only an entry written here is trusted.
 	 * @return the pinned entry, or empty if there is none, it is still being written, or
 	 * it did not match
 	 */
@@ -128,8 +129,8 @@ final class ResultCache {
 		}
 		Handle handle = new Handle(entry);
 		try {
-			String actual = entry.digest();
-			if (actual.equals(digest)) {
+			String actual = (digest != null) ? entry.digest() : entry.writtenDigest();
+			if ((digest != null) ? actual.equals(digest) : actual != null) {
 				return Optional.of(handle);
 			}
 			logger.warn("Cached result {} hashes to {}, not {}; dropping it", key, actual, digest);
@@ -257,6 +258,11 @@ final class ResultCache {
 			return this.digest;
 		}
 
+		/** The digest if the entry was written (or verified) here, else null. */
+		synchronized String writtenDigest() {
+			return this.digest;
+		}
+
 		synchronized void written(String digest) {
 			this.digest = digest;
 		}
@@ -298,6 +304,11 @@ final class ResultCache {
 
 		long size() {
 			return this.entry.size;
+		}
+
+		/** The content's digest, hashed now if the file was found at start. */
+		String digest() throws IOException {
+			return this.entry.digest();
 		}
 
 		@Override
