@@ -26,11 +26,13 @@ import dev.patchbay.inference.SweepDraft;
 record SweepRequest(String baseModelId, List<Term> terms, String method, Double density, String majoritySign, Long seed,
 		String datasetId, List<String> inputs, String labels, Objective objective, Integer batchSize) {
 
-	// Terms stay as given, a null list included: the module names what is missing.
+	// Terms stay as given, a null list or term included: the module names what is
+	// missing.
 	SweepDraft draft() {
 		return new SweepDraft(this.baseModelId,
-				(this.terms != null) ? this.terms.stream().map(Term::draft).toList() : null, this.method, this.density,
-				this.majoritySign, this.seed, this.datasetId, this.inputs, this.labels,
+				(this.terms != null) ? this.terms.stream().map((term) -> (term != null) ? term.draft() : null).toList()
+						: null,
+				this.method, this.density, this.majoritySign, this.seed, this.datasetId, this.inputs, this.labels,
 				(this.objective != null) ? new SweepDraft.Objective(this.objective.maximize()) : null, this.batchSize);
 	}
 

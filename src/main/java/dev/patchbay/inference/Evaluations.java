@@ -73,6 +73,12 @@ public class Evaluations implements AutoCloseable {
 
 	private final Leases leases;
 
+	/**
+	 * Set at shutdown, before the worker is interrupted: an evaluation that fails then
+	 * was stopped, not at fault, and is handed back to be run elsewhere.
+	 */
+	private volatile boolean closing;
+
 	Evaluations(LoadedModels models, Registry registry, InferenceProperties properties, JsonMapper json,
 			JdbcClient jdbc, Leases leases, ProblemBodies problems) {
 		this.models = models;
@@ -146,6 +152,12 @@ public class Evaluations implements AutoCloseable {
 			try (pins) {
 				run(progress, run);
 			}
+			catch (LeaseLostException ex) {
+				// Another replica runs it again: the caller sees it running there, and
+				// polls.
+				logger.info("Evaluation {} is held by another replica now; it runs there, not here", progress.id);
+				return get(progress.id);
+			}
 			catch (IOException ex) {
 				failed(progress.id, ex);
 				throw new UncheckedIOException(ex);
@@ -202,54 +214,51 @@ public class Evaluations implements AutoCloseable {
 	 * Runs the evaluation on the worker, which owns the pins and the lease from then on.
 	 */
 	private void submit(Progress progress, Run run, BlobPins pins) {
-		this.worker.execute(() -> {
+		this.worker.execute(() -> this.leases.runHeld(Leases.EVALUATION, progress.id, () -> {
 			try (pins) {
 				run(progress, run);
 			}
-			catch (IOException | RuntimeException ex) {
-				failed(progress.id, ex);
-			}
-			finally {
-				this.leases.release(Leases.EVALUATION, progress.id);
-			}
-		});
+		}, this::failed));
 	}
 
 	/**
-	 * Runs an evaluation whose replica is gone again, from the start, on this replica's
-	 * worker: one pass over the dataset is little to lose, and the result is then one
-	 * run's, not two replicas' (on different hardware, say) added together.
+	 * Queues an evaluation whose replica is gone; called on the lease ticker, so what it
+	 * reads (the dataset perhaps from S3) is read on the worker.
 	 */
 	private void takeOver(UUID id) {
+		try {
+			this.worker.execute(() -> this.leases.runHeld(Leases.EVALUATION, id, () -> runAgain(id), this::failed));
+		}
+		catch (RejectedExecutionException ex) {
+			// No room here now: the lease lapses again, and a replica with room (or this
+			// one, later) takes the evaluation.
+			this.leases.release(Leases.EVALUATION, id);
+		}
+	}
+
+	/**
+	 * Runs an evaluation taken over again, from the start: one pass over the dataset is
+	 * little to lose, and the result is then one run's, not two replicas' (on different
+	 * hardware, say) added together. What it reads may be gone (the dataset was deleted,
+	 * say): the evaluation then fails with that problem, as it would have where it
+	 * started.
+	 */
+	private void runAgain(UUID id) throws IOException {
 		String stored = (String) this.jdbc.sql("select request from evaluation where id = :id")
 			.param("id", id)
 			.query()
 			.singleRow()
 			.get("request");
-		BlobPins pins = this.registry.pins();
-		try {
-			if (stored == null) {
-				// Stored before evaluations kept their request: nothing here can run it.
-				throw EvaluationAbandonedException.forId(id);
-			}
-			EvaluationDraft request = this.json.readValue(stored, EvaluationDraft.class);
+		if (stored == null) {
+			// Stored before evaluations kept their request: nothing here can run it.
+			throw EvaluationAbandonedException.forId(id);
+		}
+		EvaluationDraft request = this.json.readValue(stored, EvaluationDraft.class);
+		try (BlobPins pins = this.registry.pins()) {
 			Run run = prepare(request, request.batchSize(), pins);
 			Progress progress = new Progress(id, run.rows());
 			store(progress);
-			submit(progress, run, pins);
-		}
-		catch (RejectedExecutionException ex) {
-			// No room here now: the lease lapses again, and a replica with room (or this
-			// one, later) takes the evaluation.
-			pins.close();
-			this.leases.release(Leases.EVALUATION, id);
-		}
-		catch (RuntimeException ex) {
-			// What it reads is gone (the dataset was deleted, say): the evaluation fails
-			// with that problem, as it would have where it started.
-			pins.close();
-			this.leases.release(Leases.EVALUATION, id);
-			failed(id, ex);
+			run(progress, run);
 		}
 	}
 
@@ -285,17 +294,22 @@ public class Evaluations implements AutoCloseable {
 				error);
 	}
 
-	/** Writes the progress where every replica reads it. */
+	/**
+	 * Writes the progress where every replica reads it, while this replica holds the
+	 * evaluation.
+	 * @throws LeaseLostException if another replica holds it now
+	 */
 	private void store(Progress progress) {
-		this.jdbc.sql("""
+		Leases.checkHeld(this.jdbc.sql("""
 				update evaluation set status = :status, examples_done = :done, correct = :correct,
-				duration_ms = :duration where id = :id""")
+				duration_ms = :duration where id = :id and claimed_by = :me""")
 			.param("status", progress.status)
 			.param("done", progress.done)
 			.param("correct", progress.correct)
 			.param("duration", progress.durationMs, Types.BIGINT)
 			.param("id", progress.id)
-			.update();
+			.param("me", this.leases.instanceId())
+			.update());
 	}
 
 	private void run(Progress progress, Run run) throws IOException {
@@ -426,13 +440,22 @@ public class Evaluations implements AutoCloseable {
 		}
 	}
 
-	/** Stores the failure; the progress up to it was stored batch by batch. */
+	/**
+	 * Stores the failure while this replica holds the evaluation, unless it is shutting
+	 * down; the progress up to it was stored batch by batch.
+	 */
 	private void failed(UUID id, Exception ex) {
+		if (this.closing) {
+			// Stopped by the shutdown, not at fault: handed back, it runs elsewhere.
+			logger.info("Evaluation {} stopped by the shutdown ({}); another replica runs it", id, ex.toString());
+			return;
+		}
 		logger.warn("Evaluation {} failed", id, ex);
-		this.jdbc.sql("update evaluation set status = 'failed', error = :error where id = :id")
+		this.jdbc.sql("update evaluation set status = 'failed', error = :error where id = :id and claimed_by = :me")
 			.param("error", this.json.writeValueAsString(this.problems.of(ex, ProblemKind.EVALUATION_FAILED)),
 					Types.VARCHAR)
 			.param("id", id)
+			.param("me", this.leases.instanceId())
 			.update();
 	}
 
@@ -479,9 +502,15 @@ public class Evaluations implements AutoCloseable {
 			.orElseThrow(() -> InferenceInputException.forField(field, "the dataset has no tensor '" + name + "'"));
 	}
 
+	/**
+	 * Stops the worker and hands this replica's running evaluations back, for another
+	 * replica to run at once.
+	 */
 	@Override
 	public void close() {
+		this.closing = true;
 		this.worker.shutdownNow();
+		this.leases.handBack(Leases.EVALUATION);
 	}
 
 	/** Progress of one evaluation, updated by the worker and read by pollers. */

@@ -1,5 +1,6 @@
 package dev.patchbay.inference;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Map;
@@ -9,11 +10,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.context.event.EventListener;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Component;
 
@@ -35,7 +39,9 @@ class Leases implements AutoCloseable {
 	static final String EVALUATION = "evaluation";
 
 	// A row written before leases existed has no heartbeat: its creation time stands in,
-	// so that work an older replica still runs is not taken at once.
+	// so it lapses one lease after it was created, whether or not an older replica still
+	// runs it (such a replica never renews). A row handed back at shutdown has a
+	// heartbeat of -infinity: lapsed at once.
 	private static final String LAPSED = """
 			status in ('queued', 'running')
 			and coalesce(heartbeat_at, created_at) < now() - make_interval(secs => :leaseSeconds)""";
@@ -45,6 +51,8 @@ class Leases implements AutoCloseable {
 	private final String instanceId;
 
 	private final double leaseSeconds;
+
+	private final long period;
 
 	private final Map<String, Set<UUID>> held = Map.of(SWEEP, ConcurrentHashMap.newKeySet(), EVALUATION,
 			ConcurrentHashMap.newKeySet());
@@ -63,8 +71,15 @@ class Leases implements AutoCloseable {
 		this.instanceId = ManagementFactory.getRuntimeMXBean().getName() + "/"
 				+ UUID.randomUUID().toString().substring(0, 8);
 		this.leaseSeconds = properties.leaseTimeout().toMillis() / 1000.0;
-		long period = Math.max(1, properties.leaseTimeout().toMillis() / 3);
-		this.ticker.scheduleWithFixedDelay(this::tick, period, period, TimeUnit.MILLISECONDS);
+		this.period = Math.max(1, properties.leaseTimeout().toMillis() / 3);
+	}
+
+	/**
+	 * Starts renewing and taking over once the application is ready, not while it starts.
+	 */
+	@EventListener(ApplicationReadyEvent.class)
+	void start() {
+		this.ticker.scheduleWithFixedDelay(this::tick, this.period, this.period, TimeUnit.MILLISECONDS);
 	}
 
 	/** Who holds a row: written into {@code claimed_by} by the insert that starts it. */
@@ -74,7 +89,8 @@ class Leases implements AutoCloseable {
 
 	/**
 	 * Names what this replica does with a row of the table whose lease lapsed, once it
-	 * has claimed it; the row is held from then on, until the work releases it.
+	 * has claimed it; the row is held from then on, until the work releases it. It runs
+	 * on the one thread that renews every lease, so it only hands the work to a worker.
 	 */
 	void onLapsed(String table, Consumer<UUID> takeOver) {
 		this.takeOvers.put(table, takeOver);
@@ -90,7 +106,65 @@ class Leases implements AutoCloseable {
 		this.held.get(table).remove(id);
 	}
 
-	private void tick() {
+	/** Work on a held row, run by a sweep's or evaluation's worker. */
+	@FunctionalInterface
+	interface Work {
+
+		void run() throws IOException;
+
+	}
+
+	/**
+	 * Runs work on a row this replica holds to its end, then releases the row: lost to
+	 * another replica, the work stops without an outcome; failing, it is told to
+	 * {@code failed}.
+	 */
+	void runHeld(String table, UUID id, Work work, BiConsumer<UUID, Exception> failed) {
+		try {
+			work.run();
+		}
+		catch (LeaseLostException ex) {
+			logger.info("{} {} is held by another replica now; it goes on there, not here", table, id);
+		}
+		catch (IOException | RuntimeException ex) {
+			failed.accept(id, ex);
+		}
+		finally {
+			release(table, id);
+		}
+	}
+
+	/**
+	 * Checks what a write fenced by {@code claimed_by = :me} updated.
+	 * @throws LeaseLostException if nothing: another replica holds the row now
+	 */
+	static void checkHeld(int updated) {
+		if (updated == 0) {
+			throw new LeaseLostException();
+		}
+	}
+
+	/**
+	 * Hands every queued or running row of the table this replica holds back, at
+	 * shutdown: lapsed at once, so another replica takes it over without waiting a lease,
+	 * and fenced, so whatever work here still runs writes nothing more. This replica
+	 * takes none of the table's rows over from then on.
+	 */
+	synchronized void handBack(String table) {
+		this.takeOvers.remove(table);
+		this.held.get(table).clear();
+		int rows = this.jdbc
+			.sql("update " + table + " set claimed_by = null, heartbeat_at = '-infinity'"
+					+ " where claimed_by = :me and status in ('queued', 'running')")
+			.param("me", this.instanceId)
+			.update();
+		if (rows > 0) {
+			logger.info("Handed {} {} rows back for another replica to take over", rows, table);
+		}
+	}
+
+	// Synchronized with handBack, so that no tick claims a row as it is handed back.
+	private synchronized void tick() {
 		for (String table : this.held.keySet()) {
 			// One failing table (or a database away for a moment) must not stop the
 			// other's renewals, nor the ticker: the next tick tries again.
@@ -134,7 +208,15 @@ class Leases implements AutoCloseable {
 			if (claimed) {
 				logger.info("Taking over {} {}: the lease of its replica lapsed", table, id);
 				hold(table, id);
-				takeOver.accept(id);
+				try {
+					takeOver.accept(id);
+				}
+				catch (RuntimeException ex) {
+					// Not taken up after all: released, it lapses again and is tried
+					// later; the rest of the list is still taken over.
+					release(table, id);
+					logger.warn("Taking over {} {} failed; its lease lapses again", table, id, ex);
+				}
 			}
 		}
 	}

@@ -84,6 +84,12 @@ public class Sweeps implements AutoCloseable {
 
 	private final Leases leases;
 
+	/**
+	 * Set at shutdown, before the worker is interrupted: a sweep that fails then was
+	 * stopped, not at fault, and is handed back to be taken over.
+	 */
+	private volatile boolean closing;
+
 	Sweeps(LoadedModels models, Registry registry, MergedDeltas deltas, InferenceProperties properties, JsonMapper json,
 			JdbcClient jdbc, Leases leases, ProblemBodies problems) {
 		this.models = models;
@@ -213,7 +219,7 @@ public class Sweeps implements AutoCloseable {
 			.update();
 		this.leases.hold(Leases.SWEEP, id);
 		try {
-			submit(id, request, grid, inputs, pins, 0);
+			submit(id, request, grid, inputs, pins);
 		}
 		catch (RejectedExecutionException ex) {
 			// Refused whole: the row goes, so the refusal leaves no trace.
@@ -227,48 +233,44 @@ public class Sweeps implements AutoCloseable {
 		return get(id);
 	}
 
-	/** Queues the sweep's grid points from {@code first} on; the worker owns the pins. */
-	private void submit(UUID id, SweepDraft request, List<double[]> grid, Inputs inputs, BlobPins pins, int first) {
-		this.worker.execute(() -> {
+	/** Queues the sweep from its first grid point; the worker owns the pins. */
+	private void submit(UUID id, SweepDraft request, List<double[]> grid, Inputs inputs, BlobPins pins) {
+		this.worker.execute(() -> this.leases.runHeld(Leases.SWEEP, id, () -> {
 			try (pins) {
-				run(id, request, grid, inputs, first);
+				run(id, request, grid, inputs, 0);
 			}
-			catch (IOException | RuntimeException ex) {
-				failed(id, ex);
-			}
-			finally {
-				this.leases.release(Leases.SWEEP, id);
-			}
-		});
+		}, this::failed));
 	}
 
 	/**
-	 * Goes on with a sweep whose replica is gone, from its first grid point without a
-	 * stored result: the request was checked in full when it was made, and is read back
-	 * with the ids its references resolved to.
+	 * Queues a sweep whose replica is gone; called on the lease ticker, so what it reads
+	 * (the dataset perhaps from S3) is read on the worker.
 	 */
 	private void takeOver(UUID id) {
-		Map<String, Object> row = this.jdbc.sql("select request, points_done from sweep where id = :id")
-			.param("id", id)
-			.query()
-			.singleRow();
-		BlobPins pins = this.registry.pins();
 		try {
-			SweepDraft request = this.json.readValue((String) row.get("request"), SweepDraft.class);
-			submit(id, request, grid(request.terms()), inputs(request, pins), pins, (Integer) row.get("points_done"));
+			this.worker.execute(() -> this.leases.runHeld(Leases.SWEEP, id, () -> resume(id), this::failed));
 		}
 		catch (RejectedExecutionException ex) {
 			// No room here now: the lease lapses again, and a replica with room (or this
 			// one, later) takes the sweep.
-			pins.close();
 			this.leases.release(Leases.SWEEP, id);
 		}
-		catch (RuntimeException ex) {
-			// What it reads is gone (the dataset was deleted, say): the sweep fails with
-			// that problem, as it would have where it started.
-			pins.close();
-			this.leases.release(Leases.SWEEP, id);
-			failed(id, ex);
+	}
+
+	/**
+	 * Goes on with a sweep taken over, from its first grid point without a stored result:
+	 * the request was checked in full when it was made, and is read back with the ids its
+	 * references resolved to. What it reads may be gone (the dataset was deleted, say):
+	 * the sweep then fails with that problem, as it would have where it started.
+	 */
+	private void resume(UUID id) throws IOException {
+		Map<String, Object> row = this.jdbc.sql("select request, points_done from sweep where id = :id")
+			.param("id", id)
+			.query()
+			.singleRow();
+		try (BlobPins pins = this.registry.pins()) {
+			SweepDraft request = this.json.readValue((String) row.get("request"), SweepDraft.class);
+			run(id, request, grid(request.terms()), inputs(request, pins), (Integer) row.get("points_done"));
 		}
 	}
 
@@ -351,7 +353,10 @@ public class Sweeps implements AutoCloseable {
 		long started = System.nanoTime();
 		long loading;
 		long applying = 0;
-		this.jdbc.sql("update sweep set status = 'running' where id = :id").param("id", id).update();
+		Leases.checkHeld(this.jdbc.sql("update sweep set status = 'running' where id = :id and claimed_by = :me")
+			.param("id", id)
+			.param("me", this.leases.instanceId())
+			.update());
 		try (MergedDeltas.Prepared prepared = this.deltas.prepare(recipe(request, grid.get(0)));
 				GraphModel model = this.models.loadPrivately(UUID.fromString(request.baseModelId()))) {
 			Map<String, List<Long>> parameters = model.parameterShapes();
@@ -382,10 +387,12 @@ public class Sweeps implements AutoCloseable {
 			loading = loaded - started;
 		}
 		long durationMs = (System.nanoTime() - started) / 1_000_000;
-		this.jdbc.sql("update sweep set status = 'done', duration_ms = :duration where id = :id")
+		Leases.checkHeld(this.jdbc
+			.sql("update sweep set status = 'done', duration_ms = :duration where id = :id and claimed_by = :me")
 			.param("duration", durationMs)
 			.param("id", id)
-			.update();
+			.param("me", this.leases.instanceId())
+			.update());
 		logger.info(
 				"Sweep {}: {} grid points on {} splits in {} ms ({} ms planning and loading the base, {} ms"
 						+ " applying deltas)",
@@ -393,32 +400,43 @@ public class Sweeps implements AutoCloseable {
 	}
 
 	/**
-	 * One grid point's result, and the progress with it. A replica that died between the
-	 * two left a result its successor writes again, the same.
+	 * One grid point's result and the progress with it, in one statement, and only while
+	 * this replica holds the sweep. A replica of an earlier release wrote the two apart
+	 * and may have died between them: its successor writes that result again, the same.
+	 * @throws LeaseLostException if another replica holds the sweep now
 	 */
 	private void store(UUID id, int point, double[] weights, Map<String, Double> accuracy) {
-		this.jdbc
+		Leases.checkHeld(this.jdbc
 			.sql("""
+					with progress as (
+					  update sweep set points_done = :done where id = :id and claimed_by = :me returning id)
 					insert into sweep_result (sweep_id, ordinal, weights, accuracy)
-					values (:id, :ordinal, :weights, :accuracy)
+					select id, :ordinal, :weights, :accuracy from progress
 					on conflict (sweep_id, ordinal) do update set weights = excluded.weights, accuracy = excluded.accuracy""")
 			.param("id", id)
+			.param("done", point + 1)
+			.param("me", this.leases.instanceId())
 			.param("ordinal", point)
 			.param("weights", this.json.writeValueAsString(weights))
 			.param("accuracy", this.json.writeValueAsString(accuracy))
-			.update();
-		this.jdbc.sql("update sweep set points_done = :done where id = :id")
-			.param("done", point + 1)
-			.param("id", id)
-			.update();
+			.update());
 	}
 
+	/**
+	 * Stores the failure while this replica holds the sweep, unless it is shutting down.
+	 */
 	private void failed(UUID id, Exception ex) {
+		if (this.closing) {
+			// Stopped by the shutdown, not at fault: handed back, it goes on elsewhere.
+			logger.info("Sweep {} stopped by the shutdown ({}); another replica takes it over", id, ex.toString());
+			return;
+		}
 		logger.warn("Sweep {} failed", id, ex);
 		Map<String, Object> error = this.problems.of(ex, ProblemKind.SWEEP_FAILED);
-		this.jdbc.sql("update sweep set status = 'failed', error = :error where id = :id")
+		this.jdbc.sql("update sweep set status = 'failed', error = :error where id = :id and claimed_by = :me")
 			.param("error", this.json.writeValueAsString(error), Types.VARCHAR)
 			.param("id", id)
+			.param("me", this.leases.instanceId())
 			.update();
 	}
 
@@ -490,9 +508,15 @@ public class Sweeps implements AutoCloseable {
 		};
 	}
 
+	/**
+	 * Stops the worker and hands this replica's queued and running sweeps back, for
+	 * another replica to take over at once.
+	 */
 	@Override
 	public void close() {
+		this.closing = true;
 		this.worker.shutdownNow();
+		this.leases.handBack(Leases.SWEEP);
 	}
 
 }

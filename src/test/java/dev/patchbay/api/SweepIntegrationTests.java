@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -327,6 +328,12 @@ class SweepIntegrationTests {
 		Response noWeights = this.api.postJson("/api/v1/sweeps", sweep(List.of(), Map.of()));
 		assertThat(noWeights.code()).isEqualTo(400);
 		assertThat(noWeights.json().get("field").asString()).isEqualTo("terms[0].weights");
+
+		Map<String, Object> nullTerm = sweep(ALPHAS, Map.of());
+		nullTerm.put("terms", Arrays.asList((Object) null));
+		Response noTerm = this.api.postJson("/api/v1/sweeps", nullTerm);
+		assertThat(noTerm.code()).as(noTerm.json().toString()).isEqualTo(400);
+		assertThat(noTerm.json().get("field").asString()).isEqualTo("terms[0].patchId");
 
 		Response objective = this.api.postJson("/api/v1/sweeps",
 				sweep(ALPHAS, Map.of("objective", Map.of("maximize", "images_rain"))));
