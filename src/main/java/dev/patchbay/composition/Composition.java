@@ -250,6 +250,14 @@ class Composition {
 		this.materialize = true;
 	}
 
+	/**
+	 * A materialization that failed after the result was ready: asked again, it is tried
+	 * again.
+	 */
+	void materializationFailed() {
+		this.materialize = false;
+	}
+
 	void progress(int tensorsDone, long bytesDone) {
 		this.tensorsDone = tensorsDone;
 		this.bytesDone = bytesDone;

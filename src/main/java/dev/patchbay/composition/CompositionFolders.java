@@ -1,6 +1,7 @@
 package dev.patchbay.composition;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,10 +33,11 @@ import dev.patchbay.storage.ShardLayout;
 
 /**
  * A composition as a Hugging Face folder: its base's files ({@code config.json} updated
- * to the output), its weights as shards, each a generated header before a byte range of
- * the one computed output file, the index, and a model card naming the base, the recipe
- * and its digest. The layout follows from the plan alone, so a folder is listed, and
- * sized, before it is computed; reading a shard waits for the output.
+ * to the output), its weights as shards, the index, and a model card naming the base, the
+ * recipe and its digest. A shard of a composition computed whole is a generated header
+ * before a byte range of the one output file; of a sharded one, its unit's own file. The
+ * layout follows from the plan alone, so a folder is listed, and sized, before it is
+ * computed; reading a shard waits for its bytes.
  */
 @Service
 public class CompositionFolders {
@@ -170,7 +172,7 @@ public class CompositionFolders {
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
-			throw new java.io.InterruptedIOException("interrupted while waiting for a shard of composition " + id);
+			throw new InterruptedIOException("interrupted while waiting for a shard of composition " + id);
 		}
 	}
 

@@ -97,7 +97,16 @@ class CompositionOutcomes {
 		});
 	}
 
-	/** Puts a composition's whole result together and registers it as a model. */
+	/**
+	 * Records that a ready composition's materialization failed, so that it is retried.
+	 */
+	void materializationFailed(UUID id) {
+		this.transactions.executeWithoutResult((status) -> this.compositions.lockById(id)
+			.filter((current) -> current.getStatus() == CompositionStatus.READY && current.getResultModelId() == null)
+			.ifPresent(Composition::materializationFailed));
+	}
+
+	/** Recomputes a composition's whole result here and registers it as a model. */
 	@FunctionalInterface
 	interface Materializing {
 
@@ -111,9 +120,18 @@ class CompositionOutcomes {
 			if (current != null && current.getStatus() == CompositionStatus.CANCELLED) {
 				return false;
 			}
-			if (current == null || current.getStatus() != CompositionStatus.RUNNING
+			if (!leased && current != null && current.getStatus().isActive()) {
+				// A sharded one is finished by whoever finds its units all in: pending
+				// again after a cancel and a new request, or running.
+			}
+			else if (current == null || current.getStatus() != CompositionStatus.RUNNING
 					|| (leased && !this.queue.instanceId().equals(current.getClaimedBy()))) {
-				logger.warn("Composition {} was taken over by another instance; dropping this result", id);
+				if (leased) {
+					logger.warn("Composition {} was taken over by another instance; dropping this result", id);
+				}
+				else {
+					logger.info("Composition {} is no longer running; dropping this outcome", id);
+				}
 				return false;
 			}
 			try {

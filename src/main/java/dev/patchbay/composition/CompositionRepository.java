@@ -34,7 +34,7 @@ interface CompositionRepository extends JpaRepository<Composition, UUID> {
 
 	/**
 	 * Records a sharded composition's result digest, known only once its whole file is
-	 * first put together here; the first one recorded stands.
+	 * recomputed whole here; the first one recorded stands.
 	 */
 	@Transactional
 	@Modifying

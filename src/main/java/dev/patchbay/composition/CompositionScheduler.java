@@ -100,8 +100,10 @@ class CompositionScheduler implements AutoCloseable {
 					run(id);
 				}
 				else {
-					// A sharded one: its units go to this instance's idle workers now.
-					claimWhileIdle();
+					// Claimed elsewhere already, or sharded: then its units go to this
+					// instance's idle workers now, claimed on the poller's thread as
+					// every claim is.
+					pollSoon();
 				}
 			});
 		}
@@ -168,8 +170,21 @@ class CompositionScheduler implements AutoCloseable {
 		return this.closing;
 	}
 
+	/** Claims work on the poller's thread now, rather than at its next poll. */
+	private void pollSoon() {
+		try {
+			this.poller.execute(this::claimWhileIdle);
+		}
+		catch (RejectedExecutionException ex) {
+			// Shutting down: nothing more is claimed here.
+		}
+	}
+
 	private void claimWhileIdle() {
 		try {
+			// Before claiming: a sharded composition whose units are all in but that no
+			// worker finished is finished here.
+			this.shards.finishable().forEach(this.shardWorker::finished);
 			while (this.claimed.size() + this.claimedUnits.size() < this.properties.workers()
 					&& this.workers.getQueue().remainingCapacity() > 0) {
 				Optional<UUID> next = this.queue.claimNext();
@@ -215,7 +230,7 @@ class CompositionScheduler implements AutoCloseable {
 			this.queue.cancelledAmong(claimed).forEach(this.worker::cancelled);
 			List<UUID> sharded = this.claimedUnits.stream().map(ShardQueue.Unit::compositionId).distinct().toList();
 			this.shards.renew(sharded);
-			this.queue.cancelledAmong(sharded).forEach(this.shardWorker::cancelled);
+			this.shards.stoppedAmong(sharded).forEach(this.shardWorker::cancelled);
 		}
 		catch (RuntimeException ex) {
 			logger.warn("Could not renew composition leases", ex);

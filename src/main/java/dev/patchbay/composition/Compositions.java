@@ -152,14 +152,16 @@ public class Compositions {
 				validated.outputBytes());
 		composition.nameResult(resultName);
 		composition.acknowledgeAudit(acknowledgement);
-		// A composition larger than one shard (unless it is to be materialized, which
-		// wants its whole file in one place) is queued as one unit per shard, in the
-		// transaction that stores it: no worker ever sees it without its units.
+		// A composition larger than one shard is queued as one unit per shard, in the
+		// transaction that stores it, so that no worker ever sees it without its units;
+		// unless it is to be materialized (its whole file goes into the blob store as
+		// one)
+		// or its method reads the whole model before writing any tensor.
 		ShardLayout layout = ShardLayout.of(validated.outputSpecs(), this.properties.shardSize().toBytes());
 		try {
 			this.transactions.executeWithoutResult((status) -> {
 				this.compositions.saveAndFlush(composition);
-				if (layout.sharded() && !recipe.materialize()) {
+				if (layout.sharded() && !recipe.materialize() && !PlanExecutor.wholeModel(recipe.method())) {
 					this.scheduler.queueUnits(composition.getId(), layout);
 				}
 			});

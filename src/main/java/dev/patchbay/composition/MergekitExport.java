@@ -138,6 +138,9 @@ final class MergekitExport {
 			}
 			return NODES.numberNode(number);
 		}
+		if (value instanceof ParameterValue.Text text) {
+			return NODES.stringNode(text.value());
+		}
 		if (value instanceof ParameterValue.Gradient gradient) {
 			ArrayNode points = NODES.arrayNode();
 			gradient.points().forEach(points::add);

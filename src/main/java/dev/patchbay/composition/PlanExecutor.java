@@ -148,8 +148,17 @@ final class PlanExecutor {
 	 * for its second moments.
 	 */
 	boolean curvature() {
-		return this.plan.method() instanceof MergeMethod.Mergekit
-				&& (this.plan.method().wireName().equals("ota") || this.plan.method().wireName().equals("ffg"));
+		return wholeModel(this.plan.method());
+	}
+
+	/**
+	 * Whether a method reads the whole model before it writes a tensor (the
+	 * curvature-aware ones find their FFG thresholds over every tensor), so that no run
+	 * of its tensors can be computed alone.
+	 */
+	static boolean wholeModel(MergeMethod method) {
+		return method instanceof MergeMethod.Mergekit
+				&& (method.wireName().equals("ota") || method.wireName().equals("ffg"));
 	}
 
 	/**

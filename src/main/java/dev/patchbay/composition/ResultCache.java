@@ -114,7 +114,7 @@ final class ResultCache {
 	 * Pins the complete entry for {@code key} if its content hashes to {@code digest}. An
 	 * entry that does not (a torn file from before a restart, or a result computed
 	 * differently) is dropped. Without a digest to check (a sharded composition's whole
-	 * file before it was first put together), only an entry written here is trusted.
+	 * file before it was first recomputed whole), only an entry written here is trusted.
 	 * @return the pinned entry, or empty if there is none, it is still being written, or
 	 * it did not match
 	 */
@@ -133,7 +133,9 @@ final class ResultCache {
 			if ((digest != null) ? actual.equals(digest) : actual != null) {
 				return Optional.of(handle);
 			}
-			logger.warn("Cached result {} hashes to {}, not {}; dropping it", key, actual, digest);
+			if (digest != null) {
+				logger.warn("Cached result {} hashes to {}, not {}; dropping it", key, actual, digest);
+			}
 		}
 		catch (IOException ex) {
 			handle.close();

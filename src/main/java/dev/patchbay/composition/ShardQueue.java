@@ -1,5 +1,7 @@
 package dev.patchbay.composition;
 
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -14,7 +16,8 @@ import dev.patchbay.storage.ShardLayout;
  * The shards of sharded compositions as units of the shared queue: a unit is claimed by a
  * lease, as a whole composition is ({@link CompositionQueue}), renewed while it computes
  * and taken over by anyone once it lapses. A composition with units is never claimed
- * whole; it is running from its first claimed unit and ready with its last.
+ * whole; it is running from its first claimed unit, and ready once all are in (made so by
+ * the worker of the last one, or by a poller that finds it missed).
  */
 @Component
 class ShardQueue {
@@ -43,7 +46,7 @@ class ShardQueue {
 	}
 
 	/** A shard unit and the digest its bytes have once computed, or null before. */
-	record State(Unit unit, String status, String claimedBy, String digest) {
+	record State(Unit unit, String status, String digest) {
 
 		boolean ready() {
 			return this.status.equals("READY");
@@ -71,13 +74,10 @@ class ShardQueue {
 	/** The composition's units, in order; empty if it is computed whole. */
 	List<State> states(UUID id) {
 		return this.jdbc.sql("""
-				select composition_id, shard_index, tensor_from, tensor_to, status, claimed_by, digest
+				select composition_id, shard_index, tensor_from, tensor_to, status, digest
 				from composition_shard where composition_id = :id order by shard_index""")
 			.param("id", id)
-			.query((row, number) -> new State(
-					new Unit(row.getObject("composition_id", UUID.class), row.getInt("shard_index"),
-							row.getInt("tensor_from"), row.getInt("tensor_to")),
-					row.getString("status"), row.getString("claimed_by"), row.getString("digest")))
+			.query((row, number) -> new State(unit(row, number), row.getString("status"), row.getString("digest")))
 			.list();
 	}
 
@@ -173,6 +173,35 @@ class ShardQueue {
 			.single();
 	}
 
+	/**
+	 * Of these compositions, those that stopped (cancelled or failed, on any instance):
+	 * their units computing here stop too.
+	 */
+	List<UUID> stoppedAmong(Collection<UUID> ids) {
+		if (ids.isEmpty()) {
+			return List.of();
+		}
+		return this.jdbc.sql("select id from composition where status in ('CANCELLED', 'FAILED') and id in (:ids)")
+			.param("ids", ids)
+			.query(UUID.class)
+			.list();
+	}
+
+	/**
+	 * Pending or running compositions whose units are all in: their last unit's worker
+	 * did not finish them (its instance died in between), or they were queued again after
+	 * a cancel that came as the last unit finished.
+	 */
+	List<UUID> finishable() {
+		return this.jdbc
+			.sql("""
+					select c.id from composition c where c.status in ('PENDING', 'RUNNING')
+					and exists (select 1 from composition_shard s where s.composition_id = c.id)
+					and not exists (select 1 from composition_shard s where s.composition_id = c.id and s.status <> 'READY')""")
+			.query(UUID.class)
+			.list();
+	}
+
 	/** Hands a unit this instance holds back to the queue. */
 	void release(Unit unit) {
 		this.jdbc.sql("""
@@ -191,7 +220,7 @@ class ShardQueue {
 				where claimed_by = :me and status = 'RUNNING'""").param("me", this.queue.instanceId()).update();
 	}
 
-	private static Unit unit(java.sql.ResultSet row, int number) throws java.sql.SQLException {
+	private static Unit unit(ResultSet row, int number) throws SQLException {
 		return new Unit(row.getObject("composition_id", UUID.class), row.getInt("shard_index"),
 				row.getInt("tensor_from"), row.getInt("tensor_to"));
 	}

@@ -26,11 +26,15 @@ class ShardReads {
 
 	private final ResultCache cache;
 
+	private final CompositionRepository compositions;
+
 	/** Units ready elsewhere being recomputed here, by cache key; its own lock. */
 	private final Map<String, LiveOutput> refills = new HashMap<>();
 
-	ShardReads(ShardQueue shards, ShardWorker worker, CompositionScheduler scheduler, ResultCache cache) {
+	ShardReads(ShardQueue shards, ShardWorker worker, CompositionScheduler scheduler, ResultCache cache,
+			CompositionRepository compositions) {
 		this.shards = shards;
+		this.compositions = compositions;
 		this.worker = worker;
 		this.scheduler = scheduler;
 		this.cache = cache;
@@ -40,8 +44,9 @@ class ShardReads {
 	 * Pins the file of the composition's unit that holds output tensors
 	 * {@code [from, to)}: exactly that shard, header included, of {@code size} bytes.
 	 * @return the pinned file; empty if the composition has no such unit (it is computed
-	 * whole, or its units were cut at another shard size), or it failed or was cancelled,
-	 * for the caller to read it whole; null if the deadline passed first
+	 * whole, or its units were cut at another shard size), or it failed or was cancelled
+	 * (before or while this waits), for the caller to read it whole or answer that; null
+	 * if the deadline passed first
 	 * @throws IOException if computing it failed, here or as a recompute that did not
 	 * match the recorded digest
 	 * @throws dev.patchbay.shared.ServiceBusyException if the unit must be computed here
@@ -49,6 +54,7 @@ class ShardReads {
 	 */
 	Optional<ResultCache.Handle> await(Composition composition, int from, int to, long size, long deadlineNanos)
 			throws IOException, InterruptedException {
+		long pause = 25;
 		while (true) {
 			Optional<ShardQueue.State> found = unit(composition, from, to);
 			if (found.isEmpty()) {
@@ -76,13 +82,18 @@ class ShardReads {
 			if (System.nanoTime() > deadlineNanos) {
 				return null;
 			}
-			// Claimed here and queued, or being computed on another instance: look again.
-			Thread.sleep(25);
+			// Claimed here and queued, or being computed on another instance: look again,
+			// less often the longer it takes.
+			Thread.sleep(pause);
+			pause = Math.min(2 * pause, 1000);
 		}
 	}
 
 	private Optional<ShardQueue.State> unit(Composition composition, int from, int to) {
-		if (!composition.getStatus().isActive() && composition.getStatus() != CompositionStatus.READY) {
+		// Read again on every look: a composition that fails or is cancelled meanwhile
+		// is answered by the caller, from its whole result's path.
+		CompositionStatus status = this.compositions.findStatus(composition.getId()).orElse(null);
+		if (status == null || (!status.isActive() && status != CompositionStatus.READY)) {
 			return Optional.empty();
 		}
 		List<ShardQueue.State> states = this.shards.states(composition.getId());

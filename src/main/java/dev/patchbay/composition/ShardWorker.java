@@ -95,9 +95,13 @@ class ShardWorker implements AutoCloseable {
 	/** Computes a unit this instance has claimed. */
 	void compute(ShardQueue.Unit unit) {
 		UUID id = unit.compositionId();
-		Composition composition = this.compositions.findById(id).orElseThrow();
 		long started = System.nanoTime();
 		LiveOutput output = null;
+		Composition composition = this.compositions.findById(id).orElse(null);
+		if (composition == null) {
+			// Deleted since the claim: its units went with it.
+			return;
+		}
 		try (PlanRunner.Planned planned = this.runner.plan(composition.recipe())) {
 			Plan plan = shard(planned.plan(), unit);
 			try (ResultCache.Writer entry = this.cache.write(key(composition.getRecipeDigest(), unit),
@@ -146,14 +150,19 @@ class ShardWorker implements AutoCloseable {
 			logger.warn("Composition {} failed computing shard {}", id, unit.index() + 1, ex);
 			this.runner.record("failed", System.nanoTime() - started, 0);
 			this.outcomes.failedSharded(id, ex);
+			// The composition failed: its other units here stop too (on other instances
+			// at their next lease renewal).
+			cancelled(id);
 		}
 	}
 
 	/**
-	 * The last unit is in: the composition is ready, materialized first if asked (its
-	 * whole file put together here), with the whole file's digest once it is known.
+	 * Every unit is in: the composition is ready, and then materialized if that was asked
+	 * meanwhile (its whole file recomputed here), with the whole file's digest. Called by
+	 * the worker of the last unit and, for a composition that missed it (its instance
+	 * died between the two, or it was requeued after its units were in), by the poller.
 	 */
-	private void finished(UUID id) {
+	void finished(UUID id) {
 		boolean[] materialize = { false };
 		boolean recorded = this.outcomes.finishSharded(id, (current) -> {
 			materialize[0] = current.isMaterialize();
@@ -171,7 +180,9 @@ class ShardWorker implements AutoCloseable {
 					this.outcomes.materializeReady(id, (current) -> this.results.getObject().materializeWhole(current));
 				}
 				catch (RuntimeException ex) {
-					logger.error("Composition {} is ready but could not be materialized", id, ex);
+					logger.error("Composition {} is ready but could not be materialized; asked again, it is retried",
+							id, ex);
+					this.outcomes.materializationFailed(id);
 				}
 			});
 		}

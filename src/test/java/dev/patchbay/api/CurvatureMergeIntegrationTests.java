@@ -7,8 +7,10 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
 
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.test.context.TestPropertySource;
 
 import dev.patchbay.support.ApiClient;
 import dev.patchbay.support.ApiClient.Response;
@@ -27,6 +29,7 @@ import static org.assertj.core.api.Assertions.within;
  * second moments are refused before anything is stored.
  */
 @IntegrationTest
+@TestPropertySource(properties = "patchbay.composition.shard-size=8KB")
 class CurvatureMergeIntegrationTests {
 
 	private static final String DIR = "methods_seed4/";
@@ -206,7 +209,22 @@ class CurvatureMergeIntegrationTests {
 		assertThat(created.code()).as(created.json().toString()).isIn(200, 201);
 		String id = created.json().get("id").asString();
 		this.api.awaitReady(id, TIMEOUT);
-		return Fixtures.floats(this.api.get("/api/v1/compositions/" + id + "/weights").body());
+		String prefix = "/api/v1/compositions/" + id;
+		Map<String, float[]> weights = Fixtures.floats(this.api.get(prefix + "/weights").body());
+		// At 8KB the folder of these 24KB models is sharded, and its shards hold the
+		// whole
+		// file's tensors: FFG's threshold over the whole model keeps ota from being
+		// computed shard by shard.
+		Map<String, float[]> joined = new LinkedHashMap<>();
+		for (JsonNode entry : this.api.get(prefix + "/files").json()) {
+			String path = entry.get("path").asString();
+			if (path.matches("model-\\d{5}-of-\\d{5}\\.safetensors")) {
+				joined.putAll(Fixtures.floats(this.api.get(prefix + "/files/" + path).body()));
+			}
+		}
+		assertThat(joined.keySet()).as("the sharded folder's tensors").isEqualTo(weights.keySet());
+		weights.forEach((tensor, values) -> assertThat(joined.get(tensor)).as(tensor).containsExactly(values));
+		return weights;
 	}
 
 	/** Within the fixture's tolerance, 1e-5 absolute plus 1e-5 relative. */

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
@@ -19,6 +20,7 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.test.context.TestPropertySource;
 
 import dev.patchbay.shared.Sha256;
@@ -53,6 +55,9 @@ class FolderIntegrationTests {
 
 	@Autowired
 	ApiClient api;
+
+	@Autowired
+	JdbcClient jdbc;
 
 	/**
 	 * Uploads the tiny Llama as a Hugging Face folder: two shards, their index, a config
@@ -143,6 +148,32 @@ class FolderIntegrationTests {
 
 		assertThat(untar(this.api.get(prefix + "/archive").body())).containsOnlyKeys(files.keySet())
 			.allSatisfy((path, bytes) -> assertThat(bytes).as(path).isEqualTo(files.get(path)));
+	}
+
+	/**
+	 * An instance that dies between recording a sharded composition's last unit and
+	 * making it ready leaves it running with every unit in: the next poll of any instance
+	 * finishes it. The dead instance is the row it would leave.
+	 */
+	@Test
+	void aShardedCompositionWhoseUnitsAreAllInIsFinishedByThePoller() {
+		String base = uploadLlamaFolder(this.api, "folder-finish-llama");
+		String lora = this.api.uploadLora("folder-finish-lora", "lora_llama/adapter");
+		String id = this.api
+			.compose(Map.of("baseModelId", base, "terms", List.of(Map.of("patchId", lora, "weight", 1.0))));
+		this.api.awaitReady(id, TIMEOUT);
+		UUID composition = UUID.fromString(id);
+		assertThat(
+				this.jdbc.sql("select count(*) from composition_shard where composition_id = :id and status = 'READY'")
+					.param("id", composition)
+					.query(Integer.class)
+					.single())
+			.as("computed shard by shard")
+			.isGreaterThan(2);
+		this.jdbc.sql("update composition set status = 'RUNNING', finished_at = null where id = :id")
+			.param("id", composition)
+			.update();
+		assertThat(this.api.awaitReady(id, TIMEOUT).get("status").asString()).isEqualTo("ready");
 	}
 
 	@Test
