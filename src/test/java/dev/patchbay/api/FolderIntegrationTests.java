@@ -33,11 +33,18 @@ import static dev.patchbay.support.ApiClient.multipart;
 import static org.assertj.core.api.Assertions.assertThat;
 
 @IntegrationTest
-@TestPropertySource(properties = "patchbay.composition.shard-size=" + FolderIntegrationTests.SHARD_SIZE)
+@TestPropertySource(properties = { "patchbay.composition.shard-size=" + FolderIntegrationTests.SHARD_SIZE,
+		"patchbay.composition.poll-interval=" + FolderIntegrationTests.POLL_INTERVAL })
 class FolderIntegrationTests {
 
 	/** Small enough that the 363 KB test model takes several shards. */
 	static final String SHARD_SIZE = "128KB";
+
+	/**
+	 * Sharded compositions are computed unit by unit, each claimed by a poll: polling
+	 * often keeps these tests from waiting out the default interval between units.
+	 */
+	static final String POLL_INTERVAL = "100ms";
 
 	static final Duration TIMEOUT = Duration.ofSeconds(20);
 

@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * why, where node or the installed client is absent.
  */
 @IntegrationTest
-@TestPropertySource(properties = "patchbay.composition.shard-size=" + FolderIntegrationTests.SHARD_SIZE)
+@TestPropertySource(properties = { "patchbay.composition.shard-size=" + FolderIntegrationTests.SHARD_SIZE,
+		"patchbay.composition.poll-interval=" + FolderIntegrationTests.POLL_INTERVAL })
 class HubClientIntegrationTests {
 
 	private static final Path CLIENT = Path.of("target/hub-client");

@@ -27,7 +27,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code huggingface_hub} and {@code @huggingface/hub} rely on.
  */
 @IntegrationTest
-@TestPropertySource(properties = "patchbay.composition.shard-size=" + FolderIntegrationTests.SHARD_SIZE)
+@TestPropertySource(properties = { "patchbay.composition.shard-size=" + FolderIntegrationTests.SHARD_SIZE,
+		"patchbay.composition.poll-interval=" + FolderIntegrationTests.POLL_INTERVAL })
 class HubIntegrationTests {
 
 	@Autowired
