@@ -120,12 +120,15 @@ class CompositionOutcomes {
 			if (current != null && current.getStatus() == CompositionStatus.CANCELLED) {
 				return false;
 			}
-			if (!leased && current != null && current.getStatus().isActive()) {
-				// A sharded one is finished by whoever finds its units all in: pending
-				// again after a cancel and a new request, or running.
-			}
-			else if (current == null || current.getStatus() != CompositionStatus.RUNNING
-					|| (leased && !this.queue.instanceId().equals(current.getClaimedBy()))) {
+			// A sharded one is finished by whoever finds its units all in, running or
+			// pending again (after a cancel and a new request); a whole one only by the
+			// holder of its lease.
+			boolean ours = (current != null)
+					&& (leased
+							? current.getStatus() == CompositionStatus.RUNNING
+									&& this.queue.instanceId().equals(current.getClaimedBy())
+							: current.getStatus().isActive());
+			if (!ours) {
 				if (leased) {
 					logger.warn("Composition {} was taken over by another instance; dropping this result", id);
 				}
